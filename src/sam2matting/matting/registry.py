@@ -1,0 +1,72 @@
+"""Registry of matting-stage names → lazily imported builders (importing this module is free)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Sam2MattingError
+
+if TYPE_CHECKING:
+    from .base import MattingStage
+
+__all__ = ["HEADS", "HeadSpec", "build_head", "head_names"]
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """``builder`` is ``"module:function"`` taking ``(**options)`` and returning a MattingStage."""
+
+    name: str
+    builder: str
+    description: str
+    needs_weights: bool = False
+
+
+HEADS: dict[str, HeadSpec] = {}
+
+
+def register(spec: HeadSpec) -> HeadSpec:
+    HEADS[spec.name] = spec
+    return spec
+
+
+register(
+    HeadSpec(
+        "guided",
+        "sam2matting.matting.classical:build_guided",
+        "classical: morphological trimap + edge-aware guided-filter alpha in the unknown band (fast)",
+    )
+)
+register(
+    HeadSpec(
+        "closed-form",
+        "sam2matting.matting.classical:build_closed_form",
+        "classical: morphological trimap + closed-form matting (pymatting) in the unknown band (slow, sharp)",
+    )
+)
+register(
+    HeadSpec(
+        "mask",
+        "sam2matting.matting.classical:build_mask_only",
+        "baseline: the tracker's mask used as alpha (no matting)",
+    )
+)
+
+#: the head used when the caller names none
+DEFAULT_HEAD = "guided"
+
+
+def head_names() -> list[str]:
+    return sorted(HEADS)
+
+
+def build_head(name: str | None = None, **options: Any) -> MattingStage:
+    name = name or DEFAULT_HEAD
+    spec = HEADS.get(name)
+    if spec is None:
+        raise Sam2MattingError(f"unknown matting head {name!r}; choose one of: {', '.join(head_names())}")
+    module_name, func_name = spec.builder.split(":")
+    stage: MattingStage = getattr(importlib.import_module(module_name), func_name)(**options)
+    return stage

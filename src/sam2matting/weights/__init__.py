@@ -1,0 +1,1 @@
+"""Shipped weights (safetensors) and their manifests."""

@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests never touch the network: HF_HUB_OFFLINE is forced before any import."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+#: ../shared/data next to the checkout (CI sees it there too); override with SAM2MATTING_SHARED_DATA
+SHARED_DATA = Path(
+    os.environ.get(
+        "SAM2MATTING_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ../shared/data; skips the test with a reason when it is absent."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set SAM2MATTING_SHARED_DATA)")
+    return SHARED_DATA
