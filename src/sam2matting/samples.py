@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-__all__ = ["SampleClip", "make_sample_clip"]
+__all__ = ["SampleClip", "make_sample_clip", "write_sample_video"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,12 @@ class SampleClip:
         """A box prompt around the subject on frame t (generous enough to hold the strands)."""
         cx, cy = self.center(t)
         r = self.radius() * margin
-        return (max(cx - r, 0.0), max(cy - r, 0.0), min(cx + r, self.width - 1.0), min(cy + r, self.height - 1.0))
+        return (
+            max(cx - r, 0.0),
+            max(cy - r, 0.0),
+            min(cx + r, self.width - 1.0),
+            min(cy + r, self.height - 1.0),
+        )
 
     # -- rendering --------------------------------------------------------------------------
     def _rng(self) -> np.random.Generator:
@@ -65,9 +71,13 @@ class SampleClip:
         tex = cv2.resize(noise, (big_w, big_h), interpolation=cv2.INTER_CUBIC)
         yy, xx = np.mgrid[0:big_h, 0:big_w].astype(np.float32)
         stripes = 0.5 + 0.5 * np.sin(xx / 9.0 + yy / 23.0)
-        bg = 0.25 + 0.35 * np.clip(tex, 0, 1) + 0.15 * stripes[..., None] * np.array([0.2, 0.6, 0.9], np.float32)
-        ox = int(round(32 + 24 * np.sin(2 * np.pi * t / max(self.num_frames, 1))))
-        oy = int(round(16 + 8 * np.cos(2 * np.pi * t / max(self.num_frames, 1))))
+        bg = (
+            0.25
+            + 0.35 * np.clip(tex, 0, 1)
+            + 0.15 * stripes[..., None] * np.array([0.2, 0.6, 0.9], np.float32)
+        )
+        ox = round(32 + 24 * np.sin(2 * np.pi * t / max(self.num_frames, 1)))
+        oy = round(16 + 8 * np.cos(2 * np.pi * t / max(self.num_frames, 1)))
         return np.clip(bg[oy : oy + self.height, ox : ox + self.width], 0, 1)
 
     def _strands(self) -> list[tuple[float, float, float, float]]:
@@ -104,7 +114,14 @@ class SampleClip:
                 rad = rr.mean() * (0.9 + length * u)
                 pts.append(((cx + rad * np.cos(a)) * s, (cy + rad * np.sin(a) / 1.15) * s))
             poly = np.round(np.array(pts)).astype(np.int32)
-            cv2.polylines(canvas, [poly], False, 0.85, thickness=max(1, round(thick * s * 0.5)), lineType=cv2.LINE_8)
+            cv2.polylines(
+                canvas,
+                [poly],
+                False,
+                0.85,
+                thickness=max(1, round(thick * s * 0.5)),
+                lineType=cv2.LINE_8,
+            )
         strands = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
         return np.clip(np.maximum(body, strands), 0.0, 1.0).astype(np.float32)
 
@@ -130,3 +147,53 @@ def make_sample_clip(
 ) -> SampleClip:
     """The synthetic sample clip (see module docstring); deterministic in ``seed``."""
     return SampleClip(width=width, height=height, num_frames=num_frames, seed=seed, fps=fps)
+
+
+def write_sample_video(clip: SampleClip, path: str | Path, audio: bool = True) -> Path:
+    """Encode ``clip`` as H.264 (yuv420p, high quality) ``.mp4`` with an optional 440 Hz AAC tone.
+
+    Written to a temporary name and renamed when complete. Returns the final path.
+    """
+    import os
+    from fractions import Fraction
+
+    import av
+
+    final = Path(path)
+    tmp = final.with_name(f".{final.name}.partial")
+    try:
+        with av.open(str(tmp), "w", format="mp4") as container:
+            video = container.add_stream("libx264", rate=Fraction(clip.fps))
+            video.width, video.height = clip.width, clip.height
+            video.pix_fmt = "yuv420p"
+            video.options = {"crf": "12", "preset": "veryfast"}
+            tone = None
+            if audio:
+                tone = container.add_stream("aac", rate=48000)
+                tone.layout = "mono"
+            samples_per_frame = 48000 // clip.fps
+            t_audio = 0
+            for image, _ in clip:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                for packet in video.encode(frame):
+                    container.mux(packet)
+                if tone is not None:
+                    n = samples_per_frame
+                    t = (np.arange(t_audio, t_audio + n) / 48000.0).astype(np.float32)
+                    pcm = (0.2 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)[None, :]
+                    aframe = av.AudioFrame.from_ndarray(pcm, format="fltp", layout="mono")
+                    aframe.sample_rate = 48000
+                    aframe.pts = t_audio
+                    t_audio += n
+                    for packet in tone.encode(aframe):
+                        container.mux(packet)
+            for packet in video.encode():
+                container.mux(packet)
+            if tone is not None:
+                for packet in tone.encode():
+                    container.mux(packet)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return final

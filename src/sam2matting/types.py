@@ -126,9 +126,7 @@ class TextPrompt:
 Prompt = Points | Box | MaskPrompt | TextPrompt
 
 
-def validate_prompt(
-    prompt: Prompt, width: int, height: int, num_frames: int | None = None
-) -> None:
+def validate_prompt(prompt: Prompt, width: int, height: int, num_frames: int | None = None) -> None:
     """Raise :class:`PromptError` if ``prompt`` does not fit a clip of this size and length."""
     if prompt.object_id < 1:
         raise PromptError(f"object id must be a positive integer, got {prompt.object_id}")
@@ -141,13 +139,13 @@ def validate_prompt(
     if isinstance(prompt, Points):
         for x, y in prompt.coords:
             if not (0 <= x < width and 0 <= y < height):
-                raise PromptError(
-                    f"point ({x:g},{y:g}) is outside the {width}×{height} frame"
-                )
+                raise PromptError(f"point ({x:g},{y:g}) is outside the {width}×{height} frame")
     elif isinstance(prompt, Box):
         x0, y0, x1, y1 = prompt.xyxy
         if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-            raise PromptError(f"box ({x0:g},{y0:g},{x1:g},{y1:g}) is outside the {width}×{height} frame")
+            raise PromptError(
+                f"box ({x0:g},{y0:g},{x1:g},{y1:g}) is outside the {width}×{height} frame"
+            )
         if x0 < -0.5 or y0 < -0.5 or x1 > width + 0.5 or y1 > height + 0.5:
             raise PromptError(
                 f"box ({x0:g},{y0:g},{x1:g},{y1:g}) extends past the {width}×{height} frame"
@@ -180,9 +178,9 @@ class ObjectTrack:
         """Sigmoid of the logits, resized bilinearly to H×W, float32 in [0, 1]."""
         import cv2
 
-        logits = np.asarray(self.logits, dtype=np.float32)
+        logits: np.ndarray = np.asarray(self.logits, dtype=np.float32)
         if logits.shape != (height, width):
-            logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
+            logits = np.asarray(cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR))
         return (1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))).astype(np.float32)
 
 

@@ -63,7 +63,9 @@ class FrameSource(ABC):
             )
 
     @abstractmethod
-    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, frame)`` for ``start <= index < stop`` in order (stop: end of clip)."""
 
     def read_frame(self, index: int) -> np.ndarray:
@@ -93,7 +95,9 @@ class FrameSource(ABC):
 class ArraySource(FrameSource):
     """Frames held by the caller: a sequence of H×W×3 arrays or one N×H×W×3 array."""
 
-    def __init__(self, frames: Sequence[np.ndarray] | np.ndarray, fps: float | Fraction = 25) -> None:
+    def __init__(
+        self, frames: Sequence[np.ndarray] | np.ndarray, fps: float | Fraction = 25
+    ) -> None:
         if len(frames) == 0:
             raise InputError("no frames given")
         self._frames = frames
@@ -105,10 +109,16 @@ class ArraySource(FrameSource):
                     f"frame {i} is {np.asarray(f).shape[1]}×{np.asarray(f).shape[0]} but frame 0 is {w}×{h}: all frames must share one size"
                 )
         self.info = VideoInfo(
-            width=w, height=h, num_frames=len(frames), fps=Fraction(fps).limit_denominator(1001000), kind="array"
+            width=w,
+            height=h,
+            num_frames=len(frames),
+            fps=Fraction(fps).limit_denominator(1001000),
+            kind="array",
         )
 
-    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
         stop = self.info.num_frames if stop is None else min(stop, self.info.num_frames)
         for i in range(start, stop):
             yield i, check_rgb_frame(self._frames[i])

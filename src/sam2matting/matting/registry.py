@@ -66,7 +66,9 @@ def build_head(name: str | None = None, **options: Any) -> MattingStage:
     name = name or DEFAULT_HEAD
     spec = HEADS.get(name)
     if spec is None:
-        raise Sam2MattingError(f"unknown matting head {name!r}; choose one of: {', '.join(head_names())}")
+        raise Sam2MattingError(
+            f"unknown matting head {name!r}; choose one of: {', '.join(head_names())}"
+        )
     module_name, func_name = spec.builder.split(":")
     stage: MattingStage = getattr(importlib.import_module(module_name), func_name)(**options)
     return stage

@@ -1,0 +1,404 @@
+"""Command line: ``sam2matting matte | demo | info | eval | train``.
+
+A thin client of :mod:`sam2matting.api`. User errors print one line and exit 2; Ctrl-C or
+SIGTERM abort cleanly (no partial outputs under final names) and exit 130 / 143.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import InputError, PromptError, Sam2MattingError
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("sam2matting")
+
+#: subcommands that live in their own modules (each has add_parser(subparsers) and run(args))
+_PLUGIN_COMMANDS = {"eval": "sam2matting.eval.cli", "train": "sam2matting.train.cli"}
+
+FORMAT_HELP = (
+    "alpha-png (8/16-bit grey PNG sequence), rgba-png (straight RGBA PNGs), premul-png "
+    "(premultiplied RGBA PNGs), prores (ProRes 4444 .mov with alpha), webm (VP9 with alpha), "
+    "alpha-mp4 (alpha as grey H.264), composite (H.264 over --background)"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# prompt parsing: --frame / --object apply to the prompts that follow them
+# --------------------------------------------------------------------------------------------
+class _PromptAction(argparse.Action):
+    """Records prompts in command-line order with the --frame/--object in force at that point."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = getattr(namespace, "prompt_items", None) or []
+        state = getattr(namespace, "_state", None) or {"frame": None, "object": None}
+        if self.dest in ("frame", "object"):
+            try:
+                number = int(values)
+            except ValueError:
+                parser.error(f"{option_string} needs an integer, got {values!r}")
+            state = {**state, self.dest: number}
+            items.append(("set", self.dest, number))
+        else:
+            items.append((self.dest, values, state["frame"], state["object"]))
+        namespace.prompt_items = items
+        namespace._state = state
+
+
+def _floats(text: str, count: tuple[int, ...], what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise PromptError(f"bad {what} {text!r}: expected comma-separated numbers") from None
+    if len(values) not in count:
+        raise PromptError(f"bad {what} {text!r}: expected {' or '.join(map(str, count))} numbers")
+    return values
+
+
+def prompts_from_args(items: list[tuple[Any, ...]]) -> list[Any]:
+    """Turn the recorded ``--point/--box/--mask/--text`` items into typed prompts.
+
+    ``--frame N`` and ``--object ID`` apply to the prompts after them; a ``--frame``/``--object``
+    that no prompt follows applies to the prompts before it that have none (so
+    ``--box … --frame 10`` works). Points on the same frame and object form one prompt.
+    """
+    from .types import Box, MaskPrompt, Points, TextPrompt
+
+    # trailing settings: apply to earlier prompts that had none
+    trailing: dict[str, int] = {}
+    for item in reversed(items):
+        if item[0] != "set":
+            break
+        trailing.setdefault(item[1], item[2])
+    prompts: list[Any] = []
+    points: dict[tuple[int, int], tuple[list[tuple[float, float]], list[int]]] = {}
+    for item in items:
+        if item[0] == "set":
+            continue
+        kind, value, frame, obj = item
+        frame = frame if frame is not None else trailing.get("frame", 0)
+        obj = obj if obj is not None else trailing.get("object", 1)
+        if kind == "point":
+            v = value.split(",")
+            label = 1
+            if len(v) == 3:
+                lab = v[2].strip().lower()
+                if lab in ("1", "pos", "+", "positive"):
+                    label = 1
+                elif lab in ("0", "neg", "-", "negative"):
+                    label = 0
+                else:
+                    raise PromptError(f"bad point label {v[2]!r} in {value!r}: use 1/pos or 0/neg")
+                v = v[:2]
+            x, y = _floats(",".join(v), (2,), "point")
+            coords, labels = points.setdefault((frame, obj), ([], []))
+            coords.append((x, y))
+            labels.append(label)
+        elif kind == "box":
+            x0, y0, x1, y1 = _floats(value, (4,), "box")
+            prompts.append(Box(x0, y0, x1, y1, frame=frame, object_id=obj))
+        elif kind == "mask":
+            prompts.append(MaskPrompt.from_file(value, frame=frame, object_id=obj))
+        elif kind == "text":
+            prompts.append(TextPrompt(value, frame=frame, object_id=obj))
+    for (frame, obj), (coords, labels) in points.items():
+        prompts.append(Points(tuple(coords), tuple(labels), frame=frame, object_id=obj))
+    return prompts
+
+
+# --------------------------------------------------------------------------------------------
+# parser
+# --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sam2matting",
+        description=(
+            "Video and image matting: give a clip and a prompt (click, box, mask or text), get a "
+            "fine alpha matte of that object on every frame, exported as PNG sequences, ProRes "
+            "4444, WebM with alpha or composites."
+        ),
+        epilog="Run 'sam2matting demo' to try it on a generated sample clip.",
+    )
+    parser.add_argument("--version", action="version", version=f"sam2matting {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    m = sub.add_parser(
+        "matte",
+        help="matte a video, image folder or image",
+        description=(
+            "Matte the prompted object(s) of INPUT on every frame and write the chosen formats to "
+            "the OUT folder. Prompts: --point, --box, --mask, --text (repeatable). --frame N and "
+            "--object ID apply to the prompts after them (or, when nothing follows, to the ones "
+            "before). Example: sam2matting matte clip.mp4 -o out --box 100,40,420,300 "
+            "--format prores --format composite"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument(
+        "input", help="video file (any format ffmpeg reads), folder of frames, or one image"
+    )
+    m.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    g = m.add_argument_group("prompts")
+    g.add_argument(
+        "--point",
+        dest="point",
+        action=_PromptAction,
+        metavar="X,Y[,LABEL]",
+        help="a click at pixel X,Y; LABEL 1/pos (default) or 0/neg",
+    )
+    g.add_argument(
+        "--box",
+        dest="box",
+        action=_PromptAction,
+        metavar="X0,Y0,X1,Y1",
+        help="a box around the object, pixels",
+    )
+    g.add_argument(
+        "--mask",
+        dest="mask",
+        action=_PromptAction,
+        metavar="FILE",
+        help="a mask image of the object (nonzero = object)",
+    )
+    g.add_argument(
+        "--text",
+        dest="text",
+        action=_PromptAction,
+        metavar="PHRASE",
+        help="a phrase naming the object (needs --tracker sam3)",
+    )
+    g.add_argument(
+        "--frame",
+        dest="frame",
+        action=_PromptAction,
+        metavar="N",
+        help="frame index (0-based) of the prompts after it (default 0)",
+    )
+    g.add_argument(
+        "--object",
+        dest="object",
+        action=_PromptAction,
+        metavar="ID",
+        help="object id (1, 2, …) of the prompts after it (default 1)",
+    )
+    o = m.add_argument_group("outputs")
+    o.add_argument(
+        "-f",
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="FMT",
+        help=f"output format, repeatable (default alpha-png): {FORMAT_HELP}",
+    )
+    o.add_argument(
+        "--combined",
+        action="store_true",
+        default=None,
+        help="also write one output with all objects merged",
+    )
+    o.add_argument(
+        "--background",
+        metavar="COLOUR|FILE",
+        help="for 'composite': a colour (#00b140, 0,177,64, green) or an image/video file",
+    )
+    o.add_argument(
+        "--alpha-bits", type=int, choices=(8, 16), help="bit depth of PNG alpha (default 8)"
+    )
+    o.add_argument(
+        "--lossless",
+        action="store_true",
+        default=None,
+        help="lossless video encodes where the codec allows (alpha-mp4, webm)",
+    )
+    mm = m.add_argument_group("models")
+    mm.add_argument(
+        "--tracker",
+        help="tracker name or local model path (default builtin; see 'sam2matting info')",
+    )
+    mm.add_argument(
+        "--head", help="matting head (default: the shipped default; see 'sam2matting info')"
+    )
+    mm.add_argument(
+        "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"
+    )
+    mm.add_argument(
+        "--device", help="cpu, cuda, cuda:N, mps or auto (default auto) for models that use one"
+    )
+    mm.add_argument(
+        "--no-backward",
+        dest="backward",
+        action="store_false",
+        default=None,
+        help="do not track backward from a prompt on a later frame",
+    )
+    m.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
+    m.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    d = sub.add_parser(
+        "demo",
+        help="generate a sample clip, matte it, write the outputs",
+        description="Generates a small synthetic clip with a known matte (no downloads), mattes it with the default tracker and head, writes several output formats and reports the error against the known matte.",
+    )
+    d.add_argument(
+        "-o",
+        "--output",
+        default="sam2matting-demo",
+        help="output folder (default ./sam2matting-demo)",
+    )
+    d.add_argument("--frames", type=int, default=48, help="number of frames (default 48)")
+    d.add_argument("--size", default="512x288", help="WIDTHxHEIGHT (default 512x288)")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser(
+        "info",
+        help="versions, trackers, heads, weights and device",
+        description="Print versions, the available trackers and matting heads, whether their weights are present, and the device that would be used.",
+    )
+
+    for name, module_name in _PLUGIN_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, "add_parser"):
+            module.add_parser(sub)
+        else:  # pragma: no cover - a plugin under construction
+            log.debug("%s has no add_parser", name)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------------------------
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+
+
+def _cmd_matte(args: argparse.Namespace) -> int:
+    from .api import matte_video
+
+    items = getattr(args, "prompt_items", None) or []
+    prompts = prompts_from_args(items)
+    if not prompts:
+        raise PromptError("no prompt given: use --point, --box, --mask or --text (see --help)")
+    tracker_options: dict[str, Any] = {}
+    if args.masks_dir:
+        tracker_options["masks_dir"] = args.masks_dir
+    # prune None so CLI defaults never override library defaults
+    kwargs = {
+        k: v
+        for k, v in {
+            "formats": args.formats,
+            "tracker": args.tracker,
+            "head": args.head,
+            "device": args.device,
+            "combined": args.combined,
+            "background": args.background,
+            "alpha_bits": args.alpha_bits,
+            "lossless": args.lossless,
+            "backward": args.backward,
+            "tracker_options": tracker_options or None,
+        }.items()
+        if v is not None
+    }
+    src = Path(args.input)
+    if not src.exists():
+        raise InputError(f"input not found: {src}")
+    log.info("matting %s → %s", src, args.output)
+    result = matte_video(src, prompts, args.output, progress=not args.quiet, **kwargs)
+    log.info(
+        "%d frames in %.1f s (%.1f frames/s; %s)",
+        result.num_frames,
+        result.seconds,
+        result.num_frames / max(result.seconds, 1e-9),
+        result.times.summary(),
+    )
+    for (obj, fmt), path in result.paths.items():
+        who = "all objects" if obj is None else f"object {obj}"
+        print(f"{fmt:>10}  {who:<12} {path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise Sam2MattingError(
+            f"bad --size {args.size!r}: expected WIDTHxHEIGHT, e.g. 512x288"
+        ) from None
+    return run_demo(
+        Path(args.output), width=w, height=h, num_frames=args.frames, progress=not args.quiet
+    )
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .info import collect_info
+
+    print(collect_info())
+    return 0
+
+
+def _install_sigterm() -> None:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("terminated")
+
+    # not possible outside the main thread (embedded use): then SIGTERM keeps its default
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sam2matting`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    _install_sigterm()
+    terminated = False
+    try:
+        if args.command == "matte":
+            return _cmd_matte(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "info":
+            return _cmd_info(args)
+        module = importlib.import_module(_PLUGIN_COMMANDS[args.command])
+        status: int = module.run(args)
+        return status
+    except Sam2MattingError as exc:
+        print(f"sam2matting: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        terminated = str(exc) == "terminated"
+        print("sam2matting: interrupted; no partial output was kept", file=sys.stderr)
+        return 143 if terminated else 130
+    except BrokenPipeError:
+        # output piped into a closed reader (e.g. `| head`): not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

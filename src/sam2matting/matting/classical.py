@@ -1,0 +1,166 @@
+"""Classical matting stages: morphological trimap + an alpha solver in the unknown band.
+
+Three stages share one trimap (bridge/trimap.py) and differ only in the solver:
+
+- ``guided`` (default until learned heads ship): a colour guided filter (He et al. 2013) of the
+  tracker's soft mask, guided by the frame, inside the unknown band. Chosen as the default
+  because it is O(N) box filters — about 10 ms for a 512×288 frame here — and it snaps the
+  mask boundary to image edges and gives soft transitions. It cannot invent detail the mask
+  lacks (single hairs far outside the mask), which is what the learned heads are for.
+- ``closed-form``: Levin et al.'s closed-form matting (pymatting) in the band: sharper on hair,
+  ~30× slower (≈ 0.3 s per 512×288 frame), so it is an option and an evaluation baseline.
+- ``mask``: the tracker's mask as alpha (the "no matting" baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..bridge.trimap import band_width_for, morphological_trimap
+from ..types import ObjectTrack
+
+__all__ = [
+    "ClassicalConfig",
+    "ClassicalMatting",
+    "build_closed_form",
+    "build_guided",
+    "build_mask_only",
+    "guided_filter",
+]
+
+
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Colour guided filter: float32 H×W output of filtering ``source`` (H×W) by ``guide``.
+
+    ``guide``: H×W×3 float32 in [0, 1]; ``radius``: box radius in pixels; ``eps``: the
+    regulariser (larger → smoother, smaller → follows guide edges more closely).
+    """
+    ksize = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, ksize, normalize=True, borderType=cv2.BORDER_REFLECT)
+
+    g = guide.astype(np.float32)
+    p = source.astype(np.float32)
+    mean_g = box(g)
+    mean_p = box(p)
+    # per-pixel covariance of guide channels and guide/source
+    corr = [box(g[..., i] * g[..., j]) for i in range(3) for j in range(i, 3)]
+    cov_gp = box(g * p[..., None]) - mean_g * mean_p[..., None]
+    s00 = corr[0] - mean_g[..., 0] ** 2 + eps
+    s01 = corr[1] - mean_g[..., 0] * mean_g[..., 1]
+    s02 = corr[2] - mean_g[..., 0] * mean_g[..., 2]
+    s11 = corr[3] - mean_g[..., 1] ** 2 + eps
+    s12 = corr[4] - mean_g[..., 1] * mean_g[..., 2]
+    s22 = corr[5] - mean_g[..., 2] ** 2 + eps
+    # closed-form inverse of the symmetric 3×3 covariance
+    i00 = s11 * s22 - s12 * s12
+    i01 = s02 * s12 - s01 * s22
+    i02 = s01 * s12 - s02 * s11
+    i11 = s00 * s22 - s02 * s02
+    i12 = s02 * s01 - s00 * s12
+    i22 = s00 * s11 - s01 * s01
+    det = s00 * i00 + s01 * i01 + s02 * i02
+    c0, c1, c2 = cov_gp[..., 0], cov_gp[..., 1], cov_gp[..., 2]
+    a0 = (i00 * c0 + i01 * c1 + i02 * c2) / det
+    a1 = (i01 * c0 + i11 * c1 + i12 * c2) / det
+    a2 = (i02 * c0 + i12 * c1 + i22 * c2) / det
+    b = mean_p - a0 * mean_g[..., 0] - a1 * mean_g[..., 1] - a2 * mean_g[..., 2]
+    out = box(a0) * g[..., 0] + box(a1) * g[..., 1] + box(a2) * g[..., 2] + box(b)
+    return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ClassicalConfig:
+    """``solver``: "guided" | "closed-form" | "mask". ``band_fraction``: half-width of the
+    unknown band as a fraction of the frame diagonal (see bridge.trimap.band_width_for);
+    ``guided_eps``: guided-filter regulariser (on [0, 1] colours)."""
+
+    solver: str = "guided"
+    band_fraction: float = 0.012
+    min_band: int = 3
+    guided_eps: float = 1e-3
+
+
+def _crop_around(band: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(band.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(band.any(axis=0))
+    h, w = band.shape
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, h)),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, w)),
+    )
+
+
+class ClassicalMatting:
+    """Morphological trimap + a classical solver, per object (see module docstring)."""
+
+    def __init__(self, config: ClassicalConfig | None = None) -> None:
+        self.config = config or ClassicalConfig()
+        if self.config.solver not in ("guided", "closed-form", "mask"):
+            raise ValueError(f"unknown classical solver {self.config.solver!r}")
+        self.name = {"guided": "guided", "closed-form": "closed-form", "mask": "mask"}[
+            self.config.solver
+        ]
+
+    def reset(self) -> None:
+        """Stateless: nothing to forget."""
+
+    def matte(
+        self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
+    ) -> dict[int, np.ndarray]:
+        h, w = image.shape[:2]
+        guide: np.ndarray | None = None
+        out: dict[int, np.ndarray] = {}
+        for obj_id, track in tracks.items():
+            prob = track.probability(h, w)
+            mask = prob > 0.5
+            if self.config.solver == "mask" or not mask.any():
+                out[obj_id] = mask.astype(np.float32)
+                continue
+            if guide is None:
+                guide = image.astype(np.float32) / 255.0
+            out[obj_id] = self._solve(guide, prob, mask)
+        return out
+
+    def _solve(self, guide: np.ndarray, prob: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        radius = band_width_for(h, w, self.config.band_fraction, self.config.min_band)
+        trimap = morphological_trimap(mask, radius)
+        band = trimap == 0.5
+        alpha = mask.astype(np.float32)
+        region = _crop_around(band, 2 * radius)
+        if region is None:
+            return alpha
+        ys, xs = region
+        g, t, p = guide[ys, xs], trimap[ys, xs], prob[ys, xs]
+        if self.config.solver == "guided":
+            solved = guided_filter(g, p, radius, self.config.guided_eps)
+        else:
+            from pymatting import estimate_alpha_cf
+
+            solved = estimate_alpha_cf(g.astype(np.float64), t.astype(np.float64)).astype(
+                np.float32
+            )
+        crop = alpha[ys, xs]
+        unknown = t == 0.5
+        crop[unknown] = np.clip(solved[unknown], 0.0, 1.0)
+        alpha[ys, xs] = crop
+        return alpha
+
+
+def build_guided(**options: object) -> ClassicalMatting:
+    return ClassicalMatting(ClassicalConfig(solver="guided", **options))  # type: ignore[arg-type]
+
+
+def build_closed_form(**options: object) -> ClassicalMatting:
+    return ClassicalMatting(ClassicalConfig(solver="closed-form", **options))  # type: ignore[arg-type]
+
+
+def build_mask_only(**options: object) -> ClassicalMatting:
+    return ClassicalMatting(ClassicalConfig(solver="mask", **options))  # type: ignore[arg-type]
