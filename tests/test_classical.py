@@ -44,7 +44,7 @@ def test_heads_return_valid_alpha(frame, name: str) -> None:
     image, truth, tracks = frame
     alpha = build_head(name).matte(image, tracks)[1]
     assert alpha.shape == truth.shape and alpha.dtype == np.float32
-    assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
 
 
 def test_guided_beats_mask_only(frame) -> None:

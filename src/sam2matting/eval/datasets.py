@@ -1,0 +1,491 @@
+"""Benchmark readers: clips of frames with ground-truth alphas (or masks), read lazily.
+
+Layouts understood (``open_benchmark`` detects them):
+
+- **RVM / MatAnyone** (``"rvm"``): ``<clip>/{com,fgr,pha,bgr}/NNNN.png|jpg`` — ``com`` the
+  composite frames, ``pha`` the alpha mattes — and RVM's own nesting
+  ``<subset>/{com,fgr,pha,bgr}/<clip>/NNNN.png`` (``videomatte_512x288/videomatte_motion/...``).
+  First-frame masks, where provided: ``<clip>/mask/`` (the first image; what
+  :mod:`sam2matting.eval.synth` writes), or a separate root given as ``masks_root`` holding
+  ``<clip>/<first>.png`` or ``<clip>.png`` (MatAnyone's ``*_first_frame_seg_mask`` folders).
+- **V-HIM60** (``"vhim"``, MaGGIe's video human-instance matting set):
+  ``<split>/fgr/<video>/<frame>.jpg`` with one alpha per instance in
+  ``<split>/pha/<video>/<frame>/<instance>.png`` and optional instance masks in
+  ``<split>/<mask_dir>/<video>/<frame>/<instance>.png``; splits ``comp_easy``,
+  ``comp_medium``, ``comp_hard``. Instances become object ids 1, 2, … in file-name order.
+- **DAVIS** (``"davis"``): ``JPEGImages[/480p]/<seq>/*.jpg`` and ``Annotations[/480p]/<seq>/*.png``;
+  ground truth are binary masks (grey 0/255, or palette PNGs with one index per object, 255 = void).
+- **A plain folder** of frames plus a folder of alphas with the same file stems
+  (:func:`read_folder`).
+
+A :class:`Clip` never holds its frames: :meth:`Clip.iter_frames` decodes one frame at a time.
+Alphas come back as float32 k/255 (the 8-bit protocol of the metrics); masks as bool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "Benchmark",
+    "Clip",
+    "GroundTruthFrame",
+    "list_images",
+    "natural_key",
+    "open_benchmark",
+    "read_alpha",
+    "read_davis",
+    "read_folder",
+    "read_image",
+    "read_rvm",
+    "read_vhim",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def natural_key(name: str) -> tuple[object, ...]:
+    """Sort key that orders ``frame2`` before ``frame10``."""
+    return tuple(int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name))
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, naturally sorted (hidden files skipped)."""
+    if not folder.is_dir():
+        return []
+    files = [
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    dirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(dirs, key=lambda p: natural_key(p.name))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An RGB frame as H×W×3 uint8 (grey is repeated, alpha dropped, 16-bit scaled down)."""
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise InputError(f"cannot read image {path}")
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    if arr.ndim == 2:
+        return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+    code = cv2.COLOR_BGRA2RGB if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(arr, code)
+
+
+def read_alpha(path: Path) -> np.ndarray:
+    """An alpha matte as float32 H×W in [0, 1] (8-bit: k/255; 16-bit: k/65535; RGB: first channel; RGBA: alpha)."""
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise InputError(f"cannot read alpha {path}")
+    if arr.ndim == 3:
+        arr = arr[..., 3] if arr.shape[2] == 4 else arr[..., 0]
+    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
+    return arr.astype(np.float32) / scale
+
+
+def _read_label_png(path: Path) -> np.ndarray:
+    """A DAVIS annotation as an integer H×W label map (0 = background, 255 = void)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode == "P":
+            return np.asarray(im).astype(np.int32)
+        grey = np.asarray(im.convert("L"))
+    # binary 0/255 annotations (DAVIS-2016): object 1
+    return (grey > 127).astype(np.int32)
+
+
+@dataclass
+class GroundTruthFrame:
+    """One frame of a benchmark clip.
+
+    ``image``: H×W×3 uint8 RGB; ``alphas``: object id → float32 H×W in [0, 1] (for mask
+    benchmarks the binary mask as 0/1 floats); ``masks``: object id → bool H×W (alpha > 0.5,
+    or the annotated mask).
+    """
+
+    index: int
+    image: np.ndarray
+    alphas: dict[int, np.ndarray]
+    masks: dict[int, np.ndarray]
+
+
+@dataclass
+class Clip:
+    """A clip: frame files plus per-frame ground truth files, read lazily.
+
+    ``ground_truth``: ``"alpha"`` (mattes) or ``"mask"`` (binary segmentation, e.g. DAVIS).
+    ``gt_paths[i]``: object id → file of frame i (alpha PNG), or one label PNG shared by all
+    objects under key 0 (DAVIS). ``first_masks``: object id → file with the object's mask on
+    frame 0, when the benchmark provides one.
+    """
+
+    name: str
+    image_paths: list[Path]
+    gt_paths: list[dict[int, Path]]
+    ground_truth: str = "alpha"
+    first_masks: dict[int, Path] = field(default_factory=dict)
+    object_ids: list[int] = field(default_factory=lambda: [1])
+    frames_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.image_paths:
+            raise InputError(f"clip {self.name!r} has no frames")
+        if len(self.gt_paths) != len(self.image_paths):
+            raise InputError(
+                f"clip {self.name!r} has {len(self.image_paths)} frames but ground truth for {len(self.gt_paths)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.image_paths)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames (reads the first frame's header)."""
+        from PIL import Image
+
+        with Image.open(self.image_paths[0]) as im:
+            return im.size
+
+    def read_ground_truth(self, index: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """(alphas, masks) of frame ``index`` for every object id of the clip."""
+        paths = self.gt_paths[index]
+        alphas: dict[int, np.ndarray] = {}
+        masks: dict[int, np.ndarray] = {}
+        if self.ground_truth == "mask":
+            labels = _read_label_png(paths[0])
+            for obj in self.object_ids:
+                m = labels == obj
+                masks[obj] = m
+                alphas[obj] = m.astype(np.float32)
+            return alphas, masks
+        shape: tuple[int, ...] | None = None
+        for obj in self.object_ids:
+            p = paths.get(obj)
+            if p is None:
+                continue
+            a = read_alpha(p)
+            shape = a.shape
+            alphas[obj] = a
+            masks[obj] = a > 0.5
+        for obj in self.object_ids:  # an instance absent on this frame has zero alpha
+            if obj not in alphas and shape is not None:
+                alphas[obj] = np.zeros(shape, np.float32)
+                masks[obj] = np.zeros(shape, bool)
+        return alphas, masks
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[GroundTruthFrame]:
+        """Yield frames ``start <= i < stop`` in order, one decoded at a time."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        for i in range(start, stop):
+            alphas, masks = self.read_ground_truth(i)
+            yield GroundTruthFrame(i, read_image(self.image_paths[i]), alphas, masks)
+
+    def iter_images(self) -> Iterator[np.ndarray]:
+        """The RGB frames only (H×W×3 uint8), in order."""
+        for p in self.image_paths:
+            yield read_image(p)
+
+    def first_frame_masks(self) -> dict[int, np.ndarray]:
+        """Object id → bool H×W mask on frame 0: the provided mask file, else GT alpha > 0.5."""
+        _, gt_masks = self.read_ground_truth(0)
+        out: dict[int, np.ndarray] = {}
+        for obj in self.object_ids:
+            p = self.first_masks.get(obj)
+            out[obj] = read_alpha(p) > 0.5 if p is not None else gt_masks[obj]
+        return out
+
+    def source(self) -> object:
+        """The frames as something :class:`~sam2matting.api.MattingSession` opens: the frame
+        folder when it holds exactly this clip's frames, else the list of frame paths."""
+        if self.frames_dir is not None and list_images(self.frames_dir) == self.image_paths:
+            return self.frames_dir
+        return [str(p) for p in self.image_paths]
+
+
+@dataclass
+class Benchmark:
+    """A named list of clips from one root folder; ``layout`` names the reader used."""
+
+    name: str
+    root: Path
+    layout: str
+    clips: list[Clip]
+
+    def __iter__(self) -> Iterator[Clip]:
+        return iter(self.clips)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def select(self, names: Sequence[str] | None = None, limit: int | None = None) -> Benchmark:
+        """A benchmark with only the clips named (substring match) and/or the first ``limit``."""
+        clips = self.clips
+        if names:
+            clips = [c for c in clips if any(n in c.name for n in names)]
+            if not clips:
+                raise InputError(f"no clip of {self.root} matches {list(names)}")
+        if limit is not None:
+            clips = clips[:limit]
+        return Benchmark(self.name, self.root, self.layout, clips)
+
+
+# -- RVM / MatAnyone ----------------------------------------------------------------------------
+
+
+def _match_by_stem(images: list[Path], alphas: list[Path], where: Path) -> list[Path]:
+    by_stem = {p.stem: p for p in alphas}
+    missing = [p.name for p in images if p.stem not in by_stem]
+    if missing:
+        raise InputError(f"{where}: no alpha for frame(s) {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
+    return [by_stem[p.stem] for p in images]
+
+
+def _first_mask_file(clip_dir: Path, name: str, masks_root: Path | None) -> Path | None:
+    for sub in ("mask", "masks", "seg", "first_frame_mask"):
+        files = list_images(clip_dir / sub)
+        if files:
+            return files[0]
+    if masks_root is not None:
+        files = list_images(masks_root / name)
+        if files:
+            return files[0]
+        for ext in (".png", ".jpg"):
+            if (masks_root / f"{name}{ext}").is_file():
+                return masks_root / f"{name}{ext}"
+    return None
+
+
+def _rvm_clip(name: str, clip_dir: Path, com: Path, pha: Path, masks_root: Path | None) -> Clip:
+    images = list_images(com)
+    if not images:
+        raise InputError(f"{com}: no frames")
+    alphas = _match_by_stem(images, list_images(pha), pha)
+    first = _first_mask_file(clip_dir, name, masks_root)
+    return Clip(
+        name=name,
+        image_paths=images,
+        gt_paths=[{1: a} for a in alphas],
+        first_masks={1: first} if first is not None else {},
+        frames_dir=com,
+    )
+
+
+def read_rvm(root: str | Path, masks_root: str | Path | None = None, frames: str = "com") -> Benchmark:
+    """Read an RVM / MatAnyone layout below ``root`` (see module docstring).
+
+    ``frames``: the sub-folder holding the input frames (``com``; RVM's ``fgr`` is the
+    foreground colour, not an input).
+    """
+    root = Path(root)
+    mroot = Path(masks_root) if masks_root is not None else None
+    clips: list[Clip] = []
+
+    def visit(d: Path, depth: int) -> None:
+        if (d / frames).is_dir() and (d / "pha").is_dir():
+            if list_images(d / "pha"):  # clip-major: <clip>/{com,pha}/NNNN.png
+                name = d.relative_to(root).as_posix() if d != root else d.name
+                clips.append(_rvm_clip(name, d, d / frames, d / "pha", mroot))
+            else:  # RVM's nesting: <subset>/{com,pha}/<clip>/NNNN.png
+                for sub in _subdirs(d / "pha"):
+                    name = (d / sub.name).relative_to(root).as_posix()
+                    clips.append(_rvm_clip(name, d / sub.name, d / frames / sub.name, sub, mroot))
+            return
+        if depth < 3:
+            for sub in _subdirs(d):
+                visit(sub, depth + 1)
+
+    visit(root, 0)
+    if not clips:
+        raise InputError(f"{root}: no RVM-layout clips (<clip>/{frames}/ and <clip>/pha/) found")
+    return Benchmark(root.name, root, "rvm", clips)
+
+
+# -- V-HIM60 -------------------------------------------------------------------------------------
+
+VHIM_SPLITS = ("comp_easy", "comp_medium", "comp_hard")
+
+
+def read_vhim(
+    root: str | Path, splits: Sequence[str] | None = None, mask_dir: str | None = None
+) -> Benchmark:
+    """Read V-HIM60: ``root`` holds split folders (``comp_easy`` …) or is one split folder.
+
+    ``mask_dir``: the folder of per-instance input masks next to ``pha`` (e.g. ``xmem``); only the
+    first frame's are used, as first-frame prompts. Without it, prompts come from GT alpha > 0.5.
+    """
+    root = Path(root)
+    if (root / "fgr").is_dir() and (root / "pha").is_dir():
+        split_dirs = [root]
+    else:
+        wanted = list(splits) if splits else [s.name for s in _subdirs(root)]
+        split_dirs = [root / s for s in wanted if (root / s / "fgr").is_dir() and (root / s / "pha").is_dir()]
+    if not split_dirs:
+        raise InputError(f"{root}: no V-HIM60 split (<split>/fgr and <split>/pha) found")
+    clips: list[Clip] = []
+    for sd in split_dirs:
+        for vdir in _subdirs(sd / "fgr"):
+            images = list_images(vdir)
+            if not images:
+                continue
+            inst_names: list[str] = []
+            gt: list[dict[str, Path]] = []
+            for img in images:
+                frame_dir = sd / "pha" / vdir.name / img.stem
+                files = {p.stem: p for p in list_images(frame_dir)}
+                if not files:
+                    raise InputError(f"{frame_dir}: no instance alphas for frame {img.name}")
+                gt.append(files)
+                for stem in files:
+                    if stem not in inst_names:
+                        inst_names.append(stem)
+            inst_names.sort(key=natural_key)
+            ids = {stem: i + 1 for i, stem in enumerate(inst_names)}
+            first: dict[int, Path] = {}
+            if mask_dir:
+                mdir = sd / mask_dir / vdir.name / images[0].stem
+                for p in list_images(mdir):
+                    if p.stem in ids:
+                        first[ids[p.stem]] = p
+            clips.append(
+                Clip(
+                    name=f"{sd.name}/{vdir.name}",
+                    image_paths=images,
+                    gt_paths=[{ids[s]: p for s, p in g.items()} for g in gt],
+                    first_masks=first,
+                    object_ids=sorted(ids.values()),
+                    frames_dir=vdir,
+                )
+            )
+    if not clips:
+        raise InputError(f"{root}: the V-HIM60 splits hold no clips")
+    return Benchmark(root.name, root, "vhim", clips)
+
+
+# -- DAVIS ---------------------------------------------------------------------------------------
+
+
+def read_davis(root: str | Path, sequences: Sequence[str] | None = None, resolution: str = "480p") -> Benchmark:
+    """Read DAVIS: ``JPEGImages[/<resolution>]/<seq>`` with ``Annotations[/<resolution>]/<seq>``.
+
+    Every annotated object of frame 0 becomes an object id (DAVIS-2016: one object, id 1).
+    """
+    root = Path(root)
+    img_root, ann_root = root / "JPEGImages", root / "Annotations"
+    if (img_root / resolution).is_dir():
+        img_root, ann_root = img_root / resolution, ann_root / resolution
+    if not img_root.is_dir() or not ann_root.is_dir():
+        raise InputError(f"{root}: not a DAVIS folder (needs JPEGImages/ and Annotations/)")
+    seq_dirs = _subdirs(img_root)
+    if sequences:
+        known = {d.name for d in seq_dirs}
+        unknown = [s for s in sequences if s not in known]
+        if unknown:
+            raise InputError(f"{root}: no DAVIS sequence(s) {', '.join(unknown)}")
+        seq_dirs = [img_root / s for s in sequences]
+    clips: list[Clip] = []
+    for sdir in seq_dirs:
+        images = list_images(sdir)
+        anns = _match_by_stem(images, list_images(ann_root / sdir.name), ann_root / sdir.name)
+        labels0 = _read_label_png(anns[0])
+        ids = sorted(int(v) for v in np.unique(labels0) if v not in (0, 255))
+        clips.append(
+            Clip(
+                name=sdir.name,
+                image_paths=images,
+                gt_paths=[{0: a} for a in anns],
+                ground_truth="mask",
+                object_ids=ids or [1],
+                frames_dir=sdir,
+            )
+        )
+    return Benchmark(root.name, root, "davis", clips)
+
+
+# -- plain folder --------------------------------------------------------------------------------
+
+
+def read_folder(
+    frames: str | Path, alphas: str | Path, name: str | None = None, first_mask: str | Path | None = None
+) -> Benchmark:
+    """One clip from a folder of frames and a folder of alphas with the same file stems."""
+    fdir, adir = Path(frames), Path(alphas)
+    images = list_images(fdir)
+    if not images:
+        raise InputError(f"{fdir}: no frames")
+    gt = _match_by_stem(images, list_images(adir), adir)
+    clip = Clip(
+        name=name or fdir.name,
+        image_paths=images,
+        gt_paths=[{1: a} for a in gt],
+        first_masks={1: Path(first_mask)} if first_mask is not None else {},
+        frames_dir=fdir,
+    )
+    return Benchmark(clip.name, fdir, "folder", [clip])
+
+
+# -- detection -----------------------------------------------------------------------------------
+
+LAYOUTS = ("auto", "rvm", "vhim", "davis")
+
+
+def open_benchmark(
+    path: str | Path,
+    layout: str = "auto",
+    *,
+    masks_root: str | Path | None = None,
+    mask_dir: str | None = None,
+) -> Benchmark:
+    """Open the benchmark at ``path``, detecting its layout unless ``layout`` names one.
+
+    Detection: ``JPEGImages/`` + ``Annotations/`` → DAVIS; ``fgr/<video>/`` with per-frame
+    instance folders under ``pha/`` → V-HIM60; ``com/`` + ``pha/`` somewhere below → RVM.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(f"benchmark folder not found: {root}")
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown benchmark layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
+    if layout == "auto":
+        layout = _detect_layout(root)
+    if layout == "davis":
+        return read_davis(root)
+    if layout == "vhim":
+        return read_vhim(root, mask_dir=mask_dir)
+    return read_rvm(root, masks_root=masks_root)
+
+
+def _detect_layout(root: Path) -> str:
+    if (root / "JPEGImages").is_dir() and (root / "Annotations").is_dir():
+        return "davis"
+    candidates = [root, *_subdirs(root)]
+    for d in candidates:
+        if (d / "fgr").is_dir() and (d / "pha").is_dir() and not (d / "com").is_dir():
+            videos = _subdirs(d / "pha")
+            if videos and _subdirs(videos[0]):
+                return "vhim"
+    return "rvm"

@@ -1,0 +1,210 @@
+"""The command line: help, demo, and a clear one-line error for every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sam2matting.cli import main
+from sam2matting.samples import make_sample_clip, write_sample_video
+
+W, H = 128, 72
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sample_video(make_sample_clip(W, H, 6), tmp_path_factory.mktemp("in") / "clip.mp4")
+
+
+def _fails(capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:
+    status = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status != 0
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith("sam2matting: error:"), err
+    assert match in last, last
+
+
+def _no_outputs(out: Path) -> None:
+    assert not out.exists() or not any(out.iterdir()), sorted(p.name for p in out.iterdir())
+
+
+def test_help_and_info(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["matte", "--help"])
+    assert exc.value.code == 0
+    assert "--box" in capsys.readouterr().out
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "builtin" in out and "guided" in out and "device" in out
+
+
+def test_matte_cli_box(video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matte", str(video), "-o", str(tmp_path), "--box", "20,10,110,70", "-q"]) == 0
+    pngs = sorted((tmp_path / "clip.obj1.alpha-png").iterdir())
+    assert len(pngs) == 6
+
+
+def test_missing_file(tmp_path: Path, capsys) -> None:
+    _fails(
+        capsys,
+        ["matte", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o"), "--box", "1,1,5,5"],
+        "not found",
+    )
+
+
+def test_not_a_video(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("this is not a video\n")
+    _fails(capsys, ["matte", str(bad), "-o", str(tmp_path / "o"), "--box", "1,1,5,5"], str(bad))
+    assert bad.read_text() == "this is not a video\n"
+
+
+def test_zero_frame_video(tmp_path: Path, capsys) -> None:
+    import av
+
+    path = tmp_path / "empty.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+    out = tmp_path / "o"
+    _fails(capsys, ["matte", str(path), "-o", str(out), "--box", "1,1,5,5"], "")
+    _no_outputs(out)
+
+
+def test_truncated_video(video: Path, tmp_path: Path, capsys) -> None:
+    data = video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "o"
+    _fails(capsys, ["matte", str(cut), "-o", str(out), "--box", "20,10,110,70"], "")
+    _no_outputs(out)
+
+
+def test_mixed_frame_sizes(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(folder / "f1.png")
+    Image.fromarray(np.zeros((H + 2, W, 3), np.uint8)).save(folder / "f2.png")
+    _fails(capsys, ["matte", str(folder), "-o", str(tmp_path / "o"), "--box", "1,1,5,5"], "f2.png")
+
+
+def test_prompt_outside_frame(video: Path, tmp_path: Path, capsys) -> None:
+    _fails(capsys, ["matte", str(video), "-o", str(tmp_path / "o"), "--point", "500,20"], "outside")
+    _fails(
+        capsys,
+        ["matte", str(video), "-o", str(tmp_path / "o"), "--box", "200,100,300,200"],
+        "outside",
+    )
+
+
+def test_empty_mask(video: Path, tmp_path: Path, capsys) -> None:
+    mask = tmp_path / "m.png"
+    Image.fromarray(np.zeros((H, W), np.uint8)).save(mask)
+    _fails(capsys, ["matte", str(video), "-o", str(tmp_path / "o"), "--mask", str(mask)], "empty")
+
+
+def test_frame_past_clip(video: Path, tmp_path: Path, capsys) -> None:
+    _fails(
+        capsys,
+        ["matte", str(video), "-o", str(tmp_path / "o"), "--frame", "99", "--box", "20,10,110,70"],
+        "frame 99",
+    )
+
+
+def test_unknown_format(video: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o"
+    _fails(
+        capsys,
+        ["matte", str(video), "-o", str(out), "--box", "20,10,110,70", "-f", "gif"],
+        "unknown output format",
+    )
+    _no_outputs(out)
+
+
+def test_unwritable_output(video: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    _fails(
+        capsys, ["matte", str(video), "-o", str(blocker / "sub"), "--box", "20,10,110,70"], "output"
+    )
+
+
+def test_no_prompt(video: Path, tmp_path: Path, capsys) -> None:
+    _fails(capsys, ["matte", str(video), "-o", str(tmp_path / "o")], "no prompt")
+
+
+def test_bad_prompt_syntax(video: Path, tmp_path: Path, capsys) -> None:
+    _fails(capsys, ["matte", str(video), "-o", str(tmp_path / "o"), "--box", "1,2,3"], "4 numbers")
+    _fails(
+        capsys, ["matte", str(video), "-o", str(tmp_path / "o"), "--point", "1,2,maybe"], "label"
+    )
+
+
+def test_text_prompt_on_builtin(video: Path, tmp_path: Path, capsys) -> None:
+    _fails(capsys, ["matte", str(video), "-o", str(tmp_path / "o"), "--text", "a blob"], "text")
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_run_leaves_nothing(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    clip = make_sample_clip(256, 144, 200)
+    src = write_sample_video(clip, tmp_path / "long.mp4", audio=False)
+    before = src.read_bytes()
+    out = tmp_path / "o"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sam2matting.cli",
+            "matte",
+            str(src),
+            "-o",
+            str(out),
+            "--box",
+            ",".join(f"{v:.0f}" for v in clip.box(0)),
+            "-f",
+            "alpha-png",
+            "-f",
+            "prores",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    # wait until it is writing (temporary outputs exist), then interrupt
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and any(out.iterdir()):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
+    assert src.read_bytes() == before
+
+
+def test_demo(tmp_path: Path, capsys) -> None:
+    assert main(["demo", "-o", str(tmp_path), "--frames", "6", "--size", "160x96", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "MAD" in out
+    assert (tmp_path / "sample.mp4").exists()
+    assert (tmp_path / "sample.obj1.prores.mov").exists() or any(
+        p.suffix == ".mov" for p in tmp_path.iterdir()
+    )
