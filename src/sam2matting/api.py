@@ -29,13 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from .cancel import check_cancelled
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
 from .io.readers import FrameSource, VideoInfo, open_source
 from .matting.base import MattingStage
 from .matting.registry import build_head
 from .trackers.base import Tracker, TrackerSession
 from .trackers.registry import build_tracker
-from .types import FrameResult, Prompt, TrackedFrame, validate_prompt
+from .types import FrameResult, Prompt, TextPrompt, TrackedFrame, validate_prompt
+
+_PROMPT_NAMES = {"Points": "point", "Box": "box", "MaskPrompt": "mask", "TextPrompt": "text"}
 
 __all__ = ["MatteOutput", "MattingSession", "StageTimes", "matte_image", "matte_video"]
 
@@ -257,9 +260,17 @@ class MattingSession:
             raise Sam2MattingError("the session is closed")
         validate_prompt(prompt, self.info.width, self.info.height, self.info.num_frames)
         if not isinstance(prompt, self.tracker.prompt_types):
-            allowed = ", ".join(t.__name__ for t in self.tracker.prompt_types)
+            allowed = ", ".join(
+                _PROMPT_NAMES.get(t.__name__, t.__name__) for t in self.tracker.prompt_types
+            )
+            hint = (
+                "; text needs a tracker with a detector (--tracker sam3)"
+                if isinstance(prompt, TextPrompt)
+                else ""
+            )
             raise PromptError(
-                f"the {self.tracker.name} tracker does not take {type(prompt).__name__} prompts (it takes: {allowed})"
+                f"the {self.tracker.name} tracker cannot use {_PROMPT_NAMES[type(prompt).__name__]} prompts "
+                f"(it takes {allowed}){hint}"
             )
         self._session.add_prompt(prompt)
         self._prompts.append(prompt)
@@ -322,6 +333,7 @@ class MattingSession:
                     for tracked in self._tracked(
                         self._session.propagate(f, reverse=True, end_frame=0)
                     ):
+                        check_cancelled()
                         if tracked.index == f:
                             continue
                         alphas = self._matte(tracked, objs)
@@ -343,9 +355,11 @@ class MattingSession:
 
         # frames before any object's first prompt: only spooled (backward) mattes
         for index, image in self._source.iter_frames(0, start):
+            check_cancelled()
             yield finish(index, image, {})
         self.head.reset()
         for tracked in self._tracked(self._session.propagate(start)):
+            check_cancelled()
             live = [obj for obj in tracked.objects if first.get(obj, 0) <= tracked.index]
             alphas = self._matte(tracked, live)
             yield finish(tracked.index, tracked.image, alphas)
@@ -493,6 +507,7 @@ def matte_video(
                         writers[(target, fmt)].write(result.image, alpha, fg)
                     times.add("encode", time.perf_counter() - t0)
             frames += 1
+            check_cancelled()
             if bar is not None:
                 bar.update(1)
         if frames != info.num_frames:

@@ -358,13 +358,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _install_sigterm() -> None:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("terminated")
+def _install_signal_handlers() -> None:
+    """SIGINT/SIGTERM request a cooperative stop at the next frame (see sam2matting.cancel)."""
+    from .cancel import request_cancel
 
-    # not possible outside the main thread (embedded use): then SIGTERM keeps its default
+    def handler(signum: int, frame: Any) -> None:
+        request_cancel("terminated" if signum == signal.SIGTERM else "interrupted")
+
+    # not possible outside the main thread (embedded use): then the defaults stay
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -375,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    _install_sigterm()
+    _install_signal_handlers()
     terminated = False
     try:
         if args.command == "matte":
