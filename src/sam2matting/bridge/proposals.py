@@ -25,6 +25,7 @@ __all__ = [
     "RoiStabilizer",
     "TileSet",
     "gather_patches",
+    "gather_patches_numpy",
     "scatter_patches",
     "select_tiles",
     "tile_grid",
@@ -37,6 +38,7 @@ def tile_grid(height: int, width: int, tile: int) -> tuple[np.ndarray, np.ndarra
     The last row/column is shifted inward so every tile lies inside the frame (tiles may
     overlap there); a frame smaller than one tile gets a single origin 0.
     """
+
     def axis(n: int) -> np.ndarray:
         count = max(1, -(-n // tile))
         return np.minimum(np.arange(count) * tile, max(n - tile, 0)).astype(np.int64)
@@ -75,7 +77,7 @@ def select_tiles(roi: np.ndarray, height: int, width: int, tile: int, grow: int 
         return TileSet(np.zeros((0, 2), np.int64), tile, height, width)
     # area-resize gives each tile cell the fraction of ROI pixels mapping into it
     cells = cv2.resize(r.astype(np.float32), (len(xs), len(ys)), interpolation=cv2.INTER_AREA)
-    sel = (cells > 0).astype(np.uint8)
+    sel: np.ndarray = (cells > 0).astype(np.uint8)
     if grow > 0:
         sel = cv2.dilate(sel, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     iy, ix = np.nonzero(sel)
@@ -99,6 +101,16 @@ def gather_patches(image: torch.Tensor, origins: torch.Tensor, size: int, pad: i
     xi = _window_index(origins[:, 1], size, pad, w)
     patches = image[:, yi[:, :, None], xi[:, None, :]]  # C × n × P × P
     return patches.permute(1, 0, 2, 3)
+
+
+def gather_patches_numpy(image: np.ndarray, origins: np.ndarray, size: int, pad: int) -> np.ndarray:
+    """:func:`gather_patches` for an H×W×C numpy frame → n×(size+2pad)×(size+2pad)×C (a copy
+    of just the patches; the frame itself is neither copied nor converted)."""
+    h, w = image.shape[:2]
+    offs = np.arange(-pad, size + pad)
+    yi = np.clip(origins[:, 0:1] + offs[None], 0, h - 1)
+    xi = np.clip(origins[:, 1:2] + offs[None], 0, w - 1)
+    return image[yi[:, :, None], xi[:, None, :]]
 
 
 def scatter_patches(
@@ -135,7 +147,7 @@ class RoiStabilizer:
         roi = probability > self.high
         prev = self._state.get(object_id)
         if prev is not None and abs(prev[0] - frame_index) == 1 and prev[1].shape == roi.shape:
-            near = prev[1].astype(np.uint8)
+            near: np.ndarray = prev[1].astype(np.uint8)
             if self.reach > 0:
                 k = 2 * self.reach + 1
                 near = cv2.dilate(near, np.ones((k, k), np.uint8))

@@ -24,48 +24,59 @@ Alphas come back as float32 k/255 (the 8-bit protocol of the metrics); masks as 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
+from ..io.readers import list_images as _list_images
+from ..io.readers import natural_key
+
+if TYPE_CHECKING:
+    from ..io.readers import FrameSource
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
     "Benchmark",
     "Clip",
     "GroundTruthFrame",
+    "default_data_root",
     "list_images",
-    "natural_key",
     "open_benchmark",
     "read_alpha",
     "read_davis",
     "read_folder",
-    "read_image",
     "read_rvm",
     "read_vhim",
 ]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
+def default_data_root() -> Path:
+    """The shared data folder: ``$SAM2MATTING_SHARED_DATA``, else ``../shared/data`` next to the
+    checkout this package runs from (or next to the current folder)."""
+    import os
 
-def natural_key(name: str) -> tuple[object, ...]:
-    """Sort key that orders ``frame2`` before ``frame10``."""
-    return tuple(int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name))
+    env = os.environ.get("SAM2MATTING_SHARED_DATA")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent.parent / "shared" / "data"
+        if (candidate / "README.md").is_file():
+            return candidate
+    return Path.cwd().parent / "shared" / "data"
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder``, naturally sorted (hidden files skipped)."""
-    if not folder.is_dir():
+    """Image files directly in ``folder``, naturally sorted ([] if it is not a folder).
+
+    The same listing as the image-folder reader (:func:`sam2matting.io.readers.list_images`),
+    so a clip's frames and the frames a session decodes always agree.
+    """
+    if not Path(folder).is_dir():
         return []
-    files = [
-        p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    ]
-    return sorted(files, key=lambda p: natural_key(p.name))
+    return _list_images(folder)
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -73,21 +84,6 @@ def _subdirs(folder: Path) -> list[Path]:
         return []
     dirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return sorted(dirs, key=lambda p: natural_key(p.name))
-
-
-def read_image(path: Path) -> np.ndarray:
-    """An RGB frame as H×W×3 uint8 (grey is repeated, alpha dropped, 16-bit scaled down)."""
-    import cv2
-
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        raise InputError(f"cannot read image {path}")
-    if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    if arr.ndim == 2:
-        return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
-    code = cv2.COLOR_BGRA2RGB if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(arr, code)
 
 
 def read_alpha(path: Path) -> np.ndarray:
@@ -200,15 +196,10 @@ class Clip:
 
     def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[GroundTruthFrame]:
         """Yield frames ``start <= i < stop`` in order, one decoded at a time."""
-        stop = len(self) if stop is None else min(stop, len(self))
-        for i in range(start, stop):
-            alphas, masks = self.read_ground_truth(i)
-            yield GroundTruthFrame(i, read_image(self.image_paths[i]), alphas, masks)
-
-    def iter_images(self) -> Iterator[np.ndarray]:
-        """The RGB frames only (H×W×3 uint8), in order."""
-        for p in self.image_paths:
-            yield read_image(p)
+        with self.source() as src:
+            for i, image in src.iter_frames(start, stop):
+                alphas, masks = self.read_ground_truth(i)
+                yield GroundTruthFrame(i, image, alphas, masks)
 
     def first_frame_masks(self) -> dict[int, np.ndarray]:
         """Object id → bool H×W mask on frame 0: the provided mask file, else GT alpha > 0.5."""
@@ -219,12 +210,12 @@ class Clip:
             out[obj] = read_alpha(p) > 0.5 if p is not None else gt_masks[obj]
         return out
 
-    def source(self) -> object:
-        """The frames as something :class:`~sam2matting.api.MattingSession` opens: the frame
-        folder when it holds exactly this clip's frames, else the list of frame paths."""
-        if self.frames_dir is not None and list_images(self.frames_dir) == self.image_paths:
-            return self.frames_dir
-        return [str(p) for p in self.image_paths]
+    def source(self) -> FrameSource:
+        """The frames as an open :class:`~sam2matting.io.readers.FrameSource` (close it, or use
+        it as a context manager); hand it to :class:`~sam2matting.api.MattingSession`."""
+        from ..io.readers import ImageFolderSource
+
+        return ImageFolderSource(self.image_paths)
 
 
 @dataclass
@@ -261,7 +252,9 @@ def _match_by_stem(images: list[Path], alphas: list[Path], where: Path) -> list[
     by_stem = {p.stem: p for p in alphas}
     missing = [p.name for p in images if p.stem not in by_stem]
     if missing:
-        raise InputError(f"{where}: no alpha for frame(s) {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
+        raise InputError(
+            f"{where}: no alpha for frame(s) {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}"
+        )
     return [by_stem[p.stem] for p in images]
 
 
@@ -295,7 +288,9 @@ def _rvm_clip(name: str, clip_dir: Path, com: Path, pha: Path, masks_root: Path 
     )
 
 
-def read_rvm(root: str | Path, masks_root: str | Path | None = None, frames: str = "com") -> Benchmark:
+def read_rvm(
+    root: str | Path, masks_root: str | Path | None = None, frames: str = "com"
+) -> Benchmark:
     """Read an RVM / MatAnyone layout below ``root`` (see module docstring).
 
     ``frames``: the sub-folder holding the input frames (``com``; RVM's ``fgr`` is the
@@ -343,7 +338,9 @@ def read_vhim(
         split_dirs = [root]
     else:
         wanted = list(splits) if splits else [s.name for s in _subdirs(root)]
-        split_dirs = [root / s for s in wanted if (root / s / "fgr").is_dir() and (root / s / "pha").is_dir()]
+        split_dirs = [
+            root / s for s in wanted if (root / s / "fgr").is_dir() and (root / s / "pha").is_dir()
+        ]
     if not split_dirs:
         raise InputError(f"{root}: no V-HIM60 split (<split>/fgr and <split>/pha) found")
     clips: list[Clip] = []
@@ -389,7 +386,9 @@ def read_vhim(
 # -- DAVIS ---------------------------------------------------------------------------------------
 
 
-def read_davis(root: str | Path, sequences: Sequence[str] | None = None, resolution: str = "480p") -> Benchmark:
+def read_davis(
+    root: str | Path, sequences: Sequence[str] | None = None, resolution: str = "480p"
+) -> Benchmark:
     """Read DAVIS: ``JPEGImages[/<resolution>]/<seq>`` with ``Annotations[/<resolution>]/<seq>``.
 
     Every annotated object of frame 0 becomes an object id (DAVIS-2016: one object, id 1).
@@ -430,7 +429,10 @@ def read_davis(root: str | Path, sequences: Sequence[str] | None = None, resolut
 
 
 def read_folder(
-    frames: str | Path, alphas: str | Path, name: str | None = None, first_mask: str | Path | None = None
+    frames: str | Path,
+    alphas: str | Path,
+    name: str | None = None,
+    first_mask: str | Path | None = None,
 ) -> Benchmark:
     """One clip from a folder of frames and a folder of alphas with the same file stems."""
     fdir, adir = Path(frames), Path(alphas)
@@ -469,7 +471,9 @@ def open_benchmark(
     if not root.is_dir():
         raise InputError(f"benchmark folder not found: {root}")
     if layout not in LAYOUTS:
-        raise InputError(f"unknown benchmark layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
+        raise InputError(
+            f"unknown benchmark layout {layout!r}; choose one of: {', '.join(LAYOUTS)}"
+        )
     if layout == "auto":
         layout = _detect_layout(root)
     if layout == "davis":

@@ -30,6 +30,8 @@ vectorised (OpenCV filters and connected components), a few milliseconds per 512
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -37,8 +39,8 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "MATTING_METRICS",
     "MASK_METRICS",
+    "MATTING_METRICS",
     "ClipMetricState",
     "FlowPair",
     "boundary_f",
@@ -103,7 +105,9 @@ def mse(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=8)
-def gaussian_derivative_filters(sigma: float = 1.4, epsilon: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_derivative_filters(
+    sigma: float = 1.4, epsilon: float = 1e-2
+) -> tuple[np.ndarray, np.ndarray]:
     """The x- and y-derivative-of-Gaussian kernels of the Grad metric (unit L2 norm each).
 
     Half-width ``ceil(σ·sqrt(−2·ln(sqrt(2π)·σ·ε)))`` (4 for σ = 1.4, a 9×9 kernel); ``kx[i, j] =
@@ -136,7 +140,9 @@ def _minmax_normalise(x: np.ndarray) -> np.ndarray:
     return ((x - lo) * (1.0 / (hi - lo))).astype(np.float32)
 
 
-def grad(pred: np.ndarray, true: np.ndarray, *, sigma: float = 1.4, normalize: bool = True) -> float:
+def grad(
+    pred: np.ndarray, true: np.ndarray, *, sigma: float = 1.4, normalize: bool = True
+) -> float:
     """Gradient error / 1e3 (RVM's low-resolution protocol: both mattes min–max normalised).
 
     ``normalize=False`` gives the high-resolution protocol (:func:`grad_hr`).
@@ -201,7 +207,9 @@ def conn(pred: np.ndarray, true: np.ndarray, *, cut: float = 0.15) -> float:
 # -- temporal ---------------------------------------------------------------------------------
 
 
-def dtssd(pred_t: np.ndarray, pred_tm1: np.ndarray, true_t: np.ndarray, true_tm1: np.ndarray) -> float:
+def dtssd(
+    pred_t: np.ndarray, pred_tm1: np.ndarray, true_t: np.ndarray, true_tm1: np.ndarray
+) -> float:
     """Temporal coherence error × 1e2 between frames t−1 and t (RVM's ``MetricDTSSD``).
 
     sqrt(mean(((α̂ₜ − α̂ₜ₋₁) − (αₜ − αₜ₋₁))²)) × 1e2; the caller counts frame 0 as 0.
@@ -229,7 +237,10 @@ class FlowPair:
     def warp(self, previous: np.ndarray) -> np.ndarray:
         """Warp an H×W float array of frame t−1 onto frame t (bilinear)."""
         return cv2.remap(
-            np.asarray(previous, np.float32), self.map_x, self.map_y, cv2.INTER_LINEAR,
+            np.asarray(previous, np.float32),
+            self.map_x,
+            self.map_y,
+            cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
 
@@ -245,7 +256,7 @@ def _gray(image: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _dis() -> cv2.DISOpticalFlow:
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
 
 
 def compute_flow_pair(image_t: np.ndarray, image_tm1: np.ndarray) -> FlowPair:
@@ -258,8 +269,8 @@ def compute_flow_pair(image_t: np.ndarray, image_tm1: np.ndarray) -> FlowPair:
     if g1.shape != g0.shape:
         raise ValueError(f"frames differ in size: {g1.shape} vs {g0.shape}")
     dis = _dis()
-    back = dis.calc(g1, g0, None)  # frame t → t-1
-    fwd = dis.calc(g0, g1, None)  # frame t-1 → t
+    back = np.asarray(dis.calc(g1, g0, None))  # type: ignore[call-overload]  # frame t → t-1
+    fwd = np.asarray(dis.calc(g0, g1, None))  # type: ignore[call-overload]  # frame t-1 → t
     h, w = g1.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     map_x = xx + back[..., 0]
@@ -383,6 +394,8 @@ class ClipMetricState:
     _prev_pred: np.ndarray | None = field(default=None, repr=False)
     _prev_true: np.ndarray | None = field(default=None, repr=False)
     _prev_image: np.ndarray | None = field(default=None, repr=False)
+    #: seconds spent per metric so far (and ``flow`` when this state computed the flow itself)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         known = {*MATTING_METRICS, "flicker_gt", *MASK_METRICS}
@@ -400,44 +413,59 @@ class ClipMetricState:
     ) -> dict[str, float]:
         """Metrics of the next frame. ``pred``/``true``: H×W float in [0, 1] or uint8;
         ``image``: the RGB frame (H×W×3 uint8) for flicker; ``flow``: a precomputed flow from
-        this frame to the previous one (skips recomputing it)."""
+        this frame to the previous one (skips recomputing it). Seconds spent per metric add up
+        in :attr:`seconds`."""
         p, t = quantize_alpha(pred), quantize_alpha(true)
         _check_pair(p, t)
         want = self.metrics
         out: dict[str, float] = {}
+        clock = time.perf_counter
+
+        def timed(name: str, func: Callable[[], float]) -> None:
+            t0 = clock()
+            out[name] = func()
+            self.seconds[name] = self.seconds.get(name, 0.0) + clock() - t0
+
         if "mad" in want:
-            out["mad"] = mad(p, t)
+            timed("mad", lambda: mad(p, t))
         if "mse" in want:
-            out["mse"] = mse(p, t)
+            timed("mse", lambda: mse(p, t))
         if "grad" in want:
-            out["grad"] = grad(p, t)
+            timed("grad", lambda: grad(p, t))
         if "grad_hr" in want:
-            out["grad_hr"] = grad_hr(p, t)
+            timed("grad_hr", lambda: grad_hr(p, t))
         if "conn" in want:
-            out["conn"] = conn(p, t)
-        first = self._prev_pred is None
+            timed("conn", lambda: conn(p, t))
+        prev_p, prev_t = self._prev_pred, self._prev_true
         if "dtssd" in want:
-            out["dtssd"] = 0.0 if first else dtssd(p, self._prev_pred, t, self._prev_true)  # type: ignore[arg-type]
+            timed(
+                "dtssd",
+                lambda: 0.0 if prev_p is None or prev_t is None else dtssd(p, prev_p, t, prev_t),
+            )
         wants_flicker = "flicker" in want or "flicker_gt" in want
         if wants_flicker and (image is not None or flow is not None):
-            if first:
-                fl = {"flicker": 0.0, "flicker_gt": 0.0}
+            if prev_p is None or prev_t is None:
+                for name in ("flicker", "flicker_gt"):
+                    if name in want:
+                        out[name] = 0.0
             else:
                 if flow is None:
                     if self._prev_image is None:
                         raise ValueError("flicker needs the image of every frame")
+                    t0 = clock()
                     flow = compute_flow_pair(image, self._prev_image)  # type: ignore[arg-type]
-                fl = {
-                    "flicker": flicker(p, self._prev_pred, flow=flow),  # type: ignore[arg-type]
-                    "flicker_gt": flicker(t, self._prev_true, flow=flow),  # type: ignore[arg-type]
-                }
-            out.update({k: v for k, v in fl.items() if k in want})
+                    self.seconds["flow"] = self.seconds.get("flow", 0.0) + clock() - t0
+                fp = flow
+                if "flicker" in want:
+                    timed("flicker", lambda: flicker(p, prev_p, flow=fp))
+                if "flicker_gt" in want:
+                    timed("flicker_gt", lambda: flicker(t, prev_t, flow=fp))
         if "j" in want or "f" in want:
             pm, tm = p > 0.5, t > 0.5
             if "j" in want:
-                out["j"] = jaccard(pm, tm)
+                timed("j", lambda: jaccard(pm, tm))
             if "f" in want:
-                out["f"] = boundary_f(pm, tm)
+                timed("f", lambda: boundary_f(pm, tm))
         self._prev_pred, self._prev_true = p, t
         self._prev_image = None if image is None else np.asarray(image)
         return out

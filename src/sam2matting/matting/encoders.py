@@ -52,7 +52,9 @@ class CompactEncoder(nn.Module):
     def __init__(self, config: EncoderConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or EncoderConfig()
-        self.stem = nn.Sequential(ConvBNReLU(c.in_channels, c.stem, stride=2), ConvBNReLU(c.stem, c.stem))
+        self.stem = nn.Sequential(
+            ConvBNReLU(c.in_channels, c.stem, stride=2), ConvBNReLU(c.stem, c.stem)
+        )
         w4, w8, w16 = c.widths
         self.down4 = nn.Sequential(ConvBNReLU(c.stem, w4, stride=2), ConvBNReLU(w4, w4))
         self.down8 = nn.Sequential(ConvBNReLU(w4, w8, stride=2), ConvBNReLU(w8, w8))

@@ -26,6 +26,7 @@ Three steps, as everywhere in the package: :class:`PredictorConfig` (typed, no I
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -86,7 +87,12 @@ def resize_to(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") ->
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     h, w = x.shape[-2:]
-    if mode == "bilinear" and h % size[0] == 0 and w % size[1] == 0 and h // size[0] == w // size[1]:
+    if (
+        mode == "bilinear"
+        and h % size[0] == 0
+        and w % size[1] == 0
+        and h // size[0] == w // size[1]
+    ):
         k = h // size[0]
         return F.avg_pool2d(x, k)
     if mode == "nearest":
@@ -124,7 +130,7 @@ class PredictorStage(nn.Module):
         if len(widths) < 1:
             raise ValueError("a predictor stage needs at least the transposed-convolution width")
         layers: list[nn.Module] = [UpConvBNReLU(cin, widths[0])]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in itertools.pairwise(widths):
             layers.append(ConvBNReLU(a, b))
         self.body = nn.Sequential(*layers)
         self.head = AlphaHead(widths[-1], head_width)

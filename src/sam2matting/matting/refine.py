@@ -55,9 +55,12 @@ class NativeRefiner(nn.Module):
         self.out = nn.Conv2d(cin, 1, 3, padding=1)
         # start as the identity (δ = 0): an untrained refiner leaves the coarse alpha as is
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        if self.out.bias is not None:
+            nn.init.zeros_(self.out.bias)
 
-    def forward(self, rgb: torch.Tensor, coarse: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, rgb: torch.Tensor, coarse: torch.Tensor, features: torch.Tensor
+    ) -> torch.Tensor:
         """``rgb`` n×3×P×P normalised, ``coarse`` n×1×P×P in [0, 1], ``features`` n×C×P×P →
         n×1×P×P alpha in [0, 1]. Only the central ``P − 2·pad`` pixels are exact."""
         delta = self.out(self.body(torch.cat([rgb, coarse, features], dim=1)))
@@ -83,10 +86,14 @@ def sample_native(
     xs = (origins[:, 1:2].to(source.device, torch.float32) + offs[None]).clamp(0, w - 1)
     gy = (ys + 0.5) / h * 2 - 1  # n × p
     gx = (xs + 0.5) / w * 2 - 1
-    grid = torch.stack(
-        [gx[:, None, :].expand(n, p, p), gy[:, :, None].expand(n, p, p)], dim=-1
-    ).to(source.dtype)
+    grid = torch.stack([gx[:, None, :].expand(n, p, p), gy[:, :, None].expand(n, p, p)], dim=-1).to(
+        source.dtype
+    )
     out = F.grid_sample(
-        source, grid.reshape(1, n * p, p, 2), mode="bilinear", padding_mode="border", align_corners=False
+        source,
+        grid.reshape(1, n * p, p, 2),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
     )  # 1 × C × (n·p) × p
     return out.reshape(source.shape[1], n, p, p).permute(1, 0, 2, 3)

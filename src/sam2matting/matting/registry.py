@@ -53,6 +53,15 @@ register(
         "baseline: the tracker's mask used as alpha (no matting)",
     )
 )
+register(
+    HeadSpec(
+        "sam2matting",
+        "sam2matting.matting.learned:build",
+        "learned: ROI bridge + progressive alpha heads + native-resolution refiner "
+        "(shipped compact weights; own encoder, or tracker features with official weights)",
+        needs_weights=False,  # the compact weights ship inside the package
+    )
+)
 
 #: the head used when the caller names none
 DEFAULT_HEAD = "guided"

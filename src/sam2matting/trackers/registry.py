@@ -79,3 +79,47 @@ def build_tracker(name: str, **options: Any) -> Tracker:
     builder = getattr(module, func_name)
     tracker: Tracker = builder(**options)
     return tracker
+
+
+# --- foundation trackers through transformers (hf_sam2 / hf_sam3); weights from the HF hub or a path
+for _name, _builder, _desc in (
+    ("sam2-hiera-tiny", "build_sam2_hiera_tiny", "SAM2 Hiera-T (transformers Sam2VideoModel)"),
+    ("sam2-hiera-small", "build_sam2_hiera_small", "SAM2 Hiera-S (transformers Sam2VideoModel)"),
+    ("sam2-hiera-base-plus", "build_sam2_hiera_base_plus", "SAM2 Hiera-B+ (transformers Sam2VideoModel)"),
+    ("sam2-hiera-large", "build_sam2_hiera_large", "SAM2 Hiera-L (transformers Sam2VideoModel)"),
+    ("sam2.1-hiera-tiny", "build_sam2_1_hiera_tiny", "SAM2.1 Hiera-T: points, boxes, masks; FPN features for the heads"),
+    ("sam2.1-hiera-small", "build_sam2_1_hiera_small", "SAM2.1 Hiera-S: points, boxes, masks; FPN features for the heads"),
+    ("sam2.1-hiera-base-plus", "build_sam2_1_hiera_base_plus", "SAM2.1 Hiera-B+: points, boxes, masks; FPN features"),
+    ("sam2.1-hiera-large", "build_sam2_1_hiera_large", "SAM2.1 Hiera-L: points, boxes, masks; FPN features for the heads"),
+    ("edgetam", "build_edgetam", "EdgeTAM (transformers EdgeTamVideoModel; released weights need timm)"),
+):
+    register(
+        TrackerSpec(
+            _name,
+            f"sam2matting.trackers.hf_sam2:{_builder}",
+            _desc,
+            needs_weights=True,
+            weights_hint={"edgetam": "yonigozlan/EdgeTAM-hf"}.get(_name, f"facebook/{_name}"),
+            extra="trackers",
+        )
+    )
+register(
+    TrackerSpec(
+        "sam3",
+        "sam2matting.trackers.hf_sam3:build",
+        "SAM3: points, boxes, masks and text (every instance of a phrase); option text=False loads the tracker only",
+        needs_weights=True,
+        weights_hint="facebook/sam3",
+        extra="trackers",
+    )
+)
+register(
+    TrackerSpec(
+        "path",
+        "sam2matting.trackers.hf_sam2:build_path",
+        "a local transformers model folder or official checkpoint (.pt) given as --tracker PATH",
+        needs_weights=True,
+        weights_hint="a local folder or .pt file",
+        extra="trackers",
+    )
+)

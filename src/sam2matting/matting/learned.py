@@ -1,0 +1,515 @@
+"""SAM2Matting's learned matting stage: region-proposal bridge + progressive heads + native refiner.
+
+Per frame, for all objects at once (batched):
+
+1. **Working image.** With tracker features, the working grid is the features' (4 × the
+   stride-4 grid, e.g. 1024² for SAM2); otherwise the frame is resized so its long side is
+   ``working_size`` (multiples of 16) and the :class:`~.encoders.CompactEncoder` computes the
+   features from RGB + mask.
+2. **Bridge.** The ROI detector proposes the matting-critical pixels (stride 4); a per-object
+   hysteresis (:class:`~sam2matting.bridge.proposals.RoiStabilizer`) steadies it over
+   consecutive frames; the pseudo-trimap is 0.5 in the ROI and the binary mask elsewhere
+   (:func:`sam2matting.bridge.trimap.pseudo_trimap`).
+3. **Heads.** The progressive predictor gives alpha at strides 8, 4, 2 of the working image.
+4. **Native refinement.** The stride-2 alpha is resized to the frame; tiles covering the ROI
+   band at the frame's own resolution are re-solved by the native refiner from the full-res
+   RGB, the coarse alpha and the predictor's features. A 4K frame gets a 4K matte; the cost
+   grows with the ROI's area.
+
+Configs: :func:`compact_config` (the shipped default: own encoder, narrow heads, CPU-fast) and
+:func:`paper_config` (tracker features, the paper's exact layer sizes; official weights load
+into it through :func:`sam2matting.matting.weights.load_official_heads`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ..bridge.proposals import (
+    RoiStabilizer,
+    gather_patches_numpy,
+    scatter_patches,
+    select_tiles,
+)
+from ..bridge.roi import RoiConfig, RoiDetector
+from ..bridge.trimap import morphological_trimap, pseudo_trimap
+from ..errors import InputError, Sam2MattingError
+from ..types import ObjectTrack, check_rgb_frame
+from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
+from .heads import PredictorConfig, ProgressiveAlphaPredictor, resize_to
+from .refine import NativeRefiner, RefinerConfig, sample_native
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "LearnedMatting",
+    "LearnedMattingConfig",
+    "NetConfig",
+    "NetOutput",
+    "SAM2MattingNet",
+    "build",
+    "compact_config",
+    "config_from_dict",
+    "count_parameters",
+    "normalize_rgb",
+    "paper_config",
+    "tiny_config",
+    "working_shape",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# --------------------------------------------------------------------------------------------
+# configs
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NetConfig:
+    """The whole learned network. ``encoder=None``: tracker features only (paper variant);
+    ``refiner=None``: stop at the stride-2 alpha, bilinearly upsampled (the paper's output).
+    ``working_size``: long side of the working image when the own encoder is used."""
+
+    name: str
+    roi: RoiConfig
+    predictor: PredictorConfig
+    encoder: EncoderConfig | None = None
+    refiner: RefinerConfig | None = None
+    working_size: int = 512
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def compact_config() -> NetConfig:
+    """The shipped default: own encoder + bridge/heads at about a quarter of the paper's widths.
+
+    Same structure and feature interface (32 / 64 / 256 channels at strides 4 / 8 / 16) as the
+    paper; narrower so that bridge + heads run in tens of milliseconds per 512×288 frame on a
+    laptop CPU and train on a CPU within the hour.
+    """
+    return NetConfig(
+        name="compact",
+        encoder=EncoderConfig(stem=16, widths=(32, 64, 128), out_channels=(32, 64, 256)),
+        roi=RoiConfig(branch_widths=((32, 16), (32, 16), (64, 16)), fusion_widths=(24, 16)),
+        predictor=PredictorConfig(
+            stage_widths=((128, 48, 24), (64, 24), (48, 24, 16)), head_width=16
+        ),
+        refiner=RefinerConfig(feature_channels=16, widths=(16, 16), tile=32),
+        working_size=512,
+    )
+
+
+def tiny_config() -> NetConfig:
+    """A minimal network of the compact structure (tests: contract runs, training smoke test)."""
+    return NetConfig(
+        name="tiny",
+        encoder=EncoderConfig(
+            stem=4, widths=(8, 8, 8), out_channels=(8, 8, 16), context_dilations=()
+        ),
+        roi=RoiConfig(
+            feature_channels=(8, 8, 16),
+            branch_widths=((4, 4), (4, 4), (4, 4)),
+            fusion_widths=(4, 4),
+        ),
+        predictor=PredictorConfig(
+            feature_channels=(8, 8, 16), stage_widths=((8, 4), (8, 4), (8, 4)), head_width=4
+        ),
+        refiner=RefinerConfig(feature_channels=4, widths=(4,), tile=16),
+        working_size=128,
+    )
+
+
+def paper_config(refiner: bool = False) -> NetConfig:
+    """The paper's exact head sizes on tracker features (≈ 4.95 M parameters for ROI + heads).
+
+    No own encoder (the tracker provides F4/F8/F16); ``refiner=True`` adds an (untrained,
+    identity-initialised) native refiner on the 64-channel stage-3 features.
+    """
+    return NetConfig(
+        name="paper",
+        encoder=None,
+        roi=RoiConfig(),
+        predictor=PredictorConfig(),
+        refiner=RefinerConfig(feature_channels=64) if refiner else None,
+        working_size=1024,
+    )
+
+
+def config_from_dict(data: dict[str, Any]) -> NetConfig:
+    """Inverse of :meth:`NetConfig.to_dict` (as stored in a weights manifest)."""
+
+    def tup(x: Any) -> Any:
+        return tuple(tup(v) for v in x) if isinstance(x, list | tuple) else x
+
+    def build(cls: Any, d: dict[str, Any] | None) -> Any:
+        if d is None:
+            return None
+        return cls(**{k: tup(v) for k, v in d.items()})
+
+    try:
+        return NetConfig(
+            name=str(data["name"]),
+            roi=build(RoiConfig, data["roi"]),
+            predictor=build(PredictorConfig, data["predictor"]),
+            encoder=build(EncoderConfig, data.get("encoder")),
+            refiner=build(RefinerConfig, data.get("refiner")),
+            working_size=int(data.get("working_size", 512)),
+        )
+    except (KeyError, TypeError) as exc:
+        from ..errors import WeightsError
+
+        raise WeightsError(f"weights manifest has an invalid network config: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# the network
+# --------------------------------------------------------------------------------------------
+def normalize_rgb(rgb01: torch.Tensor) -> torch.Tensor:
+    """B×3×H×W RGB in [0, 1] → ImageNet-normalised (what SAM2's image encoder also sees)."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+    return (rgb01 - mean) / std
+
+
+@dataclass
+class NetOutput:
+    """Everything a forward pass produces (training supervises all of it).
+
+    ``roi_logits`` B×1×H/4×W/4; ``roi`` bool, same shape; ``trimap`` B×1×H/4×W/4 in {0, .5, 1};
+    ``alphas`` (stride 8, 4, 2) in [0, 1]; ``features`` the finest stage's hidden maps (stride 2).
+    """
+
+    roi_logits: torch.Tensor
+    roi: torch.Tensor
+    trimap: torch.Tensor
+    alphas: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    features: torch.Tensor
+
+
+class SAM2MattingNet(nn.Module):
+    """Encoder (optional) + ROI detector + progressive predictor + native refiner (optional)."""
+
+    def __init__(self, config: NetConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or compact_config()
+        self.encoder = CompactEncoder(c.encoder) if c.encoder is not None else None
+        self.roi = RoiDetector(c.roi)
+        self.predictor = ProgressiveAlphaPredictor(c.predictor)
+        if c.refiner is not None and c.refiner.feature_channels != self.predictor.out_features:
+            raise ValueError(
+                f"refiner expects {c.refiner.feature_channels} feature channels but the predictor "
+                f"gives {self.predictor.out_features}"
+            )
+        self.refiner = NativeRefiner(c.refiner) if c.refiner is not None else None
+
+    def features(
+        self,
+        rgb: torch.Tensor,
+        mask: torch.Tensor,
+        tracker_features: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if tracker_features is not None:
+            return tracker_features
+        if self.encoder is None:
+            raise Sam2MattingError(
+                "this matting network has no own encoder and the tracker gave no features"
+            )
+        f4, f8, f16 = self.encoder(rgb, mask)
+        return f4, f8, f16
+
+    def forward(
+        self,
+        rgb: torch.Tensor,
+        mask: torch.Tensor,
+        tracker_features: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        roi_override: torch.Tensor | None = None,
+    ) -> NetOutput:
+        """``rgb`` B×3×H×W normalised, ``mask`` B×1×H×W in {0, 1}, H, W multiples of 16.
+
+        ``roi_override`` (bool B×1×H/4×W/4) replaces the learned ROI (ablations, stabilising).
+        """
+        feats = self.features(rgb, mask, tracker_features)
+        size4 = (int(feats[0].shape[-2]), int(feats[0].shape[-1]))
+        roi_logits = self.roi(feats, mask, rgb)
+        roi = self.roi.propose(roi_logits) if roi_override is None else roi_override.bool()
+        mask4 = (resize_to(mask, size4) > 0.5).to(rgb.dtype)
+        trimap: torch.Tensor = pseudo_trimap(mask4, roi)  # type: ignore[arg-type,assignment]
+        out = self.predictor(feats, trimap, rgb)
+        return NetOutput(roi_logits, roi, trimap, out.alphas, out.features)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters (BN running statistics excluded)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# the matting stage
+# --------------------------------------------------------------------------------------------
+RoiMode = Literal["learned", "morphological", "mask"]
+
+
+@dataclass
+class LearnedMattingConfig:
+    """Options of the ``sam2matting`` head.
+
+    ``weights``: a shipped weights name (``"default"``), a path to a ``.safetensors`` file with
+    its manifest next to it, a path to an official SAM2Matting ``.pt`` checkpoint (paper
+    config, tracker features), or ``None`` for random init (tests). ``feature_source``:
+    ``"auto"`` uses tracker features when the network has no own encoder, the own encoder
+    otherwise; ``"tracker"`` / ``"encoder"`` force one. ``refine``: native-resolution refinement
+    (off → bilinear upsampling as in the paper). ``roi_mode``: ``learned`` (the method),
+    ``morphological`` (classical band around the mask) or ``mask`` (no unknown region) — the
+    last two are ablations. ``stabilize``: ROI hysteresis over consecutive frames.
+    """
+
+    weights: str | None = "default"
+    model: str = "compact"
+    device: str | None = None
+    feature_source: Literal["auto", "tracker", "encoder"] = "auto"
+    refine: bool = True
+    roi_mode: RoiMode = "learned"
+    stabilize: bool = True
+    working_size: int | None = None
+    threads: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """Working (h, w): long side ≤ ``long_side`` (frames are never upscaled past their size),
+    aspect kept, both rounded to multiples of 16 (at least 16)."""
+    scale = min(1.0, long_side / float(max(height, width)))
+    return (
+        max(16, round(height * scale / 16.0) * 16),
+        max(16, round(width * scale / 16.0) * 16),
+    )
+
+
+class LearnedMatting:
+    """The learned :class:`~sam2matting.matting.base.MattingStage` (see module docstring)."""
+
+    name = "sam2matting"
+
+    def __init__(
+        self,
+        net: SAM2MattingNet,
+        config: LearnedMattingConfig | None = None,
+        device: torch.device | None = None,
+    ) -> None:
+        self.config = config or LearnedMattingConfig(weights=None)
+        self.device = device or torch.device("cpu")
+        self.net = net.to(self.device).eval()
+        if self.device.type == "cpu":
+            # NHWC convolutions are ~2× faster with oneDNN on CPU
+            self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.stabilizer = RoiStabilizer(high=net.config.roi.threshold)
+        #: seconds per stage for the last call (bridge+heads, refine, …), for benchmarks
+        self.last_timings: dict[str, float] = {}
+        #: share of the frame's pixels inside refined tiles on the last call (all objects)
+        self.last_coverage = 0.0
+
+    def reset(self) -> None:
+        """Forget the ROI hysteresis state."""
+        self.stabilizer.reset()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _use_tracker_features(self, tracks: dict[int, ObjectTrack]) -> bool:
+        src = self.config.feature_source
+        have = all(t.features is not None for t in tracks.values())
+        if src == "encoder":
+            if self.net.encoder is None:
+                raise Sam2MattingError(
+                    "feature_source='encoder' but this network has no own encoder"
+                )
+            return False
+        if src == "tracker" or self.net.encoder is None:
+            if not have:
+                raise InputError(
+                    "this matting head needs tracker features (ObjectTrack.features); "
+                    "use a tracker that provides them or a head with its own encoder"
+                )
+            return True
+        return False
+
+    def _roi_override(
+        self, masks: np.ndarray, prob: np.ndarray, ids: list[int], frame_index: int
+    ) -> np.ndarray:
+        """Bool B×h4×w4 ROI per the configured mode (learned ROI with hysteresis by default)."""
+        mode = self.config.roi_mode
+        if mode == "mask":
+            return np.zeros(prob.shape, bool)
+        if mode == "morphological":
+            out = np.zeros(prob.shape, bool)
+            h4, w4 = prob.shape[1:]
+            for k in range(len(ids)):
+                m4 = cv2.resize(
+                    masks[k].astype(np.uint8), (w4, h4), interpolation=cv2.INTER_NEAREST
+                )
+                out[k] = morphological_trimap(m4.astype(bool)) == 0.5
+            return out
+        if not self.config.stabilize:
+            return prob > self.net.config.roi.threshold
+        return np.stack([self.stabilizer(i, frame_index, prob[k]) for k, i in enumerate(ids)])
+
+    # -- the stage ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def matte(
+        self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
+    ) -> dict[int, np.ndarray]:
+        """Alpha per object, float32 H×W in [0, 1], for an H×W×3 uint8 RGB frame."""
+        image = check_rgb_frame(image)
+        h, w = image.shape[:2]
+        out: dict[int, np.ndarray] = {}
+        timings = {"prepare": 0.0, "heads": 0.0, "upsample": 0.0, "refine": 0.0}
+        t0 = time.perf_counter()
+        use_feats = self._use_tracker_features(tracks) if tracks else False
+        ids: list[int] = []
+        feats_list: list[tuple[torch.Tensor, ...]] = []
+        if use_feats:
+            for oid, tr in tracks.items():
+                feats_list.append(tap_tracker_features(tr.features or {}, device=self.device))
+                ids.append(oid)
+            if ids:
+                h4, w4 = feats_list[0][0].shape[-2:]
+                if any(f[0].shape[-2:] != (h4, w4) for f in feats_list):
+                    raise InputError(
+                        "objects of one frame carry tracker features of different sizes"
+                    )
+                hw, ww = 4 * int(h4), 4 * int(w4)
+        else:
+            long_side = self.config.working_size or self.net.config.working_size
+            hw, ww = working_shape(h, w, long_side)
+            ids = list(tracks)
+        masks_np: list[np.ndarray] = []
+        keep: list[int] = []
+        for k, oid in enumerate(ids):
+            m = tracks[oid].mask(hw, ww)
+            if not m.any():
+                out[oid] = np.zeros((h, w), np.float32)
+                continue
+            masks_np.append(m)
+            keep.append(k)
+        if not keep:
+            self.last_timings = timings
+            return out
+        ids = [ids[k] for k in keep]
+        b = len(ids)
+        interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
+        small = cv2.resize(image, (ww, hw), interpolation=interp)
+        dev = self.device
+        rgb = normalize_rgb(
+            torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255.0)
+        ).expand(b, 3, hw, ww)
+        masks = torch.from_numpy(np.stack(masks_np)[:, None].astype(np.float32)).to(dev)
+        rgb = rgb.contiguous(memory_format=torch.channels_last)
+        masks = masks.contiguous(memory_format=torch.channels_last)
+        tracker_feats = None
+        if use_feats:
+            tracker_feats = tuple(torch.cat([feats_list[k][s] for k in keep]) for s in range(3))
+        t1 = time.perf_counter()
+        timings["prepare"] = t1 - t0
+
+        net = self.net
+        feats = net.features(rgb, masks, tracker_feats)  # type: ignore[arg-type]
+        roi_logits = net.roi(feats, masks, rgb)
+        prob = torch.sigmoid(roi_logits)[:, 0].float().cpu().numpy()
+        roi_np = self._roi_override(np.stack(masks_np), prob, ids, frame_index)
+        roi = torch.from_numpy(roi_np[:, None]).to(dev)
+        size4 = (int(feats[0].shape[-2]), int(feats[0].shape[-1]))
+        mask4 = (resize_to(masks, size4) > 0.5).float()
+        trimap = pseudo_trimap(mask4, roi)  # type: ignore[arg-type]
+        pred = net.predictor(feats, trimap, rgb)
+        alpha2 = pred.alpha[:, 0].float().cpu().numpy()
+        t2 = time.perf_counter()
+        timings["heads"] = t2 - t1
+
+        alphas = [
+            np.clip(cv2.resize(alpha2[k], (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+            for k in range(b)
+        ]
+        t3 = time.perf_counter()
+        timings["upsample"] = t3 - t2
+        self.last_coverage = 0.0
+        if self.config.refine and net.refiner is not None:
+            self._refine(image, alphas, roi_np, pred.alpha, pred.features)
+        timings["refine"] = time.perf_counter() - t3
+        for k, oid in enumerate(ids):
+            out[oid] = alphas[k].astype(np.float32, copy=False)
+        self.last_timings = timings
+        return out
+
+    def _refine(
+        self,
+        image: np.ndarray,
+        alphas: list[np.ndarray],
+        roi: np.ndarray,
+        coarse: torch.Tensor,
+        features: torch.Tensor,
+    ) -> None:
+        """Re-solve the tiles covering each object's ROI band at native resolution, in place."""
+        refiner = self.net.refiner
+        if refiner is None:
+            return
+        rc = refiner.config
+        h, w = image.shape[:2]
+        tiles = [select_tiles(roi[k], h, w, rc.tile) for k in range(len(alphas))]
+        counts = [len(t) for t in tiles]
+        self.last_coverage = sum(t.covered_fraction for t in tiles)
+        if sum(counts) == 0:
+            return
+        origins = np.concatenate([t.origins for t in tiles])
+        patches = gather_patches_numpy(image, origins, rc.tile, rc.pad)  # n×P×P×3 uint8
+        rgb = torch.from_numpy(patches).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        rgb = normalize_rgb(rgb)
+        coarse_p, feat_p = [], []
+        for k, t in enumerate(tiles):
+            if len(t) == 0:
+                continue
+            o = torch.from_numpy(t.origins)
+            coarse_p.append(sample_native(coarse[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)))
+            feat_p.append(sample_native(features[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)))
+        fine = (
+            refiner(
+                rgb.contiguous(memory_format=torch.channels_last),
+                torch.cat(coarse_p),
+                torch.cat(feat_p).contiguous(memory_format=torch.channels_last),
+            )[:, 0]
+            .float()
+            .cpu()
+            .numpy()
+        )
+        start = 0
+        for k, t in enumerate(tiles):
+            n = counts[k]
+            if n:
+                scatter_patches(alphas[k], fine[start : start + n], t.origins, rc.tile, rc.pad)
+            start += n
+
+
+def build(**options: Any) -> LearnedMatting:
+    """Registry builder for the ``sam2matting`` head: options as :class:`LearnedMattingConfig`."""
+    from ..device import resolve_device
+    from . import weights as weights_mod
+
+    allowed = {f.name for f in dataclasses.fields(LearnedMattingConfig)} - {"timings"}
+    unknown = set(options) - allowed
+    if unknown:
+        raise Sam2MattingError(
+            f"unknown option(s) for head 'sam2matting': {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    cfg = LearnedMattingConfig(**options)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    device = resolve_device(cfg.device)
+    net = weights_mod.load_network(cfg.weights, model=cfg.model)
+    return LearnedMatting(net, cfg, device)

@@ -1,0 +1,1093 @@
+"""The built-in tracker: weight-free video object tracking with OpenCV and NumPy.
+
+It is the tool's default tracker, so it has to run anywhere with no downloaded weights. It
+works at a *working resolution* (default: longest side 512 px; smaller frames are used as
+they are) and returns mask logits at that resolution (``ObjectTrack.logits``, float32, > 0 =
+object); :meth:`ObjectTrack.probability` / :meth:`ObjectTrack.mask` upsample them.
+
+Initial masks (the *anchor* of an object on a prompted frame):
+
+- :class:`~sam2matting.types.MaskPrompt`: the mask, area-resampled to the working resolution;
+- :class:`~sam2matting.types.Box`: GrabCut initialised with the rectangle (outside = sure
+  background), run on a crop around the box;
+- :class:`~sam2matting.types.Points` alone: GrabCut seeded by the clicks — discs at positive
+  clicks are sure foreground, discs at negative clicks sure background, the colour-similar
+  region flood-filled from each positive click is probable foreground, the rest probable
+  background — keeping the components that hold a positive click;
+- :class:`~sam2matting.types.Points` with a mask or box on the same frame, or on a frame the
+  object is being tracked through, *correct* that mask: only a neighbourhood of the clicks may
+  change (see :func:`correction_radius`), where GrabCut re-decides with the clicks as hard
+  constraints.
+
+Propagation from frame to frame (per object, after one shared optical flow per frame):
+
+1. **Warp**: dense DIS optical flow (:func:`cv2.DISOpticalFlow_create`, a fast preset) from the
+   current to the previous frame pulls the previous soft mask onto the current frame.
+2. **Re-fit**: the warped mask is only a prior — flow errors accumulate and the mask would
+   drift. Each object carries foreground/background colour histograms (3-D, learned on
+   confident pixels: the mask interior and a ring of background around it, updated slowly). The
+   new log-odds are ``prior(signed distance to the warped boundary) + strength × colour
+   log-likelihood ratio``. The prior grows linearly with the distance from the warped
+   boundary, so the colour evidence can move the boundary by a few pixels (where colours
+   disagree with the warp) but cannot invent or delete regions far from it.
+3. **Edge-aware cleanup**: a guided filter (He et al., grey-level guide, box filters only)
+   snaps the soft mask to image edges; then only the connected components that overlap the
+   warped mask are kept (new blobs far from the object are colour false positives).
+
+Several objects are tracked together with one flow per frame; a pixel belongs to at most one
+object (the largest logit wins; an object anchored by a prompt on this frame wins over tracked
+ones). Memory is bounded: a session keeps the previous working-resolution grey frame, each
+object's mask and colour model, one anchor mask per prompt, never the clip. Everything is
+deterministic.
+
+Session semantics (see :mod:`sam2matting.trackers.base`):
+
+- ``propagate(s)`` going forward: an object with a prompt on or before ``s`` is present from
+  ``s``; one whose first prompt is later appears on that frame. Going backward the same holds
+  mirrored (prompts on or after ``s`` count). When the previous call ended next to ``s`` the
+  run continues from its state; otherwise the tracker silently re-runs from the farthest
+  prompt it needs, so the result on ``s`` is what a run from the prompts gives.
+- Prompted frames met on the way re-anchor the object there (corrections take effect from
+  their frame on). Adding a prompt forgets the continuation state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, PromptError, Sam2MattingError
+from ..types import (
+    Box,
+    MaskPrompt,
+    ObjectTrack,
+    Points,
+    Prompt,
+    TextPrompt,
+    TrackedFrame,
+    validate_prompt,
+)
+
+if TYPE_CHECKING:
+    from ..io.readers import FrameSource
+
+__all__ = [
+    "FLOW_PRESETS",
+    "BuiltinSession",
+    "BuiltinTracker",
+    "BuiltinTrackerConfig",
+    "build",
+    "working_size",
+]
+
+#: optical-flow presets by name (speed ↔ accuracy): (DIS preset, finest pyramid level or
+#: None for the preset's own). "fine" is "fast" computed one pyramid level finer (half the
+#: flow-grid spacing): about 4× the flow cost, better on thin and small objects.
+FLOW_PRESETS: dict[str, tuple[int, int | None]] = {
+    "ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, None),
+    "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, None),
+    "fine": (cv2.DISOPTICAL_FLOW_PRESET_FAST, 1),
+    "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None),
+}
+
+#: logits are clipped to ±this (sigmoid(12) ≈ 1 − 6e-6): the value of a certain pixel
+LOGIT_LIMIT = 12.0
+#: a pixel an object lost to another object (overlap resolution) gets at most this logit
+LOST_PIXEL_LOGIT = -1.0
+
+
+@dataclass(frozen=True)
+class BuiltinTrackerConfig:
+    """Settings of the built-in tracker (all optional; ``build(**options)`` takes the same names).
+
+    ``max_side``: working resolution, longest side in pixels (larger frames are downscaled).
+    ``flow_preset``: DIS optical-flow preset, one of :data:`FLOW_PRESETS`.
+    ``refit_strength``: weight of the colour log-likelihood ratio against the warped prior
+    (0 = pure flow warping; larger values let colour move the boundary further).
+    ``boundary_uncertainty``: expected error of the warped boundary as a fraction of the
+    object's size (square root of its area), see :func:`boundary_sigma`.
+    ``model_update_rate``: how fast the colour histograms follow the object (0 = frozen at
+    the anchor, 1 = re-learnt every frame).
+    ``histogram_bins``: bins per colour channel of the 3-D colour histograms (8, 16 or 32).
+    ``grabcut_iterations``: GrabCut iterations for box / points initialisation.
+    ``edge_refine``: apply the guided filter that aligns the mask with image edges.
+    """
+
+    max_side: int = 512
+    flow_preset: str = "fast"
+    refit_strength: float = 1.0
+    boundary_uncertainty: float = 0.03
+    model_update_rate: float = 0.0
+    histogram_bins: int = 32
+    grabcut_iterations: int = 4
+    edge_refine: bool = True
+    motion_strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_side < 32:
+            raise Sam2MattingError(f"builtin tracker: max_side must be >= 32, got {self.max_side}")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise Sam2MattingError(
+                f"builtin tracker: unknown flow_preset {self.flow_preset!r}; choose one of: {', '.join(FLOW_PRESETS)}"
+            )
+        if self.refit_strength < 0:
+            raise Sam2MattingError("builtin tracker: refit_strength must be >= 0")
+        if not 0 < self.boundary_uncertainty <= 1:
+            raise Sam2MattingError("builtin tracker: boundary_uncertainty must be in (0, 1]")
+        if not 0 <= self.model_update_rate <= 1:
+            raise Sam2MattingError("builtin tracker: model_update_rate must be in [0, 1]")
+        if self.histogram_bins not in (8, 16, 32, 64):
+            raise Sam2MattingError("builtin tracker: histogram_bins must be 8, 16 or 32")
+        if self.grabcut_iterations < 1:
+            raise Sam2MattingError("builtin tracker: grabcut_iterations must be >= 1")
+
+
+# -- heuristics (named, documented; sizes in working-resolution pixels) -------------------------
+
+
+def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(w, h) of the working resolution: the frame scaled so its longest side is ≤ ``max_side``.
+
+    Frames already small enough are not upscaled (upscaling adds cost, no information).
+    """
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def boundary_sigma(area: float, fraction: float) -> float:
+    """Expected error (pixels) of a flow-warped boundary for an object of ``area`` pixels.
+
+    Flow errors grow with object size and motion; ``fraction`` × sqrt(area), kept in
+    [1, 6] px so tiny objects are not dissolved by colour noise and big ones still stay
+    anchored to the warp. The warped prior is ``signed distance / sigma`` log-odds.
+    """
+    return float(np.clip(fraction * np.sqrt(max(area, 1.0)), 1.0, 6.0))
+
+
+def colour_llr_limit() -> float:
+    """Cap on |colour log-likelihood ratio|: colour alone can shift a boundary by at most
+    ``limit × sigma`` pixels against the warped prior, and a few mislabelled histogram bins
+    cannot flip a region outright."""
+    return 4.0
+
+
+def motion_noise_level() -> float:
+    """Grey-level error (intensities in [0, 1]) that image noise and small misalignment
+    explain by themselves: motion evidence is discounted below it, so flat regions and
+    small motions stay neutral."""
+    return 0.04
+
+
+def unseen_colour_weight() -> float:
+    """Weight of a uniform component mixed into both colour histograms: a colour seen on
+    neither side scores ~0 log-odds (the warped prior decides), and a colour seen on one
+    side only scores at most ~log(1 / 0.01) before the :func:`colour_llr_limit` cap.
+    (Favouring background for unseen colours was tried and lost on DAVIS.)"""
+    return 0.01
+
+
+def flow_consistency_tolerance() -> float:
+    """Forward–backward round-trip error (px, |dx| + |dy|) above which a pixel's flow is
+    not trusted. Uncovered background is the typical case: its backward flow follows the
+    background, so it would sample the object's old position and inherit its mask."""
+    return 1.5
+
+
+def finest_flow_level(work_w: int, work_h: int, preset_level: int) -> int:
+    """Finest pyramid level DIS computes flow on: the preset's, but fine enough that the flow
+    grid keeps ≥ 128 px on its long side (level 2 of a 128-px frame would be 32 px, too coarse
+    to move a small object's boundary correctly)."""
+    longest = max(work_w, work_h)
+    affordable = int(np.floor(np.log2(max(longest, 1) / 128.0))) if longest >= 128 else 0
+    return max(0, min(preset_level, affordable))
+
+
+def colour_shift_gain() -> float:
+    """Mean log-odds per mask pixel a colour-matched placement must gain over the flow's
+    prediction before it replaces it (the colour cap is 4): only a clearly misplaced
+    prediction — the flow lost a fast or textureless object — is moved. When it is needed
+    the gain is large (≥ 0.5 on the sample clip); 0.1–1.0 all scored within 0.02 J on DAVIS."""
+    return 0.25
+
+
+def colour_shift_cost() -> float:
+    """Log-odds per mask pixel charged for each pixel a colour-matched placement moves the
+    flow's prediction: among equally good placements the nearest wins (20 px cost 0.2)."""
+    return 0.01
+
+
+def max_scale_change() -> float:
+    """Largest factor an object's affine motion may scale it by between two frames; beyond it
+    the fit is taken for a flow failure and only its translation is kept."""
+    return 1.25
+
+
+def click_radius(work_w: int, work_h: int) -> int:
+    """Radius (px) of the sure-foreground / sure-background disc drawn at each click:
+    ~1 % of the longest side, at least 2 px (a click is a point, not a region)."""
+    return max(2, round(0.01 * max(work_w, work_h)))
+
+
+def seed_radius(work_w: int, work_h: int) -> int:
+    """Radius (px) of the probable-foreground disc around a positive click when clicks alone
+    define an object: 8 % of the longest side. GrabCut learns the object's colours from it
+    (plus the colour-similar region grown from the click), so it must reach past the click's
+    local texture; background caught inside is relabelled by GrabCut's iterations."""
+    return max(3, round(0.08 * max(work_w, work_h)))
+
+
+def correction_radius(work_w: int, work_h: int) -> int:
+    """How far (px) from a corrective click the existing mask may change: 12 % of the
+    longest side. Farther pixels keep their label, so a click fixes a local error without
+    GrabCut re-deciding the whole object."""
+    return max(8, round(0.12 * max(work_w, work_h)))
+
+
+def grow_tolerance() -> int:
+    """Per-channel colour difference (0-255) for the flood fill that grows a probable region
+    from a click: wide enough for shading across a uniform surface, narrow enough to stop at
+    most object boundaries."""
+    return 20
+
+
+def guided_filter_radius(work_w: int, work_h: int) -> int:
+    """Window radius of the edge-aware guided filter: ~0.8 % of the longest side (4 px at
+    512), about the boundary error the colour re-fit leaves."""
+    return max(1, round(0.008 * max(work_w, work_h)))
+
+
+def guided_filter_eps() -> float:
+    """Regularisation of the guided filter (intensities in [0, 1]): edges with a local
+    contrast below ~0.05 are smoothed over rather than followed."""
+    return 0.05**2
+
+
+def background_ring(sigma: float) -> tuple[float, float]:
+    """(inner, outer) distances (px) outside the mask whose pixels train the background
+    colour model: beyond the boundary's uncertainty, but close enough to be the background
+    the boundary is actually competing with."""
+    return 3.0 * sigma, 3.0 * sigma + 24.0
+
+
+# -- small image helpers ------------------------------------------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT)))).astype(np.float32)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    eps = float(_sigmoid(np.array([-LOGIT_LIMIT]))[0])
+    q = np.clip(p, eps, 1.0 - eps)
+    return np.log(q / (1.0 - q)).astype(np.float32)
+
+
+def _signed_distance(mask: np.ndarray) -> np.ndarray:
+    """Signed distance (px) to the mask boundary, positive inside, float32."""
+    m = mask.astype(np.uint8)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
+    return inside - outside
+
+
+def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter with a single-channel guide (float32 in [0, 1])."""
+    ksize = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, cv2.CV_32F, ksize, borderType=cv2.BORDER_REFLECT)
+
+    mean_i = box(guide)
+    mean_p = box(src)
+    cov_ip = box(guide * src) - mean_i * mean_p
+    var_i = box(guide * guide) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return box(a) * guide + box(b)
+
+
+def _fit_affine(
+    displacement: np.ndarray, select: np.ndarray, max_points: int = 600
+) -> np.ndarray | None:
+    """Robust affine motion (2×3, maps pixel (x, y) to (x, y) + displacement) of the selected pixels.
+
+    ``displacement``: h×w×2 flow (dx, dy), here the forward flow from the previous frame.
+    Iteratively reweighted least squares with Huber weights on a regular subsample of the
+    selected pixels: the object's dominant motion, ignoring the minority of pixels whose flow
+    follows the background (thin parts, boundaries). None when too few pixels are selected.
+    """
+    count = int(np.count_nonzero(select))
+    if count < 30:
+        return None
+    stride = max(1, int(np.sqrt(count / max_points)))
+    ys, xs = np.nonzero(select[::stride, ::stride])
+    if xs.size < 30:
+        return None
+    ys, xs = ys * stride, xs * stride
+    design = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
+    target = displacement[ys, xs].astype(np.float64) + design[:, :2]  # (n, 2) new positions
+    weights = np.ones(xs.size)
+    params = np.zeros((3, 2))
+    for _ in range(4):
+        wd = design * weights[:, None]
+        normal = wd.T @ design + 1e-6 * np.eye(3)
+        params = np.linalg.solve(normal, wd.T @ target)
+        residual = np.linalg.norm(design @ params - target, axis=1)
+        scale = max(1.0, 1.4826 * float(np.median(residual)))
+        weights = np.minimum(1.0, 1.5 * scale / np.maximum(residual, 1e-9))
+    affine = params.T.astype(np.float64)
+    singular = np.linalg.svd(affine[:, :2], compute_uv=False)
+    limit = max_scale_change()
+    if singular.max() > limit or singular.min() < 1.0 / limit:
+        # implausible deformation: keep a robust translation only
+        shift = np.median(target - design[:, :2], axis=0)
+        affine = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+    return affine
+
+
+def _make_flow(preset: str, work_w: int, work_h: int) -> Any:
+    """A DIS optical-flow object for ``preset`` (see :data:`FLOW_PRESETS`) at this size."""
+    dis_preset, level = FLOW_PRESETS[preset]
+    flow = cv2.DISOpticalFlow_create(dis_preset)
+    wanted = flow.getFinestScale() if level is None else level
+    flow.setFinestScale(finest_flow_level(work_w, work_h, wanted))
+    return flow
+
+
+def _warp_affine(image: np.ndarray, motion: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Move ``image`` (previous frame) by the affine ``motion`` (previous → current pixels)."""
+    return cv2.warpAffine(image, motion, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _motion_llr(
+    current: np.ndarray, previous: np.ndarray, obj_motion: np.ndarray, bg_motion: np.ndarray
+) -> np.ndarray:
+    """Log-odds (float32, in [−4, 4]) that each pixel moves with the object, not the background.
+
+    ``current`` / ``previous``: grey uint8 frames; the motions are affine (previous → current).
+    Compares the local photometric error of the previous frame moved by the object's and by
+    the background's motion (5×5 box-averaged). Where the two motions agree the errors are
+    equal and the term is 0: it only speaks where the object moves relative to its
+    surroundings, which is where flow smoothing across the boundary (thin parts left behind,
+    background dragged along) hurts most.
+    """
+    size = (current.shape[1], current.shape[0])
+    e_obj = cv2.blur(cv2.absdiff(current, _warp_affine(previous, obj_motion, size)), (5, 5))
+    e_bg = cv2.blur(cv2.absdiff(current, _warp_affine(previous, bg_motion, size)), (5, 5))
+    e_obj_f = e_obj.astype(np.float32)
+    e_bg_f = e_bg.astype(np.float32)
+    noise = 255.0 * motion_noise_level()
+    return (4.0 * (e_bg_f - e_obj_f) / (e_bg_f + e_obj_f + noise)).astype(np.float32)
+
+
+def _colour_shift(colour: np.ndarray, predicted: np.ndarray) -> np.ndarray | None:
+    """Translation (dx, dy) that moves the ``predicted`` mask onto object-coloured pixels.
+
+    Slides the predicted mask over the colour log-likelihood-ratio map within half its size
+    around the prediction (template matching, on a copy downscaled so the mask's long side is
+    ~32 px) and maximises the summed log-odds under it. Returns None unless the best placement
+    beats the prediction clearly (:func:`colour_shift_gain` log-odds per mask pixel): with
+    ambiguous colours the flow stays in charge.
+    """
+    ys, xs = np.nonzero(predicted)
+    if xs.size < 16:
+        return None
+    h, w = predicted.shape
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    reach = max(4, (max(x1 - x0, y1 - y0) + 1) // 2)
+    scale = max(1.0, max(x1 - x0, y1 - y0) / 32.0)
+    wx0, wy0 = max(0, x0 - reach), max(0, y0 - reach)
+    wx1, wy1 = min(w, x1 + reach), min(h, y1 + reach)
+    template = predicted[y0:y1, x0:x1].astype(np.float32)
+    window = colour[wy0:wy1, wx0:wx1]
+    if scale > 1.0:
+        template = cv2.resize(template, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
+        window = cv2.resize(window, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
+    th, tw = template.shape
+    if window.shape[0] < th or window.shape[1] < tw:
+        return None
+    area = max(float(template.sum()), 1.0)
+    score = cv2.matchTemplate(window, template, cv2.TM_CCORR) / area
+    # where the prediction itself sits in the score map
+    px = min(max(round((x0 - wx0) / scale), 0), score.shape[1] - 1)
+    py = min(max(round((y0 - wy0) / scale), 0), score.shape[0] - 1)
+    # prefer short moves: a mask smaller than the object scores alike anywhere inside it
+    gy, gx = np.mgrid[0 : score.shape[0], 0 : score.shape[1]].astype(np.float32)
+    score -= colour_shift_cost() * scale * np.hypot(gx - px, gy - py)
+    _, best, _, (bx, by) = cv2.minMaxLoc(score)
+    if best - float(score[py, px]) < colour_shift_gain():
+        return None
+    return np.array([(bx - px) * scale, (by - py) * scale])
+
+
+def _disc_mask(
+    shape: tuple[int, int], centres: Sequence[tuple[int, int]], radius: int
+) -> np.ndarray:
+    out = np.zeros(shape, np.uint8)
+    for x, y in centres:
+        cv2.circle(out, (x, y), radius, 1, thickness=-1)
+    return out.astype(bool)
+
+
+def _components_touching(mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The connected components (8-connectivity) of ``mask`` that overlap ``keep``."""
+    if not mask.any():
+        return mask
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask if (mask & keep).any() else np.zeros_like(mask)
+    hit = np.zeros(n, bool)
+    hit[np.unique(labels[keep & mask])] = True
+    hit[0] = False
+    return hit[labels]
+
+
+def _drop_specks(mask: np.ndarray, fraction: float = 0.01) -> np.ndarray:
+    """Remove components smaller than ``fraction`` of the largest (GrabCut leaves specks)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    areas[0] = 0
+    keep = areas >= fraction * areas.max()
+    keep[0] = False
+    return keep[labels]
+
+
+# -- colour model ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _ColourModel:
+    """Foreground / background colour distributions as smoothed 3-D histograms (probabilities)."""
+
+    fg: np.ndarray
+    bg: np.ndarray
+    table: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        weight = unseen_colour_weight()
+        uniform = 1.0 / self.fg.size
+        fg = (1 - weight) * self.fg + weight * uniform
+        bg = (1 - weight) * self.bg + weight * uniform
+        limit = colour_llr_limit()
+        self.table = np.clip(np.log(fg) - np.log(bg), -limit, limit).astype(np.float32)
+
+    @staticmethod
+    def histogram(index: np.ndarray, select: np.ndarray, bins: int) -> np.ndarray | None:
+        """Normalised, smoothed histogram of the colour bins under ``select``; None if empty."""
+        values = index[select]
+        if values.size < 16:
+            return None
+        counts = np.bincount(values, minlength=bins**3).astype(np.float64).reshape(bins, bins, bins)
+        # smooth across neighbouring bins so unseen but similar colours get support
+        for axis in range(3):
+            c = np.moveaxis(counts, axis, 0)
+            out = 0.5 * c
+            out[1:] += 0.25 * c[:-1]
+            out[:-1] += 0.25 * c[1:]
+            counts = np.moveaxis(out, 0, axis)
+        flat = counts.reshape(-1)
+        return flat / flat.sum()
+
+    @classmethod
+    def learn(
+        cls, index: np.ndarray, fg_select: np.ndarray, bg_select: np.ndarray, bins: int
+    ) -> _ColourModel:
+        fg = cls.histogram(index, fg_select, bins)
+        bg = cls.histogram(index, bg_select, bins)
+        uniform = np.full(bins**3, 1.0 / bins**3)
+        return cls(fg if fg is not None else uniform, bg if bg is not None else uniform)
+
+    def updated(
+        self,
+        index: np.ndarray,
+        fg_select: np.ndarray,
+        bg_select: np.ndarray,
+        bins: int,
+        rate: float,
+    ) -> _ColourModel:
+        fg = self.histogram(index, fg_select, bins)
+        bg = self.histogram(index, bg_select, bins)
+        new_fg = self.fg if fg is None else (1 - rate) * self.fg + rate * fg
+        new_bg = self.bg if bg is None else (1 - rate) * self.bg + rate * bg
+        return _ColourModel(new_fg, new_bg)
+
+    def llr(self, index: np.ndarray) -> np.ndarray:
+        """Clipped log p(colour | object) − log p(colour | background), per pixel."""
+        return self.table[index]
+
+
+# -- per-frame and per-object state ---------------------------------------------------------------
+
+
+@dataclass
+class _WorkFrame:
+    """One frame at the working resolution: RGB, grey (uint8 and float) and colour-bin index."""
+
+    index: int
+    rgb: np.ndarray
+    gray: np.ndarray
+    guide: np.ndarray
+    bins: np.ndarray
+
+
+@dataclass
+class _Flow:
+    """Optical flow between the previous and the current frame, as sampling positions.
+
+    ``back``: h×w×2 float32, where each current pixel was on the previous frame (a sampling
+    map for :func:`cv2.remap`); ``fwd``: h×w×2 float32 displacement (dx, dy) of each previous
+    pixel; ``unreliable``: current pixels whose forward–backward
+    round trip misses (occluded or uncovered background, flow failures).
+    """
+
+    back: np.ndarray
+    fwd: np.ndarray
+    unreliable: np.ndarray
+
+
+@dataclass
+class _ObjectState:
+    """An object on one frame: soft mask (working resolution, float32 [0, 1]) + colour model."""
+
+    prob: np.ndarray
+    model: _ColourModel
+    logits: np.ndarray
+
+
+@dataclass
+class _Cursor:
+    """Where the last propagation stopped (``step`` +1 forward, −1 backward): enough to
+    continue it without re-running."""
+
+    frame: _WorkFrame
+    states: dict[int, _ObjectState]
+    step: int
+
+
+@dataclass
+class _FramePrompts:
+    """Prompts of one object on one frame: an optional box/mask base plus accumulated clicks."""
+
+    base: Box | MaskPrompt | None = None
+    points: list[Points] = field(default_factory=list)
+
+    def clicks(self, sx: float, sy: float) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(positive, negative) clicks in working-resolution pixel coordinates."""
+        pos: list[tuple[int, int]] = []
+        neg: list[tuple[int, int]] = []
+        for p in self.points:
+            for (x, y), label in zip(p.coords, p.labels):
+                xy = (int(x * sx), int(y * sy))
+                (pos if label == 1 else neg).append(xy)
+        return pos, neg
+
+
+# -- the tracker --------------------------------------------------------------------------------
+
+
+class BuiltinTracker:
+    """The weight-free tracker (see the module docstring for the method)."""
+
+    name = "builtin"
+    provides_features = False
+    prompt_types: tuple[type, ...] = (Points, Box, MaskPrompt)
+
+    def __init__(self, config: BuiltinTrackerConfig | None = None) -> None:
+        self.config = config or BuiltinTrackerConfig()
+
+    def open(self, source: FrameSource) -> BuiltinSession:
+        """Start a session over ``source`` (not closed by the session)."""
+        return BuiltinSession(source, self.config)
+
+
+def build(**options: Any) -> BuiltinTracker:
+    """Registry builder: ``options`` are :class:`BuiltinTrackerConfig` fields."""
+    known = {f.name for f in dataclasses.fields(BuiltinTrackerConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise Sam2MattingError(
+            f"unknown option(s) for the builtin tracker: {', '.join(unknown)}; choose from: {', '.join(sorted(known))}"
+        )
+    return BuiltinTracker(BuiltinTrackerConfig(**options))
+
+
+class BuiltinSession:
+    """A tracking session of :class:`BuiltinTracker` over one frame source."""
+
+    def __init__(self, source: FrameSource, config: BuiltinTrackerConfig) -> None:
+        self._source: FrameSource | None = source
+        self.config = config
+        info = source.info
+        self._width, self._height, self._num_frames = info.width, info.height, info.num_frames
+        self._work_w, self._work_h = working_size(info.width, info.height, config.max_side)
+        self._sx = self._work_w / info.width
+        self._sy = self._work_h / info.height
+        self._prompts: dict[int, dict[int, _FramePrompts]] = {}
+        #: standalone anchors (from the frame's prompts alone), computed when a prompt is added
+        self._anchors: dict[tuple[int, int], np.ndarray] = {}
+        self._cursor: _Cursor | None = None
+        self._flow = _make_flow(config.flow_preset, self._work_w, self._work_h)
+        grid_y, grid_x = np.mgrid[0 : self._work_h, 0 : self._work_w].astype(np.float32)
+        self._grid = np.dstack([grid_x, grid_y])
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def object_ids(self) -> list[int]:
+        """Ids of every object prompted so far, ascending."""
+        return sorted(self._prompts)
+
+    @property
+    def working_size(self) -> tuple[int, int]:
+        """(width, height) of the working resolution (the size of the returned logits)."""
+        return self._work_w, self._work_h
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        """Add a points / box / mask prompt; raises PromptError for text or an empty result."""
+        source = self._require_open()
+        if isinstance(prompt, TextPrompt):
+            raise PromptError("the builtin tracker cannot use text prompts; use --tracker sam3")
+        if not isinstance(prompt, (Points, Box, MaskPrompt)):
+            raise PromptError(f"the builtin tracker cannot use {type(prompt).__name__} prompts")
+        validate_prompt(prompt, self._width, self._height, self._num_frames)
+        per_frame = self._prompts.get(prompt.object_id, {})
+        old = per_frame.get(prompt.frame)
+        entry = _FramePrompts() if old is None else _FramePrompts(old.base, list(old.points))
+        if isinstance(prompt, Points):
+            entry.points.append(prompt)
+        else:
+            # a box or mask replaces everything given on this frame for this object
+            entry = _FramePrompts(base=prompt)
+        frame = self._prepare(prompt.frame, source.read_frame(prompt.frame))
+        anchor = self._standalone_anchor(entry, frame)
+        if not (anchor > 0.5).any():
+            raise PromptError(f"prompt selected nothing on frame {prompt.frame}")
+        per_frame[prompt.frame] = entry
+        self._prompts[prompt.object_id] = per_frame
+        self._anchors[(prompt.object_id, prompt.frame)] = anchor
+        self._cursor = None  # the continuation state may contradict the new prompt
+
+    def propagate(
+        self, start_frame: int, *, reverse: bool = False, end_frame: int | None = None
+    ) -> Iterator[TrackedFrame]:
+        """Yield tracked frames from ``start_frame`` to ``end_frame`` inclusive (see module doc)."""
+        self._require_open()
+        n = self._num_frames
+        if not 0 <= start_frame < n:
+            raise InputError(
+                f"start frame {start_frame} is past the clip: it has {n} frames (0..{n - 1})"
+            )
+        end = (0 if reverse else n - 1) if end_frame is None else end_frame
+        if not 0 <= end < n:
+            raise InputError(f"end frame {end} is past the clip: it has {n} frames (0..{n - 1})")
+        if (end < start_frame and not reverse) or (end > start_frame and reverse):
+            direction = "backward" if reverse else "forward"
+            raise InputError(
+                f"end frame {end} lies the wrong way from start frame {start_frame} for {direction} propagation"
+            )
+        return self._propagate(start_frame, end, -1 if reverse else 1)
+
+    def close(self) -> None:
+        """Release the session's state (the source stays open). Idempotent."""
+        self._source = None
+        self._cursor = None
+        self._anchors.clear()
+
+    def __enter__(self) -> BuiltinSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- propagation ---------------------------------------------------------------------------
+
+    def _require_open(self) -> FrameSource:
+        if self._source is None:
+            raise Sam2MattingError("the tracker session is closed")
+        return self._source
+
+    def _propagate(self, start: int, end: int, step: int) -> Iterator[TrackedFrame]:
+        cursor = self._starting_cursor(start, step)
+        yield from self._run(start, end, step, cursor)
+
+    def _starting_cursor(self, start: int, step: int) -> _Cursor | None:
+        """The state just before ``start`` in the direction of travel (None: nothing tracked).
+
+        Continues the previous run when it stopped next to ``start`` going the same way;
+        otherwise silently re-runs from :meth:`_replay_origin`, so the frames yielded from
+        ``start`` on are exactly those of one run from the prompts.
+        """
+        cursor = self._cursor
+        if cursor is not None and cursor.step == step and cursor.frame.index == start - step:
+            return cursor
+        origin = self._replay_origin(start, step)
+        if origin == start:
+            return None
+        for _ in self._run(origin, start - step, step, None):
+            pass
+        return self._cursor
+
+    def _replay_origin(self, start: int, step: int) -> int:
+        """The nearest frame at or before ``start`` (in the direction of travel) from which a
+        run reproduces a run from the first prompt: every object prompted before it is
+        re-anchored there by a box or mask (clicks alone refine the incoming mask, so they
+        depend on history). ``start`` itself when no prompt lies before it."""
+        frames = {f for per in self._prompts.values() for f in per if f * step <= start * step}
+        for f in sorted(frames, key=lambda g: -g * step):  # nearest first
+            history_free = all(
+                f in per and per[f].base is not None
+                for per in self._prompts.values()
+                if any(g * step < f * step for g in per)
+            )
+            if history_free:
+                return f
+        return start
+
+    def _frames(self, start: int, end: int, step: int) -> Iterator[tuple[int, np.ndarray]]:
+        source = self._require_open()
+        if step > 0:
+            return source.iter_frames(start, end + 1)
+        return source.iter_frames_reverse(start, end)
+
+    def _run(
+        self, start: int, end: int, step: int, cursor: _Cursor | None
+    ) -> Iterator[TrackedFrame]:
+        """Track from ``start`` to ``end`` (inclusive) continuing ``cursor``; yields every frame."""
+        for index, image in self._frames(start, end, step):
+            frame = self._prepare(index, image)
+            previous = cursor.states if cursor is not None else {}
+            flow: np.ndarray | None = None
+            states: dict[int, _ObjectState] = {}
+            anchored: list[int] = []
+            for obj in self.object_ids:
+                prompts = self._prompts[obj].get(index)
+                state = previous.get(obj)
+                needs_step = state is not None and (prompts is None or prompts.base is None)
+                stepped = None
+                if needs_step and state is not None and cursor is not None:
+                    if flow is None:
+                        flow = self._flow_map(frame, cursor.frame)
+                    stepped = self._step(state, frame, cursor.frame, flow)
+                if prompts is not None:
+                    prob = self._anchor(obj, prompts, frame, stepped.prob if stepped else None)
+                    states[obj] = self._anchor_state(prob, frame)
+                    anchored.append(obj)
+                elif stepped is not None:
+                    states[obj] = stepped
+            self._resolve_overlaps(states, anchored)
+            for obj, st in states.items():
+                if obj not in anchored:
+                    states[obj] = self._update_model(st, frame)
+            cursor = _Cursor(frame, states, step)
+            self._cursor = cursor
+            yield TrackedFrame(
+                index=index,
+                image=image,
+                objects={
+                    obj: ObjectTrack(logits=st.logits, score=1.0 if (st.logits > 0).any() else 0.0)
+                    for obj, st in states.items()
+                },
+            )
+
+    def _prepare(self, index: int, image: np.ndarray) -> _WorkFrame:
+        """Resize to the working resolution and precompute grey and colour-bin images."""
+        if image.shape[:2] != (self._height, self._width):
+            raise InputError(
+                f"frame {index} is {image.shape[1]}×{image.shape[0]} but the clip is {self._width}×{self._height}"
+            )
+        if (self._work_w, self._work_h) != (self._width, self._height):
+            rgb = cv2.resize(image, (self._work_w, self._work_h), interpolation=cv2.INTER_AREA)
+        else:
+            rgb = np.ascontiguousarray(image)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        bins = self.config.histogram_bins
+        shift = 8 - int(np.log2(bins))
+        q = (rgb >> shift).astype(np.int32)
+        index_map = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
+        return _WorkFrame(index, rgb, gray, gray.astype(np.float32) / 255.0, index_map)
+
+    def _flow_map(self, frame: _WorkFrame, previous: _WorkFrame) -> _Flow:
+        """Backward and forward DIS flow between the previous and this frame, and where they
+        disagree (occlusions, disocclusions, flow failures)."""
+        back = self._flow.calc(frame.gray, previous.gray, None)
+        fwd = self._flow.calc(previous.gray, frame.gray, None)
+        back_map = back + self._grid
+        # forward flow at the point each current pixel came from: the round trip should be ~0
+        fwd_at_source = cv2.remap(fwd, back_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        round_trip = cv2.add(back, fwd_at_source)
+        np.abs(round_trip, out=round_trip)
+        unreliable = (round_trip[..., 0] + round_trip[..., 1]) > flow_consistency_tolerance()
+        return _Flow(back_map, fwd, unreliable)
+
+    def _step(
+        self, state: _ObjectState, frame: _WorkFrame, previous: _WorkFrame, flow: _Flow
+    ) -> _ObjectState:
+        """Warp the previous soft mask to this frame and re-fit it to this frame's evidence."""
+        cfg = self.config
+        size = (self._work_w, self._work_h)
+        prev_mask = state.prob > 0.5
+        if not prev_mask.any():
+            empty = np.full((self._work_h, self._work_w), -LOGIT_LIMIT, np.float32)
+            return _ObjectState(np.zeros_like(state.prob), state.model, empty)
+        sigma = boundary_sigma(float(np.count_nonzero(prev_mask)), cfg.boundary_uncertainty)
+        prev_sd = _signed_distance(prev_mask)
+        # the object's dominant motion, from the forward flow of its interior
+        obj_motion = _fit_affine(flow.fwd, prev_sd > sigma)
+        warped = cv2.remap(
+            state.prob, flow.back, None, cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+        )
+        in_flow = warped > 0.5
+        in_affine = in_flow
+        z_motion = None
+        colour = state.model.llr(frame.bins) if cfg.refit_strength > 0 else None
+        if obj_motion is not None:
+            warped_a = cv2.warpAffine(
+                state.prob, obj_motion, size, flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+            )
+            shift = None if colour is None else _colour_shift(colour, warped_a > 0.5)
+            if shift is not None:
+                # the flow missed the object's motion (fast or textureless); its colours
+                # did not: move the object model there and stop trusting the flow field
+                obj_motion = obj_motion.copy()
+                obj_motion[:, 2] += shift
+                warped_a = cv2.warpAffine(
+                    state.prob, obj_motion, size, flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+                )
+            in_affine = warped_a > 0.5
+            # where the flow is unreliable, the object's motion model speaks for it
+            in_flow = in_affine if shift is not None else np.where(flow.unreliable, in_affine, in_flow)
+            inner, outer = background_ring(sigma)
+            bg_motion = _fit_affine(flow.fwd, (prev_sd < -inner) & (prev_sd > -outer))
+            if bg_motion is not None and cfg.motion_strength > 0:
+                z_motion = cfg.motion_strength * _motion_llr(
+                    frame.gray, previous.gray, obj_motion, bg_motion
+                )
+        votes = 0.5 * (in_flow.astype(np.float32) + in_affine.astype(np.float32))
+        # blurring the two motion hypotheses' masks gives a prior whose log-odds ramp across
+        # the boundary like (signed distance / sigma): logit(Φ(d / s)) ≈ 1.6 d / s
+        prior_p = cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma)
+        sd = (in_flow | in_affine).astype(np.float32)
+        z = _logit(prior_p)
+        if colour is not None:
+            z += cfg.refit_strength * colour
+        if z_motion is not None:
+            z += z_motion
+        if cfg.edge_refine:
+            p = _guided_filter(
+                frame.guide,
+                _sigmoid(z),
+                guided_filter_radius(self._work_w, self._work_h),
+                guided_filter_eps(),
+            )
+            logits = _logit(np.clip(p, 0.0, 1.0))
+        else:
+            logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
+        mask = _components_touching(logits > 0, sd > 0)
+        logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
+        return _ObjectState(_sigmoid(logits), state.model, logits)
+
+    def _anchor_state(self, prob: np.ndarray, frame: _WorkFrame) -> _ObjectState:
+        """A fresh object state from an anchor mask: colour model learnt on this frame."""
+        mask = prob > 0.5
+        sd = _signed_distance(mask)
+        sigma = boundary_sigma(float(np.count_nonzero(mask)), self.config.boundary_uncertainty)
+        inner, outer = background_ring(sigma)
+        fg_sel = sd > min(sigma, max(float(sd.max()) / 2, 0.5))
+        bg_sel = (sd < -inner) & (sd > -outer)
+        model = _ColourModel.learn(frame.bins, fg_sel, bg_sel, self.config.histogram_bins)
+        logits = _logit(prob)
+        return _ObjectState(prob.astype(np.float32), model, logits)
+
+    def _update_model(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
+        """Slowly move the colour histograms towards this frame's confident pixels."""
+        rate = self.config.model_update_rate
+        if rate == 0:
+            return state
+        mask = state.logits > 0
+        if not mask.any():
+            return state
+        sd = _signed_distance(mask)
+        sigma = boundary_sigma(float(np.count_nonzero(mask)), self.config.boundary_uncertainty)
+        inner, outer = background_ring(sigma)
+        fg_sel = sd > 2 * sigma
+        bg_sel = (sd < -inner) & (sd > -outer)
+        model = state.model.updated(frame.bins, fg_sel, bg_sel, self.config.histogram_bins, rate)
+        return _ObjectState(state.prob, model, state.logits)
+
+    def _resolve_overlaps(self, states: dict[int, _ObjectState], anchored: list[int]) -> None:
+        """Give each pixel to at most one object: anchored objects first, then the largest logit."""
+        if len(states) < 2:
+            return
+        ids = list(states)
+        # anchored objects outrank tracked ones by a margin larger than any logit
+        # where an anchor claims a pixel it outranks any tracked logit
+        rank = np.stack(
+            [
+                np.where(states[i].logits > 0, states[i].logits + 4 * LOGIT_LIMIT, states[i].logits)
+                if i in anchored
+                else states[i].logits
+                for i in ids
+            ]
+        )
+        winner = np.argmax(rank, axis=0)
+        for k, obj in enumerate(ids):
+            st = states[obj]
+            lost = (winner != k) & (st.logits > 0)
+            if lost.any():
+                logits = st.logits.copy()
+                logits[lost] = LOST_PIXEL_LOGIT
+                states[obj] = _ObjectState(_sigmoid(logits), st.model, logits)
+
+    # -- anchors (initial masks from prompts) ----------------------------------------------------
+
+    def _anchor(
+        self, obj: int, prompts: _FramePrompts, frame: _WorkFrame, tracked: np.ndarray | None
+    ) -> np.ndarray:
+        """The object's soft mask on a prompted frame (working resolution, float32 [0, 1])."""
+        if prompts.base is None and prompts.points and tracked is not None:
+            if not (tracked > 0.5).any():
+                return self._anchors[(obj, frame.index)]
+            return self._correct(tracked > 0.5, prompts, frame).astype(np.float32)
+        return self._anchors[(obj, frame.index)]
+
+    def _standalone_anchor(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
+        """The soft mask a frame's prompts give on their own (no tracked mask to correct)."""
+        base = prompts.base
+        if isinstance(base, MaskPrompt):
+            soft = cv2.resize(
+                base.mask.astype(np.float32),
+                (self._work_w, self._work_h),
+                interpolation=cv2.INTER_AREA,
+            )
+            if not prompts.points:
+                return soft
+            return self._correct(soft > 0.5, prompts, frame).astype(np.float32)
+        if isinstance(base, Box):
+            return self._segment_box(base, prompts, frame).astype(np.float32)
+        return self._segment_points(prompts, frame).astype(np.float32)
+
+    def _grabcut(
+        self, rgb: np.ndarray, labels: np.ndarray, roi: tuple[int, int, int, int]
+    ) -> np.ndarray:
+        """GrabCut (mask initialisation) on ``roi`` = (x0, y0, x1, y1); returns the foreground."""
+        x0, y0, x1, y1 = roi
+        crop = labels[y0:y1, x0:x1].copy()
+        fg_labels = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+        if fg_labels.all() or not fg_labels.any():
+            out = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+            return out
+        bgd = np.zeros((1, 65), np.float64)
+        fgd = np.zeros((1, 65), np.float64)
+        # GrabCut models colour with GMMs and seeds them with k-means; fix OpenCV's RNG so the
+        # result is deterministic
+        cv2.setRNGSeed(0)
+        try:
+            cv2.grabCut(
+                np.ascontiguousarray(rgb[y0:y1, x0:x1]),
+                crop,
+                None,
+                bgd,
+                fgd,
+                self.config.grabcut_iterations,
+                cv2.GC_INIT_WITH_MASK,
+            )
+        except cv2.error:
+            pass  # too few samples for a GMM: keep the initial labels
+        out = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        out[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+        return out
+
+    def _roi(
+        self, x0: float, y0: float, x1: float, y1: float, margin: float
+    ) -> tuple[int, int, int, int]:
+        """Integer crop (x0, y0, x1, y1) around a region with ``margin`` px, inside the frame."""
+        return (
+            max(0, int(np.floor(x0 - margin))),
+            max(0, int(np.floor(y0 - margin))),
+            min(self._work_w, int(np.ceil(x1 + margin))),
+            min(self._work_h, int(np.ceil(y1 + margin))),
+        )
+
+    def _grow(self, frame: _WorkFrame, seed: tuple[int, int], limit: np.ndarray) -> np.ndarray:
+        """Colour-similar region connected to ``seed`` (flood fill), restricted to ``limit``."""
+        h, w = self._work_h, self._work_w
+        flood = np.zeros((h + 2, w + 2), np.uint8)
+        tol = (grow_tolerance(),) * 3
+        smooth = cv2.GaussianBlur(frame.rgb, (5, 5), 0)
+        cv2.floodFill(
+            smooth,
+            flood,
+            seed,
+            (0, 0, 0),
+            tol,
+            tol,
+            4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8),
+        )
+        return (flood[1:-1, 1:-1] > 0) & limit
+
+    def _click_labels(
+        self, labels: np.ndarray, prompts: _FramePrompts, frame: _WorkFrame, limit: np.ndarray
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Write the clicks into a GrabCut label map: grown regions probable, discs sure."""
+        pos, neg = prompts.clicks(self._sx, self._sy)
+        r = click_radius(self._work_w, self._work_h)
+        shape = (self._work_h, self._work_w)
+        for xy in pos:
+            labels[self._grow(frame, xy, limit)] = cv2.GC_PR_FGD
+        for xy in neg:
+            labels[self._grow(frame, xy, limit)] = cv2.GC_PR_BGD
+        labels[_disc_mask(shape, pos, r)] = cv2.GC_FGD
+        labels[_disc_mask(shape, neg, r)] = cv2.GC_BGD
+        return pos, neg
+
+    def _segment_box(self, box: Box, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
+        x0, y0, x1, y1 = box.x0 * self._sx, box.y0 * self._sy, box.x1 * self._sx, box.y1 * self._sy
+        labels = np.full((self._work_h, self._work_w), cv2.GC_BGD, np.uint8)
+        inside = np.zeros_like(labels, dtype=bool)
+        bx0, by0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        bx1, by1 = min(self._work_w, int(np.ceil(x1))), min(self._work_h, int(np.ceil(y1)))
+        inside[by0:by1, bx0:bx1] = True
+        labels[inside] = cv2.GC_PR_FGD
+        pos, _ = self._click_labels(labels, prompts, frame, inside)
+        roi = self._roi(x0, y0, x1, y1, margin=0.25 * max(x1 - x0, y1 - y0) + 8)
+        out = _drop_specks(self._grabcut(frame.rgb, labels, roi))
+        if pos:
+            r = click_radius(self._work_w, self._work_h)
+            out |= _disc_mask(out.shape, pos, r)
+        return out
+
+    def _segment_points(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
+        labels = np.full((self._work_h, self._work_w), cv2.GC_PR_BGD, np.uint8)
+        pos, _ = prompts.clicks(self._sx, self._sy)
+        seed = _disc_mask(labels.shape, pos, seed_radius(self._work_w, self._work_h))
+        labels[seed] = cv2.GC_PR_FGD
+        self._click_labels(labels, prompts, frame, np.ones(labels.shape, bool))
+        out = self._grabcut(frame.rgb, labels, (0, 0, self._work_w, self._work_h))
+        r = click_radius(self._work_w, self._work_h)
+        return _components_touching(out, _disc_mask(out.shape, pos, r))
+
+    def _correct(self, base: np.ndarray, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
+        """Refine a binary mask with clicks: only pixels near a click may change."""
+        pos, neg = prompts.clicks(self._sx, self._sy)
+        shape = (self._work_h, self._work_w)
+        near = _disc_mask(shape, pos + neg, correction_radius(self._work_w, self._work_h))
+        labels = np.where(base, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
+        labels[near & base] = cv2.GC_PR_FGD
+        labels[near & ~base] = cv2.GC_PR_BGD
+        self._click_labels(labels, prompts, frame, near)
+        ys, xs = np.nonzero(near)
+        roi = self._roi(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, margin=16)
+        out = self._grabcut(frame.rgb, labels, roi)
+        r = click_radius(self._work_w, self._work_h)
+        keep = (base & ~near) | _disc_mask(shape, pos, r)
+        return _components_touching(out, keep)

@@ -1,0 +1,480 @@
+"""SAM2, SAM2.1 (Hiera tiny / small / base+ / large) and EdgeTAM through transformers.
+
+Builders take the same options:
+
+``weights``
+    a Hugging Face id, a local transformers folder, or an official checkpoint ``.pt`` (Meta's
+    ``sam2*.pt`` or a SAM2Matting checkpoint; converted by :mod:`~sam2matting.trackers.convert`).
+    Default: the registry's hub id (local cache first; the hub only when ``HF_HUB_OFFLINE`` is unset).
+``config``
+    a transformers config: build that architecture with random weights (tests, benchmarks), or
+    with ``weights=`` an official ``.pt``, the architecture to load it into (default: inferred).
+``device`` / ``dtype``
+    resolved once (None/"auto": CUDA, else MPS, else CPU; bf16 autocast on CUDA).
+``return_features``
+    attach the per-frame FPN features (stride 4/8/16) to every ObjectTrack (default True).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..device import resolve_device
+from ..errors import MissingDependencyError, WeightsError
+from .hf_common import (
+    HALF_MEAN,
+    HALF_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    HFVideoTracker,
+    Preprocessing,
+    TrackerBackend,
+)
+from .weights import hub_id_for, load_pretrained
+
+if TYPE_CHECKING:
+    from transformers import EdgeTamVideoConfig, Sam2VideoConfig
+
+__all__ = [
+    "SAM2_SIZES",
+    "EdgeTamBackend",
+    "Sam2Backend",
+    "build",
+    "build_edgetam",
+    "build_path",
+    "sam2_config",
+    "tiny_edgetam_config",
+    "tiny_sam2_config",
+]
+
+#: Hiera backbone settings of the released SAM2 / SAM2.1 checkpoints (same for both versions)
+SAM2_SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "hidden_size": 96,
+        "embed_dim_per_stage": [96, 192, 384, 768],
+        "num_attention_heads_per_stage": [1, 2, 4, 8],
+        "blocks_per_stage": [1, 2, 7, 2],
+        "global_attention_blocks": [5, 7, 9],
+        "window_positional_embedding_background_size": [7, 7],
+        "window_size_per_stage": [8, 4, 14, 7],
+    },
+    "small": {
+        "hidden_size": 96,
+        "embed_dim_per_stage": [96, 192, 384, 768],
+        "num_attention_heads_per_stage": [1, 2, 4, 8],
+        "blocks_per_stage": [1, 2, 11, 2],
+        "global_attention_blocks": [7, 10, 13],
+        "window_positional_embedding_background_size": [7, 7],
+        "window_size_per_stage": [8, 4, 14, 7],
+    },
+    "base-plus": {
+        "hidden_size": 112,
+        "embed_dim_per_stage": [112, 224, 448, 896],
+        "num_attention_heads_per_stage": [2, 4, 8, 16],
+        "blocks_per_stage": [2, 3, 16, 3],
+        "global_attention_blocks": [12, 16, 20],
+        "window_positional_embedding_background_size": [14, 14],
+        "window_size_per_stage": [8, 4, 14, 7],
+    },
+    "large": {
+        "hidden_size": 144,
+        "embed_dim_per_stage": [144, 288, 576, 1152],
+        "num_attention_heads_per_stage": [2, 4, 8, 16],
+        "blocks_per_stage": [2, 6, 36, 4],
+        "global_attention_blocks": [23, 33, 43],
+        "window_positional_embedding_background_size": [7, 7],
+        "window_size_per_stage": [8, 4, 16, 8],
+    },
+}
+
+
+def sam2_config(size: str = "tiny", version: str = "2.1") -> Sam2VideoConfig:
+    """The real architecture of a released SAM2 (``version="2"``) or SAM2.1 checkpoint.
+
+    SAM2.1 adds temporal encodings to the object pointers and a learned "object absent" spatial
+    memory embedding; the rest (1024² input, 7 memory frames, 16 object pointers) is shared.
+    """
+    from transformers import Sam2HieraDetConfig, Sam2VideoConfig, Sam2VisionConfig
+
+    if size not in SAM2_SIZES:
+        raise ValueError(f"unknown SAM2 size {size!r}; one of {', '.join(SAM2_SIZES)}")
+    if version not in ("2", "2.1"):
+        raise ValueError(f"unknown SAM2 version {version!r}; use '2' or '2.1'")
+    hiera = SAM2_SIZES[size]
+    backbone = Sam2HieraDetConfig(**hiera)
+    vision = Sam2VisionConfig(
+        backbone_config=backbone, backbone_channel_list=list(reversed(hiera["embed_dim_per_stage"]))
+    )
+    v21 = version == "2.1"
+    return Sam2VideoConfig(
+        vision_config=vision,
+        enable_temporal_pos_encoding_for_object_pointers=v21,
+        enable_occlusion_spatial_embedding=v21,
+    )
+
+
+def _tiny_vision_config(image_size: int) -> Any:
+    from transformers import Sam2HieraDetConfig, Sam2VisionConfig
+
+    s = image_size
+    backbone = Sam2HieraDetConfig(
+        hidden_size=8,
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        blocks_per_stage=[1, 1, 2, 1],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[4, 4],
+        window_size_per_stage=[4, 4, 4, 2],
+        image_size=[s, s],
+    )
+    return Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+        fpn_hidden_size=128,
+    )
+
+
+def tiny_sam2_config(
+    image_size: int = 64, version: str = "2.1", num_maskmem: int = 7, max_object_pointers: int = 16
+) -> Sam2VideoConfig:
+    """A ~1 M-parameter SAM2 with the real wiring (Hiera, FPN, memory, pointers) for CPU tests.
+
+    Features come out as {4: 16 ch, 8: 32 ch, 16: 128 ch} at ``image_size/4, /8, /16``.
+    """
+    from transformers import Sam2VideoConfig
+    from transformers.models.sam2_video.configuration_sam2_video import (
+        Sam2VideoMaskDecoderConfig,
+        Sam2VideoPromptEncoderConfig,
+    )
+
+    s = image_size
+    v21 = version == "2.1"
+    return Sam2VideoConfig(
+        vision_config=_tiny_vision_config(s),
+        image_size=s,
+        prompt_encoder_config=Sam2VideoPromptEncoderConfig(
+            hidden_size=128, image_size=s, patch_size=16
+        ),
+        mask_decoder_config=Sam2VideoMaskDecoderConfig(
+            hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+        ),
+        num_maskmem=num_maskmem,
+        max_object_pointers_in_encoder=max_object_pointers,
+        memory_attention_hidden_size=128,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        memory_encoder_hidden_size=128,
+        # the memory cross-attention's key/value width is fixed at 64 in transformers
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
+        memory_fuser_num_layers=1,
+        enable_temporal_pos_encoding_for_object_pointers=v21,
+        enable_occlusion_spatial_embedding=v21,
+    )
+
+
+def tiny_edgetam_config(image_size: int = 64) -> EdgeTamVideoConfig:
+    """A tiny EdgeTAM (spatial perceiver memory, 2-D RoPE over latents) on a tiny Hiera backbone.
+
+    The released EdgeTAM uses a RepViT backbone; the EdgeTAM-specific parts (perceiver, memory
+    attention) are what this config exercises.
+    """
+    from transformers import EdgeTamVideoConfig
+    from transformers.models.edgetam_video.configuration_edgetam_video import (
+        EdgeTamVideoMaskDecoderConfig,
+        EdgeTamVideoPromptEncoderConfig,
+    )
+
+    s = image_size
+    return EdgeTamVideoConfig(
+        vision_config=_tiny_vision_config(s),
+        image_size=s,
+        prompt_encoder_config=EdgeTamVideoPromptEncoderConfig(
+            hidden_size=128, image_size=s, patch_size=16
+        ),
+        mask_decoder_config=EdgeTamVideoMaskDecoderConfig(
+            hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+        ),
+        memory_attention_hidden_size=128,
+        memory_attention_num_layers=1,
+        memory_attention_mlp_hidden_size=64,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        memory_attention_rope_k_sizes=[2, 2],
+        memory_encoder_hidden_size=128,
+        # the memory cross-attention's key/value width is fixed at 64 in transformers
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
+        memory_fuser_num_layers=1,
+        perceiver_resampler_num_latents=8,
+        perceiver_resampler_num_latents_2d=4,
+        perceiver_resampler_hidden_size=64,
+        perceiver_resampler_mlp_intermediate_size=32,
+        perceiver_resampler_attention_head_dim=64,
+        perceiver_resampler_num_layers=1,
+    )
+
+
+class Sam2Backend(TrackerBackend):
+    """Sam2VideoModel (SAM2 and SAM2.1)."""
+
+    family = "sam2"
+
+    def __init__(self, model: Any, preprocessing: Preprocessing | None = None) -> None:
+        from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
+
+        self.model = model
+        self.session_class = Sam2VideoInferenceSession
+        self.preprocessing = preprocessing or Preprocessing(_image_size(model.config))
+
+
+class EdgeTamBackend(TrackerBackend):
+    """EdgeTamVideoModel: memory is encoded inside the per-frame call (spatial perceiver)."""
+
+    family = "edgetam"
+    inline_memory = True
+
+    def __init__(self, model: Any, preprocessing: Preprocessing | None = None) -> None:
+        from transformers.models.edgetam_video.modeling_edgetam_video import (
+            EdgeTamVideoInferenceSession,
+        )
+
+        self.model = model
+        self.session_class = EdgeTamVideoInferenceSession
+        self.preprocessing = preprocessing or Preprocessing(_image_size(model.config))
+
+
+def _image_size(config: Any) -> int:
+    size = config.image_size
+    return int(size[0] if isinstance(size, (list, tuple)) else size)
+
+
+def _preprocessing_for(source: str | Path | None, image_size: int, family: str) -> Preprocessing:
+    """Mean/std/size from a checkpoint's (video) preprocessor config when one is at hand, else
+    the family's defaults (ImageNet statistics for SAM2/EdgeTAM, 0.5/0.5 for SAM3)."""
+    mean, std = (HALF_MEAN, HALF_STD) if family == "sam3" else (IMAGENET_MEAN, IMAGENET_STD)
+    data: dict[str, Any] = {}
+    if source is not None:
+        for filename in ("video_preprocessor_config.json", "preprocessor_config.json"):
+            path: str | None = None
+            if Path(source).is_dir():
+                candidate = Path(source) / filename
+                path = str(candidate) if candidate.is_file() else None
+            else:
+                try:
+                    from huggingface_hub import try_to_load_from_cache
+
+                    found = try_to_load_from_cache(str(source), filename)
+                    path = found if isinstance(found, str) else None
+                except Exception:
+                    path = None
+            if path:
+                try:
+                    data = json.loads(Path(path).read_text())
+                except (OSError, ValueError):
+                    data = {}
+                if data:
+                    break
+    if "image_mean" in data and "image_std" in data:
+        mean = tuple(float(v) for v in data["image_mean"])  # type: ignore[assignment]
+        std = tuple(float(v) for v in data["image_std"])  # type: ignore[assignment]
+    return Preprocessing(image_size=image_size, mean=mean, std=std)
+
+
+def _import_transformers() -> Any:
+    try:
+        import transformers
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            "transformers is not installed; install it with: pip install 'sam2matting[trackers]'"
+        ) from exc
+    return transformers
+
+
+def _make_tracker(
+    name: str,
+    backend: TrackerBackend,
+    options: dict[str, Any],
+    cls: type[HFVideoTracker] = HFVideoTracker,
+    **extra: Any,
+) -> HFVideoTracker:
+    return cls(
+        name,
+        backend,
+        device=resolve_device(options.get("device")),
+        dtype=options.get("dtype", "auto"),
+        return_features=options.get("return_features", True),
+        **extra,
+    )
+
+
+_KNOWN_OPTIONS = {"weights", "config", "device", "dtype", "return_features", "seed"}
+
+
+def _check_options(name: str, options: dict[str, Any]) -> None:
+    unknown = sorted(set(options) - _KNOWN_OPTIONS)
+    if unknown:
+        from ..errors import Sam2MattingError
+
+        raise Sam2MattingError(
+            f"tracker {name} does not take option(s) {', '.join(unknown)}; it takes {', '.join(sorted(_KNOWN_OPTIONS))}"
+        )
+
+
+def build(name: str = "sam2.1-hiera-tiny", **options: Any) -> HFVideoTracker:
+    """Build the SAM2/SAM2.1 tracker registered as ``name`` (e.g. "sam2.1-hiera-tiny").
+
+    ``config=`` builds that architecture with random weights (seeded by ``seed``, default 0);
+    otherwise ``weights=`` (hub id, folder or ``.pt``) or the registry's hub id is loaded.
+    """
+    _check_options(name, options)
+    transformers = _import_transformers()
+    config = options.get("config")
+    weights = options.get("weights")
+    if weights is not None and _is_checkpoint_file(weights):
+        return _build_from_checkpoint(name, Path(weights), options)
+    if config is not None:
+        import torch
+
+        torch.manual_seed(int(options.get("seed", 0)))
+        model = transformers.Sam2VideoModel(config)
+        return _make_tracker(name, Sam2Backend(model), options)
+    weights = weights or hub_id_for(name)
+    model = load_pretrained(transformers.Sam2VideoModel, weights, name=name)
+    pre = _preprocessing_for(weights, _image_size(model.config), "sam2")
+    return _make_tracker(name, Sam2Backend(model, pre), options)
+
+
+def build_edgetam(**options: Any) -> HFVideoTracker:
+    """Build EdgeTAM (``EdgeTamVideoModel``); same options as :func:`build`.
+
+    The released EdgeTAM's RepViT backbone is a timm model, and this project never installs timm:
+    loading the released weights therefore raises :class:`MissingDependencyError` with that reason.
+    ``config=`` (e.g. :func:`tiny_edgetam_config`, a Hiera backbone) works without it.
+    """
+    name = "edgetam"
+    _check_options(name, options)
+    transformers = _import_transformers()
+    config = options.get("config")
+    if config is not None:
+        import torch
+
+        torch.manual_seed(int(options.get("seed", 0)))
+        model = transformers.EdgeTamVideoModel(config)
+        return _make_tracker(name, EdgeTamBackend(model), options)
+    weights = options.get("weights") or hub_id_for(name)
+    try:
+        model = load_pretrained(transformers.EdgeTamVideoModel, weights, name=name)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the released EdgeTAM uses a timm RepViT backbone and timm is not installed here "
+            "(it is kept out of this project); use a sam2.1-hiera-* tracker instead"
+        ) from exc
+    pre = _preprocessing_for(weights, _image_size(model.config), "edgetam")
+    return _make_tracker(name, EdgeTamBackend(model, pre), options)
+
+
+def build_sam2_hiera_tiny(**options: Any) -> HFVideoTracker:
+    return build("sam2-hiera-tiny", **options)
+
+
+def build_sam2_hiera_small(**options: Any) -> HFVideoTracker:
+    return build("sam2-hiera-small", **options)
+
+
+def build_sam2_hiera_base_plus(**options: Any) -> HFVideoTracker:
+    return build("sam2-hiera-base-plus", **options)
+
+
+def build_sam2_hiera_large(**options: Any) -> HFVideoTracker:
+    return build("sam2-hiera-large", **options)
+
+
+def build_sam2_1_hiera_tiny(**options: Any) -> HFVideoTracker:
+    return build("sam2.1-hiera-tiny", **options)
+
+
+def build_sam2_1_hiera_small(**options: Any) -> HFVideoTracker:
+    return build("sam2.1-hiera-small", **options)
+
+
+def build_sam2_1_hiera_base_plus(**options: Any) -> HFVideoTracker:
+    return build("sam2.1-hiera-base-plus", **options)
+
+
+def build_sam2_1_hiera_large(**options: Any) -> HFVideoTracker:
+    return build("sam2.1-hiera-large", **options)
+
+
+def _is_checkpoint_file(weights: Any) -> bool:
+    p = Path(str(weights))
+    return p.is_file() and p.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin")
+
+
+def _build_from_checkpoint(name: str, path: Path, options: dict[str, Any]) -> HFVideoTracker:
+    """An official SAM2/SAM2.1 or SAM2Matting checkpoint: convert, load strictly, keep head weights."""
+    from . import convert
+
+    transformers = _import_transformers()
+    state = convert.load_checkpoint(path)
+    tracker_sd, head_sd = convert.split_head_keys(state)
+    family = convert.detect_family(tracker_sd)
+    if family != "sam2":
+        raise WeightsError(
+            f"{path.name} holds a {family} tracker; only SAM2/SAM2.1 official checkpoints are converted "
+            f"(load SAM3 through transformers: --tracker sam3)"
+        )
+    config = options.get("config")
+    if config is None:
+        size, version = convert.infer_sam2_variant(tracker_sd)
+        config = sam2_config(size, version)
+        label = name if name != "path" else f"sam{version}-hiera-{size} ({path.name})"
+    else:
+        label = name if name != "path" else f"sam2 ({path.name})"
+    model = transformers.Sam2VideoModel(config)
+    convert.load_strict(model, convert.sam2_official_to_hf(tracker_sd))
+    return _make_tracker(label, Sam2Backend(model), options, head_state_dict=head_sd or None)
+
+
+def build_path(path: str, **options: Any) -> HFVideoTracker:
+    """Build a foundation tracker from a local transformers folder or an official checkpoint file.
+
+    Folders dispatch on ``config.json``'s ``model_type`` (sam2_video, edgetam_video,
+    sam3_tracker_video, sam3_video); files are converted (see :mod:`~sam2matting.trackers.convert`).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise WeightsError(f"tracker path {p} does not exist")
+    if p.is_file():
+        _check_options("path", options)
+        if not _is_checkpoint_file(p):
+            raise WeightsError(
+                f"{p.name}: expected a transformers model folder or an official .pt checkpoint"
+            )
+        return _build_from_checkpoint("path", p, options)
+    config_file = p / "config.json"
+    if not config_file.is_file():
+        raise WeightsError(f"{p} has no config.json: not a transformers model folder")
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type", "")
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{config_file} is not readable JSON") from exc
+    label = f"{model_type or 'model'} ({p.name})"
+    if model_type in ("sam2_video", "sam2"):
+        return build(label, **{**options, "weights": str(p)})
+    if model_type in ("edgetam_video", "edgetam"):
+        return build_edgetam(**{**options, "weights": str(p)})
+    if model_type in ("sam3_tracker_video", "sam3_tracker", "sam3_video", "sam3"):
+        from .hf_sam3 import build as build_sam3
+
+        return build_sam3(**{**options, "weights": str(p)})
+    raise WeightsError(
+        f"{p}: model_type {model_type!r} is not a supported tracker (SAM2, EdgeTAM, SAM3)"
+    )

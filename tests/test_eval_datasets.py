@@ -1,0 +1,154 @@
+"""Benchmark readers on tiny generated folders in every supported layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from sam2matting.errors import InputError
+from sam2matting.eval import datasets as D
+
+
+def _frame(i: int, h: int = 12, w: int = 16) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = 10 * i
+    return img
+
+
+def _alpha(i: int, h: int = 12, w: int = 16) -> np.ndarray:
+    a = np.zeros((h, w), np.uint8)
+    a[2:8, 2 + i : 8 + i] = 255
+    a[2:8, 8 + i] = 100
+    return a
+
+
+def _write(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    assert cv2.imwrite(str(path), arr)
+
+
+def _rvm_clip(d: Path, n: int = 3, mask: bool = True) -> None:
+    for i in range(n):
+        _write(d / "com" / f"{i:04d}.png", _frame(i))
+        _write(d / "pha" / f"{i:04d}.png", _alpha(i))
+        _write(d / "fgr" / f"{i:04d}.png", _frame(i))
+    if mask:
+        m = np.zeros((12, 16), np.uint8)
+        m[0:4, 0:4] = 255
+        _write(d / "mask" / "0000.png", m)
+
+
+def test_rvm_clip_major(tmp_path: Path) -> None:
+    _rvm_clip(tmp_path / "clipB", mask=False)
+    _rvm_clip(tmp_path / "clipA")
+    bench = D.open_benchmark(tmp_path)
+    assert bench.layout == "rvm"
+    assert [c.name for c in bench] == ["clipA", "clipB"]
+    clip = bench.clips[0]
+    assert len(clip) == 3 and clip.size == (16, 12)
+    frames = list(clip.iter_frames())
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert frames[1].image[0, 0, 0] == 10
+    assert frames[1].alphas[1].dtype == np.float32
+    assert frames[1].alphas[1][2, 9] == pytest.approx(100 / 255)
+    assert np.array_equal(frames[1].masks[1], _alpha(1) > 127)
+    # the provided first-frame mask wins over α > 0.5; without one, α > 0.5 is used
+    assert clip.first_frame_masks()[1][0:4, 0:4].all()
+    assert np.array_equal(bench.clips[1].first_frame_masks()[1], _alpha(0) > 127)
+    with clip.source() as src:
+        assert src.info.num_frames == 3
+
+
+def test_rvm_nested_layout_and_masks_root(tmp_path: Path) -> None:
+    root = tmp_path / "videomatte_512x288"
+    for clip in ("0000", "0001"):
+        for i in range(2):
+            _write(root / "videomatte_motion" / "com" / clip / f"{i:04d}.png", _frame(i))
+            _write(root / "videomatte_motion" / "pha" / clip / f"{i:04d}.png", _alpha(i))
+    masks = tmp_path / "first_masks"
+    m = np.zeros((12, 16), np.uint8)
+    m[5, 5] = 255
+    _write(masks / "videomatte_motion" / "0001" / "0000.png", m)
+    bench = D.read_rvm(root, masks_root=masks)
+    assert [c.name for c in bench] == ["videomatte_motion/0000", "videomatte_motion/0001"]
+    assert bench.clips[1].first_frame_masks()[1].sum() == 1
+    assert bench.select(["0001"]).clips[0].name.endswith("0001")
+    assert len(bench.select(limit=1)) == 1
+    with pytest.raises(InputError):
+        bench.select(["nothing"])
+
+
+def test_rvm_missing_alpha_is_an_input_error(tmp_path: Path) -> None:
+    _rvm_clip(tmp_path / "c")
+    (tmp_path / "c" / "pha" / "0001.png").unlink()
+    with pytest.raises(InputError, match="no alpha"):
+        D.read_rvm(tmp_path)
+    with pytest.raises(InputError):
+        D.open_benchmark(tmp_path / "absent")
+
+
+def test_vhim_layout(tmp_path: Path) -> None:
+    split = tmp_path / "comp_hard"
+    for i in range(2):
+        _write(split / "fgr" / "vid1" / f"{i:05d}.jpg", _frame(i))
+        _write(split / "pha" / "vid1" / f"{i:05d}" / "00.png", _alpha(i))
+        if i == 1:  # the second instance appears on frame 1
+            _write(split / "pha" / "vid1" / f"{i:05d}" / "01.png", 255 - _alpha(i))
+    _write(split / "xmem" / "vid1" / "00000" / "00.png", _alpha(0))
+    bench = D.open_benchmark(tmp_path, mask_dir="xmem")
+    assert bench.layout == "vhim"
+    clip = bench.clips[0]
+    assert clip.name == "comp_hard/vid1" and clip.object_ids == [1, 2]
+    f0, f1 = list(clip.iter_frames())
+    assert not f0.alphas[2].any() and f1.alphas[2].any()
+    assert clip.first_masks.keys() == {1}
+
+
+def test_davis_binary_and_palette(tmp_path: Path) -> None:
+    for seq in ("bear", "cows"):
+        for i in range(3):
+            _write(tmp_path / "JPEGImages" / "480p" / seq / f"{i:05d}.jpg", _frame(i))
+            if seq == "bear":
+                _write(tmp_path / "Annotations" / "480p" / seq / f"{i:05d}.png", _alpha(i))
+            else:  # DAVIS-2017 palette: objects 1 and 2, 255 = void
+                lab = np.zeros((12, 16), np.uint8)
+                lab[0:3, 0:3] = 1
+                lab[6:9, 6:9] = 2
+                lab[11, 15] = 255
+                im = Image.fromarray(lab, mode="P")
+                im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * (253 * 3))
+                p = tmp_path / "Annotations" / "480p" / seq / f"{i:05d}.png"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                im.save(p)
+    bench = D.open_benchmark(tmp_path)
+    assert bench.layout == "davis"
+    bear, cows = bench.clips
+    assert bear.ground_truth == "mask" and bear.object_ids == [1]
+    assert np.array_equal(next(bear.iter_frames()).masks[1], _alpha(0) > 127)
+    assert cows.object_ids == [1, 2]
+    f = next(cows.iter_frames())
+    assert f.masks[1].sum() == 9 and f.masks[2].sum() == 9
+    assert len(D.read_davis(tmp_path, sequences=["cows"])) == 1
+    with pytest.raises(InputError):
+        D.read_davis(tmp_path, sequences=["nope"])
+
+
+def test_plain_folder(tmp_path: Path) -> None:
+    for i in range(4):
+        _write(tmp_path / "frames" / f"f{i}.png", _frame(i))
+        _write(tmp_path / "alphas" / f"f{i}.png", _alpha(i))
+    bench = D.read_folder(tmp_path / "frames", tmp_path / "alphas", name="shot")
+    assert bench.clips[0].name == "shot" and len(bench.clips[0]) == 4
+
+
+def test_shared_davis(shared_data: Path) -> None:
+    bench = D.read_davis(shared_data / "davis")
+    assert len(bench) == 6
+    blackswan = next(c for c in bench if c.name == "blackswan")
+    assert len(blackswan) == 50 and blackswan.size == (854, 480)

@@ -1,0 +1,292 @@
+"""Contract tests of the learned heads: every config builds and runs at a tiny size, shapes and
+ranges hold, the paper config has the paper's parameter count, and the native-resolution
+refinement machinery (tiles, patch gathering, native sampling) is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sam2matting.bridge.proposals import (
+    RoiStabilizer,
+    gather_patches,
+    scatter_patches,
+    select_tiles,
+    tile_grid,
+)
+from sam2matting.bridge.roi import RoiConfig, RoiDetector
+from sam2matting.errors import InputError
+from sam2matting.matting.encoders import CompactEncoder, EncoderConfig, tap_tracker_features
+from sam2matting.matting.heads import PredictorConfig, ProgressiveAlphaPredictor
+from sam2matting.matting.learned import (
+    LearnedMatting,
+    LearnedMattingConfig,
+    SAM2MattingNet,
+    compact_config,
+    count_parameters,
+    paper_config,
+    tiny_config,
+    working_shape,
+)
+from sam2matting.matting.refine import NativeRefiner, RefinerConfig, sample_native
+from sam2matting.types import ObjectTrack
+
+
+def _track(mask: np.ndarray, features: dict | None = None) -> ObjectTrack:
+    return ObjectTrack(logits=np.where(mask, 8.0, -8.0).astype(np.float32), features=features)
+
+
+def _disc_frame(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 3) ** 2
+    img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    img[mask] = (200, 120, 40)
+    return img, mask
+
+
+def test_paper_config_has_the_papers_layer_sizes_and_parameter_count() -> None:
+    net = SAM2MattingNet(paper_config())
+    assert net.encoder is None and net.refiner is None
+    heads = count_parameters(net.roi) + count_parameters(net.predictor)
+    assert abs(heads - 4.95e6) / 4.95e6 < 0.01, heads
+    # first convolutions see the paper's input channel counts
+    assert [b[0].conv.in_channels for b in net.roi.branches] == [36, 68, 260]
+    assert net.roi.fusion[0].conv.in_channels == 192
+    assert [s.body[0].conv.in_channels for s in net.predictor.stages] == [260, 69, 37]
+    assert [s.body[0].conv.out_channels for s in net.predictor.stages] == [512, 256, 256]
+    assert all(s.head.block.conv.in_channels == 64 for s in net.predictor.stages)
+    assert all(s.head.block.conv.out_channels == 32 for s in net.predictor.stages)
+
+
+@pytest.mark.parametrize("make", [tiny_config, compact_config, paper_config])
+def test_every_config_runs_with_the_right_shapes(make) -> None:
+    cfg = make()
+    torch.manual_seed(0)
+    net = SAM2MattingNet(cfg).eval()
+    h, w = 32, 48
+    rgb = torch.randn(2, 3, h, w)
+    mask = (torch.rand(2, 1, h, w) > 0.5).float()
+    feats = None
+    if net.encoder is None:
+        c4, c8, c16 = cfg.predictor.feature_channels
+        feats = (
+            torch.randn(2, c4, h // 4, w // 4),
+            torch.randn(2, c8, h // 8, w // 8),
+            torch.randn(2, c16, h // 16, w // 16),
+        )
+    with torch.no_grad():
+        out = net(rgb, mask, feats)
+    assert out.roi_logits.shape == (2, 1, h // 4, w // 4)
+    assert out.roi.dtype == torch.bool
+    assert set(torch.unique(out.trimap).tolist()) <= {0.0, 0.5, 1.0}
+    assert [tuple(a.shape[-2:]) for a in out.alphas] == [
+        (h // 8, w // 8),
+        (h // 4, w // 4),
+        (h // 2, w // 2),
+    ]
+    for a in out.alphas:
+        assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+
+
+def test_modules_build_from_their_configs_without_io() -> None:
+    enc = CompactEncoder(EncoderConfig())
+    f = enc(torch.randn(1, 3, 64, 64), torch.ones(1, 1, 64, 64))
+    assert [tuple(t.shape[1:]) for t in f] == [(32, 16, 16), (64, 8, 8), (256, 4, 4)]
+    roi = RoiDetector(RoiConfig(threshold=0.9))
+    assert roi.propose(torch.full((1, 1, 2, 2), 2.0)).sum() == 0  # sigmoid(2)=0.88 < 0.9
+    pred = ProgressiveAlphaPredictor(PredictorConfig())
+    assert pred.out_features == 64
+    ref = NativeRefiner(RefinerConfig(feature_channels=8, widths=(4, 4)))
+    coarse = torch.rand(3, 1, 12, 12)
+    # identity at init: an untrained refiner leaves the coarse alpha untouched
+    assert torch.equal(ref(torch.randn(3, 3, 12, 12), coarse, torch.randn(3, 8, 12, 12)), coarse)
+
+
+def test_tracker_feature_tap_validates_strides_and_channels() -> None:
+    ok = {
+        4: np.zeros((32, 16, 16), np.float32),
+        8: torch.zeros(1, 64, 8, 8),
+        16: torch.zeros(256, 4, 4),
+    }
+    f4, f8, f16 = tap_tracker_features(ok)
+    assert f4.shape == (1, 32, 16, 16) and f8.shape == (1, 64, 8, 8) and f16.shape == (1, 256, 4, 4)
+    with pytest.raises(InputError, match="stride 16"):
+        tap_tracker_features({4: ok[4], 8: ok[8]})
+    with pytest.raises(InputError, match="expected 64"):
+        tap_tracker_features({**ok, 8: torch.zeros(32, 8, 8)})
+    with pytest.raises(InputError, match="2× apart"):
+        tap_tracker_features({**ok, 8: torch.zeros(64, 9, 8)})
+
+
+def test_working_shape_keeps_aspect_and_multiples_of_16() -> None:
+    assert working_shape(288, 512, 512) == (288, 512)
+    assert working_shape(1080, 1920, 512) == (288, 512)
+    assert working_shape(2160, 3840, 512) == (288, 512)
+    assert working_shape(100, 60, 512) == (96, 64)  # small frames are not upscaled
+    h, w = working_shape(1000, 700, 512)
+    assert h % 16 == 0 and w % 16 == 0 and h == 512
+
+
+def test_tiles_cover_the_roi_and_gather_scatter_round_trips() -> None:
+    ys, xs = tile_grid(70, 100, 32)
+    assert ys.tolist() == [0, 32, 38] and xs.tolist() == [0, 32, 64, 68]
+    roi = np.zeros((7, 10), bool)
+    roi[3, 4] = True
+    tiles = select_tiles(roi, 70, 100, 32, grow=0)
+    assert len(tiles) == 1 and tiles.covered_fraction < 0.2
+    big = select_tiles(np.ones((7, 10), bool), 70, 100, 32)
+    assert len(big) == 12
+    image = torch.arange(70 * 100, dtype=torch.float32).reshape(1, 70, 100)
+    patches = gather_patches(image, torch.from_numpy(big.origins), 32, 3)
+    assert patches.shape == (12, 1, 38, 38)
+    target = np.zeros((70, 100), np.float32)
+    scatter_patches(target, patches[:, 0].numpy(), big.origins, 32, 3)
+    assert np.array_equal(target, image[0].numpy())
+
+
+def test_sample_native_equals_bilinear_resize_then_crop() -> None:
+    torch.manual_seed(0)
+    src = torch.rand(1, 5, 9, 13)
+    native = (36, 52)
+    full = F.interpolate(src, size=native, mode="bilinear", align_corners=False)
+    origins = torch.tensor([[0, 0], [16, 20], [20, 36]])
+    got = sample_native(src, origins, 16, 2, native)
+    for k, (y, x) in enumerate(origins.tolist()):
+        core = got[k, :, 2:-2, 2:-2]
+        assert torch.allclose(core, full[0, :, y : y + 16, x : x + 16], atol=1e-5)
+
+
+def test_refiner_on_patches_matches_the_whole_frame() -> None:
+    torch.manual_seed(0)
+    ref = NativeRefiner(RefinerConfig(feature_channels=2, widths=(4, 4))).eval()
+    torch.nn.init.normal_(ref.out.weight, std=0.1)
+    rgb, coarse, feats = (
+        torch.randn(1, 3, 40, 40),
+        torch.rand(1, 1, 40, 40),
+        torch.randn(1, 2, 40, 40),
+    )
+    with torch.no_grad():
+        whole = ref(rgb, coarse, feats)
+        origins = torch.tensor([[8, 8], [16, 24]])
+        pad = ref.config.pad
+        pr = gather_patches(rgb[0], origins, 8, pad)
+        pc = gather_patches(coarse[0], origins, 8, pad)
+        pf = gather_patches(feats[0], origins, 8, pad)
+        tiles = ref(pr, pc, pf)
+    for k, (y, x) in enumerate(origins.tolist()):
+        assert torch.allclose(
+            tiles[k, 0, pad:-pad, pad:-pad], whole[0, 0, y : y + 8, x : x + 8], atol=1e-5
+        )
+
+
+def test_roi_stabilizer_hysteresis_only_between_adjacent_frames() -> None:
+    st = RoiStabilizer(high=0.65, low=0.45, reach=0)
+    p0 = np.array([[0.9, 0.5]])
+    p1 = np.array([[0.5, 0.5]])
+    assert st(1, 0, p0).tolist() == [[True, False]]
+    assert st(1, 1, p1).tolist() == [[True, False]]  # held by hysteresis
+    assert st(1, 5, p1).tolist() == [[False, False]]  # not adjacent: plain threshold
+    st.reset()
+    assert st(1, 6, p1).tolist() == [[False, False]]
+
+
+@pytest.mark.parametrize("roi_mode", ["learned", "morphological", "mask"])
+def test_learned_stage_tiny_multi_object(roi_mode: str) -> None:
+    torch.manual_seed(0)
+    net = SAM2MattingNet(tiny_config())
+    stage = LearnedMatting(net, LearnedMattingConfig(weights=None, roi_mode=roi_mode))
+    img, mask = _disc_frame(90, 160)
+    empty = np.zeros_like(mask)
+    out = stage.matte(img, {1: _track(mask), 2: _track(~mask), 3: _track(empty)}, frame_index=0)
+    assert set(out) == {1, 2, 3}
+    for a in out.values():
+        assert a.shape == (90, 160) and a.dtype == np.float32
+        assert a.min() >= 0.0 and a.max() <= 1.0
+    assert not out[3].any()
+    assert stage.matte(img, {}, 1) == {}
+    stage.reset()
+
+
+def test_native_refinement_gives_a_native_matte_and_touches_only_roi_tiles() -> None:
+    torch.manual_seed(0)
+    net = SAM2MattingNet(tiny_config())
+    assert net.refiner is not None
+    torch.nn.init.normal_(net.refiner.out.weight, std=0.5)  # make the refiner change things
+    img, mask = _disc_frame(360, 640)
+    tr = {1: _track(mask)}
+    coarse = LearnedMatting(
+        net, LearnedMattingConfig(weights=None, roi_mode="morphological", refine=False)
+    )
+    fine = LearnedMatting(
+        net, LearnedMattingConfig(weights=None, roi_mode="morphological", refine=True)
+    )
+    a0 = coarse.matte(img, tr)[1]
+    a1 = fine.matte(img, tr)[1]
+    assert a1.shape == (360, 640)
+    changed = np.abs(a1 - a0) > 1e-6
+    assert changed.any()
+    # far from the mask boundary nothing changes (outside every ROI tile)
+    assert not changed[:20, :20].any() and not changed[175:185, 315:325].any()
+
+
+def test_learned_stage_with_tracker_features() -> None:
+    torch.manual_seed(0)
+    net = SAM2MattingNet(paper_config())
+    stage = LearnedMatting(net, LearnedMattingConfig(weights=None))
+    img, mask = _disc_frame(72, 128)
+    feats = {4: torch.randn(32, 16, 16), 8: torch.randn(64, 8, 8), 16: torch.randn(256, 4, 4)}
+    out = stage.matte(img, {1: _track(mask, feats)})
+    assert out[1].shape == (72, 128)
+    with pytest.raises(InputError, match="tracker features"):
+        stage.matte(img, {1: _track(mask)})
+
+
+def test_registry_builds_the_learned_head_with_random_weights() -> None:
+    from sam2matting.matting import build_head
+    from sam2matting.matting.base import MattingStage
+
+    stage = build_head("sam2matting", weights=None, model="tiny", device="cpu")
+    assert isinstance(stage, MattingStage)
+    img, mask = _disc_frame(48, 64)
+    assert stage.matte(img, {1: _track(mask)})[1].shape == (48, 64)
+    from sam2matting.errors import Sam2MattingError
+
+    with pytest.raises(Sam2MattingError, match="unknown option"):
+        build_head("sam2matting", weights=None, bogus=1)
+
+
+def test_numpy_and_torch_patch_gathering_agree() -> None:
+    from sam2matting.bridge.proposals import gather_patches_numpy
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (37, 50, 3), dtype=np.uint8)
+    origins = np.array([[0, 0], [30, 45], [5, 17]])
+    a = gather_patches_numpy(image, origins, 8, 3)
+    b = gather_patches(
+        torch.from_numpy(image.copy()).permute(2, 0, 1), torch.from_numpy(origins), 8, 3
+    )
+    assert np.array_equal(a, b.permute(0, 2, 3, 1).numpy())
+
+
+def test_learned_head_through_the_public_session() -> None:
+    from sam2matting.api import MattingSession
+    from sam2matting.samples import make_sample_clip
+    from sam2matting.types import MaskPrompt
+
+    clip = make_sample_clip(width=128, height=72, num_frames=4)
+    frames, alphas = zip(*clip)
+    masks = [a > 0.5 for a in alphas]
+    with MattingSession(
+        list(frames),
+        tracker="oracle",
+        tracker_options={"masks": masks},
+        head="sam2matting",
+        head_options={"weights": None, "model": "tiny"},
+    ) as session:
+        session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1))
+        results = list(session.propagate())
+    assert [r.index for r in results] == [0, 1, 2, 3]
+    assert all(r.alphas[1].shape == (72, 128) for r in results)

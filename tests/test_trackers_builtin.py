@@ -1,0 +1,284 @@
+"""The built-in tracker beyond the shared contract: prompts, semantics, quality and speed.
+
+Quality on DAVIS and the speed figures are ``slow`` tests (run with ``-m slow -s`` to print them).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tracker_factories import make_sample_contract_clip, make_two_disc_clip, prompt_of_kind
+
+from sam2matting.errors import PromptError, Sam2MattingError
+from sam2matting.eval.metrics import jaccard
+from sam2matting.io.readers import ArraySource
+from sam2matting.samples import make_sample_clip
+from sam2matting.trackers.builtin import (
+    BuiltinTracker,
+    BuiltinTrackerConfig,
+    build,
+    finest_flow_level,
+    working_size,
+)
+from sam2matting.trackers.registry import build_tracker
+from sam2matting.types import Box, MaskPrompt, Points, TextPrompt
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The synthetic sample clip at 256×144, 24 frames (masks = alpha > 0.5)."""
+    return make_sample_contract_clip(256, 144, 24)
+
+
+def _track(clip, prompts, start=0, reverse=False, **options):
+    session = build(**options).open(ArraySource(clip.frames))
+    for p in prompts:
+        session.add_prompt(p)
+    frames = list(session.propagate(start, reverse=reverse))
+    session.close()
+    return frames
+
+
+def _ious(frames, clip, obj=1, truth_obj=None):
+    truth_obj = truth_obj or obj
+    return [
+        jaccard(f.objects[obj].mask(clip.height, clip.width), clip.masks[truth_obj][f.index])
+        for f in frames
+    ]
+
+
+def test_registry_builds_it_and_options_are_checked() -> None:
+    tracker = build_tracker("builtin", max_side=256, flow_preset="ultrafast")
+    assert isinstance(tracker, BuiltinTracker)
+    assert tracker.config.max_side == 256
+    assert tracker.name == "builtin" and tracker.provides_features is False
+    assert tracker.prompt_types == (Points, Box, MaskPrompt)
+    with pytest.raises(Sam2MattingError, match="unknown option"):
+        build(max_sid=3)
+    with pytest.raises(Sam2MattingError, match="flow_preset"):
+        BuiltinTrackerConfig(flow_preset="warp9")
+    with pytest.raises(Sam2MattingError):
+        BuiltinTrackerConfig(max_side=8)
+
+
+def test_working_size_and_flow_level() -> None:
+    assert working_size(1920, 1080, 512) == (512, 288)
+    assert working_size(1080, 1920, 512) == (288, 512)
+    assert working_size(320, 180, 512) == (320, 180)  # never upscaled
+    assert finest_flow_level(512, 288, 2) == 2
+    assert finest_flow_level(128, 72, 2) == 0
+    assert finest_flow_level(256, 144, 2) == 1
+
+
+def test_text_prompt_is_refused_with_a_pointer_to_sam3() -> None:
+    clip = make_two_disc_clip()
+    session = build().open(ArraySource(clip.frames))
+    with pytest.raises(PromptError, match=r"^the builtin tracker cannot use text prompts; use --tracker sam3$"):
+        session.add_prompt(TextPrompt("orange disc"))
+
+
+def test_logits_are_at_the_working_resolution() -> None:
+    clip = make_sample_contract_clip(320, 180, 16)
+    session = build(max_side=160).open(ArraySource(clip.frames))
+    assert session.working_size == (160, 90)
+    session.add_prompt(MaskPrompt(clip.masks[1][0]))
+    frames = list(session.propagate(0))
+    assert frames[0].objects[1].logits.shape == (90, 160)
+    assert frames[0].objects[1].logits.dtype == np.float32
+    assert frames[0].objects[1].mask(180, 320).shape == (180, 320)
+    assert min(_ious(frames, clip)) > 0.85
+
+
+def test_box_and_mask_prompts_follow_the_sample_clip(sample) -> None:
+    for prompt in (MaskPrompt(sample.masks[1][0]), Box(*sample.box(1, 0, margin=6).xyxy)):
+        ious = _ious(_track(sample, [prompt]), sample)
+        assert np.mean(ious) > 0.85, f"{type(prompt).__name__}: mean IoU {np.mean(ious):.3f}"
+        assert min(ious) > 0.75, f"{type(prompt).__name__}: min IoU {min(ious):.3f}"
+
+
+def test_points_prompt_segments_the_object(sample) -> None:
+    frames = _track(sample, [prompt_of_kind(Points, sample, 1, 0)])
+    assert _ious(frames[:1], sample)[0] > 0.7
+
+
+def test_backward_propagation_reaches_frame_zero(sample) -> None:
+    mid = sample.num_frames // 2
+    frames = _track(sample, [MaskPrompt(sample.masks[1][mid], frame=mid)], start=mid, reverse=True)
+    assert [f.index for f in frames] == list(range(mid, -1, -1))
+    assert min(_ious(frames, sample)) > 0.75
+
+
+def test_objects_never_share_a_pixel() -> None:
+    clip = make_two_disc_clip()
+    grown = np.zeros_like(clip.masks[1][0])
+    ys, xs = np.nonzero(clip.masks[1][0])
+    grown[ys.min() - 4 : ys.max() + 5, xs.min() - 4 : xs.max() + 30] = True  # overlaps nothing of 2 yet
+    both = grown | clip.masks[2][0]
+    frames = _track(
+        clip, [MaskPrompt(clip.masks[1][0], object_id=1), MaskPrompt(both, object_id=2)]
+    )
+    for f in frames:
+        positive = np.stack([t.logits > 0 for t in f.objects.values()])
+        assert positive.sum(axis=0).max() <= 1, f"frame {f.index}: a pixel has two objects"
+    # object 2's anchor on frame 0 includes object 1's disc: the later prompt did not steal it
+    # (ties on an anchor frame go to the largest logit, both are anchors here)
+    assert (frames[0].objects[1].logits > 0).any()
+
+
+def test_clicks_correct_masks_near_the_clicks() -> None:
+    clip = make_two_disc_clip()
+    too_big = clip.masks[1][0] | clip.masks[2][0]
+    pos = clip.centre(1, 0)
+    neg = clip.centre(2, 0)
+    frames = _track(clip, [MaskPrompt(too_big), Points((pos, neg), (1, 0), frame=0)])
+    assert jaccard(frames[0].objects[1].mask(72, 128), clip.masks[1][0]) > 0.9
+    # a positive click on a second region adds it to a propagated mask (correction on frame 3)
+    frames = _track(
+        clip,
+        [MaskPrompt(clip.masks[1][0]), Points((clip.centre(1, 3), clip.centre(2, 3)), (1, 1), frame=3)],
+    )
+    union = [m1 | m2 for m1, m2 in zip(clip.masks[1], clip.masks[2])]
+    assert jaccard(frames[2].objects[1].mask(72, 128), clip.masks[1][2]) > 0.9
+    assert jaccard(frames[3].objects[1].mask(72, 128), union[3]) > 0.8
+
+
+def test_empty_result_is_a_prompt_error() -> None:
+    flat = [np.full((72, 128, 3), 90, np.uint8)] * 3
+    session = build().open(ArraySource(flat))
+    with pytest.raises(PromptError, match=r"^prompt selected nothing on frame 1$"):
+        session.add_prompt(Box(40, 30, 41, 31, frame=1))
+
+
+def test_continuing_or_restarting_gives_the_same_frames(sample) -> None:
+    """A run split in two, or started late (silent catch-up), equals one full run."""
+    prompts = [MaskPrompt(sample.masks[1][0]), Points((sample.centre(1, 6),), (1,), frame=6)]
+    full = _track(sample, prompts)
+    session = build().open(ArraySource(sample.frames))
+    for p in prompts:
+        session.add_prompt(p)
+    head = list(session.propagate(0, end_frame=9))
+    tail = list(session.propagate(10))
+    late = list(session.propagate(15))  # not adjacent to the last run: catches up silently
+    session.close()
+    assert [f.index for f in head + tail] == list(range(sample.num_frames))
+    for a, b in zip(full, head + tail):
+        assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+    for a, b in zip(full[15:], late):
+        assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+
+
+def test_object_prompted_only_later_is_absent_when_going_backward_past_nothing() -> None:
+    clip = make_two_disc_clip()
+    frames = _track(
+        clip, [MaskPrompt(clip.masks[1][0]), MaskPrompt(clip.masks[2][5], frame=5, object_id=2)],
+        start=5, reverse=True,
+    )
+    # backward from 5: object 2 is tracked from its prompt; object 1 appears at its prompt (0)
+    assert [sorted(f.objects) for f in frames] == [[2]] * 5 + [[1, 2]]
+    assert min(_ious(frames, clip, obj=2)) > 0.8
+
+
+def _array_bytes(obj, seen=None) -> int:
+    """Bytes of every numpy array reachable from ``obj`` through attributes and containers."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, ArraySource):
+        return 0  # the caller's frames
+    if isinstance(obj, dict):
+        return sum(_array_bytes(v, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple, set)):
+        return sum(_array_bytes(v, seen) for v in obj)
+    if hasattr(obj, "__dict__"):
+        return _array_bytes(vars(obj), seen)
+    return 0
+
+
+def test_session_memory_does_not_grow_with_the_clip() -> None:
+    held = []
+    for n in (6, 30):
+        clip = make_sample_contract_clip(128, 72, n)
+        session = build().open(ArraySource(clip.frames))
+        session.add_prompt(MaskPrompt(clip.masks[1][0]))
+        for _ in session.propagate(0):
+            pass
+        held.append(_array_bytes(session))
+        session.close()
+        session.close()
+        with pytest.raises(Sam2MattingError, match="closed"):
+            session.add_prompt(MaskPrompt(clip.masks[1][0]))
+    assert held[0] == held[1], f"session state grew from {held[0]} to {held[1]} bytes"
+
+
+# -- figures (slow) ------------------------------------------------------------------------------
+
+
+def _load_davis(root: Path, name: str):
+    from PIL import Image
+
+    images = sorted((root / "JPEGImages" / name).glob("*.jpg"))
+    masks = sorted((root / "Annotations" / name).glob("*.png"))
+    frames = [np.asarray(Image.open(p).convert("RGB")) for p in images]
+    truth = [np.asarray(Image.open(p).convert("L")) > 127 for p in masks]
+    return frames, truth
+
+
+DAVIS_SEQUENCES = ("blackswan", "car-shadow", "dog", "horsejump-high", "kite-surf", "libby")
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_davis_quality(shared_data: Path) -> None:
+    """Mean J over frames 1…N of the six DAVIS-2016 sequences, from the first-frame mask."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    scores = {}
+    for name in DAVIS_SEQUENCES:
+        frames, truth = _load_davis(shared_data / "davis", name)
+        session = build().open(ArraySource(frames))
+        session.add_prompt(MaskPrompt(truth[0]))
+        h, w = truth[0].shape
+        ious = [
+            jaccard(f.objects[1].mask(h, w), truth[f.index]) for f in session.propagate(0) if f.index > 0
+        ]
+        scores[name] = float(np.mean(ious))
+        print(f"DAVIS {name:16s} J = {scores[name]:.3f}")
+    mean = float(np.mean(list(scores.values())))
+    print(f"DAVIS mean J = {mean:.3f}")
+    assert mean > 0.6
+
+
+@pytest.mark.slow
+def test_sample_clip_quality_and_speed() -> None:
+    """J on the 512×288 sample clip (box and mask prompts) and single-thread ms/frame."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    for width, height, max_side in ((512, 288, 512), (1280, 720, 720)):
+        clip = make_sample_clip(width, height, 48)
+        frames, masks = [], []
+        for image, alpha in clip:
+            frames.append(image)
+            masks.append(alpha > 0.5)
+        for label, prompt in (("mask", MaskPrompt(masks[0])), ("box", Box(*clip.box(0)))):
+            session = build(max_side=max_side).open(ArraySource(frames))
+            session.add_prompt(prompt)
+            times, ious = [], []
+            tick = time.perf_counter()
+            for f in session.propagate(0):
+                times.append(time.perf_counter() - tick)
+                ious.append(jaccard(f.objects[1].mask(height, width), masks[f.index]))
+                tick = time.perf_counter()
+            step = float(np.median(times[1:])) * 1000
+            print(
+                f"sample {width}×{height} (work {max_side}) {label}: mean J {np.mean(ious[1:]):.3f}, "
+                f"min J {min(ious):.3f}, {step:.1f} ms/frame"
+            )
+            assert np.mean(ious[1:]) > 0.9
