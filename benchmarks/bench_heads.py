@@ -149,7 +149,7 @@ def _time_stage(stage: Any, frames: list[np.ndarray], masks: list[np.ndarray]) -
         dt = time.perf_counter() - t0
         if i >= 2:  # skip warm-up frames (oneDNN primitive creation)
             totals.append(dt)
-            for k, v in stage.last_timings.items():
+            for k, v in getattr(stage, "last_timings", {}).items():
                 parts.setdefault(k, []).append(v)
     out = {"median_ms": 1e3 * statistics.median(totals), "min_ms": 1e3 * min(totals)}
     out |= {f"{k}_median_ms": 1e3 * statistics.median(v) for k, v in parts.items()}

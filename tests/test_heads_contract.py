@@ -134,7 +134,7 @@ def test_tiles_cover_the_roi_and_gather_scatter_round_trips() -> None:
     ys, xs = tile_grid(70, 100, 32)
     assert ys.tolist() == [0, 32, 38] and xs.tolist() == [0, 32, 64, 68]
     roi = np.zeros((7, 10), bool)
-    roi[3, 4] = True
+    roi[1, 4] = True  # native rows 10–20, columns 40–50: inside tile (0, 32) only
     tiles = select_tiles(roi, 70, 100, 32, grow=0)
     assert len(tiles) == 1 and tiles.covered_fraction < 0.2
     big = select_tiles(np.ones((7, 10), bool), 70, 100, 32)
@@ -290,3 +290,46 @@ def test_learned_head_through_the_public_session() -> None:
         results = list(session.propagate())
     assert [r.index for r in results] == [0, 1, 2, 3]
     assert all(r.alphas[1].shape == (72, 128) for r in results)
+
+
+def test_scatter_where_and_paste_known_keep_the_mask_outside_the_roi() -> None:
+    target = np.zeros((8, 8), np.float32)
+    patches = np.ones((1, 8, 8), np.float32)
+    where = np.zeros((1, 8, 8), bool)
+    where[0, :4] = True
+    scatter_patches(target, patches, np.array([[0, 0]]), 8, 0, where)
+    assert target[:4].all() and not target[4:].any()
+    torch.manual_seed(0)
+    net = SAM2MattingNet(tiny_config())
+    img, mask = _disc_frame(90, 160)
+    stage = LearnedMatting(
+        net, LearnedMattingConfig(weights=None, roi_mode="mask", paste_known=True)
+    )
+    out = stage.matte(img, {1: _track(mask)})[1]
+    # no ROI: the mask (resampled through the working grid), exactly 0 / 1 away from its edge
+    import cv2
+
+    k = np.ones((9, 9), np.uint8)
+    inner = cv2.erode(mask.astype(np.uint8), k) > 0
+    outer = cv2.dilate(mask.astype(np.uint8), k) == 0
+    assert (out[inner] == 1).all() and (out[outer] == 0).all()
+
+
+def test_batchnorm_fusion_keeps_the_outputs() -> None:
+    import copy
+
+    from sam2matting.matting.heads import fuse_batchnorm
+
+    torch.manual_seed(0)
+    net = SAM2MattingNet(compact_config()).eval()
+    for m in net.modules():  # non-trivial statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    fused = fuse_batchnorm(copy.deepcopy(net))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    rgb, mask = torch.randn(1, 3, 64, 96), (torch.rand(1, 1, 64, 96) > 0.5).float()
+    with torch.no_grad():
+        a, b = net(rgb, mask), fused(rgb, mask)
+    assert torch.allclose(a.roi_logits, b.roi_logits, atol=1e-4)
+    assert torch.allclose(a.alphas[-1], b.alphas[-1], atol=1e-4)

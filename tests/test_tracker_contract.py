@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from sam2matting.errors import PromptError, Sam2MattingError
+from sam2matting.eval.metrics import jaccard
+from sam2matting.io.readers import ArraySource
+from sam2matting.trackers.base import Tracker, TrackerSession
+from sam2matting.types import Box, MaskPrompt, Points, Prompt, TextPrompt, TrackedFrame
 from tracker_factories import (
     FACTORIES,
     ContractClip,
@@ -17,12 +23,6 @@ from tracker_factories import (
     make_two_disc_clip,
     prompt_of_kind,
 )
-
-from sam2matting.errors import PromptError, Sam2MattingError
-from sam2matting.eval.metrics import jaccard
-from sam2matting.io.readers import ArraySource
-from sam2matting.trackers.base import Tracker, TrackerSession
-from sam2matting.types import Box, MaskPrompt, Points, Prompt, TextPrompt, TrackedFrame
 
 NAMES = sorted(FACTORIES)
 ALL_PROMPT_TYPES = (Points, Box, MaskPrompt, TextPrompt)
@@ -83,7 +83,9 @@ def test_protocol_and_attributes(name: str, clip: ContractClip) -> None:
 
 @pytest.mark.parametrize("kind", [Points, Box, MaskPrompt, TextPrompt], ids=lambda k: k.__name__)
 @pytest.mark.parametrize("name", NAMES)
-def test_each_declared_prompt_type_tracks_the_object(name: str, kind: type, clip: ContractClip) -> None:
+def test_each_declared_prompt_type_tracks_the_object(
+    name: str, kind: type, clip: ContractClip
+) -> None:
     factory, tracker, session = _open(name, clip)
     session.close()
     if kind not in tracker.prompt_types:
@@ -101,7 +103,9 @@ def test_each_declared_prompt_type_tracks_the_object(name: str, kind: type, clip
             assert set(f.objects) == {2}
         best = jaccard(_mask(frames[0], 2, clip), clip.masks[2][t])
     if factory.accurate:
-        assert best >= factory.min_iou, f"{kind.__name__} prompt: IoU {best:.2f} on the prompt frame"
+        assert best >= factory.min_iou, (
+            f"{kind.__name__} prompt: IoU {best:.2f} on the prompt frame"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -112,7 +116,9 @@ def test_output_types_shapes_and_images(name: str, clip: ContractClip) -> None:
     assert [f.index for f in frames] == list(range(clip.num_frames))
     for f in frames:
         assert isinstance(f, TrackedFrame)
-        assert np.array_equal(f.image, clip.frames[f.index]), "TrackedFrame.image must be the source frame"
+        assert np.array_equal(f.image, clip.frames[f.index]), (
+            "TrackedFrame.image must be the source frame"
+        )
         assert f.image.dtype == np.uint8 and f.image.shape == clip.frames[0].shape
         assert set(f.objects) == {1}
         track = f.objects[1]
@@ -157,7 +163,9 @@ def test_object_added_on_a_later_frame(name: str, clip: ContractClip) -> None:
     factory, tracker, _ = _open(name, clip)
     kind = _editing_prompt_type(tracker)
     later = 3
-    frames = _run(name, clip, [prompt_of_kind(kind, clip, 1, 0), prompt_of_kind(kind, clip, 2, later)])
+    frames = _run(
+        name, clip, [prompt_of_kind(kind, clip, 1, 0), prompt_of_kind(kind, clip, 2, later)]
+    )
     for f in frames:
         expected = {1} if f.index < later else {1, 2}
         assert set(f.objects) == expected, f"frame {f.index}: objects {sorted(f.objects)}"
@@ -190,7 +198,8 @@ def test_correction_on_a_later_frame(name: str, clip: ContractClip) -> None:
     corrected = _run(name, clip, [first, correction])
     assert [f.index for f in corrected] == list(range(clip.num_frames))
     changed = [
-        not np.array_equal(a.objects[1].logits, b.objects[1].logits) for a, b in zip(plain, corrected)
+        not np.array_equal(a.objects[1].logits, b.objects[1].logits)
+        for a, b in zip(plain, corrected)
     ]
     assert changed[k], "a correction must change the result on its frame"
     if factory.causal:

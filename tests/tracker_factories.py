@@ -129,7 +129,9 @@ def make_two_disc_clip(width: int = 128, height: int = 72, num_frames: int = 8) 
     return ContractClip(frames, masks, texts={1: "orange disc", 2: "blue disc"})
 
 
-def make_sample_contract_clip(width: int = 128, height: int = 72, num_frames: int = 8) -> ContractClip:
+def make_sample_contract_clip(
+    width: int = 128, height: int = 72, num_frames: int = 8
+) -> ContractClip:
     """The project's synthetic sample clip (one soft-edged object), mask = alpha > 0.5."""
     clip = make_sample_clip(width=width, height=height, num_frames=num_frames)
     frames, masks = [], []

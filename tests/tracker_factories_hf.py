@@ -20,9 +20,10 @@ def _sam2_1(clip: ContractClip) -> Tracker:
 
 
 def _edgetam(clip: ContractClip) -> Tracker:
-    from sam2matting.trackers.hf_sam2 import build_edgetam, tiny_edgetam_config
+    from sam2matting.trackers.hf_sam2 import build_edgetam, tiny_repvit_edgetam_config
 
-    return build_edgetam(config=tiny_edgetam_config(), device="cpu")
+    # the released backbone type (RepViT behind a timm_wrapper config), rebuilt without timm
+    return build_edgetam(config=tiny_repvit_edgetam_config(), device="cpu")
 
 
 def _sam3(clip: ContractClip) -> Tracker:

@@ -71,8 +71,13 @@ def _random_ellipses(
     """Filled ellipses with random axes (0.4–1 × size) and angles at ``centres`` (n×2, x y)."""
     out = np.zeros(shape, np.uint8)
     for x, y in centres:
-        axes = (max(1, round(size * rng.uniform(0.4, 1.0))), max(1, round(size * rng.uniform(0.4, 1.0))))
-        cv2.ellipse(out, (int(x), int(y)), axes, float(rng.uniform(0, 180)), 0, 360, 1, thickness=-1)
+        axes = (
+            max(1, round(size * rng.uniform(0.4, 1.0))),
+            max(1, round(size * rng.uniform(0.4, 1.0))),
+        )
+        cv2.ellipse(
+            out, (int(x), int(y)), axes, float(rng.uniform(0, 180)), 0, 360, 1, thickness=-1
+        )
     return out.astype(bool)
 
 
@@ -93,7 +98,9 @@ def _smooth_noise(shape: tuple[int, int], cell: float, rng: np.random.Generator)
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def degrade_mask(mask: np.ndarray, kind: str, strength: float, rng: np.random.Generator) -> np.ndarray:
+def degrade_mask(
+    mask: np.ndarray, kind: str, strength: float, rng: np.random.Generator
+) -> np.ndarray:
     """Apply one degradation ``kind`` (see :data:`DEGRADATIONS`) of ``strength`` ∈ [0, 1].
 
     ``mask``: H×W, nonzero = object. Returns a new bool H×W array. An empty mask stays empty.
@@ -104,7 +111,9 @@ def degrade_mask(mask: np.ndarray, kind: str, strength: float, rng: np.random.Ge
     if m.ndim != 2:
         raise InputError(f"a mask to degrade must be H×W, got shape {m.shape}")
     if kind not in DEGRADATIONS:
-        raise InputError(f"unknown mask degradation {kind!r}; choose from: {', '.join(DEGRADATIONS)}")
+        raise InputError(
+            f"unknown mask degradation {kind!r}; choose from: {', '.join(DEGRADATIONS)}"
+        )
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"degradation strength must be in [0, 1], got {strength:g}")
     m = m.astype(bool)
@@ -152,7 +161,9 @@ def degrade_mask(mask: np.ndarray, kind: str, strength: float, rng: np.random.Ge
     # shift
     distance = rng.uniform(0.5, 1.0) * 0.1 * strength * scale
     angle = rng.uniform(0, 2 * np.pi)
-    matrix = np.float32([[1, 0, distance * np.cos(angle)], [0, 1, distance * np.sin(angle)]])
+    matrix = np.array(
+        [[1.0, 0.0, distance * np.cos(angle)], [0.0, 1.0, distance * np.sin(angle)]], np.float32
+    )
     moved = cv2.warpAffine(u8, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     return moved.astype(bool)
 
@@ -186,11 +197,15 @@ def parse_degradations(
         name, _, value = item.partition(":")
         name = name.strip()
         if name not in DEGRADATIONS:
-            raise InputError(f"unknown mask degradation {name!r}; choose from: {', '.join(DEGRADATIONS)}")
+            raise InputError(
+                f"unknown mask degradation {name!r}; choose from: {', '.join(DEGRADATIONS)}"
+            )
         try:
             s = float(value) if value.strip() else float(strength)
         except ValueError:
-            raise InputError(f"degradation strength must be a number, got {value!r} in {item!r}") from None
+            raise InputError(
+                f"degradation strength must be a number, got {value!r} in {item!r}"
+            ) from None
         if not 0.0 <= s <= 1.0:
             raise InputError(f"degradation strength must be in [0, 1], got {s:g} for {name}")
         steps.append((name, s))

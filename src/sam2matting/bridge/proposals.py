@@ -75,9 +75,15 @@ def select_tiles(roi: np.ndarray, height: int, width: int, tile: int, grow: int 
     r = np.asarray(roi, dtype=np.uint8)
     if not r.any():
         return TileSet(np.zeros((0, 2), np.int64), tile, height, width)
-    # area-resize gives each tile cell the fraction of ROI pixels mapping into it
-    cells = cv2.resize(r.astype(np.float32), (len(xs), len(ys)), interpolation=cv2.INTER_AREA)
-    sel: np.ndarray = (cells > 0).astype(np.uint8)
+    # exact test per tile: does any ROI cell overlap the tile's native rectangle? (integral image)
+    rh, rw = r.shape
+    integral = cv2.integral(r)  # (rh+1)×(rw+1)
+    y0 = np.floor(ys * rh / height).astype(np.int64)
+    y1 = np.minimum(np.ceil((ys + tile) * rh / height).astype(np.int64), rh)
+    x0 = np.floor(xs * rw / width).astype(np.int64)
+    x1 = np.minimum(np.ceil((xs + tile) * rw / width).astype(np.int64), rw)
+    counts = integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0]
+    sel: np.ndarray = (counts > 0).astype(np.uint8)
     if grow > 0:
         sel = cv2.dilate(sel, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
     iy, ix = np.nonzero(sel)
@@ -114,13 +120,26 @@ def gather_patches_numpy(image: np.ndarray, origins: np.ndarray, size: int, pad:
 
 
 def scatter_patches(
-    target: np.ndarray, patches: np.ndarray, origins: np.ndarray, size: int, pad: int
+    target: np.ndarray,
+    patches: np.ndarray,
+    origins: np.ndarray,
+    size: int,
+    pad: int,
+    where: np.ndarray | None = None,
 ) -> None:
-    """Paste the cores of n×P×P ``patches`` (P = size + 2·pad) into H×W ``target`` in place."""
+    """Paste the cores of n×P×P ``patches`` (P = size + 2·pad) into H×W ``target`` in place.
+
+    ``where`` (bool n×P×P, optional): paste only those pixels, keep ``target`` elsewhere.
+    """
     h, w = target.shape
     for k, (y0, x0) in enumerate(np.asarray(origins)):
         y1, x1 = min(int(y0) + size, h), min(int(x0) + size, w)
-        target[y0:y1, x0:x1] = patches[k, pad : pad + y1 - y0, pad : pad + x1 - x0]
+        core = patches[k, pad : pad + y1 - y0, pad : pad + x1 - x0]
+        if where is None:
+            target[y0:y1, x0:x1] = core
+        else:
+            keep = where[k, pad : pad + y1 - y0, pad : pad + x1 - x0]
+            target[y0:y1, x0:x1] = np.where(keep, core, target[y0:y1, x0:x1])
 
 
 @dataclass

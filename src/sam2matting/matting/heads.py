@@ -40,6 +40,7 @@ __all__ = [
     "PredictorOutput",
     "PredictorStage",
     "ProgressiveAlphaPredictor",
+    "fuse_batchnorm",
     "resize_to",
 ]
 
@@ -58,6 +59,23 @@ class ConvBNReLU(nn.Sequential):
         self.conv = nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, bias=False)
         self.bn = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
+
+
+def fuse_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold every BatchNorm of the ConvBNReLU / UpConvBNReLU blocks into its convolution, in place.
+
+    For inference only (eval-mode statistics): the outputs are unchanged up to float rounding,
+    and one memory pass per block is saved. Returns ``module``.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for block in module.modules():
+        if isinstance(block, ConvBNReLU | UpConvBNReLU) and isinstance(block.bn, nn.BatchNorm2d):
+            block.conv = fuse_conv_bn_eval(
+                block.conv.eval(), block.bn.eval(), transpose=isinstance(block, UpConvBNReLU)
+            )
+            block.bn = nn.Identity()  # type: ignore[assignment]
+    return module
 
 
 class UpConvBNReLU(nn.Sequential):

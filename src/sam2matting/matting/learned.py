@@ -23,10 +23,11 @@ into it through :func:`sam2matting.matting.weights.load_official_heads`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import cv2
 import numpy as np
@@ -44,7 +45,7 @@ from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
-from .heads import PredictorConfig, ProgressiveAlphaPredictor, resize_to
+from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
 from .refine import NativeRefiner, RefinerConfig, sample_native
 
 __all__ = [
@@ -270,6 +271,8 @@ class LearnedMattingConfig:
     (off → bilinear upsampling as in the paper). ``roi_mode``: ``learned`` (the method),
     ``morphological`` (classical band around the mask) or ``mask`` (no unknown region) — the
     last two are ablations. ``stabilize``: ROI hysteresis over consecutive frames.
+    ``paste_known``: outside the ROI the alpha is the tracker's binary mask (the pseudo-trimap's
+    known region), inside it the heads' (and refiner's) alpha; off → the heads' alpha everywhere.
     """
 
     weights: str | None = "default"
@@ -279,6 +282,7 @@ class LearnedMattingConfig:
     refine: bool = True
     roi_mode: RoiMode = "learned"
     stabilize: bool = True
+    paste_known: bool = True
     working_size: int | None = None
     threads: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -307,7 +311,9 @@ class LearnedMatting:
     ) -> None:
         self.config = config or LearnedMattingConfig(weights=None)
         self.device = device or torch.device("cpu")
-        self.net = net.to(self.device).eval()
+        # a private copy with BatchNorm folded into the convolutions (inference only)
+        fused = fuse_batchnorm(copy.deepcopy(net).eval()).to(self.device)
+        self.net: SAM2MattingNet = cast(SAM2MattingNet, fused)
         if self.device.type == "cpu":
             # NHWC convolutions are ~2× faster with oneDNN on CPU
             self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -429,6 +435,17 @@ class LearnedMatting:
         trimap = pseudo_trimap(mask4, roi)  # type: ignore[arg-type]
         pred = net.predictor(feats, trimap, rgb)
         alpha2 = pred.alpha[:, 0].float().cpu().numpy()
+        if self.config.paste_known:
+            # the pseudo-trimap's known region keeps the mask: no drift or noise outside the ROI
+            h2, w2 = alpha2.shape[1:]
+            for k in range(b):
+                r2 = cv2.resize(
+                    roi_np[k].astype(np.uint8), (w2, h2), interpolation=cv2.INTER_NEAREST
+                )
+                m2 = cv2.resize(
+                    masks_np[k].astype(np.float32), (w2, h2), interpolation=cv2.INTER_AREA
+                )
+                alpha2[k] = np.where(r2 > 0, alpha2[k], (m2 > 0.5).astype(np.float32))
         t2 = time.perf_counter()
         timings["heads"] = t2 - t1
 
@@ -461,7 +478,7 @@ class LearnedMatting:
             return
         rc = refiner.config
         h, w = image.shape[:2]
-        tiles = [select_tiles(roi[k], h, w, rc.tile) for k in range(len(alphas))]
+        tiles = [select_tiles(roi[k], h, w, rc.tile, grow=0) for k in range(len(alphas))]
         counts = [len(t) for t in tiles]
         self.last_coverage = sum(t.covered_fraction for t in tiles)
         if sum(counts) == 0:
@@ -487,11 +504,23 @@ class LearnedMatting:
             .cpu()
             .numpy()
         )
+        keep = None
+        if self.config.paste_known:  # refine only inside the ROI proper, not the whole tile
+            roi_t = torch.from_numpy(roi[:, None].astype(np.float32))
+            keep_p = [
+                sample_native(
+                    roi_t[k : k + 1], torch.from_numpy(t.origins), rc.tile, rc.pad, (h, w)
+                )
+                for k, t in enumerate(tiles)
+                if len(t)
+            ]
+            keep = (torch.cat(keep_p)[:, 0] > 0.5).numpy()
         start = 0
         for k, t in enumerate(tiles):
             n = counts[k]
             if n:
-                scatter_patches(alphas[k], fine[start : start + n], t.origins, rc.tile, rc.pad)
+                sel = None if keep is None else keep[start : start + n]
+                scatter_patches(alphas[k], fine[start : start + n], t.origins, rc.tile, rc.pad, sel)
             start += n
 
 

@@ -17,7 +17,9 @@ Builders take the same options:
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +46,10 @@ __all__ = [
     "build",
     "build_edgetam",
     "build_path",
+    "repvit_backbone",
     "sam2_config",
     "tiny_edgetam_config",
+    "tiny_repvit_edgetam_config",
     "tiny_sam2_config",
 ]
 
@@ -222,6 +226,236 @@ def tiny_edgetam_config(image_size: int = 64) -> EdgeTamVideoConfig:
     )
 
 
+# ----------------------------------------------------------------------------- EdgeTAM backbone
+# The released EdgeTAM wraps timm's RepViT-M1 (``TimmWrapperModel``), and this project never
+# installs timm. These modules rebuild the same network with the same parameter names (timm's
+# features-only wrapper flattens ``stages.N`` into ``stages_N``), so the released transformers
+# checkpoint loads into it unchanged.
+
+#: timm RepViT variants: (stage widths, stage depths, legacy RepVGG branch)
+REPVIT_VARIANTS: dict[str, tuple[tuple[int, ...], tuple[int, ...], bool]] = {
+    "repvit_m1": ((48, 96, 192, 384), (2, 2, 14, 2), True),
+    "repvit_m2": ((64, 128, 256, 512), (2, 2, 12, 2), True),
+    "repvit_m3": ((64, 128, 256, 512), (4, 4, 18, 2), True),
+    "repvit_m0_9": ((48, 96, 192, 384), (2, 2, 14, 2), False),
+    "repvit_m1_0": ((56, 112, 224, 448), (2, 2, 14, 2), False),
+    "repvit_m1_1": ((64, 128, 256, 512), (2, 2, 12, 2), False),
+    "repvit_m1_5": ((64, 128, 256, 512), (4, 4, 24, 4), False),
+    "repvit_m2_3": ((80, 160, 320, 640), (6, 6, 34, 2), False),
+}
+
+
+def _repvit_modules() -> dict[str, type]:
+    """RepViT building blocks (defined lazily so importing this module stays free of torch)."""
+    import torch
+    from torch import nn
+
+    def make_divisible(v: float, divisor: int = 8) -> int:
+        return max(divisor, int(v + divisor / 2) // divisor * divisor)
+
+    class ConvNorm(nn.Sequential):
+        def __init__(
+            self, cin: int, cout: int, k: int = 1, stride: int = 1, pad: int = 0, groups: int = 1
+        ) -> None:
+            super().__init__()
+            self.add_module("c", nn.Conv2d(cin, cout, k, stride, pad, groups=groups, bias=False))
+            self.add_module("bn", nn.BatchNorm2d(cout))
+
+    class SqueezeExcite(nn.Module):
+        def __init__(self, ch: int) -> None:
+            super().__init__()
+            rd = make_divisible(ch * 0.25)
+            self.fc1 = nn.Conv2d(ch, rd, 1)
+            self.bn = nn.Identity()
+            self.act = nn.ReLU()
+            self.fc2 = nn.Conv2d(rd, ch, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = self.fc2(self.act(self.bn(self.fc1(x.mean((2, 3), keepdim=True)))))
+            return x * torch.sigmoid(s)
+
+    class RepVggDw(nn.Module):
+        def __init__(self, ch: int, k: int, legacy: bool) -> None:
+            super().__init__()
+            self.conv = ConvNorm(ch, ch, k, 1, (k - 1) // 2, groups=ch)
+            self.conv1: nn.Module = (
+                ConvNorm(ch, ch, 1, 1, 0, groups=ch) if legacy else nn.Conv2d(ch, ch, 1, groups=ch)
+            )
+            self.bn: nn.Module = nn.Identity() if legacy else nn.BatchNorm2d(ch)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.bn(self.conv(x) + self.conv1(x) + x)
+
+    class Mlp(nn.Module):
+        def __init__(self, ch: int, hidden: int) -> None:
+            super().__init__()
+            self.conv1 = ConvNorm(ch, hidden)
+            self.act = nn.GELU()
+            self.conv2 = ConvNorm(hidden, ch)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv2(self.act(self.conv1(x)))
+
+    class Block(nn.Module):
+        def __init__(self, ch: int, ratio: int, k: int, use_se: bool, legacy: bool) -> None:
+            super().__init__()
+            self.token_mixer = RepVggDw(ch, k, legacy)
+            self.se: nn.Module = SqueezeExcite(ch) if use_se else nn.Identity()
+            self.channel_mixer = Mlp(ch, ch * ratio)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.se(self.token_mixer(x))
+            return x + self.channel_mixer(x)
+
+    class Stem(nn.Module):
+        def __init__(self, cin: int, cout: int) -> None:
+            super().__init__()
+            self.conv1 = ConvNorm(cin, cout // 2, 3, 2, 1)
+            self.act1 = nn.GELU()
+            self.conv2 = ConvNorm(cout // 2, cout, 3, 2, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv2(self.act1(self.conv1(x)))
+
+    class Downsample(nn.Module):
+        def __init__(self, cin: int, ratio: int, cout: int, k: int, legacy: bool) -> None:
+            super().__init__()
+            self.pre_block = Block(cin, ratio, k, False, legacy)
+            self.spatial_downsample = ConvNorm(cin, cin, k, 2, (k - 1) // 2, groups=cin)
+            self.channel_downsample = ConvNorm(cin, cout)
+            self.ffn = Mlp(cout, cout * ratio)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.channel_downsample(self.spatial_downsample(self.pre_block(x)))
+            return x + self.ffn(x)
+
+    class Stage(nn.Module):
+        def __init__(
+            self, cin: int, cout: int, depth: int, ratio: int, k: int, down: bool, legacy: bool
+        ) -> None:
+            super().__init__()
+            self.downsample: nn.Module = (
+                Downsample(cin, ratio, cout, k, legacy) if down else nn.Identity()
+            )
+            self.blocks = nn.Sequential(
+                *[Block(cout, ratio, k, i % 2 == 0, legacy) for i in range(depth)]
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.blocks(self.downsample(x))
+
+    class Features(nn.Module):
+        def __init__(
+            self, widths: tuple[int, ...], depths: tuple[int, ...], legacy: bool, in_chans: int = 3
+        ) -> None:
+            super().__init__()
+            self.stem = Stem(in_chans, widths[0])
+            cin = widths[0]
+            for i, (w, d) in enumerate(zip(widths, depths)):
+                self.add_module(f"stages_{i}", Stage(cin, w, d, 2, 3, i > 0, legacy))
+                cin = w
+            self.num_stages = len(widths)
+
+        def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+            x = self.stem(x)
+            out = []
+            for i in range(self.num_stages):
+                x = getattr(self, f"stages_{i}")(x)
+                out.append(x)
+            return out
+
+    return {"Features": Features}
+
+
+def repvit_backbone(config: Any) -> Any:
+    """A timm-free stand-in for ``TimmWrapperModel(repvit_*, features_only=True)`` (same keys).
+
+    ``config``: the TimmWrapperConfig (``architecture`` e.g. "repvit_m1.dist_in1k"; its
+    ``model_args`` may override ``embed_dim``/``depth``/``legacy`` as timm allows).
+    """
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    arch = str(getattr(config, "architecture", "") or "").split(".")[0]
+    if arch not in REPVIT_VARIANTS:
+        raise MissingDependencyError(
+            f"EdgeTAM backbone {arch or '?'} needs timm, which this project does not install; "
+            f"only RepViT ({', '.join(REPVIT_VARIANTS)}) is rebuilt without it"
+        )
+    widths, depths, legacy = REPVIT_VARIANTS[arch]
+    args = dict(getattr(config, "model_args", None) or {})
+    widths = tuple(args.get("embed_dim", widths))
+    depths = tuple(args.get("depth", depths))
+    legacy = bool(args.get("legacy", legacy))
+    features_cls = _repvit_modules()["Features"]
+
+    class RepViTBackbone(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = config
+            self.timm_model = features_cls(widths, depths, legacy, int(args.get("in_chans", 3)))
+
+        def forward(self, pixel_values: Any, **kwargs: Any) -> Any:
+            feats = self.timm_model(pixel_values)
+            return SimpleNamespace(last_hidden_state=feats, hidden_states=None)
+
+    return RepViTBackbone()
+
+
+@contextlib.contextmanager
+def _timm_free_edgetam() -> Iterator[None]:
+    """While building an EdgeTAM model, make RepViT backbones without timm (when timm is absent)."""
+    import importlib.util
+
+    if importlib.util.find_spec("timm") is not None:
+        yield
+        return
+    from transformers.models.edgetam import modeling_edgetam
+
+    real = modeling_edgetam.AutoModel
+
+    class _AutoModel:
+        @staticmethod
+        def from_config(config: Any, **kwargs: Any) -> Any:
+            if getattr(config, "model_type", "") == "timm_wrapper":
+                return repvit_backbone(config)
+            return real.from_config(config, **kwargs)
+
+    modeling_edgetam.AutoModel = _AutoModel  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        modeling_edgetam.AutoModel = real  # type: ignore[misc]
+
+
+def tiny_repvit_edgetam_config(image_size: int = 64) -> EdgeTamVideoConfig:
+    """:func:`tiny_edgetam_config` with the released model's backbone type (a tiny RepViT behind
+    a ``timm_wrapper`` config), to test the timm-free backbone and its checkpoint layout."""
+    from transformers import TimmWrapperConfig
+    from transformers.models.edgetam.configuration_edgetam import EdgeTamVisionConfig
+
+    s = image_size
+    backbone = TimmWrapperConfig(
+        architecture="repvit_m1.dist_in1k",
+        model_args={
+            "in_chans": 3,
+            "features_only": True,
+            "out_indices": [0, 1, 2, 3],
+            "embed_dim": [8, 16, 32, 64],
+            "depth": [1, 1, 2, 1],
+        },
+    )
+    config = tiny_edgetam_config(image_size)
+    config.vision_config = EdgeTamVisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+        fpn_hidden_size=128,
+    )
+    return config
+
+
 class Sam2Backend(TrackerBackend):
     """Sam2VideoModel (SAM2 and SAM2.1)."""
 
@@ -355,9 +589,9 @@ def build(name: str = "sam2.1-hiera-tiny", **options: Any) -> HFVideoTracker:
 def build_edgetam(**options: Any) -> HFVideoTracker:
     """Build EdgeTAM (``EdgeTamVideoModel``); same options as :func:`build`.
 
-    The released EdgeTAM's RepViT backbone is a timm model, and this project never installs timm:
-    loading the released weights therefore raises :class:`MissingDependencyError` with that reason.
-    ``config=`` (e.g. :func:`tiny_edgetam_config`, a Hiera backbone) works without it.
+    The released EdgeTAM's RepViT-M1 backbone is a timm model; without timm (never installed
+    here) it is rebuilt by :func:`repvit_backbone` with the same parameter names, so the
+    released weights load as they are.
     """
     name = "edgetam"
     _check_options(name, options)
@@ -367,16 +601,12 @@ def build_edgetam(**options: Any) -> HFVideoTracker:
         import torch
 
         torch.manual_seed(int(options.get("seed", 0)))
-        model = transformers.EdgeTamVideoModel(config)
+        with _timm_free_edgetam():
+            model = transformers.EdgeTamVideoModel(config)
         return _make_tracker(name, EdgeTamBackend(model), options)
     weights = options.get("weights") or hub_id_for(name)
-    try:
+    with _timm_free_edgetam():
         model = load_pretrained(transformers.EdgeTamVideoModel, weights, name=name)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "the released EdgeTAM uses a timm RepViT backbone and timm is not installed here "
-            "(it is kept out of this project); use a sam2.1-hiera-* tracker instead"
-        ) from exc
     pre = _preprocessing_for(weights, _image_size(model.config), "edgetam")
     return _make_tracker(name, EdgeTamBackend(model, pre), options)
 

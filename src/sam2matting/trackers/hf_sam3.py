@@ -372,6 +372,11 @@ class Sam3Session(HFTrackerSession):
 
     def add_prompt(self, prompt: Prompt) -> None:
         if not isinstance(prompt, TextPrompt):
+            if prompt.object_id in self._text_ids.values():
+                raise PromptError(
+                    f"object id {prompt.object_id} is an instance found by a text prompt; "
+                    "give the clicked/boxed object another id"
+                )
             super().add_prompt(prompt)
             return
         self._check_open()

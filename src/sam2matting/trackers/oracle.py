@@ -165,7 +165,9 @@ class OracleTracker:
         seed: int = 0,
     ) -> None:
         if (masks_dir is None) == (masks is None):
-            raise Sam2MattingError("the oracle tracker needs exactly one of masks_dir=PATH or masks=[...]")
+            raise Sam2MattingError(
+                "the oracle tracker needs exactly one of masks_dir=PATH or masks=[...]"
+            )
         self.masks_dir = Path(masks_dir) if masks_dir is not None else None
         self.masks = masks
         self.perturbation = parse_degradations(perturbation, strength)
@@ -235,17 +237,27 @@ class OracleSession:
         source = self._require_open()
         n = self._num_frames
         if not 0 <= start_frame < n:
-            raise InputError(f"start frame {start_frame} is past the clip: it has {n} frames (0..{n - 1})")
+            raise InputError(
+                f"start frame {start_frame} is past the clip: it has {n} frames (0..{n - 1})"
+            )
         end = (0 if reverse else n - 1) if end_frame is None else end_frame
         if not 0 <= end < n:
             raise InputError(f"end frame {end} is past the clip: it has {n} frames (0..{n - 1})")
         if (end < start_frame and not reverse) or (end > start_frame and reverse):
             direction = "backward" if reverse else "forward"
-            raise InputError(f"end frame {end} lies the wrong way from start frame {start_frame} for {direction} propagation")
-        frames = source.iter_frames_reverse(start_frame, end) if reverse else source.iter_frames(start_frame, end + 1)
+            raise InputError(
+                f"end frame {end} lies the wrong way from start frame {start_frame} for {direction} propagation"
+            )
+        frames = (
+            source.iter_frames_reverse(start_frame, end)
+            if reverse
+            else source.iter_frames(start_frame, end + 1)
+        )
         return self._run(frames, reverse)
 
-    def _run(self, frames: Iterator[tuple[int, np.ndarray]], reverse: bool) -> Iterator[TrackedFrame]:
+    def _run(
+        self, frames: Iterator[tuple[int, np.ndarray]], reverse: bool
+    ) -> Iterator[TrackedFrame]:
         for index, image in frames:
             present = [
                 obj
