@@ -80,7 +80,7 @@ class ClassicalConfig:
     ``guided_eps``: guided-filter regulariser (on [0, 1] colours)."""
 
     solver: str = "guided"
-    band_fraction: float = 0.012
+    band_fraction: float = 0.008
     min_band: int = 3
     guided_eps: float = 1e-3
 

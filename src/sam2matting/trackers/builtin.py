@@ -1096,7 +1096,10 @@ class BuiltinSession:
         inside[by0:by1, bx0:bx1] = True
         labels[inside] = cv2.GC_PR_FGD
         pos, _ = self._click_labels(labels, prompts, frame, inside)
-        roi = self._roi(x0, y0, x1, y1, margin=0.25 * max(x1 - x0, y1 - y0) + 8)
+        # GrabCut's background model sees the whole frame: with only a ring around the box, a
+        # subject that resembles its immediate surroundings (a white dog on pale pavement) lets
+        # k-means seed the foreground GMM with background colours, and the cut collapses
+        roi = (0, 0, self._work_w, self._work_h)
         out = _drop_specks(self._grabcut(frame.rgb, labels, roi))
         if pos:
             r = click_radius(self._work_w, self._work_h)
