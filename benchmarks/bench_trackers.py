@@ -111,7 +111,7 @@ def bench_speed(
         spent["encode"] += time.perf_counter() - t0
         return out
 
-    tracker.backend.encode = timed_encode  # type: ignore[method-assign]
+    tracker.backend.encode = timed_encode  # type: ignore[method-assign,assignment]
     rows = []
     for size in sizes:
         n = warmup + frames
@@ -130,7 +130,7 @@ def bench_speed(
             if i >= warmup:
                 walls.append(time.perf_counter() - w0)
                 cpus.append(time.process_time() - c0)
-        feats = {k: tuple(v.shape) for k, v in tf.objects[1].features.items()}
+        feats = {k: tuple(v.shape) for k, v in (tf.objects[1].features or {}).items()}
         session.close()
         rows.append(
             {
@@ -265,7 +265,7 @@ def _markdown(result: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"Run {result['when']} on {result['machine']}; versions: "
+        f"Run {result['when']} on {result['machine']}, load average {result.get('load_average_at_start', float('nan')):.1f} at start; versions: "
         + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
         + ".",
         "",
@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, {platform.platform()})",
+        # other jobs on a shared machine inflate wall times: record how busy it was
+        "load_average_at_start": os.getloadavg()[0],
         "versions": _versions(),
         "command": "python benchmarks/bench_trackers.py " + " ".join(argv),
     }

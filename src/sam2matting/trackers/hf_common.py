@@ -91,12 +91,15 @@ def preprocess_frame(frame: np.ndarray, pre: Preprocessing, device: torch.device
     import torch.nn.functional as F
 
     arr = check_rgb_frame(frame)
-    t = torch.from_numpy(arr).to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    # antialiased resizing is not implemented on every backend (MPS): resize there on the CPU
+    work = device if device.type != "mps" else torch.device("cpu")
+    t = torch.from_numpy(arr).to(work).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
     size = pre.image_size
     if t.shape[-2:] != (size, size):
         t = F.interpolate(
             t, size=(size, size), mode="bilinear", align_corners=False, antialias=True
         )
+    t = t.to(device)
     mean = torch.tensor(pre.mean, device=device, dtype=t.dtype).view(1, 3, 1, 1)
     std = torch.tensor(pre.std, device=device, dtype=t.dtype).view(1, 3, 1, 1)
     return (t - mean) / std
@@ -117,12 +120,13 @@ def mask_to_model_input(mask: np.ndarray, image_size: int, device: torch.device)
     import torch
     import torch.nn.functional as F
 
-    t = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32)).to(device)[None, None]
+    work = device if device.type != "mps" else torch.device("cpu")
+    t = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32)).to(work)[None, None]
     if t.shape[-2:] != (image_size, image_size):
         t = F.interpolate(
             t, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
         )
-    return (t >= 0.5).float()
+    return (t >= 0.5).float().to(device)
 
 
 def autocast_dtype(dtype: str | None, device: torch.device) -> torch.dtype | None:
@@ -346,7 +350,7 @@ class HFTrackerSession:
       an object meets in a pass starts it without memory (as SAM2's first click); prompts on a
       frame the object is already being tracked through are *corrections*: the clicks are decoded
       with the memory and the tracked mask as a dense prompt (as the official predictor does);
-    * masks prompts are taken as the object's mask on that frame (SAM2's "mask as output");
+    * mask prompts are taken as the object's mask on that frame (SAM2's "mask as output");
     * prompts that lie behind the start of a pass are applied first (their frames are read once);
     * each pass starts with an empty recent-frame memory (conditioning frames persist across passes),
       so a pass's output does not depend on which passes ran before it, except via prompts.

@@ -85,13 +85,37 @@ def build_tracker(name: str, **options: Any) -> Tracker:
 for _name, _builder, _desc in (
     ("sam2-hiera-tiny", "build_sam2_hiera_tiny", "SAM2 Hiera-T (transformers Sam2VideoModel)"),
     ("sam2-hiera-small", "build_sam2_hiera_small", "SAM2 Hiera-S (transformers Sam2VideoModel)"),
-    ("sam2-hiera-base-plus", "build_sam2_hiera_base_plus", "SAM2 Hiera-B+ (transformers Sam2VideoModel)"),
+    (
+        "sam2-hiera-base-plus",
+        "build_sam2_hiera_base_plus",
+        "SAM2 Hiera-B+ (transformers Sam2VideoModel)",
+    ),
     ("sam2-hiera-large", "build_sam2_hiera_large", "SAM2 Hiera-L (transformers Sam2VideoModel)"),
-    ("sam2.1-hiera-tiny", "build_sam2_1_hiera_tiny", "SAM2.1 Hiera-T: points, boxes, masks; FPN features for the heads"),
-    ("sam2.1-hiera-small", "build_sam2_1_hiera_small", "SAM2.1 Hiera-S: points, boxes, masks; FPN features for the heads"),
-    ("sam2.1-hiera-base-plus", "build_sam2_1_hiera_base_plus", "SAM2.1 Hiera-B+: points, boxes, masks; FPN features"),
-    ("sam2.1-hiera-large", "build_sam2_1_hiera_large", "SAM2.1 Hiera-L: points, boxes, masks; FPN features for the heads"),
-    ("edgetam", "build_edgetam", "EdgeTAM (transformers EdgeTamVideoModel; released weights need timm)"),
+    (
+        "sam2.1-hiera-tiny",
+        "build_sam2_1_hiera_tiny",
+        "SAM2.1 Hiera-T: points, boxes, masks; FPN features for the heads",
+    ),
+    (
+        "sam2.1-hiera-small",
+        "build_sam2_1_hiera_small",
+        "SAM2.1 Hiera-S: points, boxes, masks; FPN features for the heads",
+    ),
+    (
+        "sam2.1-hiera-base-plus",
+        "build_sam2_1_hiera_base_plus",
+        "SAM2.1 Hiera-B+: points, boxes, masks; FPN features for the heads",
+    ),
+    (
+        "sam2.1-hiera-large",
+        "build_sam2_1_hiera_large",
+        "SAM2.1 Hiera-L: points, boxes, masks; FPN features for the heads",
+    ),
+    (
+        "edgetam",
+        "build_edgetam",
+        "EdgeTAM: points, boxes, masks (transformers EdgeTamVideoModel; RepViT rebuilt without timm)",
+    ),
 ):
     register(
         TrackerSpec(
