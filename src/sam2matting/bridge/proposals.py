@@ -154,8 +154,8 @@ class RoiStabilizer:
     """
 
     high: float = 0.65
-    low: float = 0.45
-    reach: int = 1
+    low: float = 0.5
+    reach: int = 0
     _state: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
 
     def reset(self) -> None:

@@ -85,6 +85,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="anneal the learning rate over min(--steps, --max-minutes) (bounded-time CPU runs)",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="start from this checkpoint (.pt) or weights (.safetensors): fine-tuning",
+    )
+    p.add_argument(
+        "--mask-noise",
+        choices=["heavy", "mild"],
+        default=None,
+        help="simulated tracker-mask errors (default heavy)",
+    )
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 40)")
+    p.add_argument(
+        "--teacher-forcing",
+        type=float,
+        default=None,
+        help="fraction of the run with ground-truth ROIs mixed in (default 0.15)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default auto)")
     p.add_argument(
         "--synthetic-only", action="store_true", help="no cutouts or videos: synthetic data only"
@@ -142,6 +160,7 @@ def _config(args: argparse.Namespace) -> Any:
             use_cutouts=not args.synthetic_only,
             video_bg_share=0.0 if args.synthetic_only else DataConfig.video_bg_share,
             distractor_share=0.0 if args.synthetic_only else DataConfig.distractor_share,
+            mask_noise=args.mask_noise or DataConfig.mask_noise,
         )
         cfg = TrainConfig(out_dir=str(out), data=data, steps=args.steps or 1000)
     overrides = {
@@ -151,6 +170,9 @@ def _config(args: argparse.Namespace) -> Any:
         "consistency_weight": args.consistency_weight,
         "max_minutes": args.max_minutes,
         "stop_after": args.stop_after,
+        "init_from": args.init_from,
+        "warmup": args.warmup,
+        "teacher_forcing": args.teacher_forcing,
         "threads": args.threads,
         "device": args.device,
     }

@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = [
+    "MASK_NOISE",
     "TRAIN_BACKGROUND_VIDEOS",
     "Batch",
     "CompositeSampler",
@@ -56,7 +57,8 @@ class DataConfig:
     drawn per batch; ``synthetic_share``: fraction of synthetic foregrounds; ``video_bg_share``:
     fraction of video-frame backgrounds (else procedural); ``video_stride``: decode every n-th
     frame of each background video; ``max_cutout_side``: cutouts are cached at most this big.
-    ``use_cutouts=False`` trains on synthetic foregrounds only (tests, no shared data)."""
+    ``use_cutouts=False`` trains on synthetic foregrounds only (tests, no shared data).
+    ``mask_noise``: how wrong the simulated tracker masks are (:data:`MASK_NOISE`)."""
 
     data_root: str | None = None
     cache_dir: str = "runs/cache"
@@ -70,6 +72,7 @@ class DataConfig:
     use_cutouts: bool = True
     background_videos: tuple[str, ...] = TRAIN_BACKGROUND_VIDEOS
     exclude: tuple[str, ...] = field(default_factory=tuple)
+    mask_noise: str = "heavy"
 
 
 @dataclass
@@ -296,24 +299,37 @@ def synthetic_foreground(
 # --------------------------------------------------------------------------------------------
 # tracker-mask simulation
 # --------------------------------------------------------------------------------------------
+#: tracker-mask noise levels: (perfect-mask share, threshold range, max kinds, strength range)
+MASK_NOISE: dict[str, tuple[float, tuple[float, float], int, tuple[float, float]]] = {
+    # weak trackers: the built-in one, fast motion, low-res logits
+    "heavy": (0.15, (0.2, 0.8), 3, (0.1, 0.7)),
+    # good trackers (SAM2-class): mostly right, errors of a few pixels
+    "mild": (0.4, (0.35, 0.65), 2, (0.05, 0.35)),
+}
+
+
 def simulate_tracker_mask(
-    alpha: np.ndarray, rng: np.random.Generator, perfect_share: float = 0.15
+    alpha: np.ndarray, rng: np.random.Generator, noise: str = "heavy"
 ) -> np.ndarray:
     """A plausible tracker mask (float32 {0, 1}, H×W) for a ground-truth alpha (H×W in [0, 1]).
 
-    With probability ``perfect_share`` the paper's training mask (``α > 0.5``); otherwise the
-    alpha thresholded at a random level in [0.2, 0.8] (trackers disagree on where a soft edge
-    ends) followed by a random chain of up to three of :mod:`sam2matting.degrade`'s tracker
-    errors (erode/dilate, holes, blobs, blocky low-resolution logits, thin parts missed, jagged
-    boundary, shift) — the same degradations the oracle tracker applies in evaluation.
+    ``noise`` picks a level of :data:`MASK_NOISE`: with its perfect-mask share the paper's
+    training mask (``α > 0.5``); otherwise the alpha thresholded at a random level in its range
+    (trackers disagree on where a soft edge ends) followed by a random chain of
+    :mod:`sam2matting.degrade`'s tracker errors (erode/dilate, holes, blobs, blocky
+    low-resolution logits, thin parts missed, jagged boundary, shift) — the same degradations
+    the oracle tracker applies in evaluation.
     """
     from ..degrade import random_degradation
 
+    if noise not in MASK_NOISE:
+        raise InputError(f"unknown mask noise {noise!r}; choose from {', '.join(MASK_NOISE)}")
+    perfect_share, (lo, hi), kinds, strengths = MASK_NOISE[noise]
     a = np.asarray(alpha, np.float32)
     if rng.random() < perfect_share:
         return (a > 0.5).astype(np.float32)
-    m = a > float(rng.uniform(0.2, 0.8))
-    m = random_degradation(m, rng, max_kinds=3, strength_range=(0.1, 0.7))
+    m = a > float(rng.uniform(lo, hi))
+    m = random_degradation(m, rng, max_kinds=kinds, strength_range=strengths)
     if not m.any():
         m = a > 0.5
     return m.astype(np.float32)
@@ -555,7 +571,7 @@ class CompositeSampler:
             a_work = cv2.resize(a, (c, c), interpolation=cv2.INTER_AREA)
         else:
             work, a_work = img8.astype(np.float32) / 255, a.copy()
-        mask = simulate_tracker_mask(a_work, rng)
+        mask = simulate_tracker_mask(a_work, rng, self.config.mask_noise)
         return img8, a.astype(np.float32), work, a_work.astype(np.float32), mask, name
 
     def batch(self, step: int, size: int) -> Batch:

@@ -74,6 +74,7 @@ class TrainConfig:
     max_minutes: float | None = None
     time_schedule: bool = False
     stop_after: int | None = None
+    init_from: str | None = None
     threads: int | None = None
     device: str | None = None
     prefetch: bool = True
@@ -196,6 +197,17 @@ class _Trainer:
         )
         tmp.replace(path)
         return path
+
+    def init_from(self, path: str) -> None:
+        """Start from another run's network (a checkpoint ``.pt`` or exported ``.safetensors``);
+        optimiser and schedule start fresh (fine-tuning)."""
+        from ..matting.weights import load_network, load_state_dict_strict
+
+        if path.endswith(".safetensors"):
+            state = load_network(path).state_dict()
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=False)["net"]
+        load_state_dict_strict(self.net, state, what=f"initial weights {path}")
 
     def resume(self) -> bool:
         path = self.out / "last.pt"
@@ -370,8 +382,8 @@ class _Trainer:
                     rec = {k: round(v / n_acc, 5) for k, v in acc.items()}
                     rec.update(
                         step=self.step,
-                        lr=_lr_at(step, cfg),
-                        seconds=round(time.perf_counter() - t_start, 1),
+                        lr=lr,
+                        seconds=round(elapsed0 + time.perf_counter() - t_start, 1),
                     )
                     log_f.write(json.dumps(rec) + "\n")
                     log_f.flush()
@@ -408,8 +420,9 @@ def train(
     step k is comparable with another run's checkpoint at step k).
     """
     trainer = _Trainer(cfg)
-    if resume:
-        trainer.resume()
+    resumed = trainer.resume() if resume else False
+    if not resumed and cfg.init_from:
+        trainer.init_from(cfg.init_from)
     return trainer.run(on_log)
 
 
@@ -441,6 +454,7 @@ def export_weights(
         "torch": torch.__version__,
         "data": describe_split(data_cfg, state.get("sources", [])),
         "train_config": tc,
+        "initialised_from": tc.get("init_from"),
         "licence_of_training_data": "cutouts: MIT (JizhiziLi/P3M, JizhiziLi/GFM); videos: Apache-2.0 (facebookresearch/sam2)",
     }
     return save_weights(net, weights_path, net_cfg.to_dict(), info)
