@@ -478,7 +478,11 @@ def matte_video(
                             lossless=lossless,
                         )
                     )
-        needs_fg = any(W.FORMATS[fmt].needs_foreground for fmt in fmts)
+        needs_fg = bool(writers) and any(W.FORMATS[fmt].needs_foreground for fmt in fmts)
+        if needs_fg:
+            log.info(
+                "estimating foreground colours with pymatting (a new install compiles it once, ~30 s)"
+            )
         bar = None
         if progress:
             from tqdm import tqdm

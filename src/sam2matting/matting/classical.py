@@ -32,12 +32,24 @@ __all__ = [
 ]
 
 
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+def guided_filter(
+    guide: np.ndarray, source: np.ndarray, radius: int, eps: float, subsample: int = 1
+) -> np.ndarray:
     """Colour guided filter: float32 H×W output of filtering ``source`` (H×W) by ``guide``.
 
     ``guide``: H×W×3 float32 in [0, 1]; ``radius``: box radius in pixels; ``eps``: the
-    regulariser (larger → smoother, smaller → follows guide edges more closely).
+    regulariser (larger → smoother, smaller → follows guide edges more closely);
+    ``subsample``: the fast guided filter (He & Sun 2015): the linear coefficients are solved
+    on a copy ``subsample``× smaller (radius scaled alike) and upsampled bilinearly, which
+    cuts the cost by about ``subsample²`` with little loss, since they vary smoothly.
     """
+    full_guide = guide.astype(np.float32)
+    if subsample > 1:
+        h, w = source.shape
+        small = (max(1, w // subsample), max(1, h // subsample))
+        guide = cv2.resize(full_guide, small, interpolation=cv2.INTER_AREA)
+        source = cv2.resize(source.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+        radius = max(1, round(radius / subsample))
     ksize = (2 * radius + 1, 2 * radius + 1)
 
     def box(x: np.ndarray) -> np.ndarray:
@@ -69,8 +81,19 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     a1 = (i01 * c0 + i11 * c1 + i12 * c2) / det
     a2 = (i02 * c0 + i12 * c1 + i22 * c2) / det
     b = mean_p - a0 * mean_g[..., 0] - a1 * mean_g[..., 1] - a2 * mean_g[..., 2]
-    out = box(a0) * g[..., 0] + box(a1) * g[..., 1] + box(a2) * g[..., 2] + box(b)
+    coefficients = [box(a0), box(a1), box(a2), box(b)]
+    if subsample > 1:
+        size = (full_guide.shape[1], full_guide.shape[0])
+        coefficients = [cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in coefficients]
+    c0, c1, c2, cb = coefficients
+    out = c0 * full_guide[..., 0] + c1 * full_guide[..., 1] + c2 * full_guide[..., 2] + cb
     return out.astype(np.float32)
+
+
+def guided_subsample(radius: int) -> int:
+    """Subsampling of the fast guided filter for a band of ``radius`` px: keep at least 3 px
+    of radius at the coarse scale (narrow bands, small frames: exact filter)."""
+    return max(1, radius // 3)
 
 
 @dataclass(frozen=True)
@@ -140,7 +163,7 @@ class ClassicalMatting:
         ys, xs = region
         g, t, p = guide[ys, xs], trimap[ys, xs], prob[ys, xs]
         if self.config.solver == "guided":
-            solved = guided_filter(g, p, radius, self.config.guided_eps)
+            solved = guided_filter(g, p, radius, self.config.guided_eps, guided_subsample(radius))
         else:
             from pymatting import estimate_alpha_cf
 
