@@ -21,6 +21,7 @@ import numpy as np
 
 from ..bridge.trimap import band_width_for, morphological_trimap
 from ..types import ObjectTrack
+from .foreground import bounding_slices
 
 __all__ = [
     "ClassicalConfig",
@@ -108,18 +109,6 @@ class ClassicalConfig:
     guided_eps: float = 1e-3
 
 
-def _crop_around(band: np.ndarray, margin: int) -> tuple[slice, slice] | None:
-    rows = np.flatnonzero(band.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(band.any(axis=0))
-    h, w = band.shape
-    return (
-        slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, h)),
-        slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, w)),
-    )
-
-
 class ClassicalMatting:
     """Morphological trimap + a classical solver, per object (see module docstring)."""
 
@@ -157,7 +146,7 @@ class ClassicalMatting:
         trimap = morphological_trimap(mask, radius)
         band = trimap == 0.5
         alpha = mask.astype(np.float32)
-        region = _crop_around(band, 2 * radius)
+        region = bounding_slices(band, 2 * radius)
         if region is None:
             return alpha
         ys, xs = region

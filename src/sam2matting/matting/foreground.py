@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["estimate_foreground"]
+__all__ = ["bounding_slices", "estimate_foreground"]
 
 
-def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+def bounding_slices(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """(rows, cols) slices of the bounding box of a bool H×W ``mask`` grown by ``margin`` px
+    and clipped to the frame; None when the mask is empty. Used to keep per-frame work on the
+    subject's region instead of the whole frame."""
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
@@ -39,7 +42,7 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, margin: int = 16) 
     img_f = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
     a = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
     foreground = img_f.copy()
-    region = _bbox(a > 0.0, margin)
+    region = bounding_slices(a > 0.0, margin)
     if region is None:
         return foreground
     soft = (a > 0.0) & (a < 1.0)

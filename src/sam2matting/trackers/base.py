@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..io.readers import FrameSource
     from ..types import Prompt, TrackedFrame
 
-__all__ = ["Tracker", "TrackerSession"]
+__all__ = ["Tracker", "TrackerSession", "propagation_end"]
 
 
 @runtime_checkable
@@ -60,3 +60,27 @@ class Tracker(Protocol):
     def open(self, source: FrameSource) -> TrackerSession:
         """Start a session over ``source`` (an open FrameSource; not closed by the session)."""
         ...
+
+
+def propagation_end(start_frame: int, reverse: bool, end_frame: int | None, num_frames: int) -> int:
+    """Validate a propagate() request and return its inclusive end frame.
+
+    The default end is the last frame going forward and frame 0 going backward. Raises
+    InputError for a start or end past the clip, or an end on the wrong side of the start.
+    """
+    from ..errors import InputError
+
+    n = num_frames
+    if not 0 <= start_frame < n:
+        raise InputError(
+            f"start frame {start_frame} is past the clip: it has {n} frames (0..{n - 1})"
+        )
+    end = (0 if reverse else n - 1) if end_frame is None else end_frame
+    if not 0 <= end < n:
+        raise InputError(f"end frame {end} is past the clip: it has {n} frames (0..{n - 1})")
+    if (end < start_frame and not reverse) or (end > start_frame and reverse):
+        direction = "backward" if reverse else "forward"
+        raise InputError(
+            f"end frame {end} lies the wrong way from start frame {start_frame} for {direction} propagation"
+        )
+    return end

@@ -83,6 +83,7 @@ from ..types import (
     TrackedFrame,
     validate_prompt,
 )
+from .base import propagation_end
 
 if TYPE_CHECKING:
     from ..io.readers import FrameSource
@@ -700,19 +701,7 @@ class BuiltinSession:
     ) -> Iterator[TrackedFrame]:
         """Yield tracked frames from ``start_frame`` to ``end_frame`` inclusive (see module doc)."""
         self._require_open()
-        n = self._num_frames
-        if not 0 <= start_frame < n:
-            raise InputError(
-                f"start frame {start_frame} is past the clip: it has {n} frames (0..{n - 1})"
-            )
-        end = (0 if reverse else n - 1) if end_frame is None else end_frame
-        if not 0 <= end < n:
-            raise InputError(f"end frame {end} is past the clip: it has {n} frames (0..{n - 1})")
-        if (end < start_frame and not reverse) or (end > start_frame and reverse):
-            direction = "backward" if reverse else "forward"
-            raise InputError(
-                f"end frame {end} lies the wrong way from start frame {start_frame} for {direction} propagation"
-            )
+        end = propagation_end(start_frame, reverse, end_frame, self._num_frames)
         return self._propagate(start_frame, end, -1 if reverse else 1)
 
     def close(self) -> None:
