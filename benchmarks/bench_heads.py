@@ -69,6 +69,11 @@ def _write(name: str, report: Any, title: str, extra: dict[str, Any] | None = No
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = report.to_json()
+    # per-clip means only (per-frame records would make the committed JSON megabytes)
+    data["results"] = {
+        label: {clip: {k: v for k, v in r.items() if k != "frames"} for clip, r in clips.items()}
+        for label, clips in data["results"].items()
+    }
     data["command"] = "python " + " ".join(sys.argv)
     if extra:
         data.update(extra)
@@ -103,6 +108,12 @@ def quality(args: argparse.Namespace) -> None:
         _method("trimap+cf/oracle", "closed-form"),
         _method("guided/oracle", "guided"),
         _method("sam2matting/oracle", "sam2matting", weights=args.weights),
+        _method(
+            "sam2matting + ROI stabiliser/oracle",
+            "sam2matting",
+            weights=args.weights,
+            stabilize=True,
+        ),
     ]
     report = evaluate(bench, methods, metrics=METRICS, progress=print)
     _write(
@@ -185,14 +196,27 @@ def speed(args: argparse.Namespace) -> None:
 
     rows: dict[str, Any] = {}
     n = args.speed_frames
-    for res in ("512x288", "1920x1080"):
-        bench = _devbench(res, args.root, n, None)
+    import cv2
+
+    for res in ("512x288", "1920x1080", "3840x2160"):
+        # 4K: the 1080p clip upscaled ×2 (no 4K ground truth needed for timing)
+        bench = _devbench("1920x1080" if res == "3840x2160" else res, args.root, n, None)
         clip = bench.clips[0]
         frames, masks = [], []
         for gt in clip.iter_frames(0, n):
-            frames.append(gt.image)
-            masks.append(gt.masks[clip.object_ids[0]])
-        entry: dict[str, Any] = {"clip": clip.name, "frames": len(frames)}
+            image, mask = gt.image, gt.masks[clip.object_ids[0]]
+            if res == "3840x2160":
+                image = cv2.resize(image, (3840, 2160), interpolation=cv2.INTER_LINEAR)
+                mask = (
+                    cv2.resize(mask.astype(np.uint8), (3840, 2160), interpolation=cv2.INTER_NEAREST)
+                    > 0
+                )
+            frames.append(image)
+            masks.append(mask)
+        entry: dict[str, Any] = {
+            "clip": clip.name + (" (upscaled ×2)" if res == "3840x2160" else ""),
+            "frames": len(frames),
+        }
         for label, opts in (
             ("bridge+heads+refine", {"refine": True}),
             ("bridge+heads (bilinear)", {"refine": False}),
@@ -204,7 +228,8 @@ def speed(args: argparse.Namespace) -> None:
         _time_stage(stage, frames, masks)
         entry["refined_tile_share"] = round(float(stage.last_coverage), 4)  # type: ignore[attr-defined]
         entry["guided"] = _time_stage(build_head("guided"), frames, masks)
-        entry["builtin tracker"] = _time_tracker(frames, masks[0])
+        if res != "3840x2160":
+            entry["builtin tracker"] = _time_tracker(frames, masks[0])
         rows[res] = entry
     params = count_parameters(build_head("sam2matting", weights=args.weights, device="cpu").net)  # type: ignore[attr-defined]
     info = {
@@ -239,6 +264,8 @@ def speed(args: argparse.Namespace) -> None:
             "guided",
             "builtin tracker",
         ):
+            if label not in entry:
+                continue
             r = entry[label]
             parts = ", ".join(
                 f"{k[:-10]} {v:.1f}" for k, v in r.items() if k.endswith("_median_ms")
@@ -251,11 +278,8 @@ def speed(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("what", choices=["quality", "native", "speed", "all"])
+def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
+    """--root, --weights, --frames, --clips (shared with ablations.py)."""
     p.add_argument(
         "--root",
         type=Path,
@@ -269,6 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         "--frames", type=int, default=None, help="score only the first N frames of each clip"
     )
     p.add_argument("--clips", nargs="*", default=None, help="only clips whose names contain these")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("what", choices=["quality", "native", "speed", "all"])
+    add_benchmark_arguments(p)
     p.add_argument(
         "--speed-frames", type=int, default=12, help="frames timed per resolution (speed)"
     )

@@ -178,3 +178,25 @@ def test_train_cli_tiny_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert (
         cli.main(["--tiny", "--quiet", "--out", str(out), "--time-schedule"]) == 2
     )  # needs --max-minutes
+
+
+def test_mask_noise_levels_and_fine_tuning_from_a_checkpoint(tmp_path: Path) -> None:
+    from sam2matting.errors import InputError
+
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[16:48, 16:48] = 1.0
+    mild = [simulate_tracker_mask(alpha, np.random.default_rng(s), "mild") for s in range(20)]
+    heavy = [simulate_tracker_mask(alpha, np.random.default_rng(s), "heavy") for s in range(20)]
+    err = lambda ms: np.mean([np.mean(m != (alpha > 0.5)) for m in ms])  # noqa: E731
+    assert err(mild) < err(heavy)
+    with pytest.raises(InputError, match="mask noise"):
+        simulate_tracker_mask(alpha, np.random.default_rng(0), "extreme")
+    first = train(_tiny_train(tmp_path, "a", steps=2), resume=False)
+    tuned = train(
+        _tiny_train(tmp_path, "b", steps=1, init_from=str(first.checkpoint)), resume=False
+    )
+    sa = torch.load(first.checkpoint, weights_only=False)["net"]
+    sb = torch.load(tuned.checkpoint, weights_only=False)["net"]
+    # one step away from the initial weights, not from a random init
+    k = "predictor.stages.0.head.out.weight"
+    assert torch.allclose(sa[k], sb[k], atol=0.05) and not torch.equal(sa[k], sb[k])

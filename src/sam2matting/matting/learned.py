@@ -6,15 +6,18 @@ Per frame, for all objects at once (batched):
    stride-4 grid, e.g. 1024² for SAM2); otherwise the frame is resized so its long side is
    ``working_size`` (multiples of 16) and the :class:`~.encoders.CompactEncoder` computes the
    features from RGB + mask.
-2. **Bridge.** The ROI detector proposes the matting-critical pixels (stride 4); a per-object
-   hysteresis (:class:`~sam2matting.bridge.proposals.RoiStabilizer`) steadies it over
-   consecutive frames; the pseudo-trimap is 0.5 in the ROI and the binary mask elsewhere
+2. **Bridge.** The ROI detector proposes the matting-critical pixels (stride 4; threshold from
+   the weights' config); optionally a per-object hysteresis
+   (:class:`~sam2matting.bridge.proposals.RoiStabilizer`) steadies it over consecutive frames;
+   the pseudo-trimap is 0.5 in the ROI and the binary mask elsewhere
    (:func:`sam2matting.bridge.trimap.pseudo_trimap`).
 3. **Heads.** The progressive predictor gives alpha at strides 8, 4, 2 of the working image.
-4. **Native refinement.** The stride-2 alpha is resized to the frame; tiles covering the ROI
-   band at the frame's own resolution are re-solved by the native refiner from the full-res
-   RGB, the coarse alpha and the predictor's features. A 4K frame gets a 4K matte; the cost
-   grows with the ROI's area.
+4. **Native refinement.** The stride-2 alpha is resized to the frame; tiles covering the ROI at
+   the frame's own resolution are re-solved by the native refiner from the full-res RGB, the
+   coarse alpha and the predictor's features. A 4K frame gets a 4K matte; the cost grows with
+   the ROI's area.
+5. **Known region.** Outside the ROI the matte is the tracker's binary mask at the frame's
+   resolution (the pseudo-trimap's known pixels), inside it the heads' / refiner's alpha.
 
 Configs: :func:`compact_config` (the shipped default: own encoder, narrow heads, CPU-fast) and
 :func:`paper_config` (tracker features, the paper's exact layer sizes; official weights load
@@ -270,15 +273,16 @@ class LearnedMattingConfig:
     otherwise; ``"tracker"`` / ``"encoder"`` force one. ``refine``: native-resolution refinement
     (off → bilinear upsampling as in the paper). ``roi_mode``: ``learned`` (the method),
     ``morphological`` (classical band around the mask) or ``mask`` (no unknown region) — the
-    last two are ablations. ``stabilize``: ROI hysteresis over consecutive frames.
+    last two are ablations. ``stabilize``: ROI hysteresis over consecutive frames (off by
+    default: on the dev benchmark it changed MAD by −0.01 and dtSSD by −0.03, within noise).
     ``paste_known``: outside the ROI the alpha is the tracker's binary mask (the pseudo-trimap's
     known region), inside it the heads' (and refiner's) alpha; off → the heads' alpha everywhere.
-    ``inner_limit``: the learned ROI may reach into the mask only this far (fraction of the
-    working image's diagonal: 0.01 ≈ one stride-4 cell at 512×288); deeper mask pixels are known
-    foreground. The compact detector sometimes proposes busy interior textures (a patterned
-    shirt, eyes), where the heads then punch holes; ``None`` lifts the limit (paper behaviour).
-    The default was chosen on the dev benchmark (10 frames) and was neutral on composites of
-    training cutouts.
+    ``roi_threshold``: overrides the detector's ROI threshold from the weights' config.
+    ``inner_limit``: if set, the learned ROI may reach into the mask only this far (fraction of
+    the working image's diagonal: 0.01 ≈ one stride-4 cell at 512×288); deeper mask pixels are
+    then known foreground — a guard against holes where a detector proposes busy interior
+    textures (a weakly trained one did). ``None`` (default): no limit, as in the paper; with the
+    shipped weights the limit no longer helped (dev subset and training-cutout composites).
     """
 
     weights: str | None = "default"
@@ -287,11 +291,21 @@ class LearnedMattingConfig:
     feature_source: Literal["auto", "tracker", "encoder"] = "auto"
     refine: bool = True
     roi_mode: RoiMode = "learned"
-    stabilize: bool = True
+    stabilize: bool = False
+    roi_threshold: float | None = None
     paste_known: bool = True
-    inner_limit: float | None = 0.01
+    inner_limit: float | None = None
     working_size: int | None = None
     threads: int | None = None
+
+
+def _binary_mask(track: ObjectTrack, height: int, width: int) -> np.ndarray:
+    """float32 H×W {0, 1}: the track's logits resized bilinearly, > 0 (= ``track.mask``, without
+    the full-frame sigmoid)."""
+    logits: np.ndarray = np.asarray(track.logits, dtype=np.float32)
+    if logits.shape != (height, width):
+        logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
+    return (logits > 0).astype(np.float32)
 
 
 def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -323,7 +337,14 @@ class LearnedMatting:
         if self.device.type == "cpu":
             # NHWC convolutions are ~2× faster with oneDNN on CPU
             self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.stabilizer = RoiStabilizer(high=net.config.roi.threshold)
+        if self.config.roi_threshold is not None:
+            cfg_roi = dataclasses.replace(
+                net.config.roi, threshold=float(self.config.roi_threshold)
+            )
+            self.net.config = dataclasses.replace(net.config, roi=cfg_roi)
+            self.net.roi.config = cfg_roi
+        thr = self.net.config.roi.threshold
+        self.stabilizer = RoiStabilizer(high=thr, low=max(0.0, thr - 0.1))
         #: seconds per stage for the last call (bridge+heads, refine, …), for benchmarks
         self.last_timings: dict[str, float] = {}
         #: share of the frame's pixels inside refined tiles on the last call (all objects)
@@ -471,11 +492,9 @@ class LearnedMatting:
             # the pseudo-trimap's known region keeps the tracker's mask at the frame's own
             # resolution (hard edges stay hard; no drift or noise outside the ROI)
             for k, oid in enumerate(ids):
-                roi_n = cv2.resize(
-                    roi_np[k].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR
-                )
-                mask_n = tracks[oid].mask(h, w)
-                alphas[k] = np.where(roi_n > 0.5, alphas[k], mask_n.astype(np.float32))
+                roi8 = roi_np[k].astype(np.uint8) * 255
+                roi_n = cv2.resize(roi8, (w, h), interpolation=cv2.INTER_LINEAR)
+                alphas[k] = np.where(roi_n > 127, alphas[k], _binary_mask(tracks[oid], h, w))
             timings["paste"] = time.perf_counter() - t4
         for k, oid in enumerate(ids):
             out[oid] = alphas[k].astype(np.float32, copy=False)
@@ -503,25 +522,26 @@ class LearnedMatting:
             return
         origins = np.concatenate([t.origins for t in tiles])
         patches = gather_patches_numpy(image, origins, rc.tile, rc.pad)  # n×P×P×3 uint8
-        rgb = torch.from_numpy(patches).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
-        rgb = normalize_rgb(rgb)
-        coarse_p, feat_p = [], []
-        for k, t in enumerate(tiles):
-            if len(t) == 0:
-                continue
-            o = torch.from_numpy(t.origins)
-            coarse_p.append(sample_native(coarse[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)))
-            feat_p.append(sample_native(features[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)))
-        fine = (
-            refiner(
-                rgb.contiguous(memory_format=torch.channels_last),
-                torch.cat(coarse_p),
-                torch.cat(feat_p).contiguous(memory_format=torch.channels_last),
-            )[:, 0]
-            .float()
-            .cpu()
-            .numpy()
+        n_all, p = len(origins), rc.tile + 2 * rc.pad
+        # one channels-last input buffer, filled in place: [RGB 3, coarse alpha 1, features C]
+        x = torch.empty(
+            (n_all, 4 + rc.feature_channels, p, p),
+            device=self.device,
+            memory_format=torch.channels_last,
         )
+        rgb = torch.from_numpy(patches).to(self.device).permute(0, 3, 1, 2)
+        x[:, :3] = normalize_rgb(rgb.float().div_(255.0))
+        # coarse alpha and features sampled together (one grid_sample per object)
+        source = torch.cat([coarse.float(), features.float()], dim=1)
+        start = 0
+        for k, t in enumerate(tiles):
+            if len(t):
+                o = torch.from_numpy(t.origins)
+                x[start : start + len(t), 3:] = sample_native(
+                    source[k : k + 1], o, rc.tile, rc.pad, (h, w)
+                )
+                start += len(t)
+        fine = refiner.forward_packed(x)[:, 0].float().cpu().numpy()
         start = 0
         for k, t in enumerate(tiles):
             n = counts[k]

@@ -17,7 +17,7 @@ ratio drawn per batch) and its *working* version (``crop`` pixels, area-downscal
 - **tracker mask** simulated from the ground-truth alpha (:func:`simulate_tracker_mask`: a
   random threshold, then :func:`sam2matting.degrade.random_degradation` — erode/dilate, holes,
   blobs, blocky low-resolution logits, missed thin parts, jagged boundary, shift; sometimes the
-  perfect ``α > 0.5`` mask as in the paper).
+  perfect ``α > 0.5`` mask as in the paper) at a ``heavy`` or ``mild`` level (:data:`MASK_NOISE`).
 
 Everything is drawn from ``numpy.random.default_rng((seed, step))``, so a batch depends only on
 the seed and the step: training is reproducible and resumes exactly.
