@@ -160,3 +160,11 @@ def test_matte_image(clip: SampleClip, tmp_path: Path) -> None:
     alphas = matte_image(path, [Box(*clip.box(0))])
     assert alphas[1].shape == truth.shape
     assert 1e3 * np.abs(alphas[1] - truth).mean() < MAD_BOUND
+
+
+def test_device_option_reaches_only_heads_that_take_it(clip: SampleClip) -> None:
+    frames = [clip.frame(t)[0] for t in range(2)]
+    for head in ("guided", "mask"):
+        with MattingSession(frames, head=head, device="cpu") as session:
+            session.add_prompt(Box(*clip.box(0)))
+            assert len(list(session.propagate())) == 2

@@ -152,7 +152,8 @@ def _accepts(func: Callable[..., Any], name: str) -> bool:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    # only a named parameter counts: builders taking **options forward them into typed configs
+    return name in params
 
 
 def _build_tracker(tracker: str | Tracker, options: dict[str, Any], device: str | None) -> Tracker:

@@ -373,6 +373,8 @@ def _install_signal_handlers() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sam2matting`` command; returns the exit status."""
+    # torch's OpenMP workers spin while idle; on a busy CPU that slows inference 4-10x
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
