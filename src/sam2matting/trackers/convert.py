@@ -410,24 +410,7 @@ def load_strict(model: torch.nn.Module, state_dict: dict[str, Any]) -> None:
     Raises :class:`WeightsError` listing (the first few) missing, unexpected or mis-shaped keys.
     Buffers the model does not persist are not required.
     """
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    shapes = sorted(
-        k
-        for k in set(expected) & set(state_dict)
-        if tuple(expected[k].shape) != tuple(state_dict[k].shape)
-    )
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-    if shapes:
-        k = shapes[0]
-        problems.append(
-            f"{len(shapes)} with the wrong shape (e.g. {k}: {tuple(state_dict[k].shape)} vs {tuple(expected[k].shape)})"
-        )
-    if problems:
-        raise WeightsError("checkpoint does not match the architecture: " + "; ".join(problems))
+    from ..matting.weights import check_state_dict
+
+    check_state_dict(model.state_dict(), state_dict, "checkpoint")
     model.load_state_dict(state_dict, strict=True)
