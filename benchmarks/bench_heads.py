@@ -99,7 +99,8 @@ def _weights_info(weights: str) -> dict[str, Any]:
 
 
 def quality(args: argparse.Namespace) -> None:
-    """512×288 dev benchmark, oracle tracker: mask-only, trimap+closed-form, guided, learned."""
+    """512×288 dev benchmark, oracle tracker: mask-only, trimap+closed-form, guided, learned
+    (with and without the object window; ``--compare-weights``: another weights file too)."""
     from sam2matting.eval.bench import evaluate
 
     bench = _devbench("512x288", args.root, args.frames, args.clips)
@@ -109,12 +110,20 @@ def quality(args: argparse.Namespace) -> None:
         _method("guided/oracle", "guided"),
         _method("sam2matting/oracle", "sam2matting", weights=args.weights),
         _method(
-            "sam2matting + ROI stabiliser/oracle",
+            "sam2matting, whole frame (no object window)/oracle",
             "sam2matting",
             weights=args.weights,
-            stabilize=True,
+            crop_margin=None,
         ),
     ]
+    if args.compare_weights:
+        methods.append(
+            _method(
+                f"sam2matting [{args.compare_weights}]/oracle",
+                "sam2matting",
+                weights=args.compare_weights,
+            )
+        )
     report = evaluate(bench, methods, metrics=METRICS, progress=print)
     _write(
         "heads_512x288",
@@ -219,6 +228,7 @@ def speed(args: argparse.Namespace) -> None:
         }
         for label, opts in (
             ("bridge+heads+refine", {"refine": True}),
+            ("bridge+heads+refine, whole frame", {"refine": True, "crop_margin": None}),
             ("bridge+heads (bilinear)", {"refine": False}),
         ):
             stage = build_head("sam2matting", weights=args.weights, device="cpu", **opts)
@@ -260,6 +270,7 @@ def speed(args: argparse.Namespace) -> None:
         notes.append(lines_note)
         for label in (
             "bridge+heads+refine",
+            "bridge+heads+refine, whole frame",
             "bridge+heads (bilinear)",
             "guided",
             "builtin tracker",
@@ -303,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     add_benchmark_arguments(p)
     p.add_argument(
         "--speed-frames", type=int, default=12, help="frames timed per resolution (speed)"
+    )
+    p.add_argument(
+        "--compare-weights",
+        default=None,
+        help="quality: also score the learned head with these weights (e.g. compact-v1)",
     )
     args = p.parse_args(argv)
     todo = ["quality", "native", "speed"] if args.what == "all" else [args.what]

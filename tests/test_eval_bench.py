@@ -66,7 +66,7 @@ def test_evaluate_writes_json_and_markdown(tiny_bench: Path, tmp_path: Path) -> 
     methods = bench.make_methods(["ours", "mask-only", "rvm"], ["builtin"])
     report = bench.evaluate(b, methods, rvm_path=tmp_path / "absent.onnx")
     assert "rvm" in report.skipped and "not found" in report.skipped["rvm"]
-    assert set(report.means) == {"ours[guided]/builtin", "mask-only/builtin"}
+    assert set(report.means) == {f"ours[{DEFAULT_HEAD}]/builtin", "mask-only/builtin"}
     for label, clips in report.results.items():
         assert set(clips) == {"s0", "s1"}
         frames = clips["s0"]["frames"]
@@ -78,7 +78,7 @@ def test_evaluate_writes_json_and_markdown(tiny_bench: Path, tmp_path: Path) -> 
     assert report.frames_scored == 10 and report.metric_seconds["conn"] > 0
     md = bench.markdown_report(report)
     assert (
-        "| ours[guided]/builtin |" in md
+        f"| ours[{DEFAULT_HEAD}]/builtin |" in md
         and "### mask-only/builtin" in md
         and "RVM baseline skipped" in md
     )
@@ -86,12 +86,13 @@ def test_evaluate_writes_json_and_markdown(tiny_bench: Path, tmp_path: Path) -> 
     assert data["benchmark"]["frames"] == 10 and "versions" in data["info"]
 
 
-def test_guided_head_beats_mask_only_on_soft_edges(tiny_bench: Path) -> None:
+@pytest.mark.parametrize("head", ["guided", "sam2matting"])
+def test_matting_heads_beat_mask_only_on_soft_edges(tiny_bench: Path, head: str) -> None:
     b = read_rvm(tiny_bench).select(["s0"])
     report = bench.evaluate(
-        b, bench.make_methods(["ours:guided", "mask-only"], ["builtin"]), metrics=("mad", "mse")
+        b, bench.make_methods([f"ours:{head}", "mask-only"], ["builtin"]), metrics=("mad", "mse")
     )
-    assert report.means["ours[guided]/builtin"]["mse"] < report.means["mask-only/builtin"]["mse"]
+    assert report.means[f"ours[{head}]/builtin"]["mse"] < report.means["mask-only/builtin"]["mse"]
 
 
 def test_cli_eval(tiny_bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,8 @@ refinement machinery (tiles, patch gathering, native sampling) is exact."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +27,11 @@ from sam2matting.matting.learned import (
     LearnedMattingConfig,
     SAM2MattingNet,
     compact_config,
+    config_from_dict,
     count_parameters,
+    guided_prior,
+    hybrid_config,
+    object_window,
     paper_config,
     tiny_config,
     working_shape,
@@ -333,3 +339,129 @@ def test_batchnorm_fusion_keeps_the_outputs() -> None:
         a, b = net(rgb, mask), fused(rgb, mask)
     assert torch.allclose(a.roi_logits, b.roi_logits, atol=1e-4)
     assert torch.allclose(a.alphas[-1], b.alphas[-1], atol=1e-4)
+
+
+# -- hybrid heads: the guided-filter prior ------------------------------------------------------
+
+
+def test_hybrid_config_adds_exactly_one_prior_channel_per_stage_and_refiner() -> None:
+    plain, hybrid = SAM2MattingNet(compact_config()), SAM2MattingNet(hybrid_config())
+    assert hybrid.uses_prior and not plain.uses_prior
+    assert [s.body[0].conv.in_channels for s in hybrid.predictor.stages] == [
+        s.body[0].conv.in_channels + 1 for s in plain.predictor.stages
+    ]
+    assert plain.refiner is not None and hybrid.refiner is not None
+    assert hybrid.refiner.body[0].conv.in_channels == plain.refiner.body[0].conv.in_channels + 1
+    # the paper config stays the paper's (official weights load into it)
+    assert not SAM2MattingNet(paper_config()).uses_prior
+    # configs that disagree about the prior are refused
+    bad = dataclasses.replace(hybrid_config(), prior_radius=0)
+    with pytest.raises(ValueError, match="prior"):
+        SAM2MattingNet(bad)
+    # the manifest round trip keeps it
+    assert config_from_dict(hybrid_config().to_dict()) == hybrid_config()
+
+
+def test_hybrid_predictor_and_refiner_demand_the_prior() -> None:
+    net = SAM2MattingNet(tiny_config(prior=True)).eval()
+    rgb, mask = torch.randn(1, 3, 32, 48), (torch.rand(1, 1, 32, 48) > 0.5).float()
+    with torch.no_grad(), pytest.raises(ValueError, match="needs a prior"):
+        net(rgb, mask)
+    plain = SAM2MattingNet(tiny_config()).eval()
+    with torch.no_grad(), pytest.raises(ValueError, match="takes no prior"):
+        plain(rgb, mask, prior=torch.rand(1, 1, 32, 48))
+    with torch.no_grad():
+        out = net(rgb, mask, prior=torch.rand(1, 1, 32, 48))
+    assert out.alphas[-1].shape == (1, 1, 16, 24)
+
+
+def test_guided_prior_is_the_guided_heads_answer_for_a_binary_mask() -> None:
+    from sam2matting.matting.classical import ClassicalConfig, ClassicalMatting
+
+    img, mask = _disc_frame(96, 128)
+    prior = guided_prior(img.astype(np.float32) / 255.0, mask.astype(np.float32), 4)
+    assert prior.shape == mask.shape and prior.dtype == np.float32
+    # the guided head with the same band gives the same alpha (up to its source being the
+    # track's sigmoid, 0.9997 rather than 1, where the prior's is the binary mask)
+    head = ClassicalMatting(ClassicalConfig(band_fraction=4 / float(np.hypot(96, 128)), min_band=4))
+    np.testing.assert_allclose(head.matte(img, {1: _track(mask)})[1], prior, atol=1e-3)
+    # soft only in the band; the mask elsewhere; nothing for an empty mask
+    far = ~cv2_dilate(mask, 6) | cv2_erode(mask, 6)
+    np.testing.assert_array_equal(prior[far], mask[far].astype(np.float32))
+    assert not guided_prior(img / 255.0, np.zeros_like(mask, np.float32), 4).any()
+
+
+def cv2_dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    import cv2
+
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
+
+
+def cv2_erode(mask: np.ndarray, r: int) -> np.ndarray:
+    import cv2
+
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(mask.astype(np.uint8), k).astype(bool)
+
+
+def test_widening_a_plain_network_for_the_prior_changes_nothing_until_trained() -> None:
+    from sam2matting.errors import WeightsError
+    from sam2matting.matting.weights import expand_input_channels, load_state_dict_strict
+
+    torch.manual_seed(0)
+    plain = SAM2MattingNet(tiny_config())
+    with torch.no_grad():  # non-trivial outputs: a random but non-zero refiner
+        assert plain.refiner is not None
+        plain.refiner.out.weight.normal_(0, 0.1)
+    hybrid = SAM2MattingNet(tiny_config(prior=True))
+    state, widened = expand_input_channels(hybrid, plain.state_dict())
+    assert sorted(widened) == [
+        "predictor.stages.0.body.0.conv.weight",
+        "predictor.stages.1.body.0.conv.weight",
+        "predictor.stages.2.body.0.conv.weight",
+        "refiner.body.0.conv.weight",
+    ]
+    load_state_dict_strict(hybrid, state)
+    img, mask = _disc_frame(90, 160)
+    # a band ROI, so that the (random) heads and refiner decide some pixels
+    opts = LearnedMattingConfig(weights=None, roi_mode="morphological")
+    a = LearnedMatting(plain, opts).matte(img, {1: _track(mask)})[1]
+    b = LearnedMatting(hybrid, opts).matte(img, {1: _track(mask)})[1]
+    np.testing.assert_array_equal(a, b)
+    assert float(np.abs(a - mask).mean()) > 0.0  # the heads did something
+    # anything but appended input channels is still refused
+    other = SAM2MattingNet(compact_config())
+    with pytest.raises(WeightsError):
+        expand_input_channels(other, plain.state_dict())
+
+
+def test_object_window_is_the_grown_bounding_box_on_the_16_grid() -> None:
+    m = np.zeros((96, 160), bool)
+    m[40:50, 70:75] = True
+    assert object_window([m], 8) == (32, 64, 48, 96)
+    assert object_window([m], None) == (0, 96, 0, 160)
+    assert object_window([np.zeros_like(m)], 8) == (0, 96, 0, 160)
+    other = np.zeros_like(m)
+    other[0:2, 150:160] = True  # union over objects, clamped to the image
+    assert object_window([m, other], 8) == (0, 64, 48, 160)
+
+
+def test_the_object_window_changes_the_matte_only_slightly_and_only_near_the_object() -> None:
+    torch.manual_seed(0)
+    net = SAM2MattingNet(tiny_config(prior=True))
+    with torch.no_grad():
+        assert net.refiner is not None
+        net.refiner.out.weight.normal_(0, 0.1)
+    img, mask = _disc_frame(120, 320)  # the disc covers a third of the width
+    opts = dict(weights=None, roi_mode="morphological")
+    whole = LearnedMatting(net, LearnedMattingConfig(**opts, crop_margin=None))
+    window = LearnedMatting(net, LearnedMattingConfig(**opts, crop_margin=32))
+    a = whole.matte(img, {1: _track(mask)})[1]
+    b = window.matte(img, {1: _track(mask)})[1]
+    assert float(np.abs(a - b).mean()) < 0.01
+    y0, y1, x0, x1 = object_window([mask], 32)
+    assert (x1 - x0) < 320  # the window really is smaller than the frame
+    outside = np.ones_like(mask)
+    outside[y0:y1, x0:x1] = False
+    np.testing.assert_array_equal(b[outside], mask[outside].astype(np.float32))

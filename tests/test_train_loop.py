@@ -4,6 +4,7 @@ train``, determinism and exact resume, export to loadable weights."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -200,3 +201,24 @@ def test_mask_noise_levels_and_fine_tuning_from_a_checkpoint(tmp_path: Path) -> 
     # one step away from the initial weights, not from a random init
     k = "predictor.stages.0.head.out.weight"
     assert torch.allclose(sa[k], sb[k], atol=0.05) and not torch.equal(sa[k], sb[k])
+
+
+def test_hybrid_heads_train_from_a_plain_checkpoint(tmp_path: Path) -> None:
+    """``--model compact-guided --init-from <plain run>``: the prior's new input channels start
+    at zero (the widened layers keep the old weights), then training moves them."""
+    plain = train(_tiny_train(tmp_path, "plain", steps=1), resume=False)
+    hybrid = train(
+        dataclasses.replace(
+            _tiny_train(tmp_path, "hybrid", steps=2, init_from=str(plain.checkpoint)),
+            model="tiny-guided",
+        ),
+        resume=False,
+    )
+    sa = torch.load(plain.checkpoint, weights_only=False)["net"]
+    sb = torch.load(hybrid.checkpoint, weights_only=False)["net"]
+    k = "predictor.stages.2.body.0.conv.weight"  # ConvTranspose: in-channels first
+    assert sb[k].shape[0] == sa[k].shape[0] + 1
+    assert torch.allclose(sa[k], sb[k][:-1], atol=0.05)
+    assert float(sb[k][-1].abs().max()) > 0.0  # the prior's weights were trained
+    log = [json.loads(x) for x in (tmp_path / "hybrid" / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in log)

@@ -10,8 +10,13 @@ alpha the matting head must solve). Two kinds:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, overload
+
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "UNKNOWN",
@@ -67,7 +72,13 @@ def morphological_trimap(
     return trimap
 
 
-def pseudo_trimap(mask: np.ndarray, roi: np.ndarray) -> np.ndarray:
+@overload
+def pseudo_trimap(mask: np.ndarray, roi: np.ndarray) -> np.ndarray: ...
+@overload
+def pseudo_trimap(mask: torch.Tensor, roi: torch.Tensor) -> torch.Tensor: ...
+def pseudo_trimap(
+    mask: np.ndarray | torch.Tensor, roi: np.ndarray | torch.Tensor
+) -> np.ndarray | torch.Tensor:
     """SAM2Matting's pseudo-trimap: 0.5 where ``roi`` is set, the binary ``mask`` elsewhere.
 
     Works on numpy arrays (H×W) and on torch tensors (any shape, broadcasting), so training and
@@ -80,8 +91,8 @@ def pseudo_trimap(mask: np.ndarray, roi: np.ndarray) -> np.ndarray:
         return out
     import torch
 
-    mask_t = mask.float()
-    roi_t = roi.to(mask_t.dtype)
+    mask_t = torch.as_tensor(mask).float()
+    roi_t = torch.as_tensor(roi).to(mask_t.dtype)
     return torch.where(roi_t > 0.5, torch.full_like(mask_t, UNKNOWN), mask_t)
 
 

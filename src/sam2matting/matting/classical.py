@@ -26,6 +26,7 @@ from .foreground import bounding_slices
 __all__ = [
     "ClassicalConfig",
     "ClassicalMatting",
+    "band_alpha",
     "build_closed_form",
     "build_guided",
     "build_mask_only",
@@ -143,27 +144,43 @@ class ClassicalMatting:
     def _solve(self, guide: np.ndarray, prob: np.ndarray, mask: np.ndarray) -> np.ndarray:
         h, w = mask.shape
         radius = band_width_for(h, w, self.config.band_fraction, self.config.min_band)
-        trimap = morphological_trimap(mask, radius)
-        band = trimap == 0.5
-        alpha = mask.astype(np.float32)
-        region = bounding_slices(band, 2 * radius)
-        if region is None:
-            return alpha
-        ys, xs = region
-        g, t, p = guide[ys, xs], trimap[ys, xs], prob[ys, xs]
-        if self.config.solver == "guided":
-            solved = guided_filter(g, p, radius, self.config.guided_eps, guided_subsample(radius))
-        else:
-            from pymatting import estimate_alpha_cf
+        return band_alpha(guide, prob, mask, radius, self.config.solver, self.config.guided_eps)
 
-            solved = estimate_alpha_cf(g.astype(np.float64), t.astype(np.float64)).astype(
-                np.float32
-            )
-        crop = alpha[ys, xs]
-        unknown = t == 0.5
-        crop[unknown] = np.clip(solved[unknown], 0.0, 1.0)
-        alpha[ys, xs] = crop
+
+def band_alpha(
+    guide: np.ndarray,
+    source: np.ndarray,
+    mask: np.ndarray,
+    radius: int,
+    solver: str = "guided",
+    eps: float = 1e-3,
+) -> np.ndarray:
+    """Alpha from a morphological trimap of ``mask`` (band half-width ``radius`` px): the mask
+    outside the band, the ``solver``'s answer inside it.
+
+    ``guide``: H×W×3 float32 in [0, 1]; ``source``: the (soft) mask the guided filter smooths;
+    ``solver``: ``"guided"`` or ``"closed-form"``. Also the classical prior that the hybrid
+    learned heads see (:mod:`sam2matting.matting.learned`).
+    """
+    trimap = morphological_trimap(mask, radius)
+    band = trimap == 0.5
+    alpha = mask.astype(np.float32)
+    region = bounding_slices(band, 2 * radius)
+    if region is None:
         return alpha
+    ys, xs = region
+    g, t, p = guide[ys, xs], trimap[ys, xs], source[ys, xs]
+    if solver == "guided":
+        solved = guided_filter(g, p, radius, eps, guided_subsample(radius))
+    else:
+        from pymatting import estimate_alpha_cf
+
+        solved = estimate_alpha_cf(g.astype(np.float64), t.astype(np.float64)).astype(np.float32)
+    crop = alpha[ys, xs]
+    unknown = t == 0.5
+    crop[unknown] = np.clip(solved[unknown], 0.0, 1.0)
+    alpha[ys, xs] = crop
+    return alpha
 
 
 def build_guided(**options: object) -> ClassicalMatting:

@@ -125,6 +125,8 @@ class PredictorConfig:
     ``feature_channels``: channels of F4, F8, F16. ``stage_widths``: per stage, the transposed
     convolution's output width followed by the 3×3 block widths (the last one feeds the head).
     ``head_width``: hidden width of each stage's alpha head. ``rgb_channels``: 3.
+    ``prior_channels``: 1 → every stage also sees a classical prior alpha (the guided filter's,
+    see :mod:`sam2matting.matting.learned`), appended after the paper's inputs; 0 → the paper.
     The defaults are the paper's sizes (official weights load into them).
     """
 
@@ -132,12 +134,14 @@ class PredictorConfig:
     stage_widths: tuple[tuple[int, ...], ...] = ((512, 128, 64), (256, 64), (256, 128, 64))
     head_width: int = 32
     rgb_channels: int = 3
+    prior_channels: int = 0
 
     def stage_inputs(self) -> tuple[int, int, int]:
-        """Input channels of stages 1–3: F16+T+RGB, F8+T+RGB+A1, F4+T+RGB+A2."""
+        """Input channels of stages 1–3: F16+T+RGB, F8+T+RGB+A1, F4+T+RGB+A2 (+ the prior
+        alpha, last, when ``prior_channels`` is 1: the hybrid compact heads)."""
         c4, c8, c16 = self.feature_channels
-        r = self.rgb_channels
-        return (c16 + 1 + r, c8 + 2 + r, c4 + 2 + r)
+        r, q = self.rgb_channels, self.prior_channels
+        return (c16 + 1 + r + q, c8 + 2 + r + q, c4 + 2 + r + q)
 
 
 class PredictorStage(nn.Module):
@@ -196,9 +200,17 @@ class ProgressiveAlphaPredictor(nn.Module):
         features: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         trimap: torch.Tensor,
         rgb: torch.Tensor,
+        prior: torch.Tensor | None = None,
     ) -> PredictorOutput:
         """``features``: (F4, F8, F16), B×C×(H/s)×(W/s); ``trimap``: B×1×(H/4)×(W/4) in {0, .5, 1};
-        ``rgb``: B×3×H×W normalised. H and W must be multiples of 16."""
+        ``rgb``: B×3×H×W normalised; ``prior``: B×1×H×W in [0, 1], required exactly when the
+        config has ``prior_channels``. H and W must be multiples of 16."""
+        if (prior is not None) != (self.config.prior_channels > 0):
+            raise ValueError(
+                "this predictor needs a prior alpha"
+                if prior is None
+                else "this predictor takes no prior alpha"
+            )
         f4, f8, f16 = features
         alphas: list[torch.Tensor] = []
         prev: torch.Tensor | None = None
@@ -208,6 +220,8 @@ class ProgressiveAlphaPredictor(nn.Module):
             parts = [feat, resize_to(trimap, size), resize_to(rgb, size)]
             if prev is not None:
                 parts.append(resize_to(prev, size))
+            if prior is not None:
+                parts.append(resize_to(prior, size))
             logits, hidden = stage(torch.cat(parts, dim=1))
             prev = torch.sigmoid(logits)
             alphas.append(prev)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -47,6 +48,7 @@ from ..bridge.roi import RoiConfig, RoiDetector
 from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
+from .classical import band_alpha
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
 from .refine import NativeRefiner, RefinerConfig, sample_native
@@ -63,7 +65,11 @@ __all__ = [
     "compact_config",
     "config_from_dict",
     "count_parameters",
+    "guided_prior",
+    "hybrid_config",
+    "model_presets",
     "normalize_rgb",
+    "object_window",
     "paper_config",
     "tiny_config",
     "working_shape",
@@ -80,7 +86,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class NetConfig:
     """The whole learned network. ``encoder=None``: tracker features only (paper variant);
     ``refiner=None``: stop at the stride-2 alpha, bilinearly upsampled (the paper's output).
-    ``working_size``: long side of the working image when the own encoder is used."""
+    ``working_size``: long side of the working image when the own encoder is used.
+    ``prior_radius``: > 0 makes the heads *hybrid*: the predictor and refiner also see the
+    guided filter's alpha (:func:`guided_prior`, band half-width ``prior_radius`` working
+    pixels), whose errors are largely independent of the network's; 0 → the paper's inputs."""
 
     name: str
     roi: RoiConfig
@@ -88,6 +97,7 @@ class NetConfig:
     encoder: EncoderConfig | None = None
     refiner: RefinerConfig | None = None
     working_size: int = 512
+    prior_radius: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,10 +122,29 @@ def compact_config() -> NetConfig:
     )
 
 
-def tiny_config() -> NetConfig:
-    """A minimal network of the compact structure (tests: contract runs, training smoke test)."""
+def hybrid_config() -> NetConfig:
+    """The compact network with the guided-filter prior (``prior_radius`` 5 working pixels, the
+    guided head's band at 512×288): the shipped default since weights v2 (see CHANGELOG)."""
+    c = compact_config()
+    assert c.refiner is not None
+    return dataclasses.replace(
+        c,
+        name="compact-guided",
+        # the threshold the v1 weights shipped with (picked after training, see their manifest),
+        # so fine-tuning from them trains with the trimaps they are used with
+        roi=dataclasses.replace(c.roi, threshold=0.8),
+        predictor=dataclasses.replace(c.predictor, prior_channels=1),
+        refiner=dataclasses.replace(c.refiner, prior_channels=1),
+        prior_radius=5,
+    )
+
+
+def tiny_config(prior: bool = False) -> NetConfig:
+    """A minimal network of the compact structure (tests: contract runs, training smoke test);
+    ``prior=True``: the hybrid variant."""
+    q = 1 if prior else 0
     return NetConfig(
-        name="tiny",
+        name="tiny-guided" if prior else "tiny",
         encoder=EncoderConfig(
             stem=4, widths=(8, 8, 8), out_channels=(8, 8, 16), context_dilations=()
         ),
@@ -125,10 +154,14 @@ def tiny_config() -> NetConfig:
             fusion_widths=(4, 4),
         ),
         predictor=PredictorConfig(
-            feature_channels=(8, 8, 16), stage_widths=((8, 4), (8, 4), (8, 4)), head_width=4
+            feature_channels=(8, 8, 16),
+            stage_widths=((8, 4), (8, 4), (8, 4)),
+            head_width=4,
+            prior_channels=q,
         ),
-        refiner=RefinerConfig(feature_channels=4, widths=(4,), tile=16),
+        refiner=RefinerConfig(feature_channels=4, widths=(4,), tile=16, prior_channels=q),
         working_size=128,
+        prior_radius=3 if prior else 0,
     )
 
 
@@ -146,6 +179,17 @@ def paper_config(refiner: bool = False) -> NetConfig:
         refiner=RefinerConfig(feature_channels=64) if refiner else None,
         working_size=1024,
     )
+
+
+def model_presets() -> dict[str, Callable[[], NetConfig]]:
+    """Named network configs (``--model`` of training, ``model`` of random-init heads)."""
+    return {
+        "compact": compact_config,
+        "compact-guided": hybrid_config,
+        "paper": paper_config,
+        "tiny": tiny_config,
+        "tiny-guided": lambda: tiny_config(prior=True),
+    }
 
 
 def config_from_dict(data: dict[str, Any]) -> NetConfig:
@@ -167,6 +211,7 @@ def config_from_dict(data: dict[str, Any]) -> NetConfig:
             encoder=build(EncoderConfig, data.get("encoder")),
             refiner=build(RefinerConfig, data.get("refiner")),
             working_size=int(data.get("working_size", 512)),
+            prior_radius=int(data.get("prior_radius", 0)),
         )
     except (KeyError, TypeError) as exc:
         from ..errors import WeightsError
@@ -214,6 +259,19 @@ class SAM2MattingNet(nn.Module):
                 f"gives {self.predictor.out_features}"
             )
         self.refiner = NativeRefiner(c.refiner) if c.refiner is not None else None
+        wants = {c.predictor.prior_channels} | (
+            {c.refiner.prior_channels} if c.refiner is not None else set()
+        )
+        if wants != ({1} if c.prior_radius > 0 else {0}):
+            raise ValueError(
+                "prior_radius > 0 needs prior_channels = 1 in the predictor and refiner "
+                "(and 0 without a prior)"
+            )
+
+    @property
+    def uses_prior(self) -> bool:
+        """Whether the heads take the guided-filter prior (hybrid variant)."""
+        return self.config.prior_radius > 0
 
     def features(
         self,
@@ -236,19 +294,51 @@ class SAM2MattingNet(nn.Module):
         mask: torch.Tensor,
         tracker_features: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         roi_override: torch.Tensor | None = None,
+        prior: torch.Tensor | None = None,
     ) -> NetOutput:
         """``rgb`` B×3×H×W normalised, ``mask`` B×1×H×W in {0, 1}, H, W multiples of 16.
 
-        ``roi_override`` (bool B×1×H/4×W/4) replaces the learned ROI (ablations, stabilising).
+        ``roi_override`` (bool B×1×H/4×W/4) replaces the learned ROI (ablations, stabilising);
+        ``prior`` B×1×H×W: the guided prior (:func:`guided_prior`), hybrid networks only.
         """
         feats = self.features(rgb, mask, tracker_features)
         size4 = (int(feats[0].shape[-2]), int(feats[0].shape[-1]))
         roi_logits = self.roi(feats, mask, rgb)
         roi = self.roi.propose(roi_logits) if roi_override is None else roi_override.bool()
         mask4 = (resize_to(mask, size4) > 0.5).to(rgb.dtype)
-        trimap: torch.Tensor = pseudo_trimap(mask4, roi)  # type: ignore[arg-type,assignment]
-        out = self.predictor(feats, trimap, rgb)
+        trimap = pseudo_trimap(mask4, roi)
+        out = self.predictor(feats, trimap, rgb, prior)
         return NetOutput(roi_logits, roi, trimap, out.alphas, out.features)
+
+
+def guided_prior(image01: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
+    """The hybrid heads' classical prior: what the ``guided`` head answers for this binary mask
+    (band half-width ``radius``), float32 H×W in [0, 1]. ``image01``: H×W×3 float32 in [0, 1]
+    at the working resolution (training computes it on its working crops the same way)."""
+    binary = mask > 0.5
+    if not binary.any():
+        return np.zeros(mask.shape, np.float32)
+    return band_alpha(image01, binary.astype(np.float32), binary, radius, "guided")
+
+
+def object_window(masks: list[np.ndarray], margin: int | None) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the union bounding box of ``masks`` (same-size bool arrays whose sides
+    are multiples of 16) grown by ``margin`` pixels and snapped outwards to multiples of 16
+    (the network's stride); the whole image when ``margin`` is None or no mask is set."""
+    h, w = masks[0].shape
+    union = np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
+    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+    if margin is None or len(rows) == 0:
+        return 0, h, 0, w
+
+    def span(lo: int, hi: int, size: int) -> tuple[int, int]:
+        a = max(0, (lo - margin) // 16 * 16)
+        b = min(size, -(-(hi + 1 + margin) // 16) * 16)
+        return a, b
+
+    y0, y1 = span(int(rows[0]), int(rows[-1]), h)
+    x0, x1 = span(int(cols[0]), int(cols[-1]), w)
+    return y0, y1, x0, x1
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -283,6 +373,9 @@ class LearnedMattingConfig:
     then known foreground — a guard against holes where a detector proposes busy interior
     textures (a weakly trained one did). ``None`` (default): no limit, as in the paper; with the
     shipped weights the limit no longer helped (dev subset and training-cutout composites).
+    ``crop_margin``: the network runs on the objects' bounding box grown by this many working
+    pixels (:func:`object_window`), so its cost follows the objects' area, not the frame's;
+    outside it the alpha is the mask, as outside any ROI. ``None``: the whole frame.
     """
 
     weights: str | None = "default"
@@ -297,6 +390,7 @@ class LearnedMattingConfig:
     inner_limit: float | None = None
     working_size: int | None = None
     threads: int | None = None
+    crop_margin: int | None = 64
 
 
 def _binary_mask(track: ObjectTrack, height: int, width: int) -> np.ndarray:
@@ -451,12 +545,25 @@ class LearnedMatting:
         interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
         small = cv2.resize(image, (ww, hw), interpolation=interp)
         dev = self.device
+        # the network runs on the objects' window of the working image (cost ∝ object area)
+        full = (0, hw, 0, ww)
+        win = full if use_feats else object_window(masks_np, self.config.crop_margin)
+        y0, y1, x0, x1 = win
+        crop = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
         rgb = normalize_rgb(
-            torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255.0)
-        ).expand(b, 3, hw, ww)
-        masks = torch.from_numpy(np.stack(masks_np)[:, None].astype(np.float32)).to(dev)
+            torch.from_numpy(small[y0:y1, x0:x1]).to(dev).permute(2, 0, 1)[None].float().div_(255)
+        ).expand(b, 3, y1 - y0, x1 - x0)
+        masks_all = np.stack(masks_np)
+        masks = torch.from_numpy(masks_all[:, None, y0:y1, x0:x1].astype(np.float32)).to(dev)
         rgb = rgb.contiguous(memory_format=torch.channels_last)
         masks = masks.contiguous(memory_format=torch.channels_last)
+        prior: torch.Tensor | None = None  # whole working image (the refiner samples it)
+        if self.net.uses_prior:
+            r = self.net.config.prior_radius
+            small01 = small.astype(np.float32) / 255.0
+            priors = np.stack([guided_prior(small01, m, r) for m in masks_np])[:, None]
+            prior = torch.from_numpy(priors).to(dev).contiguous(memory_format=torch.channels_last)
+        prior_crop = prior[crop] if prior is not None else None
         tracker_feats = None
         if use_feats:
             tracker_feats = tuple(torch.cat([feats_list[k][s] for k in keep]) for s in range(3))
@@ -466,14 +573,31 @@ class LearnedMatting:
         net = self.net
         feats = net.features(rgb, masks, tracker_feats)  # type: ignore[arg-type]
         roi_logits = net.roi(feats, masks, rgb)
-        prob = torch.sigmoid(roi_logits)[:, 0].float().cpu().numpy()
-        roi_np = self._roi_override(np.stack(masks_np), prob, ids, frame_index)
-        roi = torch.from_numpy(roi_np[:, None]).to(dev)
+        # ROI probabilities on the whole working grid (0 outside the window), so the ROI modes
+        # and the stabiliser's per-object state see one frame-sized grid
+        prob = np.zeros((b, hw // 4, ww // 4), np.float32)
+        prob[:, y0 // 4 : y1 // 4, x0 // 4 : x1 // 4] = torch.sigmoid(roi_logits)[:, 0].cpu()
+        roi_np = self._roi_override(masks_all, prob, ids, frame_index)
+        roi = torch.from_numpy(roi_np[:, None, y0 // 4 : y1 // 4, x0 // 4 : x1 // 4]).to(dev)
         size4 = (int(feats[0].shape[-2]), int(feats[0].shape[-1]))
         mask4 = (resize_to(masks, size4) > 0.5).float()
-        trimap = pseudo_trimap(mask4, roi)  # type: ignore[arg-type]
-        pred = net.predictor(feats, trimap, rgb)
-        alpha2 = pred.alpha[:, 0].float().cpu().numpy()
+        trimap = pseudo_trimap(mask4, roi)
+        pred = net.predictor(feats, trimap, rgb, prior_crop)
+        coarse, hidden = pred.alpha, pred.features
+        if win != full:  # back on the whole working grid: the mask outside the window
+            mask2 = np.stack(
+                [
+                    cv2.resize(
+                        m.astype(np.float32), (ww // 2, hw // 2), interpolation=cv2.INTER_AREA
+                    )
+                    for m in masks_np
+                ]
+            )
+            coarse = torch.from_numpy(mask2[:, None]).to(dev)
+            coarse[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.alpha.float()
+            hidden = pred.features.new_zeros((b, pred.features.shape[1], hw // 2, ww // 2))
+            hidden[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.features
+        alpha2 = coarse[:, 0].float().cpu().numpy()
         t2 = time.perf_counter()
         timings["heads"] = t2 - t1
 
@@ -485,7 +609,7 @@ class LearnedMatting:
         timings["upsample"] = t3 - t2
         self.last_coverage = 0.0
         if self.config.refine and net.refiner is not None:
-            self._refine(image, alphas, roi_np, pred.alpha, pred.features)
+            self._refine(image, alphas, roi_np, coarse, hidden, prior)
         t4 = time.perf_counter()
         timings["refine"] = t4 - t3
         if self.config.paste_known:
@@ -508,6 +632,7 @@ class LearnedMatting:
         roi: np.ndarray,
         coarse: torch.Tensor,
         features: torch.Tensor,
+        prior: torch.Tensor | None = None,
     ) -> None:
         """Re-solve the tiles covering each object's ROI band at native resolution, in place."""
         refiner = self.net.refiner
@@ -523,23 +648,29 @@ class LearnedMatting:
         origins = np.concatenate([t.origins for t in tiles])
         patches = gather_patches_numpy(image, origins, rc.tile, rc.pad)  # n×P×P×3 uint8
         n_all, p = len(origins), rc.tile + 2 * rc.pad
-        # one channels-last input buffer, filled in place: [RGB 3, coarse alpha 1, features C]
+        # one channels-last input buffer, filled in place:
+        # [RGB 3, coarse alpha 1, features C, prior P]
         x = torch.empty(
-            (n_all, 4 + rc.feature_channels, p, p),
+            (n_all, rc.in_channels, p, p),
             device=self.device,
             memory_format=torch.channels_last,
         )
         rgb = torch.from_numpy(patches).to(self.device).permute(0, 3, 1, 2)
         x[:, :3] = normalize_rgb(rgb.float().div_(255.0))
-        # coarse alpha and features sampled together (one grid_sample per object)
+        # coarse alpha and features sampled together (one grid_sample per object); the prior
+        # (working resolution, not stride 2) separately
         source = torch.cat([coarse.float(), features.float()], dim=1)
+        c_end = 4 + rc.feature_channels
         start = 0
         for k, t in enumerate(tiles):
             if len(t):
                 o = torch.from_numpy(t.origins)
-                x[start : start + len(t), 3:] = sample_native(
-                    source[k : k + 1], o, rc.tile, rc.pad, (h, w)
-                )
+                rows = slice(start, start + len(t))
+                x[rows, 3:c_end] = sample_native(source[k : k + 1], o, rc.tile, rc.pad, (h, w))
+                if prior is not None:
+                    x[rows, c_end:] = sample_native(
+                        prior[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)
+                    )
                 start += len(t)
         fine = refiner.forward_packed(x)[:, 0].float().cpu().numpy()
         start = 0

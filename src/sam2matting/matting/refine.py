@@ -6,6 +6,7 @@ Inside the region proposals (tiles covering the ROI band at the frame's own reso
 - the full-resolution RGB crop (normalised),
 - the coarse alpha (the predictor's stride-2 alpha, sampled bilinearly at native pixels),
 - the predictor's finest hidden features, sampled the same way,
+- for the hybrid heads, the classical prior alpha (guided filter), sampled the same way,
 
 and predicts a correction ``δ``; the fine alpha is ``clamp(coarse + δ, 0, 1)``. Outside the
 tiles the coarse alpha stands. Patches carry ``pad`` pixels of context on each side (one per
@@ -28,11 +29,18 @@ __all__ = ["NativeRefiner", "RefinerConfig", "sample_native"]
 @dataclass(frozen=True)
 class RefinerConfig:
     """``feature_channels``: channels of the predictor features it receives; ``widths``: its
-    3×3 conv widths; ``tile``: side of a native tile (pixels)."""
+    3×3 conv widths; ``tile``: side of a native tile (pixels); ``prior_channels``: 1 → a prior
+    alpha is appended after the features (hybrid heads)."""
 
     feature_channels: int = 64
     widths: tuple[int, ...] = (32, 24, 16)
     tile: int = 32
+    prior_channels: int = 0
+
+    @property
+    def in_channels(self) -> int:
+        """RGB 3 + coarse alpha 1 + features + prior."""
+        return 4 + self.feature_channels + self.prior_channels
 
     @property
     def pad(self) -> int:
@@ -41,12 +49,13 @@ class RefinerConfig:
 
 
 class NativeRefiner(nn.Module):
-    """``concat[RGB 3, coarse alpha 1, features C]`` → corrected alpha, on native patches."""
+    """``concat[RGB 3, coarse alpha 1, features C, prior P]`` → corrected alpha, on native
+    patches."""
 
     def __init__(self, config: RefinerConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or RefinerConfig()
-        cin = 3 + 1 + c.feature_channels
+        cin = c.in_channels
         layers: list[nn.Module] = []
         for w in c.widths:
             layers.append(ConvBNReLU(cin, w))
@@ -59,15 +68,28 @@ class NativeRefiner(nn.Module):
             nn.init.zeros_(self.out.bias)
 
     def forward(
-        self, rgb: torch.Tensor, coarse: torch.Tensor, features: torch.Tensor
+        self,
+        rgb: torch.Tensor,
+        coarse: torch.Tensor,
+        features: torch.Tensor,
+        prior: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``rgb`` n×3×P×P normalised, ``coarse`` n×1×P×P in [0, 1], ``features`` n×C×P×P →
-        n×1×P×P alpha in [0, 1]. Only the central ``P − 2·pad`` pixels are exact."""
-        return self.forward_packed(torch.cat([rgb, coarse, features], dim=1))
+        """``rgb`` n×3×P×P normalised, ``coarse`` n×1×P×P in [0, 1], ``features`` n×C×P×P,
+        ``prior`` n×1×P×P (exactly when the config has ``prior_channels``) → n×1×P×P alpha in
+        [0, 1]. Only the central ``P − 2·pad`` pixels are exact."""
+        if (prior is not None) != (self.config.prior_channels > 0):
+            raise ValueError(
+                "this refiner needs a prior alpha"
+                if prior is None
+                else "this refiner takes no prior"
+            )
+        parts = [rgb, coarse, features] + ([prior] if prior is not None else [])
+        return self.forward_packed(torch.cat(parts, dim=1))
 
     def forward_packed(self, x: torch.Tensor) -> torch.Tensor:
-        """Same as :meth:`forward` on the already concatenated n×(4+C)×P×P input
-        (RGB, coarse alpha, features): lets inference fill one buffer instead of copying."""
+        """Same as :meth:`forward` on the already concatenated n×(4+C+P)×P×P input
+        (RGB, coarse alpha, features, prior): lets inference fill one buffer instead of
+        copying."""
         delta = self.out(self.body(x))
         return (x[:, 3:4] + delta).clamp(0.0, 1.0)
 

@@ -64,7 +64,7 @@ register(
 )
 
 #: the head used when the caller names none
-DEFAULT_HEAD = "guided"
+DEFAULT_HEAD = "sam2matting"
 
 
 def head_names() -> list[str]:

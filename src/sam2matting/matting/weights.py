@@ -60,6 +60,7 @@ __all__ = [
     "ShippedWeights",
     "check_state_dict",
     "convert_official_heads",
+    "expand_input_channels",
     "load_network",
     "load_official_heads",
     "load_state_dict_strict",
@@ -172,6 +173,41 @@ def load_state_dict_strict(
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
 
+def expand_input_channels(
+    module: nn.Module, state: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Adapt ``state`` to ``module`` where a layer gained input channels at the end (the hybrid
+    heads' prior): the old weights fill the leading slice and the new channels start at zero,
+    so the adapted network computes exactly what the old one did. Everything else must match
+    (:func:`check_state_dict`). Returns the adapted state and the names that were widened.
+    Used by fine-tuning (``train --init-from``), never by inference loading.
+    """
+    import torch
+
+    own = module.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    widened: list[str] = []
+    for key, value in state.items():
+        target = own.get(key)
+        if target is None or tuple(target.shape) == tuple(value.shape):
+            out[key] = value
+            continue
+        diff = [d for d in range(value.ndim) if value.shape[d] != target.shape[d]]
+        if (
+            value.ndim != target.ndim
+            or len(diff) != 1
+            or value.shape[diff[0]] > target.shape[diff[0]]
+        ):
+            out[key] = value  # left for check_state_dict to report
+            continue
+        grown = torch.zeros(tuple(target.shape), dtype=value.dtype)
+        grown.narrow(diff[0], 0, value.shape[diff[0]]).copy_(value)
+        out[key] = grown
+        widened.append(key)
+    check_state_dict(own, out, "initial weights")
+    return out, widened
+
+
 def _resolve_weights_file(weights: str) -> tuple[Path, Path]:
     name = DEFAULT_WEIGHTS if weights == "default" else weights
     if name in SHIPPED:
@@ -194,12 +230,14 @@ def load_network(weights: str | None = "default", model: str = "compact") -> SAM
     checkpoint into the paper config; ``None`` → random init of the ``model`` config
     (``"compact"`` or ``"paper"``), for tests and training.
     """
-    from .learned import SAM2MattingNet, compact_config, config_from_dict, paper_config, tiny_config
+    from .learned import SAM2MattingNet, config_from_dict, model_presets
 
     if weights is None:
-        presets = {"compact": compact_config, "paper": paper_config, "tiny": tiny_config}
+        presets = model_presets()
         if model not in presets:
-            raise WeightsError(f"unknown model config {model!r}; choose compact, paper or tiny")
+            raise WeightsError(
+                f"unknown model config {model!r}; choose one of {', '.join(presets)}"
+            )
         return SAM2MattingNet(presets[model]())
     if Path(weights).suffix in (".pt", ".pth"):
         return load_official_heads(weights)

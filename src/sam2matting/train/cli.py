@@ -59,6 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="cache of decoded cutouts/backgrounds (default OUT/../cache)",
     )
+    p.add_argument(
+        "--model",
+        choices=["compact", "compact-guided"],
+        default=None,
+        help="network: compact (own encoder + heads) or compact-guided (the same heads also see "
+        "the guided filter's alpha: the shipped default); default compact",
+    )
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=None, help="composites per step (default 8)")
     p.add_argument(
@@ -143,7 +150,7 @@ def _config(args: argparse.Namespace) -> Any:
         )
         cfg = TrainConfig(
             out_dir=str(out),
-            model="tiny",
+            model="tiny-guided" if args.model == "compact-guided" else "tiny",
             steps=args.steps or 3,
             batch_size=args.batch_size or 2,
             warmup=1,
@@ -167,7 +174,9 @@ def _config(args: argparse.Namespace) -> Any:
             distractor_share=0.0 if args.synthetic_only else DataConfig.distractor_share,
             mask_noise=args.mask_noise or DataConfig.mask_noise,
         )
-        cfg = TrainConfig(out_dir=str(out), data=data, steps=args.steps or 1000)
+        cfg = TrainConfig(
+            out_dir=str(out), data=data, steps=args.steps or 1000, model=args.model or "compact"
+        )
     overrides = {
         "batch_size": args.batch_size,
         "lr": args.lr,

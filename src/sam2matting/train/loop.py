@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import subprocess
 import time
@@ -40,13 +41,15 @@ from ..matting.heads import resize_to
 from ..matting.learned import (
     NetConfig,
     SAM2MattingNet,
-    compact_config,
+    guided_prior,
+    model_presets,
     normalize_rgb,
-    tiny_config,
 )
 from ..matting.refine import sample_native
 from .data import Batch, CompositeSampler, DataConfig, describe_split
 from .losses import alpha_loss, consistency_loss, laplacian_loss, roi_loss
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "TrainResult", "export_weights", "ground_truth_roi_batch", "train"]
 
@@ -96,7 +99,7 @@ class TrainResult:
 
 
 def _net_config(name: str) -> NetConfig:
-    presets: dict[str, Callable[[], NetConfig]] = {"compact": compact_config, "tiny": tiny_config}
+    presets = {k: v for k, v in model_presets().items() if k != "paper"}
     if name not in presets:
         raise Sam2MattingError(f"cannot train model {name!r}; choose one of {', '.join(presets)}")
     return presets[name]()
@@ -201,12 +204,20 @@ class _Trainer:
     def init_from(self, path: str) -> None:
         """Start from another run's network (a checkpoint ``.pt`` or exported ``.safetensors``);
         optimiser and schedule start fresh (fine-tuning)."""
-        from ..matting.weights import load_network, load_state_dict_strict
+        from ..matting.weights import expand_input_channels, load_network, load_state_dict_strict
 
         if path.endswith(".safetensors"):
             state = load_network(path).state_dict()
         else:
             state = torch.load(path, map_location="cpu", weights_only=False)["net"]
+        # a plain network's weights start its hybrid variant (the prior's channels at zero)
+        state, widened = expand_input_channels(self.net, state)
+        if widened:
+            log.info(
+                "initial weights: %d layers widened for new input channels (zero-init): %s",
+                len(widened),
+                ", ".join(widened),
+            )
         load_state_dict_strict(self.net, state, what=f"initial weights {path}")
 
     def resume(self) -> bool:
@@ -228,7 +239,12 @@ class _Trainer:
             return torch.from_numpy(np.ascontiguousarray(x)).to(dev)
 
         rgb = normalize_rgb(t(b.image).permute(0, 3, 1, 2))
-        return {
+        out: dict[str, torch.Tensor] = {}
+        if self.net.uses_prior:
+            r = self.net_config.prior_radius
+            prior = np.stack([guided_prior(b.image[i], b.mask[i], r) for i in range(len(b.mask))])
+            out["prior"] = t(prior)[:, None].contiguous(memory_format=torch.channels_last)
+        return out | {
             "rgb": rgb.contiguous(memory_format=torch.channels_last),
             "alpha": t(b.alpha)[:, None],
             "mask": t(b.mask)[:, None].contiguous(memory_format=torch.channels_last),
@@ -253,8 +269,9 @@ class _Trainer:
         forced = torch.from_numpy(rng.random(roi.shape[0]) < share).to(roi.device)
         roi = torch.where(forced[:, None, None, None], roi_target > 0.5, roi)
         mask4 = (resize_to(x["mask"], size4) > 0.5).float()
-        trimap = pseudo_trimap(mask4, roi)  # type: ignore[arg-type]
-        pred = net.predictor(feats, trimap, x["rgb"])
+        trimap = pseudo_trimap(mask4, roi)
+        prior = x.get("prior")
+        pred = net.predictor(feats, trimap, x["rgb"], prior)
         l_alpha, parts = alpha_loss(pred.alphas, x["alpha"])
         gt_mask = (x["alpha"] > 0.5).float()
         l_cons = (
@@ -262,7 +279,9 @@ class _Trainer:
             if cfg.consistency_weight > 0
             else x["alpha"].new_zeros(())
         )
-        l_ref = self._refine_loss(b, roi | (roi_target > 0.5), pred.alpha, pred.features, rng)
+        l_ref = self._refine_loss(
+            b, roi | (roi_target > 0.5), pred.alpha, pred.features, rng, prior
+        )
         total = (
             cfg.roi_weight * l_roi
             + l_alpha
@@ -288,6 +307,7 @@ class _Trainer:
         coarse: torch.Tensor,
         features: torch.Tensor,
         rng: np.random.Generator,
+        prior: torch.Tensor | None = None,
     ) -> torch.Tensor:
         net, cfg = self.net, self.cfg
         if net.refiner is None or cfg.refine_weight <= 0:
@@ -305,7 +325,7 @@ class _Trainer:
             )
             pick = flat[np.sort(rng.choice(len(flat), cfg.refine_tiles, replace=False))]
             per = [pick[pick[:, 0] == i, 1:] for i in range(len(per))]
-        rgbs, coarses, feats, trues = [], [], [], []
+        rgbs, coarses, feats, trues, priors = [], [], [], [], []
         native = torch.from_numpy(b.native).permute(0, 3, 1, 2)
         native_alpha = torch.from_numpy(b.native_alpha)[:, None]
         for i, o in enumerate(per):
@@ -320,9 +340,15 @@ class _Trainer:
             feats.append(
                 sample_native(features[i : i + 1], ot.to(coarse.device), rc.tile, rc.pad, (n, n))
             )
+            if prior is not None:
+                priors.append(
+                    sample_native(prior[i : i + 1], ot.to(coarse.device), rc.tile, rc.pad, (n, n))
+                )
         dev = coarse.device
         rgb = normalize_rgb(torch.cat(rgbs).to(dev).float() / 255.0)
-        fine = net.refiner(rgb, torch.cat(coarses), torch.cat(feats))
+        fine = net.refiner(
+            rgb, torch.cat(coarses), torch.cat(feats), torch.cat(priors) if priors else None
+        )
         true = torch.cat(trues).to(dev)
         p = rc.pad
         fc, tc = fine[..., p:-p, p:-p], true[..., p:-p, p:-p]
