@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="tracker name or local model path (default builtin; see 'sam2matting info')",
     )
     mm.add_argument(
-        "--head", help="matting head (default: the shipped default; see 'sam2matting info')"
+        "--head",
+        help="matting head: sam2matting (default, learned) or guided (classical, ~15x faster "
+        "on CPU); all heads: 'sam2matting info'",
     )
     mm.add_argument(
         "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"

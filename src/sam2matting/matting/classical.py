@@ -2,11 +2,12 @@
 
 Three stages share one trimap (bridge/trimap.py) and differ only in the solver:
 
-- ``guided`` (default until learned heads ship): a colour guided filter (He et al. 2013) of the
-  tracker's soft mask, guided by the frame, inside the unknown band. Chosen as the default
-  because it is O(N) box filters — about 10 ms for a 512×288 frame here — and it snaps the
-  mask boundary to image edges and gives soft transitions. It cannot invent detail the mask
-  lacks (single hairs far outside the mask), which is what the learned heads are for.
+- ``guided`` (the default until the learned heads' weights v2; now the fast option): a colour
+  guided filter (He et al. 2013) of the tracker's soft mask, guided by the frame, inside the
+  unknown band. O(N) box filters — about 4 ms for a 512×288 frame here — that snap the mask
+  boundary to image edges and give soft transitions. It cannot invent detail the mask lacks
+  (single hairs far outside the mask), which is what the learned heads are for; its answer is
+  also one of the hybrid learned heads' inputs (:func:`band_alpha`).
 - ``closed-form``: Levin et al.'s closed-form matting (pymatting) in the band: sharper on hair,
   ~30× slower (≈ 0.3 s per 512×288 frame), so it is an option and an evaluation baseline.
 - ``mask``: the tracker's mask as alpha (the "no matting" baseline).

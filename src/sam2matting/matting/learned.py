@@ -5,22 +5,26 @@ Per frame, for all objects at once (batched):
 1. **Working image.** With tracker features, the working grid is the features' (4 × the
    stride-4 grid, e.g. 1024² for SAM2); otherwise the frame is resized so its long side is
    ``working_size`` (multiples of 16) and the :class:`~.encoders.CompactEncoder` computes the
-   features from RGB + mask.
+   features from RGB + mask — on the objects' window only (their bounding box plus a margin,
+   :func:`object_window`), so the cost follows the objects' size. Hybrid networks also get the
+   guided filter's alpha for the mask (:func:`guided_prior`), a classical answer whose errors
+   are largely independent of the network's.
 2. **Bridge.** The ROI detector proposes the matting-critical pixels (stride 4; threshold from
    the weights' config); optionally a per-object hysteresis
    (:class:`~sam2matting.bridge.proposals.RoiStabilizer`) steadies it over consecutive frames;
    the pseudo-trimap is 0.5 in the ROI and the binary mask elsewhere
    (:func:`sam2matting.bridge.trimap.pseudo_trimap`).
-3. **Heads.** The progressive predictor gives alpha at strides 8, 4, 2 of the working image.
+3. **Heads.** The progressive predictor gives alpha at strides 8, 4, 2 of the working image
+   (hybrid: each stage also sees the prior).
 4. **Native refinement.** The stride-2 alpha is resized to the frame; tiles covering the ROI at
    the frame's own resolution are re-solved by the native refiner from the full-res RGB, the
-   coarse alpha and the predictor's features. A 4K frame gets a 4K matte; the cost grows with
-   the ROI's area.
+   coarse alpha and the predictor's features (and the prior). A 4K frame gets a 4K matte; the
+   cost grows with the ROI's area.
 5. **Known region.** Outside the ROI the matte is the tracker's binary mask at the frame's
    resolution (the pseudo-trimap's known pixels), inside it the heads' / refiner's alpha.
 
-Configs: :func:`compact_config` (the shipped default: own encoder, narrow heads, CPU-fast) and
-:func:`paper_config` (tracker features, the paper's exact layer sizes; official weights load
+Configs: :func:`hybrid_config` (the shipped default: :func:`compact_config` plus the guided
+prior), :func:`compact_config` (own encoder, narrow heads, CPU-fast) and :func:`paper_config` (tracker features, the paper's exact layer sizes; official weights load
 into it through :func:`sam2matting.matting.weights.load_official_heads`).
 """
 
@@ -104,7 +108,8 @@ class NetConfig:
 
 
 def compact_config() -> NetConfig:
-    """The shipped default: own encoder + bridge/heads at about a quarter of the paper's widths.
+    """Own encoder + bridge/heads at about a quarter of the paper's widths (weights compact-v1;
+    the default adds the guided prior, :func:`hybrid_config`).
 
     Same structure and feature interface (32 / 64 / 256 channels at strides 4 / 8 / 16) as the
     paper; narrower so that bridge + heads run in tens of milliseconds per 512×288 frame on a
@@ -470,7 +475,8 @@ class LearnedMatting:
     def _roi_override(
         self, masks: np.ndarray, prob: np.ndarray, ids: list[int], frame_index: int
     ) -> np.ndarray:
-        """Bool B×h4×w4 ROI per the configured mode (learned ROI with hysteresis by default)."""
+        """Bool B×h4×w4 ROI per the configured mode (the learned ROI, with hysteresis when
+        ``stabilize`` is on)."""
         mode = self.config.roi_mode
         if mode == "mask":
             return np.zeros(prob.shape, bool)

@@ -105,10 +105,16 @@ SHIPPED: dict[str, ShippedWeights] = {
         "own compact encoder + bridge + progressive heads + native refiner, trained on CPU "
         "on composites of the training split and synthetic foregrounds",
     ),
+    "compact-guided-v2": ShippedWeights(
+        "compact-guided-v2",
+        "sam2matting-compact-guided-v2",
+        "compact-v1 widened to also see the guided filter's alpha (hybrid heads), fine-tuned "
+        "from it on CPU with the same data: the default",
+    ),
 }
 
 #: what ``weights="default"`` means
-DEFAULT_WEIGHTS = "compact-v1"
+DEFAULT_WEIGHTS = "compact-guided-v2"
 
 
 def weights_dir() -> Path:
