@@ -48,13 +48,15 @@ def make_video(path: Path, width: int, height: int, frames: int, period: int = 6
     return path
 
 
-def run_once(video: Path, width: int, height: int, out: Path, formats: list[str]) -> dict:
+def run_once(
+    video: Path, width: int, height: int, out: Path, formats: list[str], head: str | None = None
+) -> dict:
     from sam2matting import Box, matte_video
     from sam2matting.samples import make_sample_clip
 
     box = Box(*make_sample_clip(width, height, 60).box(0))
     t0 = time.perf_counter()
-    res = matte_video(video, [box], out, formats=formats, progress=False)
+    res = matte_video(video, [box], out, formats=formats, head=head, progress=False)
     wall = time.perf_counter() - t0
     return {
         "frames": res.num_frames,
@@ -68,12 +70,21 @@ def run_once(video: Path, width: int, height: int, out: Path, formats: list[str]
 
 def child(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        r = run_once(Path(args.video), args.width, args.height, Path(tmp), args.formats.split(","))
+        r = run_once(
+            Path(args.video),
+            args.width,
+            args.height,
+            Path(tmp),
+            args.formats.split(","),
+            args.heads or None,
+        )
     print(json.dumps(r))
     return 0
 
 
-def spawn(video: Path, width: int, height: int, formats: list[str]) -> dict:
+def spawn(
+    video: Path, width: int, height: int, formats: list[str], head: str | None = None
+) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -86,6 +97,7 @@ def spawn(video: Path, width: int, height: int, formats: list[str]) -> dict:
         str(height),
         "--formats",
         ",".join(formats),
+        *(["--heads", head] if head else []),
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -103,6 +115,12 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=120, help="frames per speed run (default 120)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--long", type=int, default=3000, help="frames of the long memory run")
+    p.add_argument(
+        "--heads",
+        default=None,
+        help="comma-separated matting heads timed side by side (default: the default head and "
+        "guided); the memory runs use the first",
+    )
     args = p.parse_args()
     if args.child:
         return child(args)
@@ -111,33 +129,40 @@ def main() -> int:
     from sam2matting.matting.registry import DEFAULT_HEAD
 
     formats = args.formats.split(",")
+    heads = args.heads.split(",") if args.heads else [DEFAULT_HEAD, "guided"]
+    heads = list(dict.fromkeys(heads))
     lines = [
         "# Pipeline benchmark",
         "",
-        f"sam2matting {__version__}, tracker builtin, head {DEFAULT_HEAD}, outputs {', '.join(formats)}; "
+        f"sam2matting {__version__}, tracker builtin, heads {', '.join(heads)} (default {DEFAULT_HEAD}), outputs {', '.join(formats)}; "
         f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}",
         "",
-        "| size | frames | end-to-end fps | decode fps | track fps | matte fps | foreground fps | encode fps | peak RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| size | head | frames | end-to-end fps | decode fps | track fps | matte fps | foreground fps | encode fps | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for w, h in [(512, 288), (1280, 720)]:
             video = make_video(Path(tmp) / f"clip_{w}.mp4", w, h, args.frames)
-            r = spawn(video, w, h, formats)
-            results[f"{w}x{h}"] = r
-            f = r["stage_fps"]
-            lines.append(
-                f"| {w}×{h} | {r['frames']} | {r['fps_end_to_end']:.1f} | {f.get('decode', 0):.0f} | {f.get('track', 0):.0f} | "
-                f"{f.get('matte', 0):.0f} | {f.get('foreground', 0):.0f} | {f.get('encode', 0):.0f} | {r['peak_rss_mib']:.0f} |"
-            )
-            print(lines[-1], flush=True)
+            for head in heads:
+                r = spawn(video, w, h, formats, head)
+                results[f"{w}x{h}" + ("" if head == heads[0] else f" {head}")] = r | {"head": head}
+                f = r["stage_fps"]
+                lines.append(
+                    f"| {w}×{h} | {head} | {r['frames']} | {r['fps_end_to_end']:.1f} | {f.get('decode', 0):.0f} | {f.get('track', 0):.0f} | "
+                    f"{f.get('matte', 0):.0f} | {f.get('foreground', 0):.0f} | {f.get('encode', 0):.0f} | {r['peak_rss_mib']:.0f} |"
+                )
+                print(lines[-1], flush=True)
         if not args.skip_memory:
-            lines += ["", "| clip length (512×288) | peak RSS MiB | wall s |", "|---:|---:|---:|"]
+            lines += [
+                "",
+                f"| clip length (512×288, head {heads[0]}) | peak RSS MiB | wall s |",
+                "|---:|---:|---:|",
+            ]
             rss = {}
             for n in (300, args.long):
                 video = make_video(Path(tmp) / f"mem_{n}.mp4", 512, 288, n)
-                r = spawn(video, 512, 288, ["alpha-png"])
+                r = spawn(video, 512, 288, ["alpha-png"], heads[0])
                 rss[n] = r["peak_rss_mib"]
                 lines.append(f"| {n} | {r['peak_rss_mib']:.0f} | {r['wall_s']:.0f} |")
                 print(lines[-1], flush=True)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sam2matting.errors import WeightsError
-from sam2matting.matting.learned import SAM2MattingNet, tiny_config
+from sam2matting.matting.learned import SAM2MattingNet, config_from_dict, tiny_config
 from sam2matting.matting.weights import (
     DEFAULT_WEIGHTS,
     SHIPPED,
@@ -149,8 +149,9 @@ def test_strict_loading_rejects_missing_and_unexpected_keys() -> None:
         load_network("/nonexistent/w.safetensors")
 
 
-def test_shipped_weights_load_strictly_and_match_their_manifest() -> None:
-    entry = SHIPPED[DEFAULT_WEIGHTS]
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_weights_load_strictly_and_match_their_manifest(name: str) -> None:
+    entry = SHIPPED[name]
     assert entry.path.is_file(), f"shipped weights missing: {entry.path}"
     manifest = json.loads(entry.manifest_path.read_text())
     assert manifest["sha256"] == sha256_file(entry.path)
@@ -162,8 +163,19 @@ def test_shipped_weights_load_strictly_and_match_their_manifest() -> None:
     assert "davis" not in " ".join(manifest["data"]["background_videos"]).lower()
     for key in ("command", "seed", "commit", "config"):
         assert key in manifest
+    net = load_network(name)
+    assert net.encoder is not None and net.refiner is not None
+    assert net.config == config_from_dict(manifest["config"])
+
+
+def test_the_default_weights_are_the_hybrid_heads() -> None:
     net = load_network("default")
-    assert net.config.name == "compact" and net.encoder is not None and net.refiner is not None
+    assert DEFAULT_WEIGHTS == "compact-guided-v2"
+    assert net.config.name == "compact-guided" and net.uses_prior
+    # trained in stages, each recorded with its command; the last one widened compact-v1
+    manifest = json.loads(SHIPPED[DEFAULT_WEIGHTS].manifest_path.read_text())
+    assert [st["stage"] for st in manifest["stages"]] == [1, 2, 3]
+    assert "--model compact-guided" in manifest["stages"][-1]["command"]
 
 
 def test_shipped_weights_checksum_mismatch_is_a_weights_error(tmp_path: Path) -> None:
