@@ -16,15 +16,7 @@ from sam2matting.errors import WeightsError  # noqa: E402
 from sam2matting.trackers import convert  # noqa: E402
 from sam2matting.trackers.hf_sam2 import sam2_config, tiny_sam2_config  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and spinning OpenMP workers on a busy 2-core machine
-    made these tests ~10x slower; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # names as they appear in Meta's sam2.1_hiera_*.pt (state_dict["model"])

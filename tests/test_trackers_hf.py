@@ -28,15 +28,7 @@ from sam2matting.trackers.hf_sam2 import (  # noqa: E402
 from sam2matting.types import Box, MaskPrompt, Points, TextPrompt  # noqa: E402
 from tracker_factories import make_two_disc_clip  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and spinning OpenMP workers on a busy 2-core machine
-    made these tests ~10x slower; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CPU = torch.device("cpu")

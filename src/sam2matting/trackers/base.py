@@ -73,14 +73,15 @@ def propagation_end(start_frame: int, reverse: bool, end_frame: int | None, num_
     n = num_frames
     if not 0 <= start_frame < n:
         raise InputError(
-            f"start frame {start_frame} is past the clip: it has {n} frames (0..{n - 1})"
+            f"start frame {start_frame} is outside the clip: it has {n} frames (0..{n - 1})"
         )
     end = (0 if reverse else n - 1) if end_frame is None else end_frame
     if not 0 <= end < n:
-        raise InputError(f"end frame {end} is past the clip: it has {n} frames (0..{n - 1})")
+        raise InputError(f"end frame {end} is outside the clip: it has {n} frames (0..{n - 1})")
     if (end < start_frame and not reverse) or (end > start_frame and reverse):
         direction = "backward" if reverse else "forward"
         raise InputError(
-            f"end frame {end} lies the wrong way from start frame {start_frame} for {direction} propagation"
+            f"cannot propagate {direction} from frame {start_frame} to frame {end}: the end frame "
+            "lies the wrong way"
         )
     return end

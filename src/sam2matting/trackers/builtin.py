@@ -377,10 +377,22 @@ def _make_flow(preset: str, work_w: int, work_h: int) -> Any:
     return flow
 
 
-def _warp_affine(image: np.ndarray, motion: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Move ``image`` (previous frame) by the affine ``motion`` (previous → current pixels)."""
+def _warp_affine(
+    image: np.ndarray, motion: np.ndarray, size: tuple[int, int], fill: float | None = None
+) -> np.ndarray:
+    """Move ``image`` (previous frame) by the affine ``motion`` (previous → current pixels).
+    ``fill``: value of pixels that come from outside the image (None: repeat the edge)."""
+    if fill is None:
+        return cv2.warpAffine(
+            image, motion, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
     return cv2.warpAffine(
-        image, motion, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image,
+        motion,
+        size,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
     )
 
 
@@ -865,28 +877,14 @@ class BuiltinSession:
         z_motion = None
         colour = state.model.llr(frame.bins) if cfg.refit_strength > 0 else None
         if obj_motion is not None:
-            warped_a = cv2.warpAffine(
-                state.prob,
-                obj_motion,
-                size,
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0.0,
-            )
+            warped_a = _warp_affine(state.prob, obj_motion, size, fill=0.0)
             shift = None if colour is None else _colour_shift(colour, warped_a > 0.5)
             if shift is not None:
                 # the flow missed the object's motion (fast or textureless); its colours
                 # did not: move the object model there and stop trusting the flow field
                 obj_motion = obj_motion.copy()
                 obj_motion[:, 2] += shift
-                warped_a = cv2.warpAffine(
-                    state.prob,
-                    obj_motion,
-                    size,
-                    flags=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT,
-                    borderValue=0.0,
-                )
+                warped_a = _warp_affine(state.prob, obj_motion, size, fill=0.0)
             in_affine = warped_a > 0.5
             # where the flow is unreliable, the object's motion model speaks for it
             in_flow = (

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputError, PromptError, Sam2MattingError
+from ..errors import PromptError, Sam2MattingError
 from ..types import (
     Box,
     MaskPrompt,
@@ -38,6 +38,7 @@ from ..types import (
     check_rgb_frame,
     validate_prompt,
 )
+from .base import propagation_end
 
 if TYPE_CHECKING:
     import torch
@@ -405,19 +406,7 @@ class HFTrackerSession:
 
     def _check_range(self, start_frame: int, reverse: bool, end_frame: int | None) -> int:
         """Validate a propagation range; returns the end frame (default: the clip's end)."""
-        n = self._num_frames
-        if not 0 <= start_frame < n:
-            raise InputError(f"start frame {start_frame} is outside the clip (0..{n - 1})")
-        if end_frame is None:
-            end_frame = 0 if reverse else n - 1
-        if not 0 <= end_frame < n:
-            raise InputError(f"end frame {end_frame} is outside the clip (0..{n - 1})")
-        if (end_frame < start_frame and not reverse) or (end_frame > start_frame and reverse):
-            direction = "backward" if reverse else "forward"
-            raise InputError(
-                f"cannot propagate {direction} from frame {start_frame} to frame {end_frame}"
-            )
-        return end_frame
+        return propagation_end(start_frame, reverse, end_frame, self._num_frames)
 
     def close(self) -> None:
         if self._closed:
