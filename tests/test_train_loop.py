@@ -58,7 +58,7 @@ def _tiny_train(tmp_path: Path, out: str, steps: int, **kw: object) -> TrainConf
     )
 
 
-@pytest.mark.parametrize("kind", ["hair", "fur", "transparent", "motion"])
+@pytest.mark.parametrize("kind", ["hair", "fur", "transparent", "motion", "hard", "wires"])
 def test_synthetic_foregrounds_are_valid_layers(kind: str) -> None:
     rng = np.random.default_rng(0)
     premult, alpha, name = synthetic_foreground(rng, 96, kind)

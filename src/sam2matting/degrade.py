@@ -20,7 +20,12 @@ Kinds (:data:`DEGRADATIONS`):
   1024² input; down to a 64-pixel map at strength 1);
 - ``thin``: thin parts missed (hair, fingers, tails, lines): a morphological opening;
 - ``jagged``: an irregular, noisy boundary;
-- ``shift``: the mask displaced (a tracker lagging a fast motion).
+- ``shift``: the mask displaced (a tracker lagging a fast motion);
+- ``sam2``: the mask as SAM 2 hands it over: its 256×256 low-resolution logits (the frame
+  squeezed to a square, as SAM 2 resizes it to 1024²) upsampled bilinearly to the frame and
+  thresholded, even at strength 0; with strength > 0 also the usual misses of a good tracker:
+  parts thinner than up to 3 % of the object's size dropped and the boundary moved in or out by
+  up to 1.5 %.
 """
 
 from __future__ import annotations
@@ -42,7 +47,17 @@ __all__ = [
 ]
 
 #: names accepted by :func:`degrade_mask`
-DEGRADATIONS = ("erode", "dilate", "holes", "blobs", "blocky", "thin", "jagged", "shift")
+DEGRADATIONS = (
+    "erode",
+    "dilate",
+    "holes",
+    "blobs",
+    "blocky",
+    "thin",
+    "jagged",
+    "shift",
+    "sam2",
+)
 
 #: the long side (px) of SAM2's low-resolution mask logits; ``blocky`` at strength 0
 TRACKER_LOGIT_SIDE = 256
@@ -117,6 +132,8 @@ def degrade_mask(
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"degradation strength must be in [0, 1], got {strength:g}")
     m = m.astype(bool)
+    if kind == "sam2" and m.any():
+        return _sam2_like(m, strength, rng)
     if strength == 0.0 or not m.any():
         return m.copy()
     h, w = m.shape
@@ -166,6 +183,27 @@ def degrade_mask(
     )
     moved = cv2.warpAffine(u8, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     return moved.astype(bool)
+
+
+def _sam2_like(m: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """See ``sam2`` in the module docstring."""
+    h, w = m.shape
+    side = TRACKER_LOGIT_SIDE
+    out = m
+    if strength > 0:
+        scale = object_scale(m)
+        u8 = m.astype(np.uint8)
+        radius = round(0.03 * strength * scale * float(rng.uniform(0.3, 1.0)))
+        if radius >= 1:
+            out = cv2.morphologyEx(u8, cv2.MORPH_OPEN, _disc(radius)).astype(bool)
+        offset = round(0.015 * strength * scale * float(rng.uniform(-1.0, 1.0)))
+        if offset:
+            op = cv2.dilate if offset > 0 else cv2.erode
+            out = op(out.astype(np.uint8), _disc(abs(offset))).astype(bool)
+    if h > side or w > side:
+        low = cv2.resize(out.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+    return out if out.any() else m.copy()
 
 
 def degrade_mask_chain(

@@ -267,10 +267,32 @@ class EvalReport:
     wall_seconds: float
     skipped: dict[str, str]
     info: dict[str, Any]
+    #: clip → category when the benchmark has them (``benchmark.json``); see :meth:`category_means`
+    categories: dict[str, str] = field(default_factory=dict)
+
+    def category_means(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{category: {label: {metric: mean}}}`` pooled over the frames of that category's clips."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for cat in dict.fromkeys(self.categories.values()):
+            names = {c for c, k in self.categories.items() if k == cat}
+            out[cat] = {}
+            for label, clips in self.results.items():
+                recs = [
+                    r
+                    for name, c in clips.items()
+                    if name in names
+                    for f in c["frames"]
+                    for r in f["objects"].values()
+                ]
+                if recs:
+                    out[cat][label] = _mean_of(recs, self.metrics)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
             "benchmark": self.benchmark,
+            "categories": self.categories,
+            "category_means": self.category_means(),
             "methods": self.methods,
             "metrics": self.metrics,
             "means": self.means,
@@ -466,6 +488,11 @@ def evaluate(
         wall_seconds=time.perf_counter() - t_start,
         skipped=skipped,
         info=run_info(),
+        categories={
+            c.name: benchmark.categories[c.name]
+            for c in benchmark
+            if c.name in benchmark.categories
+        },
     )
 
 
@@ -514,6 +541,19 @@ def markdown_report(report: EvalReport, *, per_clip: bool = True, title: str | N
     for label, why in report.skipped.items():
         lines.append("")
         lines.append(f"*{label}*: {why}")
+    by_cat = report.category_means()
+    if by_cat:
+        shown = [m for m in ("mad", "grad", "dtssd") if m in report.metrics]
+        lines += ["", "By category (" + " / ".join(_TITLES.get(m, m) for m in shown) + "):", ""]
+        labels = list(report.means)
+        lines.append("| category | clips | " + " | ".join(labels) + " |")
+        lines.append("|---|---:|" + "---:|" * len(labels))
+        for cat, per_label in by_cat.items():
+            n = sum(1 for k in report.categories.values() if k == cat)
+            cells = [
+                " / ".join(_fmt(per_label.get(label, {}).get(m)) for m in shown) for label in labels
+            ]
+            lines.append(f"| {cat} | {n} | " + " | ".join(cells) + " |")
     if per_clip:
         for label, clips in report.results.items():
             lines += ["", f"### {label}", ""]

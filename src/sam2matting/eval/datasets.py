@@ -24,6 +24,7 @@ Alphas come back as float32 k/255 (the 8-bit protocol of the metrics); masks as 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,8 @@ class Benchmark:
     root: Path
     layout: str
     clips: list[Clip]
+    #: clip name → category (from the folder's ``benchmark.json``, e.g. the validation set)
+    categories: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Clip]:
         return iter(self.clips)
@@ -242,7 +245,7 @@ class Benchmark:
                 raise InputError(f"no clip of {self.root} matches {list(names)}")
         if limit is not None:
             clips = clips[:limit]
-        return Benchmark(self.name, self.root, self.layout, clips)
+        return Benchmark(self.name, self.root, self.layout, clips, self.categories)
 
 
 # -- RVM / MatAnyone ----------------------------------------------------------------------------
@@ -317,7 +320,22 @@ def read_rvm(
     visit(root, 0)
     if not clips:
         raise InputError(f"{root}: no RVM-layout clips (<clip>/{frames}/ and <clip>/pha/) found")
-    return Benchmark(root.name, root, "rvm", clips)
+    return Benchmark(root.name, root, "rvm", clips, _read_categories(root))
+
+
+def _read_categories(root: Path) -> dict[str, str]:
+    """``categories`` (clip → category) of ``root/benchmark.json`` when it has them, else {}."""
+    meta = root / "benchmark.json"
+    if not meta.is_file():
+        return {}
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"{meta}: not readable JSON ({e})") from None
+    cats = data.get("categories") if isinstance(data, dict) else None
+    if not isinstance(cats, dict):
+        return {}
+    return {str(k): str(v) for k, v in cats.items()}
 
 
 # -- V-HIM60 -------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from .classical import band_alpha
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
 from .refine import NativeRefiner, RefinerConfig, sample_native
+from .temporal import TemporalConfig, TemporalSmoother
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -381,6 +382,9 @@ class LearnedMattingConfig:
     ``crop_margin``: the network runs on the objects' bounding box grown by this many working
     pixels (:func:`object_window`), so its cost follows the objects' area, not the frame's;
     outside it the alpha is the mask, as outside any ROI. ``None``: the whole frame.
+    ``temporal``: strength of the motion-compensated smoothing of soft pixels over consecutive
+    frames (:mod:`.temporal`; 0 = off): the per-frame network flickers more than the guided
+    filter (dtSSD), and the smoothing keeps real changes (motion, new strands) untouched.
     """
 
     weights: str | None = "default"
@@ -396,6 +400,7 @@ class LearnedMattingConfig:
     working_size: int | None = None
     threads: int | None = None
     crop_margin: int | None = 64
+    temporal: float = 0.5
 
 
 def _binary_mask(track: ObjectTrack, height: int, width: int) -> np.ndarray:
@@ -444,14 +449,16 @@ class LearnedMatting:
             self.net.roi.config = cfg_roi
         thr = self.net.config.roi.threshold
         self.stabilizer = RoiStabilizer(high=thr, low=max(0.0, thr - 0.1))
+        self.temporal = TemporalSmoother(TemporalConfig(strength=float(self.config.temporal)))
         #: seconds per stage for the last call (bridge+heads, refine, …), for benchmarks
         self.last_timings: dict[str, float] = {}
         #: share of the frame's pixels inside refined tiles on the last call (all objects)
         self.last_coverage = 0.0
 
     def reset(self) -> None:
-        """Forget the ROI hysteresis state."""
+        """Forget the ROI hysteresis and temporal smoothing state."""
         self.stabilizer.reset()
+        self.temporal.reset()
 
     # -- helpers ------------------------------------------------------------------------------
     def _use_tracker_features(self, tracks: dict[int, ObjectTrack]) -> bool:
@@ -626,8 +633,13 @@ class LearnedMatting:
                 roi_n = cv2.resize(roi8, (w, h), interpolation=cv2.INTER_LINEAR)
                 alphas[k] = np.where(roi_n > 127, alphas[k], _binary_mask(tracks[oid], h, w))
             timings["paste"] = time.perf_counter() - t4
+        t5 = time.perf_counter()
         for k, oid in enumerate(ids):
-            out[oid] = alphas[k].astype(np.float32, copy=False)
+            alpha = alphas[k].astype(np.float32, copy=False)
+            if self.config.temporal > 0:
+                alpha = self.temporal(oid, frame_index, image, alpha)
+            out[oid] = alpha
+        timings["temporal"] = time.perf_counter() - t5
         self.last_timings = timings
         return out
 

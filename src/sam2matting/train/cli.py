@@ -117,6 +117,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default=None, help="cpu, cuda, mps or auto (default auto)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="data worker processes composing batches ahead (default 0: one prefetch thread); "
+        "a GPU needs several to stay busy",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default=None,
+        help="autocast precision of the forward pass (default fp32; fp16 needs CUDA)",
+    )
+    p.add_argument(
+        "--gradient-weight",
+        type=float,
+        default=None,
+        help="weight of the alpha-gradient loss that keeps hard edges hard (default 0)",
+    )
+    p.add_argument(
+        "--synthetic-share",
+        type=float,
+        default=None,
+        help="fraction of synthetic foregrounds (default 0.35)",
+    )
+    p.add_argument(
         "--synthetic-only", action="store_true", help="no cutouts or videos: synthetic data only"
     )
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -173,6 +198,9 @@ def _config(args: argparse.Namespace) -> Any:
             video_bg_share=0.0 if args.synthetic_only else DataConfig.video_bg_share,
             distractor_share=0.0 if args.synthetic_only else DataConfig.distractor_share,
             mask_noise=args.mask_noise or DataConfig.mask_noise,
+            synthetic_share=DataConfig.synthetic_share
+            if args.synthetic_share is None
+            else args.synthetic_share,
         )
         cfg = TrainConfig(
             out_dir=str(out), data=data, steps=args.steps or 1000, model=args.model or "compact"
@@ -189,10 +217,19 @@ def _config(args: argparse.Namespace) -> Any:
         "teacher_forcing": args.teacher_forcing,
         "threads": args.threads,
         "device": args.device,
+        "workers": args.workers,
+        "precision": args.precision,
+        "gradient_weight": args.gradient_weight,
     }
     for k, v in overrides.items():
         if v is not None:  # None = keep the library default (CLI defaults never override it)
             setattr(cfg, k, v)
+    if cfg.workers < 0:
+        raise InputError("--workers must be 0 or more")
+    if not 0.0 <= cfg.data.synthetic_share <= 1.0:
+        raise InputError("--synthetic-share must be in [0, 1]")
+    if cfg.gradient_weight < 0:
+        raise InputError("--gradient-weight must be 0 or more")
     cfg.progress = not args.quiet
     if args.time_schedule:
         if not cfg.max_minutes:

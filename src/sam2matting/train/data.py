@@ -90,6 +90,9 @@ class Batch:
     alpha: np.ndarray
     mask: np.ndarray
     kinds: list[str]
+    #: B×c×c guided-filter prior and GT ROI, filled by the training loop's data workers
+    prior: np.ndarray | None = None
+    gt_roi: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +229,64 @@ def _motion_kernel(rng: np.random.Generator, length: float) -> np.ndarray:
     return ker / max(float(ker.sum()), 1e-6)
 
 
-SYNTHETIC_KINDS = ("hair", "fur", "transparent", "motion")
+SYNTHETIC_KINDS = ("hair", "fur", "transparent", "motion", "hard", "wires")
+
+#: how often each synthetic kind is drawn: hard-edged objects are common in footage, and a head
+#: that never sees one learns to soften every outline (the 1–2 px halo of compact-guided-v2)
+SYNTHETIC_WEIGHTS = (0.15, 0.15, 0.15, 0.1, 0.3, 0.15)
+
+
+def _hard_shape(rng: np.random.Generator, n: int, supersample: int = 4) -> np.ndarray:
+    """Alpha n×n of an opaque object with *hard* edges: a union of polygons, rounded boxes and
+    ellipses drawn at ``supersample``× and area-averaged, i.e. the ≈1 px ramp a camera records
+    at a sharp edge (straight edges, corners, concavities)."""
+    s = supersample
+    m = n * s
+    canvas = np.zeros((m, m), np.uint8)
+    cx, cy = m * float(rng.uniform(0.35, 0.65)), m * float(rng.uniform(0.35, 0.65))
+    for _ in range(int(rng.integers(1, 4))):
+        size = m * float(rng.uniform(0.12, 0.3))
+        ox, oy = cx + rng.normal(0, size * 0.5), cy + rng.normal(0, size * 0.5)
+        kind = int(rng.integers(0, 3))
+        if kind == 0:  # polygon
+            k = int(rng.integers(3, 9))
+            ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+            rad = size * rng.uniform(0.5, 1.2, k)
+            pts = np.stack([ox + rad * np.cos(ang), oy + rad * np.sin(ang)], 1)
+            cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], 255)
+        elif kind == 1:  # (rotated) box
+            w, h = size * rng.uniform(0.5, 1.6), size * rng.uniform(0.3, 1.2)
+            box = cv2.boxPoints(((ox, oy), (w * 2, h * 2), float(rng.uniform(0, 180))))
+            cv2.fillPoly(canvas, [np.round(box).astype(np.int32)], 255)
+        else:
+            ax = (int(size * rng.uniform(0.4, 1.2)), int(size * rng.uniform(0.4, 1.2)))
+            cv2.ellipse(canvas, (int(ox), int(oy)), ax, float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    if rng.random() < 0.3:  # a hole (handle, gap between arm and body)
+        r = int(m * float(rng.uniform(0.02, 0.06)))
+        cv2.circle(canvas, (int(cx + rng.normal(0, r)), int(cy + rng.normal(0, r))), r, 0, -1)
+    small = cv2.resize(canvas.astype(np.float32) / 255.0, (n, n), interpolation=cv2.INTER_AREA)
+    return np.clip(small, 0, 1).astype(np.float32)
+
+
+def _wires(rng: np.random.Generator, n: int, count: int, supersample: int = 4) -> np.ndarray:
+    """Alpha n×n of long thin wires / threads crossing the canvas (0.25–1.5 px wide, opacity
+    0.4–1): thin structures a tracker mask misses."""
+    s = supersample
+    canvas = np.zeros((n * s, n * s), np.float32)
+    for _ in range(count):
+        p0 = rng.uniform(0, n * s, 2)
+        ang = float(rng.uniform(0, 2 * np.pi))
+        length = n * s * float(rng.uniform(0.3, 1.0))
+        bend = float(rng.normal(0, 0.4))
+        pts = []
+        for i in range(17):
+            t = i / 16
+            a = ang + bend * t
+            pts.append(p0 + length * t * np.array([math.cos(a), math.sin(a)]))
+        poly = np.round(np.array(pts)).astype(np.int32)
+        width = max(1, round(float(rng.uniform(0.25, 1.5)) * s))
+        cv2.polylines(canvas, [poly], False, float(rng.uniform(0.4, 1.0)), width, cv2.LINE_AA)
+    return np.clip(cv2.resize(canvas, (n, n), interpolation=cv2.INTER_AREA), 0, 1)
 
 
 def synthetic_foreground(
@@ -235,10 +295,28 @@ def synthetic_foreground(
     """A synthetic foreground layer on an n×n canvas: (premultiplied n×n×3, alpha n×n, kind).
 
     Kinds: ``hair`` (body + long thin strands), ``fur`` (a fringe of short strands and a noisy
-    boundary), ``transparent`` (a semi-transparent or smoke-like body), ``motion`` (a shape
-    motion-blurred along a random direction). All alphas are exact for the composite.
+    boundary), ``transparent`` (a semi-transparent or smoke-like body, its outline soft or
+    hard), ``motion`` (a shape motion-blurred along a random direction), ``hard`` (an opaque
+    object with sharp, ≈1 px anti-aliased edges: the alpha must stay a step there), ``wires``
+    (a hard object with thin threads / cables across it). Drawn with
+    :data:`SYNTHETIC_WEIGHTS`. All alphas are exact for the composite.
     """
-    kind = kind or SYNTHETIC_KINDS[int(rng.integers(0, len(SYNTHETIC_KINDS)))]
+    if kind is None:
+        kind = SYNTHETIC_KINDS[int(rng.choice(len(SYNTHETIC_KINDS), p=SYNTHETIC_WEIGHTS))]
+    if kind in ("hard", "wires"):
+        alpha = _hard_shape(rng, n)
+        if kind == "wires" or rng.random() < 0.15:
+            wires = _wires(rng, n, int(rng.integers(1, 8)))
+            alpha = 1 - (1 - alpha) * (1 - wires)
+        colour = _palette_field(rng, n)
+        if rng.random() < 0.5:  # sharp interior detail (print, seams): edges that stay inside
+            detail = _hard_shape(rng, n)
+            colour = (
+                colour * (1 - detail[..., None])
+                + rng.random(3).astype(np.float32) * detail[..., None]
+            )
+        alpha = np.clip(alpha, 0, 1).astype(np.float32)
+        return (colour * alpha[..., None]).astype(np.float32), alpha, f"synthetic:{kind}"
     radius = n * float(rng.uniform(0.18, 0.4))
     center = (n * float(rng.uniform(0.3, 0.7)), n * float(rng.uniform(0.3, 0.7)))
     sdf = _blob_sdf(rng, n, radius, center)
@@ -266,7 +344,14 @@ def synthetic_foreground(
         alpha = 1 - (1 - fringe) * (1 - strands)
     elif kind == "transparent":
         level = float(rng.uniform(0.15, 0.85))
-        if rng.random() < 0.5:
+        if rng.random() < 0.5:  # glass, plastic: a hard outline around the transparency
+            outline = _hard_shape(rng, n)
+            inner = cv2.erode((outline > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8))
+            smoke = _fbm(rng, n, 1, octaves=3, base=int(rng.integers(2, 5)))[..., 0]
+            opacity = np.clip(level + 0.6 * (smoke - 0.5), 0.05, 1)
+            rim = float(rng.uniform(0.7, 1.0))  # glass edges are denser than the pane
+            alpha = outline * np.where(inner > 0, opacity, rim)
+        elif rng.random() < 0.5:
             alpha = body * level
         else:  # smoke / glass: a smooth varying transparency inside a soft blob
             smoke = _fbm(rng, n, 1, octaves=4, base=int(rng.integers(2, 6)))[..., 0]

@@ -17,6 +17,7 @@ Per step:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -47,11 +48,22 @@ from ..matting.learned import (
 )
 from ..matting.refine import sample_native
 from .data import Batch, CompositeSampler, DataConfig, describe_split
-from .losses import alpha_loss, consistency_loss, laplacian_loss, roi_loss
+from .losses import alpha_loss, consistency_loss, gradient_loss, laplacian_loss, roi_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "TrainResult", "export_weights", "ground_truth_roi_batch", "train"]
+__all__ = [
+    "PRECISIONS",
+    "BatchLoader",
+    "TrainConfig",
+    "TrainResult",
+    "export_weights",
+    "ground_truth_roi_batch",
+    "train",
+]
+
+#: training precisions (``TrainConfig.precision``)
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -81,6 +93,13 @@ class TrainConfig:
     threads: int | None = None
     device: str | None = None
     prefetch: bool = True
+    #: data worker *processes* composing batches ahead (0: one prefetch thread, as before)
+    workers: int = 0
+    #: ``fp32``, ``bf16`` or ``fp16`` (autocast; fp16 with a gradient scaler, CUDA only)
+    precision: str = "fp32"
+    #: extra weight of an L1 loss on the alpha's spatial gradients (finest stage + refiner),
+    #: which penalises an edge drawn softer than the truth (0: the paper's losses only)
+    gradient_weight: float = 0.0
     progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
 
@@ -152,6 +171,103 @@ def _git_commit() -> str:
         return "unknown"
 
 
+_WORKER_SAMPLER: CompositeSampler | None = None
+
+
+def _worker_init(data: DataConfig, seed: int) -> None:
+    """Data worker process: one sampler each, single-threaded OpenCV (the processes are the
+    parallelism)."""
+    global _WORKER_SAMPLER
+    cv2.setNumThreads(1)
+    _WORKER_SAMPLER = CompositeSampler(data, seed=seed)
+
+
+def _worker_batch(step: int, size: int, prior_radius: int, roi_radius: int) -> Batch:
+    if _WORKER_SAMPLER is None:  # pragma: no cover - initializer always ran
+        raise Sam2MattingError("data worker was not initialised")
+    return _prepare(_WORKER_SAMPLER.batch(step, size), prior_radius, roi_radius)
+
+
+def _prepare(b: Batch, prior_radius: int, roi_radius: int) -> Batch:
+    """Add the CPU-side targets to a batch (guided prior, GT ROI), so workers do them too."""
+    if prior_radius > 0:
+        b.prior = np.stack(
+            [guided_prior(b.image[i], b.mask[i], prior_radius) for i in range(len(b.mask))]
+        )
+    b.gt_roi = ground_truth_roi_batch(b.alpha, b.mask, roi_radius)
+    return b
+
+
+class BatchLoader:
+    """Batches ``step, step + 1, …`` in order, composed ahead by ``workers`` processes (spawned,
+    so no torch state is forked) or, with 0 workers, one prefetch thread (``prefetch``) or none.
+
+    Deterministic: batch k depends only on (seed, k), whoever composes it.
+    """
+
+    def __init__(
+        self,
+        sampler: CompositeSampler,
+        data: DataConfig,
+        seed: int,
+        batch_size: int,
+        prior_radius: int,
+        roi_radius: int,
+        workers: int = 0,
+        prefetch: bool = True,
+    ) -> None:
+        import multiprocessing
+        from collections import deque
+        from concurrent.futures import Executor, ProcessPoolExecutor
+
+        self.sampler = sampler
+        self.args = (batch_size, prior_radius, roi_radius)
+        self.workers = max(0, int(workers))
+        self.depth = 2 * self.workers if self.workers else (1 if prefetch else 0)
+        self.pool: Executor | None = None
+        if self.workers:
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(data, seed),
+            )
+        elif prefetch:
+            self.pool = ThreadPoolExecutor(1)
+        self.queue: deque[tuple[int, Future[Batch]]] = deque()
+
+    def _submit(self, step: int) -> Future[Batch]:
+        assert self.pool is not None
+        if self.workers:
+            return self.pool.submit(_worker_batch, step, *self.args)
+        return self.pool.submit(self._local, step)
+
+    def _local(self, step: int) -> Batch:
+        size, prior_radius, roi_radius = self.args
+        return _prepare(self.sampler.batch(step, size), prior_radius, roi_radius)
+
+    def get(self, step: int, last: int) -> Batch:
+        """Batch ``step``; queues up to ``depth`` more below ``last`` (exclusive)."""
+        while self.queue and self.queue[0][0] != step:  # stale (e.g. after a resume)
+            self.queue.popleft()[1].cancel()
+        if self.pool is None:
+            return self._local(step)
+        nxt = self.queue[-1][0] + 1 if self.queue else step
+        while nxt < last and nxt <= step + self.depth:
+            self.queue.append((nxt, self._submit(nxt)))
+            nxt += 1
+        if not self.queue:
+            return self._local(step)
+        return self.queue.popleft()[1].result()
+
+    def close(self) -> None:
+        for _, f in self.queue:
+            f.cancel()
+        self.queue.clear()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Trainer:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
@@ -176,11 +292,25 @@ class _Trainer:
             ],
             lr=cfg.lr,
         )
+        if cfg.precision not in PRECISIONS:
+            raise Sam2MattingError(
+                f"unknown precision {cfg.precision!r}; choose from {', '.join(PRECISIONS)}"
+            )
+        if cfg.precision == "fp16" and self.device.type != "cuda":
+            raise Sam2MattingError("fp16 training needs CUDA; use bf16 or fp32 on this device")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.sampler = CompositeSampler(cfg.data, seed=cfg.seed)
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.step = 0
         self.elapsed = 0.0  # training wall seconds over all resumed segments
+
+    def _autocast(self) -> Any:
+        """Mixed precision for the forward pass and losses (a no-op in fp32)."""
+        if self.cfg.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self, name: str = "last.pt") -> Path:
@@ -192,6 +322,7 @@ class _Trainer:
                 "elapsed": self.elapsed,
                 "net": self.net.state_dict(),
                 "opt": self.opt.state_dict(),
+                "scaler": self.scaler.state_dict(),
                 "train_config": self.cfg.to_dict(),
                 "net_config": self.net_config.to_dict(),
                 "sources": self.sampler.sources,
@@ -227,6 +358,8 @@ class _Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["opt"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self.elapsed = float(state.get("elapsed", 0.0))
         return True
@@ -238,17 +371,18 @@ class _Trainer:
         def t(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x)).to(dev)
 
+        if b.gt_roi is None or (self.net.uses_prior and b.prior is None):
+            b = _prepare(b, self.net_config.prior_radius, self.cfg.roi_radius)
+        assert b.gt_roi is not None
         rgb = normalize_rgb(t(b.image).permute(0, 3, 1, 2))
         out: dict[str, torch.Tensor] = {}
-        if self.net.uses_prior:
-            r = self.net_config.prior_radius
-            prior = np.stack([guided_prior(b.image[i], b.mask[i], r) for i in range(len(b.mask))])
-            out["prior"] = t(prior)[:, None].contiguous(memory_format=torch.channels_last)
+        if self.net.uses_prior and b.prior is not None:
+            out["prior"] = t(b.prior)[:, None].contiguous(memory_format=torch.channels_last)
         return out | {
             "rgb": rgb.contiguous(memory_format=torch.channels_last),
             "alpha": t(b.alpha)[:, None],
             "mask": t(b.mask)[:, None].contiguous(memory_format=torch.channels_last),
-            "gt_roi": t(ground_truth_roi_batch(b.alpha, b.mask, self.cfg.roi_radius))[:, None],
+            "gt_roi": t(b.gt_roi)[:, None],
         }
 
     def loss(self, b: Batch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -282,11 +416,17 @@ class _Trainer:
         l_ref = self._refine_loss(
             b, roi | (roi_target > 0.5), pred.alpha, pred.features, rng, prior
         )
+        l_grad = x["alpha"].new_zeros(())
+        if cfg.gradient_weight > 0:
+            fine = pred.alphas[-1]
+            size = (int(fine.shape[-2]), int(fine.shape[-1]))
+            l_grad = gradient_loss(fine, F.adaptive_avg_pool2d(x["alpha"], size))
         total = (
             cfg.roi_weight * l_roi
             + l_alpha
             + cfg.consistency_weight * l_cons
             + cfg.refine_weight * l_ref
+            + cfg.gradient_weight * l_grad
         )
         logs = {
             "loss": float(total.detach()),
@@ -296,6 +436,7 @@ class _Trainer:
             "alpha2": parts[2],
             "cons": float(l_cons.detach()),
             "refine": float(l_ref.detach()),
+            "grad": float(l_grad.detach()),
             "roi_share": float(roi.float().mean()),
         }
         return total, logs
@@ -352,7 +493,10 @@ class _Trainer:
         true = torch.cat(trues).to(dev)
         p = rc.pad
         fc, tc = fine[..., p:-p, p:-p], true[..., p:-p, p:-p]
-        return F.l1_loss(fc, tc) + laplacian_loss(fc, tc, levels=3)
+        loss = F.l1_loss(fc, tc) + laplacian_loss(fc, tc, levels=3)
+        if cfg.gradient_weight > 0:
+            loss = loss + cfg.gradient_weight * gradient_loss(fc, tc)
+        return loss
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
@@ -361,8 +505,16 @@ class _Trainer:
         elapsed0 = self.elapsed
         deadline = 60 * cfg.max_minutes if cfg.max_minutes else None
         log_f = open(self.out / "log.jsonl", "a")  # noqa: SIM115 - closed in finally
-        pool = ThreadPoolExecutor(1) if cfg.prefetch else None
-        pending: Future[Batch] | None = None
+        loader = BatchLoader(
+            self.sampler,
+            cfg.data,
+            cfg.seed,
+            cfg.batch_size,
+            self.net_config.prior_radius if self.net.uses_prior else 0,
+            cfg.roi_radius,
+            workers=cfg.workers,
+            prefetch=cfg.prefetch,
+        )
         stopped = False
         try:
             from tqdm.auto import tqdm
@@ -377,28 +529,26 @@ class _Trainer:
             self.net.train()
             acc: dict[str, float] = {}
             n_acc = 0
+            wait_data = 0.0
             while self.step < cfg.steps:
                 step = self.step
-                if pending is not None:
-                    batch = pending.result()
-                else:
-                    batch = self.sampler.batch(step, cfg.batch_size)
-                pending = (
-                    pool.submit(self.sampler.batch, step + 1, cfg.batch_size)
-                    if pool is not None and step + 1 < cfg.steps
-                    else None
-                )
+                t_data = time.perf_counter()
+                batch = loader.get(step, cfg.steps)
+                wait_data += time.perf_counter() - t_data
                 self.elapsed = elapsed0 + time.perf_counter() - t_start
                 lr = _lr_at(
                     step, cfg, _progress(step, self.elapsed, cfg) if cfg.time_schedule else None
                 )
                 for g in self.opt.param_groups:
                     g["lr"] = lr
-                total, logs = self.loss(batch, step)
+                with self._autocast():
+                    total, logs = self.loss(batch, step)
                 self.opt.zero_grad(set_to_none=True)
-                total.backward()
+                self.scaler.scale(total).backward()
+                self.scaler.unscale_(self.opt)
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
-                self.opt.step()
+                self.scaler.step(self.opt)
+                self.scaler.update()
                 self.step = step + 1
                 for k, v in logs.items():
                     acc[k] = acc.get(k, 0.0) + v
@@ -410,7 +560,9 @@ class _Trainer:
                         step=self.step,
                         lr=lr,
                         seconds=round(elapsed0 + time.perf_counter() - t_start, 1),
+                        data_wait=round(wait_data / max(n_acc, 1), 4),
                     )
+                    wait_data = 0.0
                     log_f.write(json.dumps(rec) + "\n")
                     log_f.flush()
                     bar.set_postfix(loss=f"{rec['loss']:.4f}", roi=f"{rec['roi']:.3f}")
@@ -427,10 +579,7 @@ class _Trainer:
                     break
             bar.close()
         finally:
-            if pending is not None:
-                pending.cancel()
-            if pool is not None:
-                pool.shutdown(wait=True)
+            loader.close()
             log_f.close()
         path = self.save()
         return TrainResult(self.step, path, time.perf_counter() - t_start, stopped)
