@@ -269,8 +269,9 @@ def validation_clips(seed: int = 0, frames: int = 30) -> list[ValidationClip]:
 
 
 def tuning_clips(seed: int = 0, frames: int = 20) -> list[ValidationClip]:
-    """Clips for *choosing* settings (never the validation set): training-split cutouts and
-    synthetic-style hard objects over the training background videos, 512×288."""
+    """Clips for *choosing* settings (never the validation set): training-split cutouts and the
+    training generator's synthetic foregrounds (hard, wires, transparent, motion) over the
+    training background videos, 512×288."""
     rows: list[tuple[str, str, str, str]] = [
         ("hair", "train:p3m_p_514ca06a", "videos/02_cups.mp4", "medium"),
         ("hair", "train:p3m_p_71bcce3a", "videos/03_blocks.mp4", "hard"),
@@ -278,6 +279,11 @@ def tuning_clips(seed: int = 0, frames: int = 20) -> list[ValidationClip]:
         ("fur", "train:am2k_sample3", "videos/02_cups.mp4", "easy"),
         ("fur", "train:gfm_3", "videos/03_blocks.mp4", "medium"),
         ("fur", "train:gfm_4", "videos/04_coffee.mp4", "hard"),
+        ("hard", "synth:hard:1", "videos/02_cups.mp4", "easy"),
+        ("hard", "synth:hard:2", "videos/03_blocks.mp4", "medium"),
+        ("thin", "synth:wires:3", "videos/04_coffee.mp4", "easy"),
+        ("transparent", "synth:transparent:4", "videos/02_cups.mp4", "medium"),
+        ("motion", "synth:motion:5", "videos/03_blocks.mp4", "hard"),
     ]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4711]))
     out = []
@@ -304,6 +310,14 @@ def _cutout_for(source: str, data_root: Path) -> Cutout:
         return davis_silhouette_cutout(data_root, seq, int(frame), variant)
     if kind == "web":
         return spider_web_cutout(int(rest))
+    if kind == "synth":  # the training generator's foregrounds (tuning clips only)
+        from ..train.data import synthetic_foreground
+
+        name, _, number = rest.partition(":")
+        premult, alpha, _ = synthetic_foreground(
+            np.random.default_rng([int(number), 777]), 384, name
+        )
+        return make_cutout(f"synth-{name}-{number}", premult, alpha)
     raise InputError(f"unknown validation source {source!r}")
 
 
