@@ -223,6 +223,47 @@ _EXIF_ORIENTATION = 0x0112
 _ORIENTED_FORMATS = ("JPEG", "MPO", "TIFF", "WEBP")
 
 
+def _bomb_message(path: Path, exc: Exception) -> str:
+    """One line for Pillow's DecompressionBombError (a header claiming billions of pixels)."""
+    import re
+
+    from PIL import Image
+
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    claimed = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return (
+        f"image is too large to decode safely: {path} claims {claimed} "
+        f"(limit {limit:,}; a corrupt or malicious header?)"
+    )
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse named pipes, sockets and devices: reading them can block forever.
+
+    A FIFO given as input would hang in ``open``/``read`` until a writer appears, where no
+    frame loop can notice a cancel request.
+    """
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(f"input cannot be read: {path} ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    raise InputError(f"input is {kind}, not a file: {path}; save the stream to a file first")
+
+
 def _image_size(path: Path) -> tuple[int, int]:
     """Displayed (width, height) of an image from its header (EXIF rotation applied)."""
     from PIL import Image, UnidentifiedImageError
@@ -235,6 +276,8 @@ def _image_size(path: Path) -> tuple[int, int]:
                 if orientation in (5, 6, 7, 8):
                     w, h = h, w
             return w, h
+    except Image.DecompressionBombError as exc:
+        raise InputError(_bomb_message(path, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"unreadable image: {path} ({exc.__class__.__name__}: {exc})") from exc
 
@@ -255,6 +298,8 @@ def _load_image(path: Path) -> np.ndarray:
                 arr = np.clip(np.rint(np.nan_to_num(arr) * scale), 0, 255).astype(np.uint8)
             else:
                 arr = np.asarray(im.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise InputError(_bomb_message(path, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"unreadable image: {path} ({exc.__class__.__name__}: {exc})") from exc
     if arr.ndim == 2:
@@ -281,8 +326,9 @@ class ImageFolderSource(FrameSource):
             if not files:
                 raise InputError("no image files given")
             for p in files:
-                if not p.is_file():
+                if not p.exists():
                     raise InputError(f"input not found: {p}")
+                check_regular_file(p)
             kind = "image" if len(files) == 1 else "images"
             origin = files[0] if len(files) == 1 else files[0].parent
         w0, h0 = _image_size(files[0])
@@ -650,6 +696,7 @@ def open_source(
         path = Path(source)
         if not path.exists():
             raise InputError(f"input not found: {path}")
+        check_regular_file(path)
         if path.is_dir():
             return ImageFolderSource(path, fps=fps)
         if path.suffix.lower() in _image_extensions():

@@ -738,6 +738,7 @@ def _mux_audio(
         dst.metadata["comment"] = _TAG_PREFIX + tag
         vstream = vin.streams.video[0]
         ov = dst.add_stream_from_template(vstream)
+        _keep_video_tags(vstream, ov, fmt)
         astream = src.streams.audio[0]
         t0 = _first_video_time(src)
         if astream.codec_context.name in _AUDIO_COPY[fmt]:
@@ -764,6 +765,21 @@ def _mux_audio(
             else:
                 dst.mux(a_next)
                 a_next = next(ap, None)
+
+
+def _keep_video_tags(template: Any, stream: Any, fmt: str) -> None:
+    """Carry what a template stream loses: the codec tag and the alpha flag.
+
+    ``add_stream_from_template`` copies the codec parameters but not the sample-entry tag, so
+    the mov muxer would pick ProRes 422 HQ's ``apch`` for a ProRes 4444 stream (and players
+    that trust the tag ignore its alpha); and the demuxer reports VP9-with-alpha as plain
+    ``yuv420p``, so the Matroska muxer would drop ``AlphaMode`` unless the stream says it.
+    """
+    tag = template.codec_tag
+    if tag and tag.strip("\x00"):
+        stream.codec_tag = tag
+    if fmt == "webm":
+        stream.codec_context.pix_fmt = "yuva420p"
 
 
 def _copied_audio(
