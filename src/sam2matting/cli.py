@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import InputError, PromptError, Sam2MattingError
+from .errors import InputError, OutputError, PromptError, Sam2MattingError
 
 __all__ = ["build_parser", "main"]
 
@@ -30,7 +31,9 @@ _PLUGIN_COMMANDS = {"eval": "sam2matting.eval.cli", "train": "sam2matting.train.
 FORMAT_HELP = (
     "alpha-png (8/16-bit grey PNG sequence), rgba-png (straight RGBA PNGs), premul-png "
     "(premultiplied RGBA PNGs), prores (ProRes 4444 .mov with alpha), webm (VP9 with alpha), "
-    "alpha-mp4 (alpha as grey H.264), composite (H.264 over --background)"
+    "alpha-mp4 (alpha as grey H.264), composite (H.264 over --background), exr (half-float "
+    "premultiplied RGBA EXR per frame), exr-layers (one EXR per frame: merged RGBA + obj<ID>.A "
+    "per object)"
 )
 
 
@@ -69,6 +72,8 @@ def _floats(text: str, count: tuple[int, ...], what: str) -> list[float]:
         raise PromptError(f"bad {what} {text!r}: expected comma-separated numbers") from None
     if len(values) not in count:
         raise PromptError(f"bad {what} {text!r}: expected {' or '.join(map(str, count))} numbers")
+    if not all(math.isfinite(v) for v in values):
+        raise PromptError(f"bad {what} {text!r}: coordinates must be finite numbers")
     return values
 
 
@@ -222,6 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha-bits", type=int, choices=(8, 16), help="bit depth of PNG alpha (default 8)"
     )
     o.add_argument(
+        "--exr-colour",
+        choices=("linear", "display"),
+        help="EXR colour: linear (default; sRGB decoded, what compositors expect) or display "
+        "(the frame's sRGB values as they are)",
+    )
+    o.add_argument(
+        "--exr-compression",
+        choices=("zip", "zips", "piz", "rle", "none", "pxr24", "dwaa", "dwab", "b44"),
+        help="EXR compression (default zip, lossless)",
+    )
+    o.add_argument(
+        "--contact-sheet",
+        action="store_true",
+        default=None,
+        help="also write <stem>.contact.png: sampled frames, their mattes and composites",
+    )
+    o.add_argument(
         "--lossless",
         action="store_true",
         default=None,
@@ -316,6 +338,9 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "background": args.background,
             "alpha_bits": args.alpha_bits,
             "lossless": args.lossless,
+            "exr_colour": args.exr_colour,
+            "exr_compression": args.exr_compression,
+            "contact_sheet": args.contact_sheet,
             "backward": args.backward,
             "tracker_options": tracker_options or None,
         }.items()
@@ -324,6 +349,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
     src = Path(args.input)
     if not src.exists():
         raise InputError(f"input not found: {src}")
+    if not args.output.strip():
+        raise OutputError("output folder name is empty; give a folder, e.g. -o out")
     log.info("matting %s → %s", src, args.output)
     result = matte_video(src, prompts, args.output, progress=not args.quiet, **kwargs)
     log.info(
@@ -373,12 +400,40 @@ def _install_signal_handlers() -> None:
         signal.signal(signal.SIGINT, handler)
 
 
+#: options whose value may start with "-" (a negative coordinate: --box -50,10,200,300)
+_NEGATIVE_VALUE_OPTIONS = ("--box", "--point")
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--box -50,…`` → ``--box=-50,…``: argparse takes a value starting with "-" for an option,
+    and a coordinate list is never an option."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if (
+            item in _NEGATIVE_VALUE_OPTIONS
+            and nxt is not None
+            and len(nxt) > 1
+            and nxt[0] == "-"
+            and (nxt[1].isdigit() or nxt[1] == ".")
+        ):
+            out.append(f"{item}={nxt}")
+            i += 2
+            continue
+        out.append(item)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sam2matting`` command; returns the exit status."""
     # torch's OpenMP workers spin while idle; on a busy CPU that slows inference 4-10x
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 2

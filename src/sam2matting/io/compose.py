@@ -22,6 +22,8 @@ __all__ = [
     "NAMED_COLOURS",
     "BackgroundSource",
     "composite",
+    "contact_sheet",
+    "contact_tile",
     "fit_image",
     "parse_colour",
     "premultiply",
@@ -134,6 +136,51 @@ def composite(
             raise ValueError(f"background is {bg.shape} but the foreground is {fg.shape}")
     out = bg + (fg - bg) * a
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def contact_tile(
+    image: np.ndarray, alpha: np.ndarray, width: int = 320
+) -> tuple[np.ndarray, np.ndarray]:
+    """A frame and its alpha scaled to ``width`` px wide (aspect kept) for :func:`contact_sheet`:
+    (h×width×3 uint8, h×width float32). Small enough to keep a dozen while a clip streams."""
+    import cv2
+
+    h, w = image.shape[:2]
+    th = max(1, round(h * width / max(w, 1)))
+    interp = cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
+    small = cv2.resize(np.ascontiguousarray(image), (width, th), interpolation=interp)
+    small_alpha = cv2.resize(np.asarray(alpha, np.float32), (width, th), interpolation=interp)
+    return small, np.clip(small_alpha, 0.0, 1.0)
+
+
+def contact_sheet(
+    tiles: list[tuple[int, np.ndarray, np.ndarray]],
+    background: str | tuple[int, int, int] | None = None,
+) -> np.ndarray:
+    """One image to judge a run at a glance: a column per sampled frame, rows = the frame, its
+    alpha (grey) and the frame composited over ``background`` (default chroma green), with the
+    frame index above each column. ``tiles``: (frame index, image, alpha) from
+    :func:`contact_tile`, all the same size. Returns H×W×3 uint8 RGB."""
+    import cv2
+
+    if not tiles:
+        raise OutputError("a contact sheet needs at least one frame")
+    th, tw = tiles[0][1].shape[:2]
+    label, gap = 22, 4
+    sheet = np.full(
+        (label + 3 * th + 2 * gap, len(tiles) * tw + (len(tiles) - 1) * gap, 3), 255, np.uint8
+    )
+    for column, (index, image, alpha) in enumerate(tiles):
+        x = column * (tw + gap)
+        grey = np.repeat(np.rint(alpha * 255).astype(np.uint8)[..., None], 3, axis=2)
+        rows = (image, grey, composite(image, alpha, background))
+        for row, tile in enumerate(rows):
+            y = label + row * (th + gap)
+            sheet[y : y + th, x : x + tw] = tile
+        cv2.putText(
+            sheet, f"frame {index}", (x + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1
+        )
+    return sheet
 
 
 def fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -87,6 +87,8 @@ class VideoInfo:
     path: Path | None = None
     has_audio: bool = False
     codec: str | None = None
+    #: image folders: each frame's file stem, so outputs can keep the frame names
+    frame_names: tuple[str, ...] | None = None
 
 
 class FrameSource(ABC):
@@ -343,7 +345,13 @@ class ImageFolderSource(FrameSource):
         if rate <= 0:
             raise InputError(f"frame rate must be positive, got {fps}")
         self.info = VideoInfo(
-            width=w0, height=h0, num_frames=len(files), fps=rate, kind=kind, path=origin
+            width=w0,
+            height=h0,
+            num_frames=len(files),
+            fps=rate,
+            kind=kind,
+            path=origin,
+            frame_names=tuple(p.stem for p in files),
         )
 
     def _frame(self, index: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WeightsError, checkpoint_reason, one_line
+from ..errors import WeightsError, checkpoint_reason
 
 if TYPE_CHECKING:
     import torch
