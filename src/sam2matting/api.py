@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .cancel import check_cancelled
+from .cancel import check_cancelled, register_temporary, unregister_temporary
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
 from .io.readers import FrameSource, VideoInfo, open_source
 from .matting.base import MattingStage
@@ -123,6 +123,7 @@ class _AlphaSpool:
                 f"cannot create a temporary folder in {tempfile.gettempdir()}: "
                 f"{exc.strerror or exc}"
             ) from exc
+        register_temporary(self.dir)
 
     def _path(self, index: int, object_id: int) -> Path:
         return self.dir / f"{index:07d}_{object_id}.png"
@@ -152,6 +153,7 @@ class _AlphaSpool:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        unregister_temporary(self.dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,6 +640,8 @@ def _matte_video(
                 bar.update(1)
         if frames != info.num_frames:
             raise InputError(f"expected {info.num_frames} frames but processed {frames}")
+        # a Ctrl-C during the last frame's encode counts: nothing is committed yet
+        check_cancelled()
         # commit outputs (rename temp → final) in order; any failure aborts the rest via ExitStack
         t0 = time.perf_counter()
         for writer in writers.values():

@@ -387,17 +387,37 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _install_signal_handlers() -> None:
-    """SIGINT/SIGTERM request a cooperative stop at the next frame (see sam2matting.cancel)."""
-    from .cancel import request_cancel
+#: seconds a SIGTERM waits for a frame loop to take it before the process exits anyway
+TERM_GRACE_S = 5.0
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """SIGINT/SIGTERM request a cooperative stop at the next frame (see sam2matting.cancel);
+    a SIGTERM that no loop takes within TERM_GRACE_S (a blocking read) ends the process after
+    deleting its temporaries. Returns the previous handlers."""
+    from .cancel import arm_watchdog, request_cancel
 
     def handler(signum: int, frame: Any) -> None:
-        request_cancel("terminated" if signum == signal.SIGTERM else "interrupted")
+        terminated = signum == signal.SIGTERM
+        request_cancel("terminated" if terminated else "interrupted")
+        if terminated:
+            arm_watchdog(TERM_GRACE_S, 143)
 
+    previous: dict[int, Any] = {}
     # not possible outside the main thread (embedded use): then the defaults stay
     with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any], exiting: bool) -> None:
+    """Put the previous handlers back; when the process is about to exit, ignore further
+    signals instead, so a Ctrl-C during interpreter shutdown cannot turn the exit status 130
+    into a death by SIGINT."""
+    with contextlib.suppress(ValueError):
+        for signum, old in previous.items():
+            signal.signal(signum, signal.SIG_IGN if exiting else old)
 
 
 #: options whose value may start with "-" (a negative coordinate: --box -50,10,200,300)
@@ -430,17 +450,25 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sam2matting`` command; returns the exit status."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a second Ctrl-C that landed while the first was reported
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     # torch's OpenMP workers spin while idle; on a busy CPU that slows inference 4-10x
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    parser = build_parser()
-    args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help()
-        return 2
-    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    _install_signal_handlers()
+    # before the parser: building it imports the plugin commands, which takes seconds
+    previous = _install_signal_handlers()
     terminated = False
     try:
+        parser = build_parser()
+        args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else argv))
+        if args.command is None:
+            parser.print_help()
+            return 2
+        _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
         if args.command == "matte":
             return _cmd_matte(args)
         if args.command == "demo":
@@ -451,7 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = module.run(args)
         return status
     except Sam2MattingError as exc:
-        print(f"sam2matting: error: {exc}", file=sys.stderr)
+        # one line, whatever a wrapped third-party message carried
+        message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        print(f"sam2matting: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         terminated = str(exc) == "terminated"
@@ -461,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # output piped into a closed reader (e.g. `| head`): not an error worth a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        from .cancel import clear_cancel
+
+        clear_cancel()
+        _restore_signal_handlers(previous, exiting=argv is None)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,6 +63,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..cancel import register_temporary, unregister_temporary
 from ..errors import InputError, OutputError, Sam2MattingError
 from .compose import BackgroundSource, composite
 from .readers import VideoInfo, _image_extensions, list_images, open_source
@@ -230,16 +231,17 @@ def output_path(
     the combined matte, ``out_dir/<stem>.<fmt><ext>``). Folder formats have no extension, and
     the extension is not repeated when it equals the format name (``clip.obj1.webm``).
 
-    ``still`` (one image in): the image formats and ``composite`` give one file,
-    ``<stem>.obj<id>.<fmt>.png`` (``.exr`` for the EXR formats), not a folder or a video.
+    ``still`` (one image in): the image formats and ``composite`` give one file, not a folder
+    or a video: ``<stem>.obj<id>.alpha.png`` / ``.rgba.png`` / ``.premul.png`` /
+    ``.composite.png``, ``<stem>.obj<id>.exr`` and ``<stem>.layers.exr``.
     """
     spec = _check_format(fmt)
     middle = "" if object_id is None else f".obj{int(object_id)}"
     if still and (spec.extension == "" or spec.name == "composite"):
+        names = {"exr": "", "exr-layers": ".layers"}
+        name = names.get(spec.name, "." + spec.name.removesuffix("-png"))
         suffix = ".exr" if spec.name.startswith("exr") else ".png"
-        name = spec.name.removesuffix("-png").removesuffix("-layers")
-        name = "layers" if spec.name == "exr-layers" else name
-        return Path(out_dir) / f"{stem}{middle}.{name}{suffix}"
+        return Path(out_dir) / f"{stem}{middle}{name}{suffix}"
     extension = (
         "" if spec.extension == f".{spec.name}" else spec.extension
     )  # x.webm, not x.webm.webm
@@ -446,6 +448,7 @@ class MatteWriter:
         except OSError as exc:
             raise OutputError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from exc
         self._temps.append(temp)
+        register_temporary(temp)
         return temp
 
     # -- public ----------------------------------------------------------------------------
@@ -473,9 +476,7 @@ class MatteWriter:
         if not alphas:
             raise OutputError("write_layers needs at least one object's alpha")
         merged = np.max(np.stack([np.asarray(a, np.float32) for a in alphas.values()]), axis=0)
-        self._layers = {
-            obj: self._check(image, a, None)[1] for obj, a in sorted(alphas.items())
-        }
+        self._layers = {obj: self._check(image, a, None)[1] for obj, a in sorted(alphas.items())}
         self.write(image, merged, foreground)
 
     def close(self) -> None:
@@ -535,6 +536,7 @@ class MatteWriter:
     def _cleanup(self) -> None:
         for temp in self._temps:
             _remove(temp)
+            unregister_temporary(temp)
         self._temps.clear()
 
     def _check(

@@ -403,7 +403,9 @@ def load_official_heads(
         try:
             state = torch.load(str(p), map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise WeightsError(f"cannot read official checkpoint {p}: {checkpoint_reason(exc)}") from exc
+            raise WeightsError(
+                f"cannot read official checkpoint {p}: {checkpoint_reason(exc)}"
+            ) from exc
     for nested in ("model", "state_dict"):
         inner = state.get(nested) if isinstance(state, Mapping) else None
         if isinstance(inner, Mapping):
