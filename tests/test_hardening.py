@@ -461,3 +461,108 @@ def test_negative_and_nan_boxes() -> None:
     args = build_parser().parse_args(["matte", "in.mp4", "-o", "o", "--box", "nan,1,2,3"])
     with pytest.raises(PromptError, match="finite"):
         prompts_from_args(args.prompt_items)
+
+
+# --------------------------------------------------------------------------------------------
+# friction
+
+
+def test_frame_range_outputs_cover_it_and_audio_is_trimmed(clip, video, tmp_path: Path) -> None:
+    mask = MaskPrompt(clip.alpha(2) > 0.5, frame=2)
+    result = matte_video(
+        video,
+        [mask],
+        tmp_path,
+        formats=["prores", "alpha-png"],
+        head="mask",
+        frames=(2, 5),
+        progress=False,
+    )
+    assert result.num_frames == 3
+    assert len(list(result.paths[(1, "alpha-png")].iterdir())) == 3
+    mov = result.paths[(1, "prores")]
+    with av.open(str(mov)) as container:
+        v, a = container.streams.video[0], container.streams.audio[0]
+        assert v.frames == 3
+        audio_s = float(a.duration * a.time_base)
+    assert abs(audio_s - 3 / clip.fps) < 0.03  # to the nearest AAC packet (21 ms)
+    # prompts keep the input's numbering: frame 1 is outside 2:5
+    with pytest.raises(PromptError, match="outside the frame range 2:5"):
+        matte_video(video, [MaskPrompt(mask.mask, frame=1)], None, frames=(2, 5), progress=False)
+    with pytest.raises(InputError, match="not inside the clip"):
+        matte_video(video, [mask], None, frames=(2, 99), head="mask", progress=False)
+
+
+def test_frame_range_option_parses(tmp_path: Path, capsys) -> None:
+    from sam2matting.io.readers import parse_frame_range
+
+    assert parse_frame_range("100:250") == (100, 250)
+    assert parse_frame_range("100:") == (100, None)
+    assert parse_frame_range(":50") == (0, 50)
+    with pytest.raises(InputError, match="START:END"):
+        parse_frame_range("10-20")
+
+
+def test_named_tracker_fails_fast_when_the_hub_is_unreachable(monkeypatch) -> None:
+    pytest.importorskip("transformers")
+    from sam2matting.trackers.registry import build_tracker
+    from sam2matting.trackers.weights import weights_status
+
+    if weights_status("sam2.1-hiera-tiny").startswith("present"):
+        pytest.skip("sam2.1-hiera-tiny weights are cached on this machine")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError):  # warm-up: importing transformers takes seconds here
+        build_tracker("sam2.1-hiera-tiny")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # closed local port: refused at once
+    t0 = time.monotonic()
+    with pytest.raises(WeightsError, match="hub is unreachable") as info:
+        build_tracker("sam2.1-hiera-tiny")
+    assert time.monotonic() - t0 < 10
+    assert "\n" not in str(info.value) and "--tracker PATH" in str(info.value)
+
+
+def test_short_background_video_is_reported(clip, tmp_path: Path, caplog) -> None:
+    from sam2matting.io.compose import BackgroundSource
+
+    short = write_sample_video(make_sample_clip(96, 64, 3), tmp_path / "bg.mp4", audio=False)
+    with caplog.at_level("WARNING", logger="sam2matting"):
+        BackgroundSource(str(short), 96, 64, clip_frames=6).close()
+    assert "has 3 frames but the clip 6: it loops" in caplog.text
+
+
+def test_demo_paths_are_relative_to_where_the_user_stands(tmp_path: Path, monkeypatch) -> None:
+    from sam2matting.demo import shown_path
+
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "demo" / "x.mov") == str(Path("demo") / "x.mov")
+    elsewhere = tmp_path.parent / "elsewhere.mov"
+    assert shown_path(elsewhere) == str(elsewhere.resolve())
+
+
+def test_log_lines_go_above_the_progress_bar(monkeypatch) -> None:
+    import logging
+
+    from tqdm import tqdm
+
+    from sam2matting.cli import _BarSafeHandler
+
+    written: list[str] = []
+    monkeypatch.setattr(tqdm, "write", staticmethod(lambda text, file=None: written.append(text)))
+    handler = _BarSafeHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.emit(logging.LogRecord("sam2matting", logging.INFO, __file__, 1, "hello", None, None))
+    assert written == ["hello"]
+
+
+def test_train_defaults_to_the_shipped_model() -> None:
+    import json
+
+    import sam2matting.weights
+    from sam2matting.train.loop import TrainConfig
+
+    folder = Path(sam2matting.weights.__file__).parent
+    manifest = folder / "sam2matting-compact-guided-v2.json"
+    shipped = json.loads(manifest.read_text())["config"]["name"]
+    assert TrainConfig().model == shipped == "compact-guided"

@@ -31,7 +31,7 @@ import numpy as np
 
 from .cancel import check_cancelled, register_temporary, unregister_temporary
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
-from .io.readers import FrameSource, VideoInfo, open_source
+from .io.readers import FrameRange, FrameSource, VideoInfo, open_source
 from .matting.base import MattingStage
 from .matting.registry import build_head
 from .trackers.base import Tracker, TrackerSession
@@ -208,6 +208,8 @@ class MattingSession:
     ``oracle``, ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
     registered matting-head name (default: the shipped default) or a MattingStage object.
     ``device``: ``cpu`` / ``cuda`` / ``mps`` / ``auto`` for the models that use one.
+    ``frames``: ``(start, stop)`` to work on input frames ``start ≤ i < stop`` only (stop
+    ``None``: to the end); the session then numbers them from 0 (prompts included).
     """
 
     def __init__(
@@ -220,10 +222,18 @@ class MattingSession:
         tracker_options: dict[str, Any] | None = None,
         head_options: dict[str, Any] | None = None,
         fps: float | None = None,
+        frames: tuple[int, int | None] | None = None,
     ) -> None:
         self.times = StageTimes()
         self._owns_source = not isinstance(source, FrameSource)
         raw = open_source(source, fps=fps)
+        if frames is not None:
+            try:
+                raw = FrameRange(raw, *frames)
+            except BaseException:
+                if self._owns_source:
+                    raw.close()
+                raise
         self._source = _TimedSource(raw, self.times)
         self.info: VideoInfo = raw.info
         self._closed = False
@@ -457,6 +467,7 @@ def matte_video(
     exr_colour: str = "linear",
     exr_compression: str = "zip",
     contact_sheet: bool = False,
+    frames: tuple[int, int | None] | None = None,
 ) -> MatteOutput:
     """Matte every frame of ``source`` for the prompted objects and write ``formats`` to ``output``.
 
@@ -470,10 +481,15 @@ def matte_video(
     created are removed again. ``exr_colour`` (``linear`` default, or ``display``) and
     ``exr_compression`` (default ``zip``) apply to the EXR formats. ``contact_sheet`` also
     writes ``<stem>.contact.png``: sampled frames, their mattes and composites over
-    ``background`` (colours only; green otherwise). ``on_frame`` sees each FrameResult.
+    ``background`` (colours only; green otherwise). ``frames=(start, stop)``: only input
+    frames ``start ≤ i < stop`` (stop ``None``: to the end); prompts keep the input's frame
+    numbers, outputs hold the range (audio trimmed to match), and FrameResult indices given to
+    ``on_frame`` count from the range start. ``on_frame`` sees each FrameResult.
     """
     if not prompts:
         raise PromptError("no prompt given: add a point, box, mask or text prompt")
+    if frames is not None:
+        prompts = _shift_prompts(prompts, frames)
     created: list[Path] = []
     out_dir: Path | None = None
     if output is not None:
@@ -500,10 +516,27 @@ def matte_video(
             exr_colour=exr_colour,
             exr_compression=exr_compression,
             contact_sheet=contact_sheet,
+            frames=frames,
         )
     except BaseException:
         _remove_created(created)
         raise
+
+
+def _shift_prompts(prompts: Sequence[Prompt], frames: tuple[int, int | None]) -> list[Prompt]:
+    """Prompts in the input's frame numbers → numbers within the range ``frames``."""
+    import dataclasses
+
+    start, stop = frames
+    shifted: list[Prompt] = []
+    for prompt in prompts:
+        if prompt.frame < start or (stop is not None and prompt.frame >= stop):
+            end = "" if stop is None else str(stop)
+            raise PromptError(
+                f"prompt on frame {prompt.frame} is outside the frame range {start}:{end}"
+            )
+        shifted.append(dataclasses.replace(prompt, frame=prompt.frame - start))
+    return shifted
 
 
 #: frames a contact sheet samples, evenly over the clip
@@ -534,6 +567,7 @@ def _matte_video(
     exr_colour: str,
     exr_compression: str,
     contact_sheet: bool,
+    frames: tuple[int, int | None] | None,
 ) -> MatteOutput:
     from .io import writers as W
     from .io.compose import contact_sheet as make_sheet
@@ -557,6 +591,7 @@ def _matte_video(
                 device=device,
                 tracker_options=tracker_options,
                 head_options=head_options,
+                frames=frames,
             )
         )
         for prompt in prompts:
@@ -597,7 +632,7 @@ def _matte_video(
             bar = stack.enter_context(
                 tqdm(total=info.num_frames, unit="frame", desc="matting", dynamic_ncols=True)
             )
-        frames = 0
+        done = 0
         times = session.times
         fg_calls = 0
         for result in session.propagate(backward=backward):
@@ -607,7 +642,8 @@ def _matte_video(
             if writers or result.index in sheet_picks:
                 merged = np.max(np.stack(list(result.alphas.values())), axis=0)
             if result.index in sheet_picks and merged is not None:
-                tiles.append((result.index, *contact_tile(result.image, merged)))
+                label = info.first_frame + result.index  # the input's frame number
+                tiles.append((label, *contact_tile(result.image, merged)))
             fg_cache: dict[int | None, np.ndarray] = {}
             for (target, fmt), writer in writers.items():
                 alpha = merged if target is None else result.alphas[target]
@@ -634,12 +670,12 @@ def _matte_video(
                 else:
                     writer.write(result.image, alpha, fg)
                 times.add("encode", time.perf_counter() - t0)
-            frames += 1
+            done += 1
             check_cancelled()
             if bar is not None:
                 bar.update(1)
-        if frames != info.num_frames:
-            raise InputError(f"expected {info.num_frames} frames but processed {frames}")
+        if done != info.num_frames:
+            raise InputError(f"expected {info.num_frames} frames but processed {done}")
         # a Ctrl-C during the last frame's encode counts: nothing is committed yet
         check_cancelled()
         # commit outputs (rename temp → final) in order; any failure aborts the rest via ExitStack
@@ -656,7 +692,7 @@ def _matte_video(
             paths[(None, "contact-sheet")] = _write_sheet(out_dir / f"{stem}.contact.png", sheet)
     return MatteOutput(
         paths=paths,
-        num_frames=frames,
+        num_frames=done,
         seconds=time.perf_counter() - t_start,
         times=times,
         info=info,

@@ -238,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="EXR compression (default zip, lossless)",
     )
     o.add_argument(
+        "--frames",
+        dest="frame_range",
+        metavar="START:END",
+        help="only input frames START..END-1 (END exclusive; either may be empty, e.g. 100:); "
+        "--frame numbers stay the input's; audio is trimmed to match",
+    )
+    o.add_argument(
         "--contact-sheet",
         action="store_true",
         default=None,
@@ -311,13 +318,27 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------------
+class _BarSafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines through ``tqdm.write``, which clears the progress bar, prints the line
+    above it and redraws it, instead of printing into the bar's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[_BarSafeHandler(sys.stderr)])
 
 
 def _cmd_matte(args: argparse.Namespace) -> int:
     from .api import matte_video
+    from .io.readers import parse_frame_range
 
     items = getattr(args, "prompt_items", None) or []
     prompts = prompts_from_args(items)
@@ -341,6 +362,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "exr_colour": args.exr_colour,
             "exr_compression": args.exr_compression,
             "contact_sheet": args.contact_sheet,
+            "frames": parse_frame_range(args.frame_range) if args.frame_range else None,
             "backward": args.backward,
             "tracker_options": tracker_options or None,
         }.items()

@@ -7,6 +7,7 @@ foreground). *Straight* colour is the object's own colour, *premultiplied* colou
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ from ..errors import InputError, OutputError
 
 if TYPE_CHECKING:
     from .readers import FrameSource
+
+log = logging.getLogger("sam2matting")
 
 __all__ = [
     "DEFAULT_BACKGROUND",
@@ -204,6 +207,8 @@ class BackgroundSource:
     ``background``: ``None`` (chroma green), a colour (tuple or string, see :func:`parse_colour`),
     or a path to an image, image folder or video. Images and video frames are scaled to cover
     the frame and centre-cropped. ``frame(i)`` gives H×W×3 uint8; reading i = 0, 1, 2… streams.
+    ``clip_frames``: the clip's length; a shorter background video is logged as a warning (it
+    loops) rather than accepted silently.
     """
 
     def __init__(
@@ -211,6 +216,7 @@ class BackgroundSource:
         background: str | Path | tuple[int, int, int] | None,
         width: int,
         height: int,
+        clip_frames: int | None = None,
     ) -> None:
         self.width, self.height = int(width), int(height)
         self._source: FrameSource | None = None
@@ -239,6 +245,15 @@ class BackgroundSource:
             source.close()
         else:
             self._source = source
+            n = source.info.num_frames
+            if clip_frames is not None and n < clip_frames:
+                log.warning(
+                    "background %s has %d frames but the clip %d: it loops from frame %d on",
+                    path,
+                    n,
+                    clip_frames,
+                    n,
+                )
 
     def _solid(self, colour: tuple[int, int, int]) -> np.ndarray:
         frame = np.empty((self.height, self.width, 3), np.uint8)

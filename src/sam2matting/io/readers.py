@@ -33,6 +33,7 @@ Image folders
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -89,6 +90,9 @@ class VideoInfo:
     codec: str | None = None
     #: image folders: each frame's file stem, so outputs can keep the frame names
     frame_names: tuple[str, ...] | None = None
+    #: the input frame that frame 0 is (a :class:`FrameRange` of a longer clip); audio that
+    #: outputs carry starts there too
+    first_frame: int = 0
 
 
 class FrameSource(ABC):
@@ -150,6 +154,69 @@ class FrameSource(ABC):
             frames = list(self.iter_frames(lo, hi))
             yield from reversed(frames)
             hi = lo
+
+
+def parse_frame_range(text: str) -> tuple[int, int | None]:
+    """``"START:END"`` → (start, end) with END exclusive (Python slice style); either side may
+    be empty (``"100:"``, ``":50"``). Raises InputError for anything else."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start = int(parts[0]) if parts[0].strip() else 0
+        end = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise InputError(
+            f"bad frame range {text!r}: expected START:END (END exclusive), e.g. 100:250"
+        ) from None
+    return start, end
+
+
+class FrameRange(FrameSource):
+    """Frames ``start ≤ i < stop`` of another source, renumbered from 0.
+
+    ``info.first_frame`` records where the range starts in the input, so outputs that carry
+    audio take it from that point; image-folder frame names are sliced with the frames.
+    """
+
+    def __init__(self, inner: FrameSource, start: int, stop: int | None = None) -> None:
+        n = inner.info.num_frames
+        stop = n if stop is None else stop
+        if not 0 <= start < stop <= n:
+            raise InputError(
+                f"frame range {start}:{stop} is not inside the clip's {n} frames (0:{n})"
+            )
+        self.inner, self.start, self.stop = inner, start, stop
+        names = inner.info.frame_names
+        self.info = dataclasses.replace(
+            inner.info,
+            num_frames=stop - start,
+            first_frame=inner.info.first_frame + start,
+            frame_names=names[start:stop] if names is not None else None,
+        )
+
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        stop = self._clip_range(start, stop)
+        for index, frame in self.inner.iter_frames(self.start + start, self.start + stop):
+            yield index - self.start, frame
+
+    def read_frame(self, index: int) -> np.ndarray:
+        self.check_index(index)
+        return self.inner.read_frame(self.start + index)
+
+    def iter_frames_reverse(
+        self, start: int, stop: int = 0, chunk: int = 32
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        self.check_index(start)
+        for index, frame in self.inner.iter_frames_reverse(
+            self.start + start, self.start + stop, chunk
+        ):
+            yield index - self.start, frame
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class ArraySource(FrameSource):

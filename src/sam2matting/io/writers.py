@@ -728,6 +728,7 @@ class _VideoWriter(MatteWriter):
                 self.container_format,
                 Fraction(self.frames_written) / self.info.fps,
                 self.spec.name,
+                offset=Fraction(self.info.first_frame) / self.info.fps,
             )
             return muxed
         return self._video_temp
@@ -828,7 +829,9 @@ class _CompositeWriter(_H264Writer):
     def __init__(self, *args: Any, background: Any = None, **kwargs: Any) -> None:
         info: VideoInfo = args[2]
         # open the background first: a bad one fails before any file is created
-        self._background = BackgroundSource(background, info.width, info.height)
+        self._background = BackgroundSource(
+            background, info.width, info.height, clip_frames=info.num_frames
+        )
         try:
             super().__init__(*args, **kwargs)
         except BaseException:
@@ -962,9 +965,17 @@ def _packet_time(packet: Any) -> float:
 
 
 def _mux_audio(
-    video: Path, source: Path, out: Path, fmt: str, duration: Fraction, tag: str
+    video: Path,
+    source: Path,
+    out: Path,
+    fmt: str,
+    duration: Fraction,
+    tag: str,
+    offset: Fraction = Fraction(0),
 ) -> None:
-    """Remux ``video``'s stream with ``source``'s first audio stream into ``out`` (see module doc)."""
+    """Remux ``video``'s stream with ``source``'s first audio stream into ``out`` (see module
+    doc); the audio starts ``offset`` seconds after the input's first video frame (a frame
+    range) and lasts ``duration``."""
     av = _av()
     with (
         av.open(str(source), metadata_errors="ignore") as src,
@@ -976,7 +987,7 @@ def _mux_audio(
         ov = dst.add_stream_from_template(vstream)
         _keep_video_tags(vstream, ov, fmt)
         astream = src.streams.audio[0]
-        t0 = _first_video_time(src)
+        t0 = _first_video_time(src) + offset
         if astream.codec_context.name in _AUDIO_COPY[fmt]:
             oa = dst.add_stream_from_template(astream)
             audio = _copied_audio(src, astream, oa, t0, duration)
