@@ -566,3 +566,54 @@ def test_train_defaults_to_the_shipped_model() -> None:
     manifest = folder / "sam2matting-compact-guided-v2.json"
     shipped = json.loads(manifest.read_text())["config"]["name"]
     assert TrainConfig().model == shipped == "compact-guided"
+
+
+def test_eval_marks_a_method_that_fails_on_a_clip_and_goes_on(tmp_path: Path, monkeypatch) -> None:
+    """``eval``: one method failing on one clip (here: a head raising on the second clip, as
+    pymatting did on a trimap with no foreground) is recorded for that clip; the other clips
+    and methods are still scored and the report is written."""
+    from sam2matting.eval import bench
+    from sam2matting.eval.datasets import read_rvm
+    from sam2matting.matting import classical
+
+    root = tmp_path / "bench"
+    for seed, name in enumerate(("s0", "s1")):
+        sample = make_sample_clip(96, 64, 3, seed=seed)
+        for d in ("com", "pha", "mask"):
+            (root / name / d).mkdir(parents=True)
+        for t in range(3):
+            image, alpha = sample.frame(t)
+            a8 = np.rint(alpha * 255).astype(np.uint8)
+            cv2.imwrite(str(root / name / "com" / f"{t:04d}.png"), image[..., ::-1])
+            cv2.imwrite(str(root / name / "pha" / f"{t:04d}.png"), a8)
+            if t == 0:
+                cv2.imwrite(
+                    str(root / name / "mask" / "0000.png"), (a8 > 127).astype(np.uint8) * 255
+                )
+    original = classical.ClassicalMatting.matte
+    calls = {"n": 0}
+
+    def flaky(self, image, tracks, index):  # type: ignore[no-untyped-def]
+        if self.config.solver == "closed-form":
+            calls["n"] += 1
+            if calls["n"] > 3:  # every frame of the second clip
+                raise ValueError("Trimap did not contain foreground values\nmore text")
+        return original(self, image, tracks, index)
+
+    monkeypatch.setattr(classical.ClassicalMatting, "matte", flaky)
+    report = bench.evaluate(
+        read_rvm(root),
+        bench.make_methods(["trimap+cf", "mask-only"], ["oracle"]),
+        metrics=("mad",),
+    )
+    cf = next(label for label in report.means if "cf" in label)
+    assert list(report.failed) == [cf]
+    assert report.failed[cf] == {
+        "s1": "frame 0: ValueError: Trimap did not contain foreground values"
+    }
+    assert "mad" in report.results[cf]["s0"]["mean"]
+    assert all(
+        "mad" in c["mean"] for c in report.results[next(iter(set(report.means) - {cf}))].values()
+    )
+    assert "could not run on s1" in bench.markdown_report(report)
+    report.write_json(tmp_path / "r.json")
