@@ -400,7 +400,7 @@ def test_second_ctrl_c_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert not out.exists() or list(out.iterdir()) == []
+    assert not out.exists()  # the run created it, so it removed it again
 
 
 def test_stale_temporaries_of_dead_runs_are_removed(clip, tmp_path: Path) -> None:

@@ -151,6 +151,15 @@ FORMATS: dict[str, FormatSpec] = {
             False,
         ),
         FormatSpec(
+            "composite",
+            ".mp4",
+            "H.264 of the foreground over a colour, image or video; keeps audio",
+            False,
+            True,
+            True,
+            has_alpha=False,
+        ),
+        FormatSpec(
             "exr",
             "",
             "folder of OpenEXR files: half-float RGBA, premultiplied, linear (or display) colour",
@@ -167,15 +176,6 @@ FORMATS: dict[str, FormatSpec] = {
             False,
             True,
             per_clip=True,
-        ),
-        FormatSpec(
-            "composite",
-            ".mp4",
-            "H.264 of the foreground over a colour, image or video; keeps audio",
-            False,
-            True,
-            True,
-            has_alpha=False,
         ),
     )
 }
