@@ -379,6 +379,38 @@ def test_stale_temporaries_of_dead_runs_are_removed(clip, tmp_path: Path) -> Non
     assert live.exists() and mine.exists() and user_file.exists()
 
 
+def test_stale_spool_folders_of_dead_runs_are_removed(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    from sam2matting.api import _AlphaSpool
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"sam2matting-spool-{dead.pid}-abc123"
+    live = tmp_path / f"sam2matting-spool-{os.getppid()}-abc123"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "0000001_1.png").write_bytes(b"x")
+    spool = _AlphaSpool()
+    try:
+        assert not stale.exists() and live.exists()
+        assert spool.dir.name.startswith(f"sam2matting-spool-{os.getpid()}-")
+    finally:
+        spool.close()
+    assert not spool.dir.exists()
+
+
+def test_mask_prompt_files_that_would_block_or_explode(tmp_path: Path) -> None:
+    fifo = tmp_path / "mask.png"
+    os.mkfifo(fifo)
+    with pytest.raises(PromptError, match="not a regular file"):
+        MaskPrompt.from_file(fifo)
+    bomb = _png_claiming(tmp_path / "bomb.png", 100000, 100000)
+    with pytest.raises(PromptError, match="too large"):
+        MaskPrompt.from_file(bomb)
+
+
 def _fill_disk(monkeypatch) -> None:
     """Every write the writers and the spool make goes to /dev/full (ENOSPC)."""
 

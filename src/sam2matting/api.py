@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -112,12 +113,27 @@ class _TimedSource(FrameSource):
 # --------------------------------------------------------------------------------------------
 # spool for backward passes
 # --------------------------------------------------------------------------------------------
+_SPOOL_PREFIX = "sam2matting-spool-"
+
+
+def _remove_stale_spools() -> None:
+    """Delete spool folders of runs whose process is gone (see writers.remove_stale_temporaries)."""
+    from .io.writers import pid_alive
+
+    for entry in Path(tempfile.gettempdir()).glob(f"{_SPOOL_PREFIX}*-*"):
+        pid = entry.name[len(_SPOOL_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 class _AlphaSpool:
     """Mattes of backward-tracked frames, kept on disk as 16-bit PNG until emitted in order."""
 
     def __init__(self) -> None:
+        _remove_stale_spools()
         try:
-            self.dir = Path(tempfile.mkdtemp(prefix="sam2matting-spool-"))
+            # the pid lets a later run prove a SIGKILLed run's spool stale
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-"))
         except OSError as exc:
             raise OutputError(
                 f"cannot create a temporary folder in {tempfile.gettempdir()}: "
@@ -701,8 +717,6 @@ def _matte_video(
 
 def _write_sheet(path: Path, sheet: np.ndarray) -> Path:
     """Write the contact sheet atomically (temporary name, then rename)."""
-    import os
-
     from .io.writers import write_png
 
     temp = path.with_name(f".{path.name}.partial-{os.getpid()}-{os.urandom(4).hex()}")

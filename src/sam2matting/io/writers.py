@@ -267,7 +267,7 @@ def _remove(path: Path) -> None:
 _TEMP_RE = __import__("re").compile(r"^\..+\.(?:partial|old)-(\d+)-[0-9a-f]{8}(?:\..*)?$")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists here (another user's counts as alive)."""
     if pid <= 0:
         return False
@@ -294,7 +294,7 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         return removed
     for entry in entries:
         found = _TEMP_RE.match(entry.name)
-        if found and int(found.group(1)) != os.getpid() and not _pid_alive(int(found.group(1))):
+        if found and int(found.group(1)) != os.getpid() and not pid_alive(int(found.group(1))):
             _remove(entry)
             removed.append(entry)
     return removed
