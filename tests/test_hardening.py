@@ -280,6 +280,7 @@ def test_empty_output_name(video: Path, clip, capsys) -> None:
     _one_line_failure(capsys, ["matte", str(video), "-o", "", "--box", "5,5,40,40"], "empty")
     with pytest.raises(OutputError, match="empty"):
         matte_video(video, [_mask(clip)], "", head="mask", progress=False)
+    _one_line_failure(capsys, ["demo", "-o", " "], "empty")
 
 
 def test_failed_run_removes_the_folders_it_created(video: Path, tmp_path: Path) -> None:

@@ -391,6 +391,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    if not args.output.strip():
+        raise OutputError("output folder name is empty; give a folder, e.g. -o demo")
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
