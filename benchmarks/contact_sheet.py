@@ -3,7 +3,8 @@
     python benchmarks/contact_sheet.py [--data ../shared/data] [--out benchmarks/results]
 
 01_dog.mp4 is prompted with a box on the dog, 05_default_juggle.mp4 with clicks on the person.
-Each sheet shows 6 frames: the frame with the alpha as a red overlay, and the alpha itself.
+Each sheet shows 6 frames: the frame, its alpha and the composite over green (the layout of
+``sam2matting matte --contact-sheet``, from ``sam2matting.io.compose``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from sam2matting import Box, Points, matte_video
+from sam2matting.io.compose import contact_sheet, contact_tile
 
 CASES = {
     "01_dog": [Box(444, 376, 704, 552, frame=0)],
@@ -24,43 +26,29 @@ CASES = {
 }
 
 
-def overlay(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    red = np.array([255, 40, 40], np.float32)
-    a = 0.55 * alpha[..., None]
-    return np.clip(image * (1 - a) + red * a, 0, 255).astype(np.uint8)
-
-
 def sheet(
     name: str, video: Path, out: Path, tracker: str, head: str | None, thumbs: int = 6
 ) -> Path:
-    import av
+    """Matte ``video`` and save its contact sheet (the package's ``--contact-sheet`` layout:
+    ``io.compose.contact_sheet``) as ``contact_<name>.png``."""
+    from sam2matting.io.readers import open_source
 
-    with av.open(str(video)) as c:
-        total = c.streams.video[0].frames
+    with open_source(video) as source:
+        total = source.info.num_frames
     picks = set(np.linspace(0, total - 1, thumbs).round().astype(int).tolist())
     tiles: list[tuple[int, np.ndarray, np.ndarray]] = []
 
     def keep(result) -> None:  # type: ignore[no-untyped-def]
         if result.index in picks:
-            tiles.append((result.index, result.image.copy(), result.alphas[1].copy()))
+            tiles.append((result.index, *contact_tile(result.image, result.alphas[1])))
 
     t0 = time.perf_counter()
     res = matte_video(
         video, CASES[name], None, tracker=tracker, head=head, on_frame=keep, progress=True
     )
     seconds = time.perf_counter() - t0
-    tw, th = 320, 180
-    canvas = Image.new("RGB", (tw * len(tiles), th * 2 + 24), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, (index, image, alpha) in enumerate(tiles):
-        canvas.paste(Image.fromarray(overlay(image, alpha)).resize((tw, th)), (i * tw, 24))
-        canvas.paste(
-            Image.fromarray((alpha * 255).astype(np.uint8)).convert("RGB").resize((tw, th)),
-            (i * tw, 24 + th),
-        )
-        draw.text((i * tw + 4, 4), f"frame {index}", fill="black")
     path = out / f"contact_{name}.png"
-    canvas.save(path)
+    Image.fromarray(contact_sheet(tiles)).save(path)
     print(
         f"{name}: {res.num_frames} frames, {res.num_frames / seconds:.1f} frames/s ({res.times.summary()}) → {path}"
     )

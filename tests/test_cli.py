@@ -154,8 +154,14 @@ def test_text_prompt_on_builtin(video: Path, tmp_path: Path, capsys) -> None:
     _fails(capsys, ["matte", str(video), "-o", str(tmp_path / "o"), "--text", "a blob"], "text")
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_interrupted_run_leaves_nothing(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+@pytest.mark.parametrize(
+    "sig,code,times",
+    [(signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 1), (signal.SIGINT, 130, 2)],
+    ids=["sigterm", "ctrl-c", "ctrl-c-twice"],
+)
+def test_interrupted_run_leaves_nothing(
+    tmp_path: Path, sig: signal.Signals, code: int, times: int
+) -> None:
     clip = make_sample_clip(256, 144, 200)
     src = write_sample_video(clip, tmp_path / "long.mp4", audio=False)
     before = src.read_bytes()
@@ -191,12 +197,15 @@ def test_interrupted_run_leaves_nothing(tmp_path: Path, sig: signal.Signals, cod
         time.sleep(0.05)
     time.sleep(0.5)
     assert proc.poll() is None, "the run finished before it could be interrupted"
-    proc.send_signal(sig)
+    for _ in range(times):  # a second Ctrl-C must still end in 130, not a death by SIGINT
+        proc.send_signal(sig)
+        time.sleep(0.05)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert "Traceback" not in err
     assert "interrupted" in err
-    assert list(out.iterdir()) == [], sorted(p.name for p in out.iterdir())
+    # nothing under a final name, and the output folder the run created is gone again
+    assert not out.exists(), sorted(p.name for p in out.iterdir())
     assert src.read_bytes() == before
 
 

@@ -136,6 +136,8 @@ def test_registry_and_names(tmp_path: Path) -> None:
         "webm",
         "alpha-mp4",
         "composite",
+        "exr",
+        "exr-layers",
     ]
     assert {f for f, s in FORMATS.items() if s.carries_audio} == set(VIDEO_FORMATS)
     assert {f for f, s in FORMATS.items() if not s.needs_foreground} == {"alpha-png", "alpha-mp4"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -29,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .cancel import check_cancelled
+from .cancel import check_cancelled, register_temporary, unregister_temporary
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
-from .io.readers import FrameSource, VideoInfo, open_source
+from .io.readers import FrameRange, FrameSource, VideoInfo, open_source
 from .matting.base import MattingStage
 from .matting.registry import build_head
 from .trackers.base import Tracker, TrackerSession
@@ -112,21 +113,47 @@ class _TimedSource(FrameSource):
 # --------------------------------------------------------------------------------------------
 # spool for backward passes
 # --------------------------------------------------------------------------------------------
+_SPOOL_PREFIX = "sam2matting-spool-"
+
+
+def _remove_stale_spools() -> None:
+    """Delete spool folders of runs whose process is gone (see writers.remove_stale_temporaries)."""
+    from .io.writers import pid_alive
+
+    for entry in Path(tempfile.gettempdir()).glob(f"{_SPOOL_PREFIX}*-*"):
+        pid = entry.name[len(_SPOOL_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 class _AlphaSpool:
     """Mattes of backward-tracked frames, kept on disk as 16-bit PNG until emitted in order."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="sam2matting-spool-"))
+        _remove_stale_spools()
+        try:
+            # the pid lets a later run prove a SIGKILLed run's spool stale
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-"))
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create a temporary folder in {tempfile.gettempdir()}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        register_temporary(self.dir)
 
     def _path(self, index: int, object_id: int) -> Path:
         return self.dir / f"{index:07d}_{object_id}.png"
 
     def put(self, index: int, object_id: int, alpha: np.ndarray) -> None:
-        import cv2
+        from .io.writers import write_png
 
         q = np.clip(alpha * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
-        if not cv2.imwrite(str(self._path(index, object_id)), q):
-            raise OutputError(f"cannot write to the temporary folder {self.dir}")
+        try:
+            write_png(self._path(index, object_id), q)
+        except OSError as exc:  # a full temp folder says so (errno text), not "read back"
+            raise OutputError(
+                f"cannot write to the temporary folder {self.dir}: {exc.strerror or exc}"
+            ) from exc
 
     def get(self, index: int, object_id: int) -> np.ndarray | None:
         import cv2
@@ -142,6 +169,7 @@ class _AlphaSpool:
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        unregister_temporary(self.dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,6 +224,8 @@ class MattingSession:
     ``oracle``, ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
     registered matting-head name (default: the shipped default) or a MattingStage object.
     ``device``: ``cpu`` / ``cuda`` / ``mps`` / ``auto`` for the models that use one.
+    ``frames``: ``(start, stop)`` to work on input frames ``start ≤ i < stop`` only (stop
+    ``None``: to the end); the session then numbers them from 0 (prompts included).
     """
 
     def __init__(
@@ -208,10 +238,18 @@ class MattingSession:
         tracker_options: dict[str, Any] | None = None,
         head_options: dict[str, Any] | None = None,
         fps: float | None = None,
+        frames: tuple[int, int | None] | None = None,
     ) -> None:
         self.times = StageTimes()
         self._owns_source = not isinstance(source, FrameSource)
         raw = open_source(source, fps=fps)
+        if frames is not None:
+            try:
+                raw = FrameRange(raw, *frames)
+            except BaseException:
+                if self._owns_source:
+                    raw.close()
+                raise
         self._source = _TimedSource(raw, self.times)
         self.info: VideoInfo = raw.info
         self._closed = False
@@ -392,15 +430,35 @@ def _stem_for(source: SourceLike) -> str:
     return "matte"
 
 
-def _prepare_output_dir(output: str | Path) -> Path:
+def _prepare_output_dir(output: str | Path) -> tuple[Path, list[Path]]:
+    """Create the output folder; return it and the folders this call created (deepest first),
+    so a failed run can remove them again. An empty name is refused: ``Path("")`` is the
+    current folder, which nobody means by ``-o ''``."""
+    if not str(output).strip():
+        raise OutputError("output folder name is empty; give a folder, e.g. -o out")
     out = Path(output)
+    created: list[Path] = []
+    probe_dir = out
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        created.append(probe_dir)
+        probe_dir = probe_dir.parent
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        _remove_created(created)
         raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
     if not out.is_dir():
         raise OutputError(f"output path exists and is not a folder: {out}")
-    return out
+    return out, created
+
+
+def _remove_created(created: Sequence[Path]) -> None:
+    """Remove folders a failed run created, deepest first, only while they are empty."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def matte_video(
@@ -422,27 +480,122 @@ def matte_video(
     progress: bool = True,
     on_frame: Callable[[FrameResult], None] | None = None,
     stem: str | None = None,
+    exr_colour: str = "linear",
+    exr_compression: str = "zip",
+    contact_sheet: bool = False,
+    frames: tuple[int, int | None] | None = None,
 ) -> MatteOutput:
     """Matte every frame of ``source`` for the prompted objects and write ``formats`` to ``output``.
 
     One output per object and format (``<stem>.obj<id>.<format>…``), plus a combined one (all
-    objects' alpha merged by maximum) when ``combined``. Outputs keep the input's frame count,
-    size and rate, and its audio where the format can hold it. Every output is written under a
-    temporary name and renamed only when complete; on any error or interruption nothing is left
-    under a final name. ``on_frame`` sees each FrameResult (e.g. for previews).
+    objects' alpha merged by maximum) when ``combined``; ``exr-layers`` is one output for the
+    clip with a layer per object. One image in gives one file per object and image format (no
+    folder, no one-frame video for ``composite``); image folders keep their frame names.
+    Outputs keep the input's frame count, size and rate, and its audio where the format can
+    hold it. Every output is written under a temporary name and renamed only when complete; on
+    any error or interruption nothing is left under a final name, and output folders this call
+    created are removed again. ``exr_colour`` (``linear`` default, or ``display``) and
+    ``exr_compression`` (default ``zip``) apply to the EXR formats. ``contact_sheet`` also
+    writes ``<stem>.contact.png``: sampled frames, their mattes and composites over
+    ``background`` (colours only; green otherwise). ``frames=(start, stop)``: only input
+    frames ``start ≤ i < stop`` (stop ``None``: to the end); prompts keep the input's frame
+    numbers, outputs hold the range (audio trimmed to match), and FrameResult indices given to
+    ``on_frame`` count from the range start. ``on_frame`` sees each FrameResult.
     """
-    from .io import writers as W
-    from .matting.foreground import estimate_foreground
-
     if not prompts:
         raise PromptError("no prompt given: add a point, box, mask or text prompt")
+    if frames is not None:
+        prompts = _shift_prompts(prompts, frames)
+    created: list[Path] = []
+    out_dir: Path | None = None
+    if output is not None:
+        out_dir, created = _prepare_output_dir(output)
+    try:
+        return _matte_video(
+            source,
+            prompts,
+            out_dir,
+            formats=formats,
+            tracker=tracker,
+            head=head,
+            device=device,
+            combined=combined,
+            background=background,
+            alpha_bits=alpha_bits,
+            lossless=lossless,
+            backward=backward,
+            tracker_options=tracker_options,
+            head_options=head_options,
+            progress=progress,
+            on_frame=on_frame,
+            stem=stem,
+            exr_colour=exr_colour,
+            exr_compression=exr_compression,
+            contact_sheet=contact_sheet,
+            frames=frames,
+        )
+    except BaseException:
+        _remove_created(created)
+        raise
+
+
+def _shift_prompts(prompts: Sequence[Prompt], frames: tuple[int, int | None]) -> list[Prompt]:
+    """Prompts in the input's frame numbers → numbers within the range ``frames``."""
+    import dataclasses
+
+    start, stop = frames
+    shifted: list[Prompt] = []
+    for prompt in prompts:
+        if prompt.frame < start or (stop is not None and prompt.frame >= stop):
+            end = "" if stop is None else str(stop)
+            raise PromptError(
+                f"prompt on frame {prompt.frame} is outside the frame range {start}:{end}"
+            )
+        shifted.append(dataclasses.replace(prompt, frame=prompt.frame - start))
+    return shifted
+
+
+#: frames a contact sheet samples, evenly over the clip
+CONTACT_FRAMES = 6
+#: a first foreground estimate slower than this was pymatting compiling its kernels
+_COMPILE_NOTICE_S = 5.0
+
+
+def _matte_video(
+    source: SourceLike,
+    prompts: Sequence[Prompt],
+    out_dir: Path | None,
+    *,
+    formats: Sequence[str],
+    tracker: str | Tracker,
+    head: str | MattingStage | None,
+    device: str | None,
+    combined: bool,
+    background: str | Path | tuple[int, int, int] | None,
+    alpha_bits: int,
+    lossless: bool,
+    backward: bool,
+    tracker_options: dict[str, Any] | None,
+    head_options: dict[str, Any] | None,
+    progress: bool,
+    on_frame: Callable[[FrameResult], None] | None,
+    stem: str | None,
+    exr_colour: str,
+    exr_compression: str,
+    contact_sheet: bool,
+    frames: tuple[int, int | None] | None,
+) -> MatteOutput:
+    from .io import writers as W
+    from .io.compose import contact_sheet as make_sheet
+    from .io.compose import contact_tile
+    from .matting.foreground import estimate_foreground
+
     fmts = list(dict.fromkeys(formats))
     for fmt in fmts:
         if fmt not in W.FORMATS:
             raise OutputError(f"unknown output format {fmt!r}; choose from: {', '.join(W.FORMATS)}")
     if alpha_bits not in (8, 16):
         raise OutputError(f"alpha bit depth must be 8 or 16, got {alpha_bits}")
-    out_dir = _prepare_output_dir(output) if output is not None else None
     stem = stem or _stem_for(source)
     t_start = time.perf_counter()
     with ExitStack() as stack:
@@ -454,21 +607,21 @@ def matte_video(
                 device=device,
                 tracker_options=tracker_options,
                 head_options=head_options,
+                frames=frames,
             )
         )
         for prompt in prompts:
             session.add_prompt(prompt)
         info = session.info
+        still = info.kind == "image"
         targets: list[int | None] = list(session.object_ids)
-        if combined and len(targets) > 1:
+        if combined:  # README: one output per object, and one more with every object merged
             targets.append(None)
-        elif combined:
-            targets = [None]
         writers: dict[tuple[int | None, str], Any] = {}
         if out_dir is not None:
-            for target in targets:
-                for fmt in fmts:
-                    path = W.output_path(out_dir, stem, fmt, target)
+            for fmt in fmts:
+                for target in [None] if W.FORMATS[fmt].per_clip else targets:
+                    path = W.output_path(out_dir, stem, fmt, target, still=still)
                     writers[(target, fmt)] = stack.enter_context(
                         W.open_writer(
                             fmt,
@@ -477,13 +630,17 @@ def matte_video(
                             alpha_bits=alpha_bits,
                             background=background,
                             lossless=lossless,
+                            still=still,
+                            frame_names=info.frame_names,
+                            exr_colour=exr_colour,
+                            exr_compression=exr_compression,
                         )
                     )
-        needs_fg = bool(writers) and any(W.FORMATS[fmt].needs_foreground for fmt in fmts)
-        if needs_fg:
-            log.info(
-                "estimating foreground colours with pymatting (a new install compiles it once, ~30 s)"
-            )
+        sheet_picks: set[int] = set()
+        if contact_sheet and out_dir is not None:
+            count = min(CONTACT_FRAMES, info.num_frames)
+            sheet_picks = set(np.linspace(0, info.num_frames - 1, count).round().astype(int))
+        tiles: list[tuple[int, np.ndarray, np.ndarray]] = []
         bar = None
         if progress:
             from tqdm import tqdm
@@ -491,45 +648,85 @@ def matte_video(
             bar = stack.enter_context(
                 tqdm(total=info.num_frames, unit="frame", desc="matting", dynamic_ncols=True)
             )
-        frames = 0
+        done = 0
         times = session.times
+        fg_calls = 0
         for result in session.propagate(backward=backward):
             if on_frame is not None:
                 on_frame(result)
-            if writers:
-                for target in targets:
-                    if target is None:
-                        alpha = np.max(np.stack(list(result.alphas.values())), axis=0)
-                    else:
-                        alpha = result.alphas[target]
-                    fg = None
-                    if needs_fg:
+            merged: np.ndarray | None = None
+            if writers or result.index in sheet_picks:
+                merged = np.max(np.stack(list(result.alphas.values())), axis=0)
+            if result.index in sheet_picks and merged is not None:
+                label = info.first_frame + result.index  # the input's frame number
+                tiles.append((label, *contact_tile(result.image, merged)))
+            fg_cache: dict[int | None, np.ndarray] = {}
+            for (target, fmt), writer in writers.items():
+                alpha = merged if target is None else result.alphas[target]
+                if alpha is None:  # pragma: no cover - merged is set whenever writers exist
+                    raise OutputError("no alpha to write")
+                fg = None
+                if W.FORMATS[fmt].needs_foreground:
+                    if target not in fg_cache:
                         t0 = time.perf_counter()
-                        fg = estimate_foreground(result.image, alpha)
-                        times.add("foreground", time.perf_counter() - t0)
-                    t0 = time.perf_counter()
-                    for fmt in fmts:
-                        writers[(target, fmt)].write(result.image, alpha, fg)
-                    times.add("encode", time.perf_counter() - t0)
-            frames += 1
+                        fg_cache[target] = estimate_foreground(result.image, alpha)
+                        elapsed = time.perf_counter() - t0
+                        times.add("foreground", elapsed)
+                        fg_calls += 1
+                        if fg_calls == 1 and elapsed > _COMPILE_NOTICE_S:
+                            log.info(
+                                "the first foreground estimate took %.0f s: pymatting compiled "
+                                "its kernels (once per install)",
+                                elapsed,
+                            )
+                    fg = fg_cache[target]
+                t0 = time.perf_counter()
+                if W.FORMATS[fmt].per_clip:
+                    writer.write_layers(result.image, result.alphas, fg)
+                else:
+                    writer.write(result.image, alpha, fg)
+                times.add("encode", time.perf_counter() - t0)
+            done += 1
             check_cancelled()
             if bar is not None:
                 bar.update(1)
-        if frames != info.num_frames:
-            raise InputError(f"expected {info.num_frames} frames but processed {frames}")
+        if done != info.num_frames:
+            raise InputError(f"expected {info.num_frames} frames but processed {done}")
+        # a Ctrl-C during the last frame's encode counts: nothing is committed yet
+        check_cancelled()
         # commit outputs (rename temp → final) in order; any failure aborts the rest via ExitStack
         t0 = time.perf_counter()
         for writer in writers.values():
             writer.close()
         times.add("encode", time.perf_counter() - t0)
         paths = {key: Path(writer.path) for key, writer in writers.items()}
+        if tiles and out_dir is not None:
+            sheet_bg = background if isinstance(background, (str, tuple)) else None
+            if isinstance(sheet_bg, str) and Path(sheet_bg).exists():
+                sheet_bg = None  # an image/video background: the sheet uses chroma green
+            sheet = make_sheet(tiles, sheet_bg)
+            paths[(None, "contact-sheet")] = _write_sheet(out_dir / f"{stem}.contact.png", sheet)
     return MatteOutput(
         paths=paths,
-        num_frames=frames,
+        num_frames=done,
         seconds=time.perf_counter() - t_start,
         times=times,
         info=info,
     )
+
+
+def _write_sheet(path: Path, sheet: np.ndarray) -> Path:
+    """Write the contact sheet atomically (temporary name, then rename)."""
+    from .io.writers import write_png
+
+    temp = path.with_name(f".{path.name}.partial-{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        write_png(temp, np.ascontiguousarray(sheet[..., ::-1]), compression=3)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise OutputError(f"could not write {path}: {exc.strerror or exc}") from exc
+    return path
 
 
 def matte_image(

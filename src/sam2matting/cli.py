@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import InputError, PromptError, Sam2MattingError
+from .errors import InputError, OutputError, PromptError, Sam2MattingError
 
 __all__ = ["build_parser", "main"]
 
@@ -30,7 +31,9 @@ _PLUGIN_COMMANDS = {"eval": "sam2matting.eval.cli", "train": "sam2matting.train.
 FORMAT_HELP = (
     "alpha-png (8/16-bit grey PNG sequence), rgba-png (straight RGBA PNGs), premul-png "
     "(premultiplied RGBA PNGs), prores (ProRes 4444 .mov with alpha), webm (VP9 with alpha), "
-    "alpha-mp4 (alpha as grey H.264), composite (H.264 over --background)"
+    "alpha-mp4 (alpha as grey H.264), composite (H.264 over --background), exr (half-float "
+    "premultiplied RGBA EXR per frame), exr-layers (one EXR per frame: merged RGBA + obj<ID>.A "
+    "per object)"
 )
 
 
@@ -69,6 +72,8 @@ def _floats(text: str, count: tuple[int, ...], what: str) -> list[float]:
         raise PromptError(f"bad {what} {text!r}: expected comma-separated numbers") from None
     if len(values) not in count:
         raise PromptError(f"bad {what} {text!r}: expected {' or '.join(map(str, count))} numbers")
+    if not all(math.isfinite(v) for v in values):
+        raise PromptError(f"bad {what} {text!r}: coordinates must be finite numbers")
     return values
 
 
@@ -222,6 +227,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha-bits", type=int, choices=(8, 16), help="bit depth of PNG alpha (default 8)"
     )
     o.add_argument(
+        "--exr-colour",
+        choices=("linear", "display"),
+        help="EXR colour: linear (default; sRGB decoded, what compositors expect) or display "
+        "(the frame's sRGB values as they are)",
+    )
+    o.add_argument(
+        "--exr-compression",
+        choices=("zip", "zips", "piz", "rle", "none", "pxr24", "dwaa", "dwab", "b44"),
+        help="EXR compression (default zip, lossless)",
+    )
+    o.add_argument(
+        "--frames",
+        dest="frame_range",
+        metavar="START:END",
+        help="only input frames START..END-1 (END exclusive; either may be empty, e.g. 100:); "
+        "--frame numbers stay the input's; audio is trimmed to match",
+    )
+    o.add_argument(
+        "--contact-sheet",
+        action="store_true",
+        default=None,
+        help="also write <stem>.contact.png: sampled frames, their mattes and composites",
+    )
+    o.add_argument(
         "--lossless",
         action="store_true",
         default=None,
@@ -289,13 +318,27 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------------
+class _BarSafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines through ``tqdm.write``, which clears the progress bar, prints the line
+    above it and redraws it, instead of printing into the bar's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[_BarSafeHandler(sys.stderr)])
 
 
 def _cmd_matte(args: argparse.Namespace) -> int:
     from .api import matte_video
+    from .io.readers import parse_frame_range
 
     items = getattr(args, "prompt_items", None) or []
     prompts = prompts_from_args(items)
@@ -316,6 +359,10 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "background": args.background,
             "alpha_bits": args.alpha_bits,
             "lossless": args.lossless,
+            "exr_colour": args.exr_colour,
+            "exr_compression": args.exr_compression,
+            "contact_sheet": args.contact_sheet,
+            "frames": parse_frame_range(args.frame_range) if args.frame_range else None,
             "backward": args.backward,
             "tracker_options": tracker_options or None,
         }.items()
@@ -324,6 +371,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
     src = Path(args.input)
     if not src.exists():
         raise InputError(f"input not found: {src}")
+    if not args.output.strip():
+        raise OutputError("output folder name is empty; give a folder, e.g. -o out")
     log.info("matting %s → %s", src, args.output)
     result = matte_video(src, prompts, args.output, progress=not args.quiet, **kwargs)
     log.info(
@@ -342,6 +391,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    if not args.output.strip():
+        raise OutputError("output folder name is empty; give a folder, e.g. -o demo")
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
@@ -360,32 +411,88 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _install_signal_handlers() -> None:
-    """SIGINT/SIGTERM request a cooperative stop at the next frame (see sam2matting.cancel)."""
-    from .cancel import request_cancel
+#: seconds a SIGTERM waits for a frame loop to take it before the process exits anyway
+TERM_GRACE_S = 5.0
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """SIGINT/SIGTERM request a cooperative stop at the next frame (see sam2matting.cancel);
+    a SIGTERM that no loop takes within TERM_GRACE_S (a blocking read) ends the process after
+    deleting its temporaries. Returns the previous handlers."""
+    from .cancel import arm_watchdog, request_cancel
 
     def handler(signum: int, frame: Any) -> None:
-        request_cancel("terminated" if signum == signal.SIGTERM else "interrupted")
+        terminated = signum == signal.SIGTERM
+        request_cancel("terminated" if terminated else "interrupted")
+        if terminated:
+            arm_watchdog(TERM_GRACE_S, 143)
 
+    previous: dict[int, Any] = {}
     # not possible outside the main thread (embedded use): then the defaults stay
     with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any], exiting: bool) -> None:
+    """Put the previous handlers back; when the process is about to exit, ignore further
+    signals instead, so a Ctrl-C during interpreter shutdown cannot turn the exit status 130
+    into a death by SIGINT."""
+    with contextlib.suppress(ValueError):
+        for signum, old in previous.items():
+            signal.signal(signum, signal.SIG_IGN if exiting else old)
+
+
+#: options whose value may start with "-" (a negative coordinate: --box -50,10,200,300)
+_NEGATIVE_VALUE_OPTIONS = ("--box", "--point")
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--box -50,…`` → ``--box=-50,…``: argparse takes a value starting with "-" for an option,
+    and a coordinate list is never an option."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if (
+            item in _NEGATIVE_VALUE_OPTIONS
+            and nxt is not None
+            and len(nxt) > 1
+            and nxt[0] == "-"
+            and (nxt[1].isdigit() or nxt[1] == ".")
+        ):
+            out.append(f"{item}={nxt}")
+            i += 2
+            continue
+        out.append(item)
+        i += 1
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sam2matting`` command; returns the exit status."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a second Ctrl-C that landed while the first was reported
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     # torch's OpenMP workers spin while idle; on a busy CPU that slows inference 4-10x
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    _install_signal_handlers()
+    # before the parser: building it imports the plugin commands, which takes seconds
+    previous = _install_signal_handlers()
     terminated = False
     try:
+        parser = build_parser()
+        args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None else argv))
+        if args.command is None:
+            parser.print_help()
+            return 2
+        _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
         if args.command == "matte":
             return _cmd_matte(args)
         if args.command == "demo":
@@ -396,7 +503,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = module.run(args)
         return status
     except Sam2MattingError as exc:
-        print(f"sam2matting: error: {exc}", file=sys.stderr)
+        # one line, whatever a wrapped third-party message carried
+        message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        print(f"sam2matting: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         terminated = str(exc) == "terminated"
@@ -406,6 +515,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # output piped into a closed reader (e.g. `| head`): not an error worth a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        from .cancel import clear_cancel
+
+        clear_cancel()
+        _restore_signal_handlers(previous, exiting=argv is None)
 
 
 if __name__ == "__main__":  # pragma: no cover

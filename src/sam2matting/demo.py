@@ -62,7 +62,17 @@ def run_demo(
         f"({result.num_frames / max(result.seconds, 1e-9):.1f} frames/s) with tracker 'builtin', head '{DEFAULT_HEAD}'"
     )
     print(f"demo: MAD against the known matte: {mad:.2f} (×1e-3; lower is better)")
-    print(f"demo: input clip  {video}")
+    print(f"demo: input clip  {shown_path(video)}")
     for (_, fmt), path in result.paths.items():
-        print(f"demo: {fmt:<10} {path}")
+        print(f"demo: {fmt:<10} {shown_path(path)}")
     return 0
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the user can type it from where they stand: relative to the current folder
+    when it lies below it, absolute otherwise (never relative to some other folder)."""
+    absolute = Path(path).resolve()
+    try:
+        return str(absolute.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)

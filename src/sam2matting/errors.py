@@ -14,6 +14,8 @@ __all__ = [
     "PromptError",
     "Sam2MattingError",
     "WeightsError",
+    "checkpoint_reason",
+    "one_line",
 ]
 
 
@@ -53,3 +55,34 @@ def require(module: str, extra: str) -> object:
         raise MissingDependencyError(
             f"{module} is not installed; install it with: pip install 'sam2matting[{extra}]'"
         ) from exc
+
+
+def one_line(error: BaseException | str, limit: int = 200) -> str:
+    """The first non-empty line of an error's text, at most ``limit`` characters.
+
+    Third-party errors (torch's unpickler, safetensors, FFmpeg) explain themselves over many
+    lines; a user error here is one line, so their first line is quoted and the rest dropped.
+    """
+    text = str(error)
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    if not line:
+        line = type(error).__name__ if isinstance(error, BaseException) else "unknown error"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def checkpoint_reason(error: BaseException) -> str:
+    """One line saying why ``torch.load`` refused a file.
+
+    torch's own text for a non-checkpoint starts with advice about ``weights_only`` and puts
+    the cause after "WeightsUnpickler error:" (often on the next line); zip errors add a
+    paragraph of advice after their first sentence. Only the cause is kept.
+    """
+    lines = [part.strip() for part in str(error).splitlines() if part.strip()]
+    for i, part in enumerate(lines):
+        if "WeightsUnpickler error:" in part:
+            rest = part.split("WeightsUnpickler error:", 1)[1].strip()
+            if not rest and i + 1 < len(lines):
+                rest = lines[i + 1]
+            return one_line(f"not a PyTorch checkpoint ({rest or 'unreadable pickle'})")
+    first = lines[0] if lines else type(error).__name__
+    return one_line(first.split(". ", 1)[0])

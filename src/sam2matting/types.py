@@ -99,12 +99,16 @@ class MaskPrompt:
         from PIL import Image, UnidentifiedImageError
 
         p = Path(path)
+        if p.exists() and not p.is_file():  # a FIFO or device would block the read
+            raise PromptError(f"mask is not a regular file: {p}")
         if not p.is_file():
             raise PromptError(f"mask file not found: {p}")
         try:
             with Image.open(p) as im:
                 im.load()
                 arr = np.asarray(im.convert("RGBA") if im.mode in ("P", "LA") else im)
+        except Image.DecompressionBombError as exc:
+            raise PromptError(f"mask image is too large to decode safely: {p} ({exc})") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise PromptError(f"mask file is not a readable image: {p}") from exc
         return cls(arr, frame=frame, object_id=object_id)

@@ -24,6 +24,7 @@ separately, per metric.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, Sam2MattingError
+from ..errors import InputError, Sam2MattingError, one_line
 from .datasets import Benchmark, Clip
 from .metrics import (
     MASK_METRICS,
@@ -44,6 +45,8 @@ from .metrics import (
     compute_flow_pair,
     jaccard,
 )
+
+log = logging.getLogger("sam2matting")
 
 __all__ = [
     "METHOD_NAMES",
@@ -253,7 +256,8 @@ class EvalReport:
     "mean": {metric: v}, "seconds_per_frame": s}``; ``means[label]``: pooled over all frames and
     objects of all clips (equal to the mean of clip means when clips are equally long);
     ``metric_seconds``: seconds spent per metric over the whole run; ``skipped``: method label →
-    reason (e.g. RVM without its ONNX file).
+    reason (e.g. RVM without its ONNX file); ``failed``: method label → clip → the error that
+    stopped the method on that clip (the clip is left out of that method's means).
     """
 
     benchmark: dict[str, Any]
@@ -288,6 +292,10 @@ class EvalReport:
                     out[cat][label] = _mean_of(recs, self.metrics)
         return out
 
+    #: method label → clip → why the method could not run on that clip (it is left out of the
+    #: method's means; the run goes on)
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "benchmark": self.benchmark,
@@ -295,6 +303,7 @@ class EvalReport:
             "category_means": self.category_means(),
             "methods": self.methods,
             "metrics": self.metrics,
+            "failed": self.failed,
             "means": self.means,
             "seconds_per_frame": self.seconds_per_frame,
             "metric_seconds": self.metric_seconds,
@@ -396,6 +405,7 @@ def evaluate(
     metric_seconds: dict[str, float] = {}
     method_seconds = dict.fromkeys(results, 0.0)
     frames_done = 0
+    failed: dict[str, dict[str, str]] = {}
     t_start = time.perf_counter()
     for clip in benchmark:
         t_clip = time.perf_counter()
@@ -410,6 +420,7 @@ def evaluate(
                 (m.label, o): ClipMetricState(metrics) for m in active for o in clip.object_ids
             }
             frames: dict[str, list[dict[str, Any]]] = {m.label: [] for m in active}
+            broken: dict[str, str] = {}  # method → why it stopped on this clip
             prev_image: np.ndarray | None = None
             for gt in clip.iter_frames():
                 flow = None
@@ -420,6 +431,8 @@ def evaluate(
                         metric_seconds.get("flow", 0.0) + time.perf_counter() - t0
                     )
                 for m, runner in zip(active, runners, strict=True):
+                    if m.label in broken:
+                        continue
                     t0 = time.perf_counter()
                     try:
                         alphas = next(runner)
@@ -427,6 +440,10 @@ def evaluate(
                         raise Sam2MattingError(
                             f"{m.label} stopped after {gt.index} of {len(clip)} frames on {clip.name}"
                         ) from None
+                    except Exception as exc:  # one method failing on one clip ends neither
+                        broken[m.label] = f"frame {gt.index}: {type(exc).__name__}: {one_line(exc)}"
+                        log.warning("%s failed on %s (%s)", m.label, clip.name, broken[m.label])
+                        continue
                     dt = time.perf_counter() - t0
                     method_seconds[m.label] += dt
                     objs: dict[str, dict[str, float]] = {}
@@ -444,6 +461,15 @@ def evaluate(
                 for k, v in st.seconds.items():
                     metric_seconds[k] = metric_seconds.get(k, 0.0) + v
         for m in active:
+            if m.label in broken:
+                failed.setdefault(m.label, {})[clip.name] = broken[m.label]
+                results[m.label][clip.name] = {
+                    "failed": broken[m.label],
+                    "frames": [],
+                    "mean": {},
+                    "seconds_per_frame": 0.0,
+                }
+                continue
             recs = [r for f in frames[m.label] for r in f["objects"].values()]
             secs = [f["seconds"] for f in frames[m.label]]
             results[m.label][clip.name] = {
@@ -493,6 +519,7 @@ def evaluate(
             for c in benchmark
             if c.name in benchmark.categories
         },
+        failed=failed,
     )
 
 
@@ -554,6 +581,12 @@ def markdown_report(report: EvalReport, *, per_clip: bool = True, title: str | N
                 " / ".join(_fmt(per_label.get(label, {}).get(m)) for m in shown) for label in labels
             ]
             lines.append(f"| {cat} | {n} | " + " | ".join(cells) + " |")
+    for label, failures in report.failed.items():
+        for name, why in failures.items():
+            lines.append("")
+            lines.append(
+                f"*{label}* could not run on {name} ({why}); its means leave that clip out."
+            )
     if per_clip:
         for label, clips in report.results.items():
             lines += ["", f"### {label}", ""]

@@ -7,6 +7,7 @@ foreground). *Straight* colour is the object's own colour, *premultiplied* colou
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,15 @@ from ..errors import InputError, OutputError
 if TYPE_CHECKING:
     from .readers import FrameSource
 
+log = logging.getLogger("sam2matting")
+
 __all__ = [
     "DEFAULT_BACKGROUND",
     "NAMED_COLOURS",
     "BackgroundSource",
     "composite",
+    "contact_sheet",
+    "contact_tile",
     "fit_image",
     "parse_colour",
     "premultiply",
@@ -136,6 +141,51 @@ def composite(
     return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
+def contact_tile(
+    image: np.ndarray, alpha: np.ndarray, width: int = 320
+) -> tuple[np.ndarray, np.ndarray]:
+    """A frame and its alpha scaled to ``width`` px wide (aspect kept) for :func:`contact_sheet`:
+    (h×width×3 uint8, h×width float32). Small enough to keep a dozen while a clip streams."""
+    import cv2
+
+    h, w = image.shape[:2]
+    th = max(1, round(h * width / max(w, 1)))
+    interp = cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
+    small = cv2.resize(np.ascontiguousarray(image), (width, th), interpolation=interp)
+    small_alpha = cv2.resize(np.asarray(alpha, np.float32), (width, th), interpolation=interp)
+    return small, np.clip(small_alpha, 0.0, 1.0)
+
+
+def contact_sheet(
+    tiles: list[tuple[int, np.ndarray, np.ndarray]],
+    background: str | tuple[int, int, int] | None = None,
+) -> np.ndarray:
+    """One image to judge a run at a glance: a column per sampled frame, rows = the frame, its
+    alpha (grey) and the frame composited over ``background`` (default chroma green), with the
+    frame index above each column. ``tiles``: (frame index, image, alpha) from
+    :func:`contact_tile`, all the same size. Returns H×W×3 uint8 RGB."""
+    import cv2
+
+    if not tiles:
+        raise OutputError("a contact sheet needs at least one frame")
+    th, tw = tiles[0][1].shape[:2]
+    label, gap = 22, 4
+    sheet = np.full(
+        (label + 3 * th + 2 * gap, len(tiles) * tw + (len(tiles) - 1) * gap, 3), 255, np.uint8
+    )
+    for column, (index, image, alpha) in enumerate(tiles):
+        x = column * (tw + gap)
+        grey = np.repeat(np.rint(alpha * 255).astype(np.uint8)[..., None], 3, axis=2)
+        rows = (image, grey, composite(image, alpha, background))
+        for row, tile in enumerate(rows):
+            y = label + row * (th + gap)
+            sheet[y : y + th, x : x + tw] = tile
+        cv2.putText(
+            sheet, f"frame {index}", (x + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1
+        )
+    return sheet
+
+
 def fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale ``image`` to cover width×height (aspect kept) and crop the centre: H×W×3 uint8."""
     import cv2
@@ -157,6 +207,8 @@ class BackgroundSource:
     ``background``: ``None`` (chroma green), a colour (tuple or string, see :func:`parse_colour`),
     or a path to an image, image folder or video. Images and video frames are scaled to cover
     the frame and centre-cropped. ``frame(i)`` gives H×W×3 uint8; reading i = 0, 1, 2… streams.
+    ``clip_frames``: the clip's length; a shorter background video is logged as a warning (it
+    loops) rather than accepted silently.
     """
 
     def __init__(
@@ -164,6 +216,7 @@ class BackgroundSource:
         background: str | Path | tuple[int, int, int] | None,
         width: int,
         height: int,
+        clip_frames: int | None = None,
     ) -> None:
         self.width, self.height = int(width), int(height)
         self._source: FrameSource | None = None
@@ -192,6 +245,15 @@ class BackgroundSource:
             source.close()
         else:
             self._source = source
+            n = source.info.num_frames
+            if clip_frames is not None and n < clip_frames:
+                log.warning(
+                    "background %s has %d frames but the clip %d: it loops from frame %d on",
+                    path,
+                    n,
+                    clip_frames,
+                    n,
+                )
 
     def _solid(self, colour: tuple[int, int, int]) -> np.ndarray:
         frame = np.empty((self.height, self.width, 3), np.uint8)

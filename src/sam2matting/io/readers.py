@@ -33,6 +33,7 @@ Image folders
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -87,6 +88,11 @@ class VideoInfo:
     path: Path | None = None
     has_audio: bool = False
     codec: str | None = None
+    #: image folders: each frame's file stem, so outputs can keep the frame names
+    frame_names: tuple[str, ...] | None = None
+    #: the input frame that frame 0 is (a :class:`FrameRange` of a longer clip); audio that
+    #: outputs carry starts there too
+    first_frame: int = 0
 
 
 class FrameSource(ABC):
@@ -148,6 +154,69 @@ class FrameSource(ABC):
             frames = list(self.iter_frames(lo, hi))
             yield from reversed(frames)
             hi = lo
+
+
+def parse_frame_range(text: str) -> tuple[int, int | None]:
+    """``"START:END"`` → (start, end) with END exclusive (Python slice style); either side may
+    be empty (``"100:"``, ``":50"``). Raises InputError for anything else."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start = int(parts[0]) if parts[0].strip() else 0
+        end = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise InputError(
+            f"bad frame range {text!r}: expected START:END (END exclusive), e.g. 100:250"
+        ) from None
+    return start, end
+
+
+class FrameRange(FrameSource):
+    """Frames ``start ≤ i < stop`` of another source, renumbered from 0.
+
+    ``info.first_frame`` records where the range starts in the input, so outputs that carry
+    audio take it from that point; image-folder frame names are sliced with the frames.
+    """
+
+    def __init__(self, inner: FrameSource, start: int, stop: int | None = None) -> None:
+        n = inner.info.num_frames
+        stop = n if stop is None else stop
+        if not 0 <= start < stop <= n:
+            raise InputError(
+                f"frame range {start}:{stop} is not inside the clip's {n} frames (0:{n})"
+            )
+        self.inner, self.start, self.stop = inner, start, stop
+        names = inner.info.frame_names
+        self.info = dataclasses.replace(
+            inner.info,
+            num_frames=stop - start,
+            first_frame=inner.info.first_frame + start,
+            frame_names=names[start:stop] if names is not None else None,
+        )
+
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        stop = self._clip_range(start, stop)
+        for index, frame in self.inner.iter_frames(self.start + start, self.start + stop):
+            yield index - self.start, frame
+
+    def read_frame(self, index: int) -> np.ndarray:
+        self.check_index(index)
+        return self.inner.read_frame(self.start + index)
+
+    def iter_frames_reverse(
+        self, start: int, stop: int = 0, chunk: int = 32
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        self.check_index(start)
+        for index, frame in self.inner.iter_frames_reverse(
+            self.start + start, self.start + stop, chunk
+        ):
+            yield index - self.start, frame
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class ArraySource(FrameSource):
@@ -223,6 +292,47 @@ _EXIF_ORIENTATION = 0x0112
 _ORIENTED_FORMATS = ("JPEG", "MPO", "TIFF", "WEBP")
 
 
+def _bomb_message(path: Path, exc: Exception) -> str:
+    """One line for Pillow's DecompressionBombError (a header claiming billions of pixels)."""
+    import re
+
+    from PIL import Image
+
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    claimed = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return (
+        f"image is too large to decode safely: {path} claims {claimed} "
+        f"(limit {limit:,}; a corrupt or malicious header?)"
+    )
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse named pipes, sockets and devices: reading them can block forever.
+
+    A FIFO given as input would hang in ``open``/``read`` until a writer appears, where no
+    frame loop can notice a cancel request.
+    """
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(f"input cannot be read: {path} ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
+    raise InputError(f"input is {kind}, not a file: {path}; save the stream to a file first")
+
+
 def _image_size(path: Path) -> tuple[int, int]:
     """Displayed (width, height) of an image from its header (EXIF rotation applied)."""
     from PIL import Image, UnidentifiedImageError
@@ -235,6 +345,8 @@ def _image_size(path: Path) -> tuple[int, int]:
                 if orientation in (5, 6, 7, 8):
                     w, h = h, w
             return w, h
+    except Image.DecompressionBombError as exc:
+        raise InputError(_bomb_message(path, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"unreadable image: {path} ({exc.__class__.__name__}: {exc})") from exc
 
@@ -255,6 +367,8 @@ def _load_image(path: Path) -> np.ndarray:
                 arr = np.clip(np.rint(np.nan_to_num(arr) * scale), 0, 255).astype(np.uint8)
             else:
                 arr = np.asarray(im.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise InputError(_bomb_message(path, exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"unreadable image: {path} ({exc.__class__.__name__}: {exc})") from exc
     if arr.ndim == 2:
@@ -281,8 +395,9 @@ class ImageFolderSource(FrameSource):
             if not files:
                 raise InputError("no image files given")
             for p in files:
-                if not p.is_file():
+                if not p.exists():
                     raise InputError(f"input not found: {p}")
+                check_regular_file(p)
             kind = "image" if len(files) == 1 else "images"
             origin = files[0] if len(files) == 1 else files[0].parent
         w0, h0 = _image_size(files[0])
@@ -297,7 +412,13 @@ class ImageFolderSource(FrameSource):
         if rate <= 0:
             raise InputError(f"frame rate must be positive, got {fps}")
         self.info = VideoInfo(
-            width=w0, height=h0, num_frames=len(files), fps=rate, kind=kind, path=origin
+            width=w0,
+            height=h0,
+            num_frames=len(files),
+            fps=rate,
+            kind=kind,
+            path=origin,
+            frame_names=tuple(p.stem for p in files),
         )
 
     def _frame(self, index: int) -> np.ndarray:
@@ -650,6 +771,7 @@ def open_source(
         path = Path(source)
         if not path.exists():
             raise InputError(f"input not found: {path}")
+        check_regular_file(path)
         if path.is_dir():
             return ImageFolderSource(path, fps=fps)
         if path.suffix.lower() in _image_extensions():

@@ -55,7 +55,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -63,6 +63,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..cancel import register_temporary, unregister_temporary
 from ..errors import InputError, OutputError, Sam2MattingError
 from .compose import BackgroundSource, composite
 from .readers import VideoInfo, _image_extensions, list_images, open_source
@@ -75,6 +76,8 @@ __all__ = [
     "output_path",
     "probe",
     "read_alpha_frames",
+    "read_exr",
+    "remove_stale_temporaries",
 ]
 
 
@@ -87,6 +90,7 @@ class FormatSpec:
     ``carries_audio``: the input's audio goes into the output. ``needs_foreground``: the
     format stores colour, so writers use a foreground estimate (or the frame itself).
     ``has_alpha``: the output holds an alpha channel that :func:`read_alpha_frames` returns.
+    ``per_clip``: one output holds all objects (written with :meth:`MatteWriter.write_layers`).
     """
 
     name: str
@@ -96,6 +100,8 @@ class FormatSpec:
     carries_audio: bool
     needs_foreground: bool
     has_alpha: bool = True
+    #: one output for the whole clip holding every object (``exr-layers``), not one per object
+    per_clip: bool = False
 
 
 FORMATS: dict[str, FormatSpec] = {
@@ -153,6 +159,24 @@ FORMATS: dict[str, FormatSpec] = {
             True,
             has_alpha=False,
         ),
+        FormatSpec(
+            "exr",
+            "",
+            "folder of OpenEXR files: half-float RGBA, premultiplied, linear (or display) colour",
+            True,
+            False,
+            True,
+        ),
+        FormatSpec(
+            "exr-layers",
+            "",
+            "folder of OpenEXR files, one per frame: merged RGBA plus an alpha layer per object "
+            "(obj<ID>.A)",
+            True,
+            False,
+            True,
+            per_clip=True,
+        ),
     )
 }
 
@@ -195,12 +219,29 @@ def _check_format(fmt: str) -> FormatSpec:
     return spec
 
 
-def output_path(out_dir: str | Path, stem: str, fmt: str, object_id: int | None = None) -> Path:
+def output_path(
+    out_dir: str | Path,
+    stem: str,
+    fmt: str,
+    object_id: int | None = None,
+    *,
+    still: bool = False,
+) -> Path:
     """Where format ``fmt`` goes: ``out_dir/<stem>.obj<id>.<fmt><ext>`` (``object_id=None``:
     the combined matte, ``out_dir/<stem>.<fmt><ext>``). Folder formats have no extension, and
-    the extension is not repeated when it equals the format name (``clip.obj1.webm``)."""
+    the extension is not repeated when it equals the format name (``clip.obj1.webm``).
+
+    ``still`` (one image in): the image formats and ``composite`` give one file, not a folder
+    or a video: ``<stem>.obj<id>.alpha.png`` / ``.rgba.png`` / ``.premul.png`` /
+    ``.composite.png``, ``<stem>.obj<id>.exr`` and ``<stem>.layers.exr``.
+    """
     spec = _check_format(fmt)
     middle = "" if object_id is None else f".obj{int(object_id)}"
+    if still and (spec.extension == "" or spec.name == "composite"):
+        names = {"exr": "", "exr-layers": ".layers"}
+        name = names.get(spec.name, "." + spec.name.removesuffix("-png"))
+        suffix = ".exr" if spec.name.startswith("exr") else ".png"
+        return Path(out_dir) / f"{stem}{middle}{name}{suffix}"
     extension = (
         "" if spec.extension == f".{spec.name}" else spec.extension
     )  # x.webm, not x.webm.webm
@@ -220,6 +261,60 @@ def _remove(path: Path) -> None:
             path.unlink()
     except OSError:
         pass
+
+
+#: temporaries: ``.<final name>.partial-<pid>-<hex>[suffix]`` (and ``.old-`` during a commit)
+_TEMP_RE = __import__("re").compile(r"^\..+\.(?:partial|old)-(\d+)-[0-9a-f]{8}(?:\..*)?$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists here (another user's counts as alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete temporaries a killed run left in ``folder`` and return them.
+
+    Only provably stale ones: names in our temporary pattern whose embedded process id is no
+    longer alive on this machine (a SIGKILLed run cannot clean up after itself; a live run's
+    temporaries, including this process's, are never touched).
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _TEMP_RE.match(entry.name)
+        if found and int(found.group(1)) != os.getpid() and not pid_alive(int(found.group(1))):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``; OSError (with its errno text: "No space left on device")
+    propagates, unlike ``cv2.imwrite`` which only returns False."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_png(path: Path, array: np.ndarray, compression: int = 1) -> None:
+    """Encode ``array`` (grey, BGR or BGRA; uint8/uint16) as PNG at ``path`` (errors raise)."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise OutputError(f"could not encode {path.name} as PNG")
+    write_file(path, encoded.tobytes())
 
 
 def _commit(temp: Path, final: Path, token: str) -> None:
@@ -297,6 +392,10 @@ class MatteWriter:
         *,
         alpha_bits: int,
         lossless: bool,
+        still: bool = False,
+        frame_names: Sequence[str] | None = None,
+        exr_colour: str = "linear",
+        exr_compression: str = "zip",
     ) -> None:
         if alpha_bits not in (8, 16):
             raise OutputError(f"alpha bit depth must be 8 or 16, got {alpha_bits}")
@@ -308,8 +407,22 @@ class MatteWriter:
         self.alpha_bits = alpha_bits
         self.lossless = lossless
         self.frames_written = 0
+        self.still = still
+        self.frame_names = list(frame_names) if frame_names is not None else None
+        if exr_colour not in EXR_COLOURS:
+            raise OutputError(
+                f"unknown EXR colour {exr_colour!r}; choose from: {', '.join(EXR_COLOURS)}"
+            )
+        if exr_compression not in EXR_COMPRESSIONS:
+            raise OutputError(
+                f"unknown EXR compression {exr_compression!r}; choose from: "
+                f"{', '.join(EXR_COMPRESSIONS)}"
+            )
+        self.exr_colour = exr_colour
+        self.exr_compression = exr_compression
         self._state = "open"
-        self._token = secrets.token_hex(4)
+        # the pid lets a later run prove these temporaries stale after a SIGKILL
+        self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._temps: list[Path] = []
         parent = self.path.parent
         try:
@@ -320,6 +433,7 @@ class MatteWriter:
             ) from exc
         if not parent.is_dir():
             raise OutputError(f"output folder is not a folder: {parent}")
+        remove_stale_temporaries(parent)
 
     # -- temporaries -----------------------------------------------------------------------
     def _temp(self, suffix: str = "", folder: bool = False) -> Path:
@@ -334,6 +448,7 @@ class MatteWriter:
         except OSError as exc:
             raise OutputError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from exc
         self._temps.append(temp)
+        register_temporary(temp)
         return temp
 
     # -- public ----------------------------------------------------------------------------
@@ -347,6 +462,22 @@ class MatteWriter:
         with self._aborting(f"write {self.spec.name} frame {self.frames_written} to {self.path}"):
             self._write(img, a, fg)
         self.frames_written += 1
+
+    def write_layers(
+        self,
+        image: np.ndarray,
+        alphas: dict[int, np.ndarray],
+        foreground: np.ndarray | None = None,
+    ) -> None:
+        """Append one frame of a per-clip format (``exr-layers``): ``alphas`` maps object id →
+        H×W float32 alpha; ``foreground`` is the straight colour for the merged alpha."""
+        if not self.spec.per_clip:
+            raise OutputError(f"{self.spec.name} holds one object: use write()")
+        if not alphas:
+            raise OutputError("write_layers needs at least one object's alpha")
+        merged = np.max(np.stack([np.asarray(a, np.float32) for a in alphas.values()]), axis=0)
+        self._layers = {obj: self._check(image, a, None)[1] for obj, a in sorted(alphas.items())}
+        self.write(image, merged, foreground)
 
     def close(self) -> None:
         """Finish the output and rename it to :attr:`path`. Idempotent; aborts on failure."""
@@ -405,6 +536,7 @@ class MatteWriter:
     def _cleanup(self) -> None:
         for temp in self._temps:
             _remove(temp)
+            unregister_temporary(temp)
         self._temps.clear()
 
     def _check(
@@ -451,18 +583,31 @@ class MatteWriter:
 class _PngWriter(MatteWriter):
     """alpha-png / rgba-png / premul-png: a folder of numbered PNGs (OpenCV encoder)."""
 
+    suffix = ".png"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._dir = self._temp(folder=True)
+        # a still: one file written straight to a temporary; a clip: a folder of frames
+        self._dir = self._temp(self.suffix) if self.still else self._temp(folder=True)
         name = self.path.name
         suffix = f".{self.spec.name}"
         self._stem = (
             name[: -len(suffix)] if name.endswith(suffix) and len(name) > len(suffix) else name
         )
 
-    def _write(self, image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None) -> None:
-        import cv2
+    def _frame_file(self) -> Path:
+        """Where the next frame goes: the still's temporary, the input frame's own name (image
+        folders keep their names), or ``<stem>_<index>``."""
+        if self.still:
+            if self.frames_written:
+                raise OutputError(f"{self.path} holds one image; a second frame was written")
+            return self._dir
+        index = self.frames_written
+        if self.frame_names is not None and index < len(self.frame_names):
+            return self._dir / f"{self.frame_names[index]}{self.suffix}"
+        return self._dir / f"{self._stem}_{index:06d}{self.suffix}"
 
+    def _write(self, image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None) -> None:
         bits = self.alpha_bits
         a = _quantise(alpha, bits)
         if self.spec.name == "alpha-png":
@@ -473,12 +618,57 @@ class _PngWriter(MatteWriter):
             colour = foreground * alpha[..., None] if self.spec.name == "premul-png" else foreground
             rgb = _quantise(colour, bits)
             arr = np.dstack((rgb[..., 2], rgb[..., 1], rgb[..., 0], a))  # OpenCV wants BGRA
-        file = self._dir / f"{self._stem}_{self.frames_written:06d}.png"
-        if not cv2.imwrite(str(file), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OutputError(f"could not write {file}")
+        write_png(self._frame_file(), arr)
 
     def _finish(self) -> Path:
         return self._dir
+
+
+#: EXR colour encodings: ``linear`` (scene-linear, the sRGB transfer undone: what compositors
+#: expect from EXR) and ``display`` (the frame's display-referred sRGB values, unchanged)
+EXR_COLOURS = ("linear", "display")
+#: EXR compressions offered (lossless ones first; ``dwaa``/``dwab``/``b44`` are lossy on colour)
+EXR_COMPRESSIONS = ("zip", "zips", "piz", "rle", "none", "pxr24", "dwaa", "dwab", "b44")
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB decoding of values in [0, 1] (float32)."""
+    v = np.asarray(values, np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+class _ExrWriter(_PngWriter):
+    """exr / exr-layers: one OpenEXR file per frame (the OpenEXR library writes the format).
+
+    Half-float, scanline, RGBA with colour *premultiplied* by alpha (the EXR convention), colour
+    linear by default (``exr_colour``), compression ``exr_compression`` (default zip, lossless).
+    ``exr-layers`` adds one ``obj<ID>.A`` channel per object next to the merged RGBA.
+    """
+
+    suffix = ".exr"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from ..errors import require
+
+        self._exr: Any = require("OpenEXR", "exr")
+        self._layers: dict[int, np.ndarray] = {}
+        super().__init__(*args, **kwargs)
+
+    def _write(self, image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None) -> None:
+        exr = self._exr
+        colour = foreground if foreground is not None else image.astype(np.float32) / 255.0
+        if self.exr_colour == "linear":
+            colour = srgb_to_linear(colour)
+        rgba = np.dstack((colour * alpha[..., None], alpha)).astype(np.float16)
+        channels: dict[str, np.ndarray] = {"RGBA": rgba}
+        if self.spec.per_clip:
+            for obj, layer in self._layers.items():
+                channels[f"obj{obj}.A"] = np.ascontiguousarray(layer.astype(np.float16))
+        compression = getattr(exr, f"{self.exr_compression.upper()}_COMPRESSION")
+        header = {"compression": compression, "type": exr.scanlineimage}
+        file = self._frame_file()
+        with exr.File(header, channels) as handle:
+            handle.write(str(file))
 
 
 class _VideoWriter(MatteWriter):
@@ -538,6 +728,7 @@ class _VideoWriter(MatteWriter):
                 self.container_format,
                 Fraction(self.frames_written) / self.info.fps,
                 self.spec.name,
+                offset=Fraction(self.info.first_frame) / self.info.fps,
             )
             return muxed
         return self._video_temp
@@ -638,7 +829,9 @@ class _CompositeWriter(_H264Writer):
     def __init__(self, *args: Any, background: Any = None, **kwargs: Any) -> None:
         info: VideoInfo = args[2]
         # open the background first: a bad one fails before any file is created
-        self._background = BackgroundSource(background, info.width, info.height)
+        self._background = BackgroundSource(
+            background, info.width, info.height, clip_frames=info.num_frames
+        )
         try:
             super().__init__(*args, **kwargs)
         except BaseException:
@@ -670,10 +863,40 @@ class _CompositeWriter(_H264Writer):
         super()._release()
 
 
+class _StillCompositeWriter(MatteWriter):
+    """``composite`` of a still image: one RGB PNG, not a one-frame video."""
+
+    def __init__(self, *args: Any, background: Any = None, **kwargs: Any) -> None:
+        info: VideoInfo = args[2]
+        self._background = BackgroundSource(background, info.width, info.height)
+        try:
+            super().__init__(*args, **kwargs)
+            self._file = self._temp(".png")
+        except BaseException:
+            self._background.close()
+            raise
+
+    def _write(self, image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None) -> None:
+        if self.frames_written:
+            raise OutputError(f"{self.path} holds one image; a second frame was written")
+        fg = foreground if foreground is not None else image
+        rgb = composite(fg, alpha, self._background.frame(0))
+        write_png(self._file, np.ascontiguousarray(rgb[..., ::-1]), compression=3)
+
+    def _finish(self) -> Path:
+        self._background.close()
+        return self._file
+
+    def _release(self) -> None:
+        self._background.close()
+
+
 _WRITERS: dict[str, type[MatteWriter]] = {
     "alpha-png": _PngWriter,
     "rgba-png": _PngWriter,
     "premul-png": _PngWriter,
+    "exr": _ExrWriter,
+    "exr-layers": _ExrWriter,
     "prores": _ProresWriter,
     "webm": _WebmWriter,
     "alpha-mp4": _AlphaMp4Writer,
@@ -689,6 +912,10 @@ def open_writer(
     alpha_bits: int = 8,
     background: str | Path | tuple[int, int, int] | None = None,
     lossless: bool = False,
+    still: bool = False,
+    frame_names: Sequence[str] | None = None,
+    exr_colour: str = "linear",
+    exr_compression: str = "zip",
 ) -> MatteWriter:
     """Open a writer for format ``fmt`` at ``path`` (see :func:`output_path` for names).
 
@@ -696,15 +923,27 @@ def open_writer(
     8 or 16, for the PNG formats (others ignore it: ProRes always stores 10-bit alpha, VP9 and
     H.264 8-bit). ``background``: composite only, a colour, image, image folder or video (loops).
     ``lossless``: VP9 lossless for webm, qp 0 4:4:4 for the H.264 formats; PNG always lossless.
+    ``still``: the input is one image, so image formats and ``composite`` write one file (see
+    :func:`output_path`). ``frame_names``: file stems for the frames of folder formats (image
+    folders keep their frame names). ``exr_colour``: ``linear`` (default) or ``display``;
+    ``exr_compression``: one of :data:`EXR_COMPRESSIONS` (default ``zip``).
     Raises OutputError for an unknown format or a folder that cannot be written.
     """
     spec = _check_format(fmt)
     cls = _WRITERS[spec.name]
+    options: dict[str, Any] = {
+        "alpha_bits": alpha_bits,
+        "lossless": lossless,
+        "still": still,
+        "frame_names": frame_names,
+        "exr_colour": exr_colour,
+        "exr_compression": exr_compression,
+    }
     if cls is _CompositeWriter:
-        return _CompositeWriter(
-            spec, path, info, alpha_bits=alpha_bits, lossless=lossless, background=background
-        )
-    return cls(spec, path, info, alpha_bits=alpha_bits, lossless=lossless)
+        if still:
+            return _StillCompositeWriter(spec, path, info, background=background, **options)
+        return _CompositeWriter(spec, path, info, background=background, **options)
+    return cls(spec, path, info, **options)
 
 
 # --------------------------------------------------------------------------------------------
@@ -726,9 +965,17 @@ def _packet_time(packet: Any) -> float:
 
 
 def _mux_audio(
-    video: Path, source: Path, out: Path, fmt: str, duration: Fraction, tag: str
+    video: Path,
+    source: Path,
+    out: Path,
+    fmt: str,
+    duration: Fraction,
+    tag: str,
+    offset: Fraction = Fraction(0),
 ) -> None:
-    """Remux ``video``'s stream with ``source``'s first audio stream into ``out`` (see module doc)."""
+    """Remux ``video``'s stream with ``source``'s first audio stream into ``out`` (see module
+    doc); the audio starts ``offset`` seconds after the input's first video frame (a frame
+    range) and lasts ``duration``."""
     av = _av()
     with (
         av.open(str(source), metadata_errors="ignore") as src,
@@ -738,8 +985,9 @@ def _mux_audio(
         dst.metadata["comment"] = _TAG_PREFIX + tag
         vstream = vin.streams.video[0]
         ov = dst.add_stream_from_template(vstream)
+        _keep_video_tags(vstream, ov, fmt)
         astream = src.streams.audio[0]
-        t0 = _first_video_time(src)
+        t0 = _first_video_time(src) + offset
         if astream.codec_context.name in _AUDIO_COPY[fmt]:
             oa = dst.add_stream_from_template(astream)
             audio = _copied_audio(src, astream, oa, t0, duration)
@@ -764,6 +1012,21 @@ def _mux_audio(
             else:
                 dst.mux(a_next)
                 a_next = next(ap, None)
+
+
+def _keep_video_tags(template: Any, stream: Any, fmt: str) -> None:
+    """Carry what a template stream loses: the codec tag and the alpha flag.
+
+    ``add_stream_from_template`` copies the codec parameters but not the sample-entry tag, so
+    the mov muxer would pick ProRes 422 HQ's ``apch`` for a ProRes 4444 stream (and players
+    that trust the tag ignore its alpha); and the demuxer reports VP9-with-alpha as plain
+    ``yuv420p``, so the Matroska muxer would drop ``AlphaMode`` unless the stream says it.
+    """
+    tag = template.codec_tag
+    if tag and tag.strip("\x00"):
+        stream.codec_tag = tag
+    if fmt == "webm":
+        stream.codec_context.pix_fmt = "yuva420p"
 
 
 def _copied_audio(
@@ -868,10 +1131,33 @@ def _image_alpha(path: Path) -> np.ndarray:
     return arr.astype(np.float32) / np.float32(peak)
 
 
+def read_exr(path: str | Path) -> dict[str, np.ndarray]:
+    """Every channel of an OpenEXR file by name (``R``, ``G``, ``B``, ``A``, ``obj1.A`` …) as
+    float32 H×W arrays, read with the OpenEXR library."""
+    from ..errors import require
+
+    exr: Any = require("OpenEXR", "exr")
+    try:
+        with exr.File(str(path), separate_channels=True) as handle:
+            return {
+                name: np.asarray(channel.pixels, dtype=np.float32)
+                for name, channel in handle.channels().items()
+            }
+    except Exception as exc:  # the bindings raise plain Exceptions for corrupt files
+        raise InputError(f"unreadable EXR file: {path} ({exc})") from exc
+
+
+def _exr_files(folder: Path) -> list[Path]:
+    from .readers import natural_key
+
+    files = [p for p in folder.iterdir() if p.suffix.lower() == ".exr" and p.is_file()]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
 def read_alpha_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Yield the alpha of every frame of an output as float32 H×W in [0, 1].
 
-    PNG folders/files: the grey value or the RGBA alpha channel. ProRes / VP9 (decoded with
+    PNG folders/files: the grey value or the RGBA alpha channel. EXR folders/files: ``A``. ProRes / VP9 (decoded with
     libvpx-vp9, which reads the alpha side channel) / any codec with an alpha plane: that plane.
     Other video (alpha-mp4): the luma, full or limited range as tagged. A ``composite`` has no
     alpha and raises InputError.
@@ -879,6 +1165,13 @@ def read_alpha_frames(path: str | Path) -> Iterator[np.ndarray]:
     p = Path(path)
     if not p.exists():
         raise InputError(f"input not found: {p}")
+    if p.is_dir() and _exr_files(p):
+        for file in _exr_files(p):
+            yield read_exr(file)["A"]
+        return
+    if p.suffix.lower() == ".exr":
+        yield read_exr(p)["A"]
+        return
     if p.is_dir():
         files = list_images(p)
         if not files:

@@ -15,6 +15,7 @@ Three stages share one trimap (bridge/trimap.py) and differ only in the solver:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import cv2
@@ -24,6 +25,8 @@ from ..bridge.trimap import band_width_for, morphological_trimap
 from ..types import ObjectTrack
 from .foreground import bounding_slices
 
+log = logging.getLogger("sam2matting")
+
 __all__ = [
     "ClassicalConfig",
     "ClassicalMatting",
@@ -31,6 +34,7 @@ __all__ = [
     "build_closed_form",
     "build_guided",
     "build_mask_only",
+    "closed_form_solvable",
     "guided_filter",
 ]
 
@@ -148,6 +152,15 @@ class ClassicalMatting:
         return band_alpha(guide, prob, mask, radius, self.config.solver, self.config.guided_eps)
 
 
+def closed_form_solvable(trimap: np.ndarray) -> bool:
+    """Closed-form matting needs definite foreground *and* background pixels to anchor its
+    linear system (pymatting raises "Trimap did not contain foreground values" otherwise):
+    a thin object such as a spider web can lose all its foreground to the trimap's erosion.
+    Where this is false :func:`band_alpha` uses the guided filter instead, so a clip with one
+    such frame still gets a matte."""
+    return bool((trimap >= 0.9).any() and (trimap <= 0.1).any())
+
+
 def band_alpha(
     guide: np.ndarray,
     source: np.ndarray,
@@ -171,12 +184,19 @@ def band_alpha(
         return alpha
     ys, xs = region
     g, t, p = guide[ys, xs], trimap[ys, xs], source[ys, xs]
-    if solver == "guided":
-        solved = guided_filter(g, p, radius, eps, guided_subsample(radius))
-    else:
+    solved: np.ndarray | None = None
+    if solver != "guided" and closed_form_solvable(t):
         from pymatting import estimate_alpha_cf
 
-        solved = estimate_alpha_cf(g.astype(np.float64), t.astype(np.float64)).astype(np.float32)
+        try:
+            solved = estimate_alpha_cf(g.astype(np.float64), t.astype(np.float64))
+        except ValueError as exc:  # pymatting's own checks on a degenerate trimap
+            log.debug("closed-form matting failed (%s); guided filter used for this frame", exc)
+    elif solver != "guided":
+        log.debug("trimap has no definite foreground or background; guided filter used")
+    if solved is None:
+        solved = guided_filter(g, p, radius, eps, guided_subsample(radius))
+    solved = solved.astype(np.float32, copy=False)
     crop = alpha[ys, xs]
     unknown = t == 0.5
     crop[unknown] = np.clip(solved[unknown], 0.0, 1.0)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WeightsError
+from ..errors import WeightsError, checkpoint_reason, one_line
 
 if TYPE_CHECKING:
     import torch
@@ -263,7 +263,7 @@ def load_network(weights: str | None = "default", model: str = "compact") -> SAM
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types
-        raise WeightsError(f"cannot read weights file {path}: {exc}") from exc
+        raise WeightsError(f"cannot read weights file {path}: {one_line(exc)}") from exc
     load_state_dict_strict(net, state, what=f"weights {path.name}")
     return net
 
@@ -403,7 +403,9 @@ def load_official_heads(
         try:
             state = torch.load(str(p), map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise WeightsError(f"cannot read official checkpoint {p}: {exc}") from exc
+            raise WeightsError(
+                f"cannot read official checkpoint {p}: {checkpoint_reason(exc)}"
+            ) from exc
     for nested in ("model", "state_dict"):
         inner = state.get(nested) if isinstance(state, Mapping) else None
         if isinstance(inner, Mapping):

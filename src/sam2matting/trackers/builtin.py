@@ -107,6 +107,9 @@ FLOW_PRESETS: dict[str, tuple[int, int | None]] = {
     "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None),
 }
 
+#: OpenCV's DIS flow refuses frames with both sides below this (dis_flow.cpp: "width or
+#: height >= 12")
+MIN_FLOW_SIDE = 12
 #: logits are clipped to ±this (sigmoid(12) ≈ 1 − 6e-6): the value of a certain pixel
 LOGIT_LIMIT = 12.0
 #: a pixel an object lost to another object (overlap resolution) gets at most this logit
@@ -661,6 +664,11 @@ class BuiltinSession:
         info = source.info
         self._width, self._height, self._num_frames = info.width, info.height, info.num_frames
         self._work_w, self._work_h = working_size(info.width, info.height, config.max_side)
+        if info.num_frames > 1 and max(self._work_w, self._work_h) < MIN_FLOW_SIDE:
+            raise InputError(
+                f"frames are {info.width}×{info.height}: the builtin tracker's optical flow "
+                f"needs at least {MIN_FLOW_SIDE} px on one side"
+            )
         self._sx = self._work_w / info.width
         self._sy = self._work_h / info.height
         self._prompts: dict[int, dict[int, _FramePrompts]] = {}

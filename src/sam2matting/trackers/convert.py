@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WeightsError
+from ..errors import WeightsError, checkpoint_reason
 
 if TYPE_CHECKING:
     import torch
@@ -216,7 +216,9 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and version errors all mean "not a usable checkpoint"
-        raise WeightsError(f"{p.name} is not a readable PyTorch checkpoint: {exc}") from exc
+        raise WeightsError(
+            f"{p.name} is not a readable PyTorch checkpoint: {checkpoint_reason(exc)}"
+        ) from exc
     for wrapper in ("model", "state_dict", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]

@@ -136,10 +136,43 @@ def load_pretrained(model_cls: Any, source: str | Path, *, name: str, **kwargs: 
     except (OSError, ValueError) as exc:
         if is_offline():
             raise WeightsError(missing_weights_message(name, hub_id)) from exc
+    reachable, reason = hub_reachable()
+    if not reachable:
+        # huggingface_hub would retry for ~30 s before failing the same way
+        raise WeightsError(
+            f"weights for {name} are not in the local cache and the hub is unreachable "
+            f"({reason}): connect once to download {hub_id}, set HF_HUB_OFFLINE=1 to skip the "
+            f"check, or pass a local folder/.pt with --tracker PATH"
+        )
     try:
         return model_cls.from_pretrained(hub_id, **kwargs)
     except (OSError, ValueError) as exc:
         raise WeightsError(missing_weights_message(name, hub_id)) from exc
+
+
+#: seconds to wait for a TCP connection to the hub before calling it unreachable
+HUB_CONNECT_TIMEOUT_S = 3.0
+
+
+def hub_reachable(timeout: float = HUB_CONNECT_TIMEOUT_S) -> tuple[bool, str]:
+    """Whether a TCP connection to the Hugging Face endpoint (``HF_ENDPOINT``, default
+    huggingface.co:443) opens within ``timeout`` seconds; with the reason when it does not.
+    One connection attempt, no request: enough to fail fast with no network."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    host = parts.hostname or "huggingface.co"
+    try:
+        port = parts.port or (80 if parts.scheme == "http" else 443)
+    except ValueError:
+        return False, f"bad HF_ENDPOINT {endpoint!r}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, ""
+    except OSError as exc:
+        return False, f"{host}:{port}: {exc.strerror or exc.__class__.__name__}"
 
 
 def _first_line(exc: BaseException) -> str:

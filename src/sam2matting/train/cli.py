@@ -12,6 +12,7 @@ often far off, it blurred edges even behind a perfect mask.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -64,7 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["compact", "compact-guided"],
         default=None,
         help="network: compact (own encoder + heads) or compact-guided (the same heads also see "
-        "the guided filter's alpha: the shipped default); default compact",
+        "the guided filter's alpha: the shipped default); default compact-guided, like the "
+        "shipped weights",
     )
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=None, help="composites per step (default 8)")
@@ -175,7 +177,7 @@ def _config(args: argparse.Namespace) -> Any:
         )
         cfg = TrainConfig(
             out_dir=str(out),
-            model="tiny-guided" if args.model == "compact-guided" else "tiny",
+            model="tiny" if args.model == "compact" else "tiny-guided",
             steps=args.steps or 3,
             batch_size=args.batch_size or 2,
             warmup=1,
@@ -202,9 +204,9 @@ def _config(args: argparse.Namespace) -> Any:
             if args.synthetic_share is None
             else args.synthetic_share,
         )
-        cfg = TrainConfig(
-            out_dir=str(out), data=data, steps=args.steps or 1000, model=args.model or "compact"
-        )
+        cfg = TrainConfig(out_dir=str(out), data=data, steps=args.steps or 1000)
+        if args.model is not None:  # None: the library's default (the shipped weights' model)
+            cfg = dataclasses.replace(cfg, model=args.model)
     overrides = {
         "batch_size": args.batch_size,
         "lr": args.lr,

@@ -71,7 +71,7 @@ class TrainConfig:
     """Everything a training run depends on (stored in checkpoints and the weights manifest)."""
 
     out_dir: str = "runs/train"
-    model: str = "compact"
+    model: str = "compact-guided"
     steps: int = 2000
     batch_size: int = 8
     lr: float = 2e-3
