@@ -55,7 +55,9 @@ def child(method: str, video: str, width: int, height: int) -> int:
             from sam2matting import Box, matte_video
 
             box = Box(*make_sample_clip(width, height, 60).box(0))
-            res = matte_video(video, [box], tmp, progress=False, pipeline=method != "ours-1thread")
+            # (no pipeline argument by default, so an older checkout runs too)
+            extra = {"pipeline": False} if method == "ours-1thread" else {}
+            res = matte_video(video, [box], tmp, progress=False, **extra)
             n = res.num_frames
     wall = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
