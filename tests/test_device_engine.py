@@ -323,3 +323,33 @@ def test_pipeline_error_leaves_nothing(tmp_path: Path, clip: SampleClip) -> None
     assert list(out.iterdir()) == [], "partial outputs were left behind"
     alive = [t.name for t in threading.enumerate() if t.name.startswith("sam2matting")]
     assert not [n for n in alive if "png" not in n], alive
+
+
+def test_png_pool_failure_discards_the_output(
+    tmp_path: Path, clip: SampleClip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PNG that fails in the encoder pool fails the run and leaves no output behind."""
+    from sam2matting.errors import OutputError
+    from sam2matting.io import writers
+
+    real = writers._write_png
+    calls = []
+
+    def flaky(file: Path, arr: np.ndarray) -> None:
+        calls.append(file)
+        if len(calls) == 3:
+            raise OutputError(f"could not write {file}")
+        real(file, arr)
+
+    monkeypatch.setattr(writers, "_write_png", flaky)
+    monkeypatch.setattr(writers, "png_threads", lambda: 2)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match="could not write"):
+        matte_video(
+            [clip.frame(t)[0] for t in range(N)],
+            [Box(*clip.box(0))],
+            out,
+            head="guided",
+            progress=False,
+        )
+    assert list(out.iterdir()) == []

@@ -68,7 +68,11 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> to
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     if mode == "area" and (size[0] < x.shape[-2] or size[1] < x.shape[-1]):
-        return F.interpolate(x, size=size, mode="area")
+        try:
+            return F.interpolate(x, size=size, mode="area")
+        except RuntimeError:
+            # MPS pools only when the sizes divide evenly: then shrink on the CPU (a few MB)
+            return F.interpolate(x.cpu(), size=size, mode="area").to(x.device)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
@@ -108,8 +112,8 @@ def guided_filter(
     h, w = p.shape[-2:]
     if subsample > 1:
         small = (max(1, h // subsample), max(1, w // subsample))
-        g = F.interpolate(g, size=small, mode="area")
-        p = F.interpolate(p, size=small, mode="area")
+        g = resize(g, small, "area")
+        p = resize(p, small, "area")
         radius = max(1, round(radius / subsample))
     # one batched box filter over [g (3), p (1), g·p (3), g_i·g_j (6)]
     gg = [g[:, i : i + 1] * g[:, j : j + 1] for i in range(3) for j in range(i, 3)]
