@@ -128,13 +128,21 @@ def build_tracker(case: Case, device: str, dtype: str, smoke: bool, compile_: bo
     return tracker
 
 
-def build_head(case: Case, device: str, dtype: str) -> Any:
-    from sam2matting.matting.classical import build_guided
+def build_head(case: Case, device: str, dtype: str, tensor_ops: bool | None) -> Any:
+    """``tensor_ops``: None → the device's default (tensor ops on CUDA / MPS, OpenCV on the
+    CPU); True → the tensor-op (GPU) code path on any device (``--smoke --tensor-ops``)."""
+    from sam2matting.matting.classical import ClassicalConfig, build_guided
     from sam2matting.matting.learned import build
 
     if case.head == "guided":
+        if tensor_ops:
+            import torch
+
+            from sam2matting.matting.device_ops import TensorGuidedMatting
+
+            return TensorGuidedMatting(ClassicalConfig(), torch.device(device))
         return build_guided(device=device)
-    return build(device=device, dtype=dtype)
+    return build(device=device, dtype=dtype, tensor_ops=tensor_ops)
 
 
 def run_case(
@@ -152,7 +160,7 @@ def run_case(
 
     cuda = args.device.startswith("cuda")
     tracker = build_tracker(case, args.device, dtype, args.smoke, args.compile)
-    head = build_head(case, args.device, dtype)
+    head = build_head(case, args.device, dtype, True if args.tensor_ops else None)
     # the learned head's own stage times (prepare, heads, upsample, refine, paste), summed
     head_ms: dict[str, float] = {}
     if hasattr(head, "last_timings"):
@@ -247,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtypes", default="fp32,bf16", help="comma-separated (default fp32,bf16)")
     p.add_argument("--cases", default=None, help="substring filter on the run names")
     p.add_argument("--compile", action="store_true", help="torch.compile the SAM image encoder")
+    p.add_argument(
+        "--tensor-ops",
+        action="store_true",
+        help="the heads' tensor-op (GPU) path even on the CPU (default: the device's own)",
+    )
     p.add_argument("--out", default=None, help="results stem (default benchmarks/results/...)")
     args = p.parse_args(argv)
 
@@ -277,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames": args.frames,
         "warmup": args.warmup,
         "compile": args.compile,
+        "tensor_ops": args.tensor_ops,
         "smoke": args.smoke,
     }
     print(json.dumps(env))
