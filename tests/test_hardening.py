@@ -432,6 +432,7 @@ def test_full_disk_names_the_cause(clip, tmp_path: Path, monkeypatch) -> None:
     writer = W.open_writer("alpha-png", path, info)
     with pytest.raises(OutputError, match="No space left on device"):
         writer.write(clip.frame(0)[0], clip.alpha(0))
+        writer.close()  # the PNG encoder pool reports a failed file on close at the latest
     assert list(tmp_path.iterdir()) == []
     spool = _AlphaSpool()
     try:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .cancel import check_cancelled, register_temporary, unregister_temporary
+from .engine import DEFAULT_DEPTH, Prefetch
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
 from .io.readers import FrameRange, FrameSource, VideoInfo, open_source
 from .matting.base import MattingStage
@@ -71,12 +72,49 @@ class StageTimes:
 
 
 class _TimedSource(FrameSource):
-    """Wraps a FrameSource so the time spent decoding is counted separately from tracking."""
+    """Wraps a FrameSource so the time spent decoding is counted separately from tracking.
 
-    def __init__(self, inner: FrameSource, times: StageTimes) -> None:
+    With ``prefetch`` > 0 the frame iterators decode in a background thread up to that many
+    frames ahead (:class:`sam2matting.engine.Prefetch`); a lock keeps ``read_frame`` and the
+    decoding thread from interleaving inside the source, which shares one decoder. ``waited``:
+    seconds the tracker spent waiting for frames (what decoding did not overlap).
+    """
+
+    def __init__(self, inner: FrameSource, times: StageTimes, prefetch: int = 0) -> None:
+        import threading
+
         self.inner = inner
         self.info = inner.info
         self.times = times
+        self.prefetch = prefetch
+        self.waited = 0.0
+        self._lock = threading.Lock()
+
+    def _ahead(
+        self, make: Callable[[], Iterator[tuple[int, np.ndarray]]]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        if self.prefetch <= 0:
+            it = make()
+            while True:
+                t0 = time.perf_counter()
+                item = next(it, None)
+                self.waited += time.perf_counter() - t0
+                if item is None:
+                    return
+                yield item
+        from .engine import Prefetch
+
+        ahead = Prefetch(make, depth=self.prefetch, name="sam2matting-decode", lock=self._lock)
+        try:
+            while True:
+                before = ahead.waited
+                item = next(ahead, None)
+                self.waited += ahead.waited - before
+                if item is None:
+                    return
+                yield item
+        finally:
+            ahead.close()
 
     def _timed(self, it: Iterator[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
         while True:
@@ -92,19 +130,23 @@ class _TimedSource(FrameSource):
     def iter_frames(
         self, start: int = 0, stop: int | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
-        return self._timed(self.inner.iter_frames(start, stop))
+        return self._ahead(lambda: self._timed(self.inner.iter_frames(start, stop)))
 
     def iter_frames_reverse(
         self, start: int, stop: int = 0, chunk: int = 32
     ) -> Iterator[tuple[int, np.ndarray]]:
-        return self._timed(self.inner.iter_frames_reverse(start, stop, chunk))
+        return self._ahead(lambda: self._timed(self.inner.iter_frames_reverse(start, stop, chunk)))
 
     def read_frame(self, index: int) -> np.ndarray:
         t0 = time.perf_counter()
         try:
-            return self.inner.read_frame(index)
+            with self._lock:
+                frame = self.inner.read_frame(index)
+            return frame
         finally:
-            self.times.add("decode", time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
+            self.waited += elapsed
+            self.times.add("decode", elapsed)
 
     def close(self) -> None:
         self.inner.close()
@@ -184,35 +226,46 @@ def _accepts(func: Callable[..., Any], name: str) -> bool:
     return name in params
 
 
-def _build_tracker(tracker: str | Tracker, options: dict[str, Any], device: str | None) -> Tracker:
+def _build_tracker(
+    tracker: str | Tracker, options: dict[str, Any], device: str | None, dtype: str = "auto"
+) -> Tracker:
     if not isinstance(tracker, str):
         return tracker
     from .trackers.registry import TRACKERS
 
     spec = TRACKERS.get(tracker)
     opts = dict(options)
-    if device is not None and spec is not None and spec.needs_weights:
-        opts.setdefault("device", device)
+    if spec is not None and spec.needs_weights:
+        if device is not None:
+            opts.setdefault("device", device)
+        if dtype != "auto":
+            opts.setdefault("dtype", dtype)
     return build_tracker(tracker, **opts)
 
 
 def _build_head(
-    head: str | MattingStage | None, options: dict[str, Any], device: str | None
+    head: str | MattingStage | None,
+    options: dict[str, Any],
+    device: str | None,
+    dtype: str = "auto",
 ) -> MattingStage:
+    """Build a registered head with the session's device (and dtype when not ``auto``): every
+    builder that names a ``device`` / ``dtype`` parameter gets them (head options win)."""
     if head is not None and not isinstance(head, str):
         return head
     opts = dict(options)
-    if device is not None:
-        from .matting.registry import DEFAULT_HEAD, HEADS
+    from .matting.registry import DEFAULT_HEAD, HEADS
 
-        spec = HEADS.get(head or DEFAULT_HEAD)
-        if spec is not None:
-            module_name, func_name = spec.builder.split(":")
-            import importlib
+    spec = HEADS.get(head or DEFAULT_HEAD)
+    if spec is not None:
+        module_name, func_name = spec.builder.split(":")
+        import importlib
 
-            builder = getattr(importlib.import_module(module_name), func_name)
-            if _accepts(builder, "device"):
-                opts.setdefault("device", device)
+        builder = getattr(importlib.import_module(module_name), func_name)
+        if device is not None and _accepts(builder, "device"):
+            opts.setdefault("device", device)
+        if dtype != "auto" and _accepts(builder, "dtype"):
+            opts.setdefault("dtype", dtype)
     return build_head(head, **opts)
 
 
@@ -223,7 +276,10 @@ class MattingSession:
     H×W×3 arrays, or an open FrameSource. ``tracker``: a registered name (``builtin``,
     ``oracle``, ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
     registered matting-head name (default: the shipped default) or a MattingStage object.
-    ``device``: ``cpu`` / ``cuda`` / ``mps`` / ``auto`` for the models that use one.
+    ``device``: ``cpu`` / ``cuda`` / ``cuda:N`` / ``mps`` / ``auto`` (None): resolved and
+    validated once here, then used by the tracker and the heads alike (:attr:`device`).
+    ``dtype``: ``auto`` (None; each model's default: bf16 autocast for SAM trackers on CUDA,
+    fp32 heads), ``fp32``, ``bf16`` or ``fp16``, validated against the device.
     ``frames``: ``(start, stop)`` to work on input frames ``start ≤ i < stop`` only (stop
     ``None``: to the end); the session then numbers them from 0 (prompts included).
     """
@@ -235,11 +291,18 @@ class MattingSession:
         tracker: str | Tracker = "builtin",
         head: str | MattingStage | None = None,
         device: str | None = None,
+        dtype: str | None = None,
         tracker_options: dict[str, Any] | None = None,
         head_options: dict[str, Any] | None = None,
         fps: float | None = None,
         frames: tuple[int, int | None] | None = None,
+        prefetch: int = 0,
     ) -> None:
+        from .device import resolve_device, resolve_dtype
+
+        #: the one device of the session (tracker, heads); foreground estimation is CPU code
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.times = StageTimes()
         self._owns_source = not isinstance(source, FrameSource)
         raw = open_source(source, fps=fps)
@@ -250,13 +313,14 @@ class MattingSession:
                 if self._owns_source:
                     raw.close()
                 raise
-        self._source = _TimedSource(raw, self.times)
+        self._source = _TimedSource(raw, self.times, prefetch)
         self.info: VideoInfo = raw.info
         self._closed = False
         self._spool: _AlphaSpool | None = None
         try:
-            self.tracker = _build_tracker(tracker, tracker_options or {}, device)
-            self.head = _build_head(head, head_options or {}, device)
+            dev = str(self.device)
+            self.tracker = _build_tracker(tracker, tracker_options or {}, dev, self.dtype)
+            self.head = _build_head(head, head_options or {}, dev, self.dtype)
             self._session: TrackerSession = self.tracker.open(self._source)
         except BaseException:
             if self._owns_source:
@@ -333,14 +397,14 @@ class MattingSession:
     def _tracked(self, it: Iterator[TrackedFrame]) -> Iterator[TrackedFrame]:
         """Time the tracker (its own decoding is counted under 'decode', not 'track')."""
         while True:
-            decode_before = self.times.seconds["decode"]
+            waited_before = self._source.waited
             t0 = time.perf_counter()
             try:
                 tracked = next(it)
             except StopIteration:
                 return
             elapsed = time.perf_counter() - t0
-            self.times.add("track", elapsed - (self.times.seconds["decode"] - decode_before))
+            self.times.add("track", elapsed - (self._source.waited - waited_before))
             yield tracked
 
     def propagate(self, *, backward: bool = True) -> Iterator[FrameResult]:
@@ -470,6 +534,7 @@ def matte_video(
     tracker: str | Tracker = "builtin",
     head: str | MattingStage | None = None,
     device: str | None = None,
+    dtype: str | None = None,
     combined: bool = False,
     background: str | Path | tuple[int, int, int] | None = None,
     alpha_bits: int = 8,
@@ -484,6 +549,7 @@ def matte_video(
     exr_compression: str = "zip",
     contact_sheet: bool = False,
     frames: tuple[int, int | None] | None = None,
+    pipeline: bool = True,
 ) -> MatteOutput:
     """Matte every frame of ``source`` for the prompted objects and write ``formats`` to ``output``.
 
@@ -501,11 +567,21 @@ def matte_video(
     frames ``start ≤ i < stop`` (stop ``None``: to the end); prompts keep the input's frame
     numbers, outputs hold the range (audio trimmed to match), and FrameResult indices given to
     ``on_frame`` count from the range start. ``on_frame`` sees each FrameResult.
+
+
+    ``device`` / ``dtype``: see :class:`MattingSession` (validated before anything is written).
+    ``pipeline`` (default): decoding, tracking + matting, and foreground + encoding run in
+    overlapping threads with bounded queues (:mod:`sam2matting.engine`); off → one thread.
+    Stage times then add up to more than the wall time (they overlap).
     """
     if not prompts:
         raise PromptError("no prompt given: add a point, box, mask or text prompt")
     if frames is not None:
         prompts = _shift_prompts(prompts, frames)
+    from .device import resolve_device, resolve_dtype
+
+    # bad devices / dtypes fail before any folder or file is created
+    resolve_dtype(dtype, resolve_device(device))
     created: list[Path] = []
     out_dir: Path | None = None
     if output is not None:
@@ -519,6 +595,8 @@ def matte_video(
             tracker=tracker,
             head=head,
             device=device,
+            dtype=dtype,
+            pipeline=pipeline,
             combined=combined,
             background=background,
             alpha_bits=alpha_bits,
@@ -570,6 +648,8 @@ def _matte_video(
     tracker: str | Tracker,
     head: str | MattingStage | None,
     device: str | None,
+    dtype: str | None,
+    pipeline: bool,
     combined: bool,
     background: str | Path | tuple[int, int, int] | None,
     alpha_bits: int,
@@ -605,9 +685,11 @@ def _matte_video(
                 tracker=tracker,
                 head=head,
                 device=device,
+                dtype=dtype,
                 tracker_options=tracker_options,
                 head_options=head_options,
                 frames=frames,
+                prefetch=DEFAULT_DEPTH if pipeline else 0,
             )
         )
         for prompt in prompts:
@@ -646,12 +728,28 @@ def _matte_video(
             from tqdm import tqdm
 
             bar = stack.enter_context(
-                tqdm(total=info.num_frames, unit="frame", desc="matting", dynamic_ncols=True)
+                tqdm(
+                    total=info.num_frames,
+                    unit="frame",
+                    desc=f"matting [{session.device}]",
+                    dynamic_ncols=True,
+                )
             )
         done = 0
         times = session.times
         fg_calls = 0
-        for result in session.propagate(backward=backward):
+        results: Iterator[FrameResult]
+        if not pipeline:
+            results = session.propagate(backward=backward)
+        else:  # tracking + matting run ahead in their own thread (sam2matting.engine)
+            results = stack.enter_context(
+                Prefetch(
+                    lambda: session.propagate(backward=backward),
+                    depth=DEFAULT_DEPTH,
+                    name="sam2matting-track-matte",
+                )
+            )
+        for result in results:
             if on_frame is not None:
                 on_frame(result)
             merged: np.ndarray | None = None

@@ -270,7 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"
     )
     mm.add_argument(
-        "--device", help="cpu, cuda, cuda:N, mps or auto (default auto) for models that use one"
+        "--device",
+        help="cpu, cuda, cuda:N, mps or auto (default auto): one device for the tracker and the "
+        "heads; an unknown or absent device is an error",
+    )
+    mm.add_argument(
+        "--dtype",
+        help="compute precision: auto (default: bf16 autocast for SAM trackers on CUDA, fp32 "
+        "heads), fp32, bf16 or fp16 (fp16: CUDA/MPS only)",
+    )
+    mm.add_argument(
+        "--no-pipeline",
+        dest="pipeline",
+        action="store_false",
+        default=None,
+        help="run decoding, tracking/matting and encoding one after another on one thread",
     )
     mm.add_argument(
         "--no-backward",
@@ -355,6 +369,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "tracker": args.tracker,
             "head": args.head,
             "device": args.device,
+            "dtype": args.dtype,
+            "pipeline": args.pipeline,
             "combined": args.combined,
             "background": args.background,
             "alpha_bits": args.alpha_bits,

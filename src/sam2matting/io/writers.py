@@ -51,6 +51,7 @@ Other choices
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import secrets
@@ -580,13 +581,33 @@ class MatteWriter:
         return img, a, fg
 
 
+def png_threads() -> int:
+    """Threads that compress PNGs in parallel per writer: OpenCV's encoder releases the GIL, and
+    at 1080p one PNG takes ~60-80 ms on one core, more than the GPU needs per frame (see
+    ``benchmarks/bench_gpu.py``); at most 8, at least 1."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 class _PngWriter(MatteWriter):
-    """alpha-png / rgba-png / premul-png: a folder of numbered PNGs (OpenCV encoder)."""
+    """alpha-png / rgba-png / premul-png: a folder of numbered PNGs (OpenCV encoder).
+
+    Frames are compressed by a small thread pool (:func:`png_threads`), at most twice as many
+    frames in flight as threads, so memory stays flat; a failed file fails the next ``write``
+    or ``close``, which discards the whole output as before."""
 
     suffix = ".png"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._threads = png_threads()
+        self._pool: ThreadPoolExecutor | None = (
+            ThreadPoolExecutor(self._threads, thread_name_prefix="sam2matting-png")
+            if self._threads > 1
+            else None
+        )
+        self._pending: collections.deque[Any] = collections.deque()
         # a still: one file written straight to a temporary; a clip: a folder of frames
         self._dir = self._temp(self.suffix) if self.still else self._temp(folder=True)
         name = self.path.name
@@ -618,10 +639,30 @@ class _PngWriter(MatteWriter):
             colour = foreground * alpha[..., None] if self.spec.name == "premul-png" else foreground
             rgb = _quantise(colour, bits)
             arr = np.dstack((rgb[..., 2], rgb[..., 1], rgb[..., 0], a))  # OpenCV wants BGRA
-        write_png(self._frame_file(), arr)
+        file = self._frame_file()
+        if self._pool is None:
+            write_png(file, arr)
+            return
+        self._pending.append(self._pool.submit(write_png, file, arr))
+        while len(self._pending) > 2 * self._threads:
+            self._pending.popleft().result()
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
 
     def _finish(self) -> Path:
+        self._drain()
+        if self._pool is not None:
+            self._pool.shutdown()
         return self._dir
+
+    def _release(self) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 #: EXR colour encodings: ``linear`` (scene-linear, the sRGB transfer undone: what compositors

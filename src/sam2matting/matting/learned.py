@@ -52,6 +52,7 @@ from ..bridge.roi import RoiConfig, RoiDetector
 from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
+from . import device_ops
 from .classical import band_alpha
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
@@ -390,6 +391,12 @@ class LearnedMattingConfig:
     weights: str | None = "default"
     model: str = "compact"
     device: str | None = None
+    #: compute precision of the networks: None/"auto"/"float32" → fp32; "bfloat16" / "float16"
+    #: → autocast (validated against the device by sam2matting.device.resolve_dtype)
+    dtype: str | None = None
+    #: per-pixel work (resizes, prior, tiles, paste) as torch ops on the device
+    #: (:mod:`.device_ops`); None → on CUDA / MPS, not on the CPU (OpenCV is faster there)
+    tensor_ops: bool | None = None
     feature_source: Literal["auto", "tracker", "encoder"] = "auto"
     refine: bool = True
     roi_mode: RoiMode = "learned"
@@ -450,6 +457,8 @@ class LearnedMatting:
         thr = self.net.config.roi.threshold
         self.stabilizer = RoiStabilizer(high=thr, low=max(0.0, thr - 0.1))
         self.temporal = TemporalSmoother(TemporalConfig(strength=float(self.config.temporal)))
+        to = self.config.tensor_ops
+        self.tensor_ops = self.device.type != "cpu" if to is None else bool(to)
         #: seconds per stage for the last call (bridge+heads, refine, …), for benchmarks
         self.last_timings: dict[str, float] = {}
         #: share of the frame's pixels inside refined tiles on the last call (all objects)
@@ -513,11 +522,24 @@ class LearnedMatting:
         return roi
 
     # -- the stage ----------------------------------------------------------------------------
-    @torch.inference_mode()
     def matte(
         self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
     ) -> dict[int, np.ndarray]:
         """Alpha per object, float32 H×W in [0, 1], for an H×W×3 uint8 RGB frame."""
+        from ..device import autocast_for
+
+        with autocast_for(self.device, self.config.dtype):
+            out = self._matte(image, tracks, frame_index)
+        if self.config.temporal > 0:  # on the host: flow and the blend are OpenCV work
+            t0 = time.perf_counter()
+            out = {oid: self.temporal(oid, frame_index, image, a) for oid, a in out.items()}
+            self.last_timings["temporal"] = time.perf_counter() - t0
+        return out
+
+    @torch.inference_mode()
+    def _matte(
+        self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
+    ) -> dict[int, np.ndarray]:
         image = check_rgb_frame(image)
         h, w = image.shape[:2]
         out: dict[int, np.ndarray] = {}
@@ -555,23 +577,30 @@ class LearnedMatting:
             return out
         ids = [ids[k] for k in keep]
         b = len(ids)
-        interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
-        small = cv2.resize(image, (ww, hw), interpolation=interp)
         dev = self.device
+        # tensor ops: the frame goes to the device once, every resize happens there
+        image_t = device_ops.image_to_tensor(image, dev) if self.tensor_ops else None
+        if image_t is None:
+            interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
+            small = cv2.resize(image, (ww, hw), interpolation=interp)
+            small_t = torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255)
+        else:
+            small_t = device_ops.resize(image_t, (hw, ww), "area")
         # the network runs on the objects' window of the working image (cost ∝ object area)
         full = (0, hw, 0, ww)
         win = full if use_feats else object_window(masks_np, self.config.crop_margin)
         y0, y1, x0, x1 = win
         crop = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
-        rgb = normalize_rgb(
-            torch.from_numpy(small[y0:y1, x0:x1]).to(dev).permute(2, 0, 1)[None].float().div_(255)
-        ).expand(b, 3, y1 - y0, x1 - x0)
+        rgb = normalize_rgb(small_t[crop]).expand(b, 3, y1 - y0, x1 - x0)
         masks_all = np.stack(masks_np)
         masks = torch.from_numpy(masks_all[:, None, y0:y1, x0:x1].astype(np.float32)).to(dev)
         rgb = rgb.contiguous(memory_format=torch.channels_last)
         masks = masks.contiguous(memory_format=torch.channels_last)
         prior: torch.Tensor | None = None  # whole working image (the refiner samples it)
-        if self.net.uses_prior:
+        if self.net.uses_prior and image_t is not None:
+            masks_t = torch.from_numpy(masks_all[:, None].astype(np.float32)).to(dev)
+            prior = device_ops.guided_priors(small_t, masks_t, self.net.config.prior_radius)
+        elif self.net.uses_prior:
             r = self.net.config.prior_radius
             small01 = small.astype(np.float32) / 255.0
             priors = np.stack([guided_prior(small01, m, r) for m in masks_np])[:, None]
@@ -589,7 +618,9 @@ class LearnedMatting:
         # ROI probabilities on the whole working grid (0 outside the window), so the ROI modes
         # and the stabiliser's per-object state see one frame-sized grid
         prob = np.zeros((b, hw // 4, ww // 4), np.float32)
-        prob[:, y0 // 4 : y1 // 4, x0 // 4 : x1 // 4] = torch.sigmoid(roi_logits)[:, 0].cpu()
+        prob[:, y0 // 4 : y1 // 4, x0 // 4 : x1 // 4] = torch.sigmoid(roi_logits.float())[
+            :, 0
+        ].cpu()
         roi_np = self._roi_override(masks_all, prob, ids, frame_index)
         roi = torch.from_numpy(roi_np[:, None, y0 // 4 : y1 // 4, x0 // 4 : x1 // 4]).to(dev)
         size4 = (int(feats[0].shape[-2]), int(feats[0].shape[-1]))
@@ -610,6 +641,14 @@ class LearnedMatting:
             coarse[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.alpha.float()
             hidden = pred.features.new_zeros((b, pred.features.shape[1], hw // 2, ww // 2))
             hidden[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.features
+        if image_t is not None:  # upsample, refine, paste on the device; one download
+            timings["heads"] = time.perf_counter() - t1
+            alphas_b = device_ops.finish_learned(
+                self, image_t, [tracks[i] for i in ids], coarse, hidden, prior, roi_np, timings
+            )
+            out.update({oid: alphas_b[k] for k, oid in enumerate(ids)})
+            self.last_timings = timings
+            return out
         alpha2 = coarse[:, 0].float().cpu().numpy()
         t2 = time.perf_counter()
         timings["heads"] = t2 - t1
@@ -633,13 +672,8 @@ class LearnedMatting:
                 roi_n = cv2.resize(roi8, (w, h), interpolation=cv2.INTER_LINEAR)
                 alphas[k] = np.where(roi_n > 127, alphas[k], _binary_mask(tracks[oid], h, w))
             timings["paste"] = time.perf_counter() - t4
-        t5 = time.perf_counter()
         for k, oid in enumerate(ids):
-            alpha = alphas[k].astype(np.float32, copy=False)
-            if self.config.temporal > 0:
-                alpha = self.temporal(oid, frame_index, image, alpha)
-            out[oid] = alpha
-        timings["temporal"] = time.perf_counter() - t5
+            out[oid] = alphas[k].astype(np.float32, copy=False)
         self.last_timings = timings
         return out
 
@@ -699,8 +733,9 @@ class LearnedMatting:
             start += n
 
 
-def build(**options: Any) -> LearnedMatting:
-    """Registry builder for the ``sam2matting`` head: options as :class:`LearnedMattingConfig`."""
+def build(*, device: str | None = None, dtype: str | None = None, **options: Any) -> LearnedMatting:
+    """Registry builder for the ``sam2matting`` head: options as :class:`LearnedMattingConfig`
+    (``device`` named, so the session's device always reaches it: sam2matting.api)."""
     from ..device import resolve_device
     from . import weights as weights_mod
 
@@ -711,9 +746,13 @@ def build(**options: Any) -> LearnedMatting:
             f"unknown option(s) for head 'sam2matting': {', '.join(sorted(unknown))}; "
             f"allowed: {', '.join(sorted(allowed))}"
         )
-    cfg = LearnedMattingConfig(**options)
+    cfg = LearnedMattingConfig(device=device, dtype=dtype, **options)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    device = resolve_device(cfg.device)
+    resolved = resolve_device(cfg.device)
+    if cfg.dtype is not None:
+        from ..device import resolve_dtype
+
+        cfg.dtype = resolve_dtype(cfg.dtype, resolved)
     net = weights_mod.load_network(cfg.weights, model=cfg.model)
-    return LearnedMatting(net, cfg, device)
+    return LearnedMatting(net, cfg, resolved)

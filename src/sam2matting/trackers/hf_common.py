@@ -53,6 +53,7 @@ __all__ = [
     "HFVideoTracker",
     "Preprocessing",
     "TrackerBackend",
+    "attention_backends",
     "autocast_dtype",
     "mask_to_model_input",
     "preprocess_frame",
@@ -327,11 +328,33 @@ class HFVideoTracker:
         return HFTrackerSession(self, source)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Half-precision autocast (when chosen) plus, on CUDA, the attention-backend pin of
+        :func:`attention_backends`."""
         import torch
 
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        stack = contextlib.ExitStack()
+        if self.device.type == "cuda":
+            stack.enter_context(attention_backends())
+        if self.amp_dtype is not None:
+            stack.enter_context(torch.autocast(device_type=self.device.type, dtype=self.amp_dtype))
+        return stack
+
+
+def attention_backends() -> contextlib.AbstractContextManager[Any]:
+    """Pin CUDA scaled-dot-product attention to flash / memory-efficient kernels (math as the
+    fallback), never cuDNN's.
+
+    Why: measured on an H200 (``shared/notes/gpu-h200-profile.md``), SAM 2.1-tiny in bf16 spent
+    86 ms per 1080p frame for 11 ms of GPU work: PyTorch picks the cuDNN backend for half
+    precision, and cuDNN builds a new execution plan, ~1.5 ms of host time per call, whenever
+    the sequence length changes — and the memory attention's length grows with the memory bank
+    every frame (351 calls per frame). Flash / efficient attention have no per-shape plan.
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(
+        [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    )
 
 
 @dataclass
