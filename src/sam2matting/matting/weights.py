@@ -109,7 +109,13 @@ SHIPPED: dict[str, ShippedWeights] = {
         "compact-guided-v2",
         "sam2matting-compact-guided-v2",
         "compact-v1 widened to also see the guided filter's alpha (hybrid heads), fine-tuned "
-        "from it on CPU with the same data: the default",
+        "from it on CPU with the same data",
+    ),
+    "compact-guided-v3": ShippedWeights(
+        "compact-guided-v3",
+        "sam2matting-compact-guided-v3",
+        "compact-guided-v2 fine-tuned on CPU with hard-edged, wire and glass foregrounds and "
+        "an alpha-gradient loss, so hard edges stay hard and thin threads are kept",
     ),
 }
 
