@@ -40,7 +40,14 @@ from .types import FrameResult, Prompt, TextPrompt, TrackedFrame, validate_promp
 
 _PROMPT_NAMES = {"Points": "point", "Box": "box", "MaskPrompt": "mask", "TextPrompt": "text"}
 
-__all__ = ["MatteOutput", "MattingSession", "StageTimes", "matte_image", "matte_video"]
+__all__ = [
+    "MatteOutput",
+    "MattingSession",
+    "ResultWriter",
+    "StageTimes",
+    "matte_image",
+    "matte_video",
+]
 
 log = logging.getLogger("sam2matting")
 
@@ -259,6 +266,11 @@ class MattingSession:
         """Add a prompt on any frame for any object id (validated against the clip)."""
         if self._closed:
             raise Sam2MattingError("the session is closed")
+        self._check_prompt(prompt)
+        self._session.add_prompt(prompt)
+        self._prompts.append(prompt)
+
+    def _check_prompt(self, prompt: Prompt) -> None:
         validate_prompt(prompt, self.info.width, self.info.height, self.info.num_frames)
         if not isinstance(prompt, self.tracker.prompt_types):
             allowed = ", ".join(
@@ -273,8 +285,6 @@ class MattingSession:
                 f"the {self.tracker.name} tracker cannot use {_PROMPT_NAMES[type(prompt).__name__]} prompts "
                 f"(it takes {allowed}){hint}"
             )
-        self._session.add_prompt(prompt)
-        self._prompts.append(prompt)
 
     def first_frames(self) -> dict[int, int]:
         """The first prompted frame of each object."""
@@ -282,6 +292,96 @@ class MattingSession:
         for p in self._prompts:
             first[p.object_id] = min(p.frame, first.get(p.object_id, p.frame))
         return first
+
+    def remove_prompt(self, index: int) -> Prompt:
+        """Remove the prompt at ``index`` of :attr:`prompts` and return it.
+
+        Trackers fold prompts into their state as they arrive, so the tracker session is rebuilt
+        from the remaining prompts (same order); on any failure the session is left unchanged.
+        """
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        if not 0 <= index < len(self._prompts):
+            raise PromptError(
+                f"no prompt {index}: the session has {len(self._prompts)} prompt(s)"
+                + (f" (0..{len(self._prompts) - 1})" if self._prompts else "")
+            )
+        removed = self._prompts[index]
+        self._replace_prompts(self._prompts[:index] + self._prompts[index + 1 :])
+        return removed
+
+    def replace_prompt(self, index: int, prompt: Prompt) -> Prompt:
+        """Replace the prompt at ``index`` of :attr:`prompts` (e.g. clicks with one more
+        negative click) and return the old one; the tracker session is rebuilt as in
+        :meth:`remove_prompt`."""
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        if not 0 <= index < len(self._prompts):
+            raise PromptError(f"no prompt {index}: the session has {len(self._prompts)} prompt(s)")
+        self._check_prompt(prompt)
+        old = self._prompts[index]
+        self._replace_prompts([*self._prompts[:index], prompt, *self._prompts[index + 1 :]])
+        return old
+
+    def remove_object(self, object_id: int) -> int:
+        """Remove every prompt of ``object_id``; returns how many were removed."""
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        keep = [p for p in self._prompts if p.object_id != object_id]
+        removed = len(self._prompts) - len(keep)
+        if removed == 0:
+            raise PromptError(f"object {object_id} has no prompts")
+        self._replace_prompts(keep)
+        return removed
+
+    def _replace_prompts(self, prompts: list[Prompt]) -> None:
+        fresh = self.tracker.open(self._source)
+        try:
+            for prompt in prompts:
+                fresh.add_prompt(prompt)
+        except BaseException:
+            fresh.close()
+            raise
+        old, self._session = self._session, fresh
+        old.close()
+        self._prompts = list(prompts)
+
+    def preview(self, frame: int) -> FrameResult:
+        """Mask and matte of one frame from the prompts so far, without propagating the clip.
+
+        Objects whose first prompt is after ``frame`` get an all-zero alpha. Only ``frame`` is
+        matted; a tracker may still re-track from the nearest prompt that fixes an object on its
+        own (the built-in tracker does, for clicks that correct a tracked mask), so a preview on
+        a prompted frame costs one frame. Meant for interactive use: the result equals the
+        propagated one where the tracker is deterministic.
+        """
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        n = self.info.num_frames
+        if not 0 <= frame < n:
+            raise InputError(f"frame {frame} is outside the clip: it has {n} frames (0..{n - 1})")
+        h, w = self.info.height, self.info.width
+        first = self.first_frames()
+        live = [obj for obj, f in first.items() if f <= frame]
+        alphas: dict[int, np.ndarray] = {}
+        if live:
+            # a one-frame run; the last frame yielded is ``frame`` (a replay may yield more)
+            tracked = None
+            for item in self._tracked(self._session.propagate(frame, end_frame=frame)):
+                tracked = item
+            if tracked is None or tracked.index != frame:
+                raise InputError(f"the tracker produced no result for frame {frame}")
+            image = tracked.image
+            self.head.reset()
+            alphas = self._matte(tracked, live)
+        else:
+            image = self._source.read_frame(frame)
+        for obj in first:
+            alphas.setdefault(obj, np.zeros((h, w), np.float32))
+        alphas = dict(sorted(alphas.items()))
+        return FrameResult(
+            index=frame, image=image, alphas=alphas, masks={k: v > 0.5 for k, v in alphas.items()}
+        )
 
     # -- propagation -------------------------------------------------------------------------
     def _matte(self, tracked: TrackedFrame, wanted: Iterable[int]) -> dict[int, np.ndarray]:
@@ -321,6 +421,9 @@ class MattingSession:
         h, w = self.info.height, self.info.width
         start = min(first.values())
 
+        if self._spool is not None:  # left by a propagation that was stopped early
+            self._spool.close()
+            self._spool = None
         if backward:
             by_frame: dict[int, list[int]] = defaultdict(list)
             for obj, f in first.items():
@@ -403,6 +506,137 @@ def _prepare_output_dir(output: str | Path) -> Path:
     return out
 
 
+def check_output_options(formats: Sequence[str], alpha_bits: int) -> list[str]:
+    """Validate output formats and alpha bit depth; returns the formats without repeats."""
+    from .io import writers as W
+
+    fmts = list(dict.fromkeys(formats))
+    if not fmts:
+        raise OutputError(f"no output format given; choose from: {', '.join(W.FORMATS)}")
+    for fmt in fmts:
+        if fmt not in W.FORMATS:
+            raise OutputError(f"unknown output format {fmt!r}; choose from: {', '.join(W.FORMATS)}")
+    if alpha_bits not in (8, 16):
+        raise OutputError(f"alpha bit depth must be 8 or 16, got {alpha_bits}")
+    return fmts
+
+
+class ResultWriter:
+    """Writes FrameResults in every requested format: one output per object and format
+    (``<stem>.obj<id>.<format>…``), plus one with every object merged by maximum when
+    ``combined`` (only that one when there is a single object).
+
+    A context manager: leaving it by an exception aborts every output (nothing under a final
+    name); :meth:`close` commits them all (temporary name → final name) and returns the paths,
+    keyed ``(object_id or None for combined, format)``. Used by :func:`matte_video` and by
+    clients that write results they already have (the web app exports what the user reviewed).
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        stem: str,
+        info: VideoInfo,
+        object_ids: Sequence[int],
+        *,
+        formats: Sequence[str] = ("alpha-png",),
+        combined: bool = False,
+        background: str | Path | tuple[int, int, int] | None = None,
+        alpha_bits: int = 8,
+        lossless: bool = False,
+        times: StageTimes | None = None,
+    ) -> None:
+        from .io import writers as W
+
+        fmts = check_output_options(formats, alpha_bits)
+        if not object_ids:
+            raise PromptError("no object to write: add a prompt first")
+        out = _prepare_output_dir(out_dir)
+        targets: list[int | None] = list(object_ids)
+        if combined and len(targets) > 1:
+            targets.append(None)
+        elif combined:
+            targets = [None]
+        self.targets = targets
+        self.times = times if times is not None else StageTimes()
+        self.needs_foreground = any(W.FORMATS[fmt].needs_foreground for fmt in fmts)
+        self._stack = ExitStack()
+        self._writers: dict[tuple[int | None, str], Any] = {}
+        try:
+            for target in targets:
+                for fmt in fmts:
+                    path = W.output_path(out, stem, fmt, target)
+                    self._writers[(target, fmt)] = self._stack.enter_context(
+                        W.open_writer(
+                            fmt,
+                            path,
+                            info,
+                            alpha_bits=alpha_bits,
+                            background=background,
+                            lossless=lossless,
+                        )
+                    )
+        except BaseException:
+            self._stack.close()
+            raise
+        if self.needs_foreground:
+            log.info(
+                "estimating foreground colours with pymatting (a new install compiles it once, ~30 s)"
+            )
+
+    def write(self, result: FrameResult) -> None:
+        """Append one frame (its objects' alphas; a missing object is written as zero)."""
+        from .matting.foreground import estimate_foreground
+
+        h, w = result.image.shape[:2]
+        for target in self.targets:
+            if target is None:
+                stacked = list(result.alphas.values()) or [np.zeros((h, w), np.float32)]
+                alpha = np.max(np.stack(stacked), axis=0)
+            else:
+                alpha = result.alphas.get(target)
+                if alpha is None:
+                    alpha = np.zeros((h, w), np.float32)
+            fg = None
+            if self.needs_foreground:
+                t0 = time.perf_counter()
+                fg = estimate_foreground(result.image, alpha)
+                self.times.add("foreground", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for (who, _fmt), writer in self._writers.items():
+                if who == target:
+                    writer.write(result.image, alpha, fg)
+            self.times.add("encode", time.perf_counter() - t0)
+
+    def close(self) -> dict[tuple[int | None, str], Path]:
+        """Commit every output (in order; a failure aborts the rest) and return their paths."""
+        t0 = time.perf_counter()
+        try:
+            for writer in self._writers.values():
+                writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._stack.close()
+        self.times.add("encode", time.perf_counter() - t0)
+        return {key: Path(writer.path) for key, writer in self._writers.items()}
+
+    def abort(self) -> None:
+        """Discard every output not yet committed. Idempotent."""
+        for writer in self._writers.values():
+            writer.abort()
+        self._stack.pop_all()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self._stack.close()
+
+
 def matte_video(
     source: SourceLike,
     prompts: Sequence[Prompt],
@@ -431,17 +665,9 @@ def matte_video(
     temporary name and renamed only when complete; on any error or interruption nothing is left
     under a final name. ``on_frame`` sees each FrameResult (e.g. for previews).
     """
-    from .io import writers as W
-    from .matting.foreground import estimate_foreground
-
     if not prompts:
         raise PromptError("no prompt given: add a point, box, mask or text prompt")
-    fmts = list(dict.fromkeys(formats))
-    for fmt in fmts:
-        if fmt not in W.FORMATS:
-            raise OutputError(f"unknown output format {fmt!r}; choose from: {', '.join(W.FORMATS)}")
-    if alpha_bits not in (8, 16):
-        raise OutputError(f"alpha bit depth must be 8 or 16, got {alpha_bits}")
+    check_output_options(formats, alpha_bits)
     out_dir = _prepare_output_dir(output) if output is not None else None
     stem = stem or _stem_for(source)
     t_start = time.perf_counter()
@@ -459,30 +685,22 @@ def matte_video(
         for prompt in prompts:
             session.add_prompt(prompt)
         info = session.info
-        targets: list[int | None] = list(session.object_ids)
-        if combined and len(targets) > 1:
-            targets.append(None)
-        elif combined:
-            targets = [None]
-        writers: dict[tuple[int | None, str], Any] = {}
+        times = session.times
+        writer = None
         if out_dir is not None:
-            for target in targets:
-                for fmt in fmts:
-                    path = W.output_path(out_dir, stem, fmt, target)
-                    writers[(target, fmt)] = stack.enter_context(
-                        W.open_writer(
-                            fmt,
-                            path,
-                            info,
-                            alpha_bits=alpha_bits,
-                            background=background,
-                            lossless=lossless,
-                        )
-                    )
-        needs_fg = bool(writers) and any(W.FORMATS[fmt].needs_foreground for fmt in fmts)
-        if needs_fg:
-            log.info(
-                "estimating foreground colours with pymatting (a new install compiles it once, ~30 s)"
+            writer = stack.enter_context(
+                ResultWriter(
+                    out_dir,
+                    stem,
+                    info,
+                    session.object_ids,
+                    formats=formats,
+                    combined=combined,
+                    background=background,
+                    alpha_bits=alpha_bits,
+                    lossless=lossless,
+                    times=times,
+                )
             )
         bar = None
         if progress:
@@ -492,37 +710,18 @@ def matte_video(
                 tqdm(total=info.num_frames, unit="frame", desc="matting", dynamic_ncols=True)
             )
         frames = 0
-        times = session.times
         for result in session.propagate(backward=backward):
             if on_frame is not None:
                 on_frame(result)
-            if writers:
-                for target in targets:
-                    if target is None:
-                        alpha = np.max(np.stack(list(result.alphas.values())), axis=0)
-                    else:
-                        alpha = result.alphas[target]
-                    fg = None
-                    if needs_fg:
-                        t0 = time.perf_counter()
-                        fg = estimate_foreground(result.image, alpha)
-                        times.add("foreground", time.perf_counter() - t0)
-                    t0 = time.perf_counter()
-                    for fmt in fmts:
-                        writers[(target, fmt)].write(result.image, alpha, fg)
-                    times.add("encode", time.perf_counter() - t0)
+            if writer is not None:
+                writer.write(result)
             frames += 1
             check_cancelled()
             if bar is not None:
                 bar.update(1)
         if frames != info.num_frames:
             raise InputError(f"expected {info.num_frames} frames but processed {frames}")
-        # commit outputs (rename temp → final) in order; any failure aborts the rest via ExitStack
-        t0 = time.perf_counter()
-        for writer in writers.values():
-            writer.close()
-        times.add("encode", time.perf_counter() - t0)
-        paths = {key: Path(writer.path) for key, writer in writers.items()}
+        paths = writer.close() if writer is not None else {}
     return MatteOutput(
         paths=paths,
         num_frames=frames,
