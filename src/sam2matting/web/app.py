@@ -30,9 +30,11 @@ from ..errors import (
 
 try:
     from fastapi import Body, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
     from fastapi.staticfiles import StaticFiles
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+    from starlette.exceptions import HTTPException
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(
         "the web app needs FastAPI and uvicorn; install them with: pip install 'sam2matting[web]'"
@@ -40,6 +42,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
 from .sessions import (
     BusyError,
     ForbiddenPathError,
+    NoSessionError,
     NotFoundError,
     SessionStore,
     TooLargeError,
@@ -60,6 +63,7 @@ _BODY = Body(...)
 _OPTIONAL_BODY = Body(default={})
 
 _STATUS: list[tuple[type[Exception], int]] = [
+    (NoSessionError, 401),
     (NotFoundError, 404),
     (ForbiddenPathError, 403),
     (TooLargeError, 413),
@@ -112,16 +116,41 @@ def create_app(config: WebConfig) -> Any:
     async def user_error(request: Request, exc: Sam2MattingError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=status_for(exc))
 
+    @app.middleware("http")
+    async def in_flight(request: Request, call_next: Any) -> Any:
+        # a session with a request in progress is never reaped; its clock restarts after it
+        session = store.get(request.cookies.get(COOKIE))
+        if session is not None:
+            session.requests += 1
+        try:
+            return await call_next(request)
+        finally:
+            if session is not None:
+                session.requests -= 1
+                session.touch()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [
+            f"{'.'.join(str(x) for x in e.get('loc', ()) if x not in ('path', 'query', 'body'))}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        return JSONResponse({"error": "bad request: " + "; ".join(parts)}, status_code=422)
+
     def session_of(request: Request) -> WebSession:
         session = store.get(request.cookies.get(COOKIE))
         if session is None:
-            raise _NoSession("no session (it expired or the cookie is missing): reload the page")
+            raise NoSessionError(
+                "no session (it expired or the cookie is missing): reload the page"
+            )
         return session
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, _NoSession):
-            return JSONResponse({"error": str(exc)}, status_code=401)
         log.exception("internal error on %s", request.url.path)
         return JSONResponse({"error": f"internal error: {exc}"}, status_code=500)
 
@@ -395,7 +424,3 @@ def create_app(config: WebConfig) -> Any:
         )
 
     return app
-
-
-class _NoSession(Exception):
-    """No valid session cookie: 401."""

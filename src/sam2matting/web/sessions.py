@@ -39,6 +39,7 @@ __all__ = [
     "ClipEntry",
     "ForbiddenPathError",
     "Job",
+    "NoSessionError",
     "NotFoundError",
     "SessionStore",
     "TooLargeError",
@@ -61,6 +62,10 @@ COLOURS = ("#ff4d4d", "#3fa7ff", "#ffd23f", "#4ddf7a", "#c77dff", "#ff9f40", "#4
 # --------------------------------------------------------------------------------------------
 class BusyError(Sam2MattingError):
     """The session is running a job (propagation or export) that the request would disturb."""
+
+
+class NoSessionError(Sam2MattingError):
+    """The request carries no valid session cookie (expired, ended, or never set)."""
 
 
 class NotFoundError(Sam2MattingError):
@@ -255,6 +260,8 @@ class WebSession:
             parent.mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix="sam2matting-web-", dir=parent))
         self.last_seen = time.monotonic()
+        #: requests in progress (counted on the server's event loop); such sessions never expire
+        self.requests = 0
         #: guards the MattingSession (tracker state): prompts, previews and propagation
         self._matting_lock = threading.Lock()
         #: guards this object's bookkeeping (objects, results index, job)
@@ -823,7 +830,7 @@ class SessionStore:
             expired = [
                 t
                 for t, s in self._sessions.items()
-                if now - s.last_seen > self.config.session_ttl and not s.busy()
+                if now - s.last_seen > self.config.session_ttl and not s.busy() and not s.requests
             ]
             sessions = [self._sessions.pop(t) for t in expired]
         for s in sessions:
