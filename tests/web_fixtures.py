@@ -83,3 +83,46 @@ def live_server(app: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+# two objects for the browser test: a yellow disc moving right, a purple square moving left
+TW, TH, TN, TFPS = 320, 180, 16, 10
+
+
+def two_object_positions(t: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Centres (x, y) of the disc and of the square on frame t."""
+    return (80.0 + 4.0 * t, 70.0 + 1.0 * t), (240.0 - 3.0 * t, 110.0 - 1.0 * t)
+
+
+def two_object_frame(t: int) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:TH, 0:TW].astype(np.float32)
+    background = np.dstack([90 + 60 * xx / TW, 140 + 40 * yy / TH, 120 + 0 * xx]) + rng.normal(
+        0, 6, (TH, TW, 3)
+    )
+    image = np.clip(background, 0, 255).astype(np.uint8)
+    (dx, dy), (sx, sy) = two_object_positions(t)
+    disc = (xx - dx) ** 2 + (yy - dy) ** 2 <= 24**2
+    image[disc] = (230, 200, 40)
+    square = (np.abs(xx - sx) <= 20) & (np.abs(yy - sy) <= 20)
+    image[square] = (170, 50, 170)
+    return image
+
+
+def write_two_object_clip(path: Path) -> Path:
+    """A 320×180, 16-frame, 10 fps H.264 clip of the two objects."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(TFPS))
+        stream.width, stream.height, stream.pix_fmt = TW, TH, "yuv420p"
+        stream.options = {"crf": "10", "preset": "veryfast"}
+        for t in range(TN):
+            frame = av.VideoFrame.from_ndarray(two_object_frame(t), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

@@ -193,6 +193,16 @@ function draw() {
             px[4 * i + 2] = px[4 * i + 2] * (1 - k) + b * k;
           }
         }
+        // the mask's outline (alpha crossing 0.5) in the object's colour, so it shows on any frame
+        for (let y = 1; y < h - 1; y++) {
+          for (let x = 1; x < w - 1; x++) {
+            const i = y * w + x;
+            if (a[4 * i] < 128) continue;
+            if (a[4 * (i - 1)] < 128 || a[4 * (i + 1)] < 128 || a[4 * (i - w)] < 128 || a[4 * (i + w)] < 128) {
+              px[4 * i] = r; px[4 * i + 1] = gg; px[4 * i + 2] = b;
+            }
+          }
+        }
       }
     } else {
       const bg = hexColour($("bg-colour").value);
