@@ -1,0 +1,115 @@
+"""MattingSession's interactive calls (preview, remove / replace prompts) and ResultWriter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sam2matting.api import MattingSession, ResultWriter, matte_video
+from sam2matting.errors import InputError, OutputError, PromptError
+from sam2matting.samples import make_sample_clip
+from sam2matting.types import Box, FrameResult, Points
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+W, H, N = 160, 96, 6
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    return [image for image, _ in make_sample_clip(W, H, N)]
+
+
+def centre_click(frame: int = 0, obj: int = 1) -> Points:
+    cx, cy = make_sample_clip(W, H, N).center(frame)
+    return Points(((cx, cy),), (1,), frame=frame, object_id=obj)
+
+
+def test_preview_equals_the_propagated_frame(frames: list[np.ndarray]) -> None:
+    with MattingSession(frames, head="guided") as session:
+        session.add_prompt(centre_click(2))
+        preview = session.preview(2)
+        assert preview.index == 2 and set(preview.alphas) == {1}
+        early = session.preview(0)  # object 1 starts on frame 2
+        assert not early.alphas[1].any()
+        propagated = {r.index: r for r in session.propagate()}
+    np.testing.assert_allclose(preview.alphas[1], propagated[2].alphas[1], atol=1e-6)
+    assert preview.masks[1].mean() > 0.02
+
+
+def test_preview_checks_the_frame(frames: list[np.ndarray]) -> None:
+    with MattingSession(frames, head="guided") as session:
+        session.add_prompt(centre_click())
+        with pytest.raises(InputError, match="outside the clip"):
+            session.preview(N)
+        with pytest.raises(InputError, match="outside the clip"):
+            session.preview(-1)
+
+
+def test_remove_and_replace_prompts_rebuild_the_tracker(frames: list[np.ndarray]) -> None:
+    x0, y0, x1, y1 = make_sample_clip(W, H, N).box(0)
+    with MattingSession(frames, head="guided") as session:
+        session.add_prompt(centre_click())
+        session.add_prompt(Box(x0, y0, x1, y1, frame=0, object_id=2))
+        assert session.object_ids == [1, 2]
+        removed = session.remove_object(2)
+        assert removed == 1 and session.object_ids == [1]
+        only_click = session.preview(0).alphas
+        assert set(only_click) == {1}
+        session.add_prompt(Box(x0, y0, x1, y1, frame=0, object_id=2))
+        old = session.replace_prompt(
+            0, Points(((x0 + 2, y0 + 2), *centre_click().coords), (0, 1), frame=0, object_id=1)
+        )
+        assert old == centre_click()
+        assert session.prompts[0].labels == (0, 1)
+        got = session.remove_prompt(1)
+        assert isinstance(got, Box) and len(session.prompts) == 1
+        with pytest.raises(PromptError, match="no prompt 3"):
+            session.remove_prompt(3)
+        with pytest.raises(PromptError, match="object 7 has no prompts"):
+            session.remove_object(7)
+        with pytest.raises(PromptError, match="outside"):
+            session.replace_prompt(0, Points(((W + 9, 1),), (1,)))
+        assert len(session.prompts) == 1  # a refused replacement changes nothing
+        results = list(session.propagate())
+    assert len(results) == N and set(results[0].alphas) == {1}
+
+
+def test_result_writer_writes_what_it_is_given(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    from sam2matting.io.readers import open_source
+    from sam2matting.io.writers import read_alpha_frames
+
+    info = open_source(frames).info
+    alpha = np.zeros((H, W), np.float32)
+    alpha[10:50, 20:90] = 1.0
+    with ResultWriter(tmp_path, "clip", info, [1, 2], formats=["alpha-png"], combined=True) as w:
+        for i, image in enumerate(frames):
+            w.write(FrameResult(index=i, image=image, alphas={1: alpha * (i % 2)}))
+        paths = w.close()
+    assert set(paths) == {(1, "alpha-png"), (2, "alpha-png"), (None, "alpha-png")}
+    ones = list(read_alpha_frames(paths[(1, "alpha-png")]))
+    assert len(ones) == N and ones[1].max() == 1.0 and ones[0].max() == 0.0
+    assert max(a.max() for a in read_alpha_frames(paths[(2, "alpha-png")])) == 0.0  # missing = 0
+    with pytest.raises(OutputError, match="unknown output format"):
+        ResultWriter(tmp_path, "x", info, [1], formats=["gif"])
+    with pytest.raises(PromptError, match="no object"):
+        ResultWriter(tmp_path, "x", info, [], formats=["alpha-png"])
+
+
+def test_result_writer_aborts_on_error(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    from sam2matting.io.readers import open_source
+
+    info = open_source(frames).info
+    with pytest.raises(RuntimeError), ResultWriter(tmp_path, "clip", info, [1]) as w:
+        w.write(FrameResult(index=0, image=frames[0], alphas={1: np.ones((H, W), np.float32)}))
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []  # nothing under a final or temporary name
+
+
+def test_matte_video_still_writes_through_result_writer(
+    tmp_path: Path, frames: list[np.ndarray]
+) -> None:
+    out = matte_video(frames, [centre_click()], tmp_path, head="guided", progress=False)
+    assert set(out.paths) == {(1, "alpha-png")} and out.num_frames == N
