@@ -1,4 +1,4 @@
-"""MattingSession's interactive calls (preview, remove / replace prompts) and ResultWriter."""
+"""MattingSession's interactive calls (preview, removing prompts and objects) and ResultWriter."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_preview_checks_the_frame(frames: list[np.ndarray]) -> None:
             session.preview(-1)
 
 
-def test_remove_and_replace_prompts_rebuild_the_tracker(frames: list[np.ndarray]) -> None:
+def test_removing_prompts_and_objects_rebuilds_the_tracker(frames: list[np.ndarray]) -> None:
     x0, y0, x1, y1 = make_sample_clip(W, H, N).box(0)
     with MattingSession(frames, head="guided") as session:
         session.add_prompt(centre_click())
@@ -59,20 +59,16 @@ def test_remove_and_replace_prompts_rebuild_the_tracker(frames: list[np.ndarray]
         only_click = session.preview(0).alphas
         assert set(only_click) == {1}
         session.add_prompt(Box(x0, y0, x1, y1, frame=0, object_id=2))
-        old = session.replace_prompt(
-            0, Points(((x0 + 2, y0 + 2), *centre_click().coords), (0, 1), frame=0, object_id=1)
-        )
-        assert old == centre_click()
-        assert session.prompts[0].labels == (0, 1)
+        session.add_prompt(Points(((x0 + 2, y0 + 2),), (1,), frame=0, object_id=1))
+        assert [type(p).__name__ for p in session.prompts] == ["Points", "Box", "Points"]
+        session.remove_prompt(2)
+        np.testing.assert_allclose(session.preview(0).alphas[1], only_click[1], atol=1e-6)
         got = session.remove_prompt(1)
         assert isinstance(got, Box) and len(session.prompts) == 1
         with pytest.raises(PromptError, match="no prompt 3"):
             session.remove_prompt(3)
         with pytest.raises(PromptError, match="object 7 has no prompts"):
             session.remove_object(7)
-        with pytest.raises(PromptError, match="outside"):
-            session.replace_prompt(0, Points(((W + 9, 1),), (1,)))
-        assert len(session.prompts) == 1  # a refused replacement changes nothing
         results = list(session.propagate())
     assert len(results) == N and set(results[0].alphas) == {1}
 

@@ -266,11 +266,6 @@ class MattingSession:
         """Add a prompt on any frame for any object id (validated against the clip)."""
         if self._closed:
             raise Sam2MattingError("the session is closed")
-        self._check_prompt(prompt)
-        self._session.add_prompt(prompt)
-        self._prompts.append(prompt)
-
-    def _check_prompt(self, prompt: Prompt) -> None:
         validate_prompt(prompt, self.info.width, self.info.height, self.info.num_frames)
         if not isinstance(prompt, self.tracker.prompt_types):
             allowed = ", ".join(
@@ -285,6 +280,8 @@ class MattingSession:
                 f"the {self.tracker.name} tracker cannot use {_PROMPT_NAMES[type(prompt).__name__]} prompts "
                 f"(it takes {allowed}){hint}"
             )
+        self._session.add_prompt(prompt)
+        self._prompts.append(prompt)
 
     def first_frames(self) -> dict[int, int]:
         """The first prompted frame of each object."""
@@ -309,19 +306,6 @@ class MattingSession:
         removed = self._prompts[index]
         self._replace_prompts(self._prompts[:index] + self._prompts[index + 1 :])
         return removed
-
-    def replace_prompt(self, index: int, prompt: Prompt) -> Prompt:
-        """Replace the prompt at ``index`` of :attr:`prompts` (e.g. clicks with one more
-        negative click) and return the old one; the tracker session is rebuilt as in
-        :meth:`remove_prompt`."""
-        if self._closed:
-            raise Sam2MattingError("the session is closed")
-        if not 0 <= index < len(self._prompts):
-            raise PromptError(f"no prompt {index}: the session has {len(self._prompts)} prompt(s)")
-        self._check_prompt(prompt)
-        old = self._prompts[index]
-        self._replace_prompts([*self._prompts[:index], prompt, *self._prompts[index + 1 :]])
-        return old
 
     def remove_object(self, object_id: int) -> int:
         """Remove every prompt of ``object_id``; returns how many were removed."""
@@ -511,8 +495,6 @@ def check_output_options(formats: Sequence[str], alpha_bits: int) -> list[str]:
     from .io import writers as W
 
     fmts = list(dict.fromkeys(formats))
-    if not fmts:
-        raise OutputError(f"no output format given; choose from: {', '.join(W.FORMATS)}")
     for fmt in fmts:
         if fmt not in W.FORMATS:
             raise OutputError(f"unknown output format {fmt!r}; choose from: {', '.join(W.FORMATS)}")
@@ -549,6 +531,8 @@ class ResultWriter:
         from .io import writers as W
 
         fmts = check_output_options(formats, alpha_bits)
+        if not fmts:
+            raise OutputError(f"no output format given; choose from: {', '.join(W.FORMATS)}")
         if not object_ids:
             raise PromptError("no object to write: add a prompt first")
         out = _prepare_output_dir(out_dir)

@@ -473,32 +473,31 @@ class WebSession:
             return self._preview_locked(matting, prompt.frame)
 
     def add_click(self, x: float, y: float, label: int, frame: int, obj: int) -> dict[str, Any]:
-        """A positive click is a new points prompt; a negative one joins the latest points
-        prompt of that frame and object (a points prompt needs a positive point)."""
+        """A click as its own points prompt, so each click can be removed on its own.
+
+        A points prompt needs a positive point, so a negative click travels with the object's
+        latest positive click on that frame (trackers combine the clicks of a frame; the repeat
+        changes nothing). Adding it costs one prompt, not a rebuild of the tracker.
+        """
         from ..types import Points
 
         if label not in (0, 1):
             raise PromptError("a click label is 1 (positive) or 0 (negative)")
         if label == 1:
             return self.add_prompt(Points(((x, y),), (1,), frame=frame, object_id=obj))
-        if obj not in self.objects:
-            self._require_clip()
-            raise NotFoundError(f"no object {obj}: add the object first")
-        with self._matting("add a prompt") as matting:
-            same = [
-                i
-                for i, p in enumerate(matting.prompts)
-                if isinstance(p, Points) and p.frame == frame and p.object_id == obj
-            ]
-            if not same:
-                raise PromptError(
-                    "a negative click refines a positive one: click on the object first (on this frame)"
-                )
-            old = matting.prompts[same[-1]]
-            merged = Points((*old.coords, (x, y)), (*old.labels, 0), frame=frame, object_id=obj)
-            matting.replace_prompt(same[-1], merged)
-            self._prompts_changed()
-            return self._preview_locked(matting, frame)
+        matting = self._require_clip()
+        positives = [
+            xy
+            for p in matting.prompts
+            if isinstance(p, Points) and p.frame == frame and p.object_id == obj
+            for xy, lab in zip(p.coords, p.labels)
+            if lab == 1
+        ]
+        if not positives:
+            raise PromptError(
+                "a negative click refines positive ones: click on the object first (on this frame)"
+            )
+        return self.add_prompt(Points((positives[-1], (x, y)), (1, 0), frame=frame, object_id=obj))
 
     def remove_prompt(self, index: int) -> dict[str, Any]:
         with self._matting("remove a prompt") as matting:
@@ -640,7 +639,8 @@ class WebSession:
         from ..api import check_output_options
 
         matting = self._require_clip()
-        check_output_options(formats, alpha_bits)
+        if not check_output_options(formats, alpha_bits):
+            raise OutputError("no output format given: tick at least one")
         if background is not None and not re.fullmatch(r"#[0-9A-Fa-f]{6}", background):
             raise OutputError(f"background must be a colour like #00b140, got {background!r}")
         with self._state_lock:

@@ -159,6 +159,7 @@ async function render(reloadFrame) {
   S.alphas = alphas; S.origin = origin;
   $("matte-origin").textContent = origin ? `matte: ${origin}` : "no matte on this frame";
   draw();
+  document.body.dataset.renders = String((+document.body.dataset.renders || 0) + 1);  // for tests
 }
 
 function hexColour(hex) {
