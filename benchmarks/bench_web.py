@@ -129,15 +129,15 @@ def browser_run(clip: Path, prompts: list[tuple[str, Any]], shots: Path | None) 
             page.wait_for_function(f"+document.body.dataset.renders > {renders}")
             seconds = time.perf_counter() - t0
             message = page.text_content("#message") if page.is_visible("#message") else ""
-            server_ms = page.evaluate(
-                "parseFloat(document.getElementById('preview-info').textContent.split(': ')[1])"
-            )
+            timing = page.evaluate("S.lastTiming || {}")
             out["prompts"].append(
                 {
                     "kind": kind,
                     "at": list(payload),
                     "click_to_drawn_ms": round(1e3 * seconds, 1),
-                    "server_preview_ms": server_ms,
+                    "request_ms": round(timing.get("request_ms", float("nan")), 1),
+                    "server_preview_ms": timing.get("server_preview_ms"),
+                    "fetch_and_draw_ms": round(timing.get("draw_ms", float("nan")), 1),
                     "error": message or None,
                 }
             )
@@ -164,6 +164,29 @@ def browser_run(clip: Path, prompts: list[tuple[str, Any]], shots: Path | None) 
         out["clip"] = info
         browser.close()
     return out
+
+
+def api_run(clip: Path, prompts: list[tuple[str, Any]]) -> list[float]:
+    """The same prompts through MattingSession in-process: add_prompt + preview, ms each."""
+    from sam2matting.api import MattingSession
+    from sam2matting.types import Box, Points
+
+    times = []
+    with MattingSession(clip) as session:
+        last_pos: tuple[float, float] | None = None
+        for kind, payload in prompts:
+            if kind == "box":
+                prompt: Any = Box(*payload)
+            elif kind == "pos":
+                prompt = Points((tuple(payload),), (1,))
+                last_pos = tuple(payload)
+            else:  # as the page sends it: with the latest positive click
+                prompt = Points((last_pos, tuple(payload)), (1, 0))
+            t0 = time.perf_counter()
+            session.add_prompt(prompt)
+            session.preview(0)
+            times.append(round(1e3 * (time.perf_counter() - t0), 1))
+    return times
 
 
 def cli_run(clip: Path, prompts: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -219,10 +242,12 @@ def main() -> int:
             args.screenshots.mkdir(parents=True, exist_ok=True)
         load_before = os.getloadavg()
         web = browser_run(clip, prompts, args.screenshots)
+        api = api_run(clip, prompts)
         cli = cli_run(clip, prompts)
         load_after = os.getloadavg()
     latencies = [p["click_to_drawn_ms"] for p in web["prompts"] if not p["error"]]
     server = [p["server_preview_ms"] for p in web["prompts"] if not p["error"]]
+    requests = [p["request_ms"] for p in web["prompts"] if not p["error"]]
     import sam2matting
 
     result = {
@@ -232,6 +257,9 @@ def main() -> int:
         "head": "default",
         "preview_click_to_drawn_ms_median": round(statistics.median(latencies), 1),
         "preview_server_ms_median": round(statistics.median(server), 1),
+        "prompt_request_ms_median": round(statistics.median(requests), 1),
+        "api_add_prompt_and_preview_ms": api,
+        "api_add_prompt_and_preview_ms_median": round(statistics.median(api), 1),
         "prompts": web["prompts"],
         "open_s": web["open_s"],
         "propagation_browser": web["propagation"],
@@ -246,8 +274,9 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     rows = "\n".join(
-        f"| {p['kind']} {tuple(p['at'])} | {p['click_to_drawn_ms']:.0f} | {p['server_preview_ms']:.0f} |"
-        for p in web["prompts"]
+        f"| {p['kind']} {tuple(p['at'])} | {p['click_to_drawn_ms']:.0f} | {p['request_ms']:.0f} "
+        f"| {p['server_preview_ms']:.0f} | {p['fetch_and_draw_ms']:.0f} | {a:.0f} |"
+        for p, a in zip(web["prompts"], api)
     )
     md = f"""# Web app: preview latency and propagation speed ({result["size"]}, CPU)
 
@@ -255,13 +284,15 @@ Clip: {source}; tracker `builtin`, default head; {result["cpu_count"]} CPUs, loa
 {result["load_average_before_after"][0]} → {result["load_average_before_after"][1]} (a shared machine).
 `python benchmarks/bench_web.py --frames {args.frames}`.
 
-| prompt | click → preview drawn in the browser (ms) | server: preview only (ms) |
-|---|---:|---:|
+| prompt | click → preview drawn (ms) | POST /api/prompts (ms) | of which preview (ms) | fetch matte + draw (ms) | API only: add_prompt + preview (ms) |
+|---|---:|---:|---:|---:|---:|
 {rows}
 
-**Median click → preview drawn: {result["preview_click_to_drawn_ms_median"]:.0f} ms** (server preview
-alone {result["preview_server_ms_median"]:.0f} ms; the rest is adding the prompt to the tracker,
-transfer and drawing).
+**Median click → preview drawn in the browser: {result["preview_click_to_drawn_ms_median"]:.0f} ms**;
+the request (the tracker taking the prompt, then the one-frame preview) takes
+{result["prompt_request_ms_median"]:.0f} ms of it, the preview alone
+{result["preview_server_ms_median"]:.0f} ms; the same prompts through `MattingSession` in-process:
+{result["api_add_prompt_and_preview_ms_median"]:.0f} ms.
 
 | propagation, same clip and prompts | frames | seconds | frames/s |
 |---|---:|---:|---:|

@@ -288,10 +288,14 @@ async function sendPrompt(body) {
   body.frame = S.frame; body.object_id = S.activeObject;
   setBusy("previewing…");
   try {
+    const t0 = performance.now();
     const out = await api("POST", "/api/prompts", body);
+    const t1 = performance.now();
     showMessage("");
     applyState(out.state); showPreview(out.preview);
     await render(false);
+    // where the time of the last prompt went (shown to the user, read by the benchmark)
+    S.lastTiming = { request_ms: t1 - t0, server_preview_ms: out.preview.ms, draw_ms: performance.now() - t1 };
   } catch (err) { /* message shown */ } finally { setBusy(""); }
 }
 
