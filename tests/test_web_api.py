@@ -115,11 +115,14 @@ def test_listing_shows_clips_and_hides_what_leads_out(client: Any) -> None:
     assert entries == {
         "empty": "dir",
         "frames": "images",
+        "leaky": "images",
         "sample.mp4": "video",
         "still.png": "image",
     }
     sub = client.get("/api/files", params={"dir": "frames"}).json()["entries"]
     assert [e["path"] for e in sub] == [f"frames/f{t}.png" for t in range(4)]
+    leaky = client.get("/api/files", params={"dir": "leaky"}).json()["entries"]
+    assert [e["name"] for e in leaky] == ["f0.png"]  # the linked-in frame is not listed
     error_of(client.get("/api/files", params={"dir": "../outside"}), 403, "outside the root")
     error_of(client.get("/api/files", params={"dir": "escape_dir"}), 403, "outside the root")
     error_of(client.get("/api/files", params={"dir": "/etc"}), 403, "relative")
@@ -135,6 +138,7 @@ def test_listing_shows_clips_and_hides_what_leads_out(client: Any) -> None:
         ("frames/../../outside/secret.mp4", 403, "outside the root"),
         ("escape.mp4", 403, "outside the root"),
         ("escape_dir/secret.mp4", 403, "outside the root"),
+        ("leaky", 403, "outside the root"),
         ("/etc/passwd", 403, "relative"),
         ("missing.mp4", 404, "no such file"),
         ("notes.txt", 415, "not a video"),
@@ -280,6 +284,13 @@ def test_negative_click_box_mask_and_removal(client: Any) -> None:
     error_of(client.delete("/api/prompts/5"), 422, "no prompt 5")
     error_of(
         client.post("/api/prompts/mask", params={"frame": 0, "object_id": 1}, content=b"xx"), 415
+    )
+    error_of(
+        client.post(
+            "/api/prompts/mask", params={"frame": 0, "object_id": 1}, content=b"\0" * 400_001
+        ),
+        413,
+        "limit",
     )
     small = io.BytesIO()
     Image.fromarray(mask[30:50, 60:80]).save(small, format="PNG")

@@ -131,6 +131,11 @@ def pixel(page: Any, x: float, y: float) -> list[int]:
     )
 
 
+def renders_of(page: Any) -> int:
+    """How many times the page has drawn a frame with its mattes (it counts them)."""
+    return int(page.get_attribute("body", "data-renders") or 0)
+
+
 def set_mode(page: Any, mode: str) -> None:
     page.check(f"input[name=mode][value={mode}]")
 
@@ -162,7 +167,9 @@ def test_click_preview_propagate_scrub_export(browser: Any, server: Any, shots: 
     # a click on the yellow disc: the preview mask appears on this frame, nothing propagated
     (dx, dy), (sx, sy) = two_object_positions(0)
     t0 = time.perf_counter()
+    renders = renders_of(page)
     page.mouse.click(*canvas_xy(page, dx, dy))
+    page.wait_for_function(f"+document.body.dataset.renders > {renders}")
     page.wait_for_function(
         "document.getElementById('preview-info').textContent.includes('frame 0')"
     )
@@ -186,7 +193,9 @@ def test_click_preview_propagate_scrub_export(browser: Any, server: Any, shots: 
     page.mouse.down()
     page.mouse.move(*canvas_xy(page, sx, sy), steps=3)
     page.mouse.move(*canvas_xy(page, sx + 30, sy + 30), steps=3)
+    renders = renders_of(page)
     page.mouse.up()
+    page.wait_for_function(f"+document.body.dataset.renders > {renders}")
     page.wait_for_function(
         "document.querySelectorAll('#object-list li[data-id=\"2\"] .prompts li').length === 1"
     )
@@ -208,14 +217,16 @@ def test_click_preview_propagate_scrub_export(browser: Any, server: Any, shots: 
 
     # scrub to the last frame: the propagated mattes follow both objects
     last = TN - 1
+    page.wait_for_timeout(300)  # let the progress-driven redraws settle
+    renders = renders_of(page)
     page.eval_on_selector(
         "#scrubber", f"(el) => {{ el.value = {last}; el.dispatchEvent(new Event('input')); }}"
     )
     page.wait_for_function(f"document.getElementById('frame-number').value === '{last}'")
+    page.wait_for_function(f"+document.body.dataset.renders > {renders}")
     page.wait_for_function("document.getElementById('matte-origin').textContent.includes('result')")
     (dx2, dy2), (sx2, sy2) = two_object_positions(last)
     set_mode(page, "alpha")
-    page.wait_for_timeout(200)
     assert pixel(page, dx2, dy2)[0] > 200 and pixel(page, sx2, sy2)[0] > 200
     assert pixel(page, dx, dy)[0] < 30  # where the disc was on frame 0
     set_mode(page, "checker")

@@ -23,7 +23,7 @@ def sample_clip() -> SampleClip:
 
 def make_root(base: Path) -> tuple[Path, Path]:
     """``base/root`` with sample.mp4, frames/ (PNG sequence), still.png, notes.txt, an empty
-    folder and a symlink leading out; ``base/outside/secret.txt`` beside it. Returns
+    folder, symlinks leading out and leaky/ (an image folder with a frame linked from outside); ``base/outside/secret.txt`` beside it. Returns
     (root, outside)."""
     clip = sample_clip()
     root = base / "root"
@@ -42,6 +42,10 @@ def make_root(base: Path) -> tuple[Path, Path]:
     (root / "notes.txt").write_text("not a clip")
     os.symlink(outside / "secret.mp4", root / "escape.mp4")
     os.symlink(outside, root / "escape_dir")
+    (root / "leaky").mkdir()  # an image folder with one frame that leads out
+    cv2.imwrite(str(outside / "f1.png"), image[..., ::-1])
+    cv2.imwrite(str(root / "leaky" / "f0.png"), image[..., ::-1])
+    os.symlink(outside / "f1.png", root / "leaky" / "f1.png")
     return root, outside
 
 

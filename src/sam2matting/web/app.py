@@ -216,10 +216,12 @@ def create_app(config: WebConfig) -> Any:
         if not isinstance(rel, str):
             raise InputError("give the file to open as {'path': 'relative/path'}")
         path = _resolve(rel)
-        if path.is_dir() and not any(
-            p.suffix.lower() in config.image_extensions() for p in path.iterdir()
-        ):
-            raise UnsupportedMediaError(f"{rel!r} is a folder without images")
+        if path.is_dir():
+            images = [p for p in path.iterdir() if p.suffix.lower() in config.image_extensions()]
+            if not images:
+                raise UnsupportedMediaError(f"{rel!r} is a folder without images")
+            for image in images:  # each frame must stay inside the root too
+                _resolve(image.relative_to(config.root.resolve()).as_posix() if config.root else "")
         if path.is_file() and path.suffix.lower() not in config.upload_extensions():
             raise UnsupportedMediaError(f"{rel!r} is not a video or image")
         return session.open_clip(path, path.name)
@@ -320,9 +322,18 @@ def create_app(config: WebConfig) -> Any:
     @app.post("/api/prompts/mask")
     async def add_mask(request: Request, frame: int, object_id: int) -> dict[str, Any]:
         session = session_of(request)
-        data = await request.body()
-        if len(data) > min(config.max_upload_bytes, 64 << 20):
-            raise TooLargeError("the mask image is too large")
+        limit = min(config.max_upload_bytes, 64 << 20)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise TooLargeError(f"the mask image is over the limit of {limit / 2**20:.1f} MiB")
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLargeError(f"the mask image is over the limit of {limit / 2**20:.1f} MiB")
+            parts.append(chunk)
+        data = b"".join(parts)
 
         def work() -> dict[str, Any]:
             import io
