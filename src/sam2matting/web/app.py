@@ -50,6 +50,7 @@ from .sessions import (
     WebConfig,
     WebSession,
     encode_png,
+    resolve_clip,
 )
 
 __all__ = ["COOKIE", "create_app"]
@@ -215,21 +216,8 @@ def create_app(config: WebConfig) -> Any:
         rel = body.get("path")
         if not isinstance(rel, str):
             raise InputError("give the file to open as {'path': 'relative/path'}")
-        path = _resolve(rel)
-        if path.is_dir():
-            images = [p for p in path.iterdir() if p.suffix.lower() in config.image_extensions()]
-            if not images:
-                raise UnsupportedMediaError(f"{rel!r} is a folder without images")
-            for image in images:  # each frame must stay inside the root too
-                _resolve(image.relative_to(config.root.resolve()).as_posix() if config.root else "")
-        if path.is_file() and path.suffix.lower() not in config.upload_extensions():
-            raise UnsupportedMediaError(f"{rel!r} is not a video or image")
+        path = resolve_clip(config, rel)
         return session.open_clip(path, path.name)
-
-    def _resolve(rel: str) -> Path:
-        from .sessions import resolve_under_root
-
-        return resolve_under_root(config.root, rel)
 
     @app.post("/api/upload")
     async def upload(request: Request, name: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ __all__ = [
     "UnsupportedMediaError",
     "WebConfig",
     "WebSession",
+    "resolve_clip",
     "resolve_under_root",
 ]
 
@@ -138,6 +139,23 @@ def resolve_under_root(root: Path | None, relative: str) -> Path:
     if not resolved.is_relative_to(base):
         raise ForbiddenPathError(f"path is outside the root folder: {relative!r}")
     return resolved
+
+
+def resolve_clip(config: WebConfig, relative: str) -> Path:
+    """A clip under the root: a video or image file, or a folder of images every one of which
+    resolves inside the root too (a frame linked from outside is refused like any other path)."""
+    path = resolve_under_root(config.root, relative)
+    image_ext = config.image_extensions()
+    if path.is_dir():
+        images = [p for p in path.iterdir() if p.suffix.lower() in image_ext]
+        if not images:
+            raise UnsupportedMediaError(f"{relative!r} is a folder without images")
+        base = path.relative_to(resolve_under_root(config.root, ""))
+        for image in images:
+            resolve_under_root(config.root, (base / image.name).as_posix())
+    elif path.suffix.lower() not in VIDEO_EXTENSIONS | image_ext:
+        raise UnsupportedMediaError(f"{relative!r} is not a video or image")
+    return path
 
 
 @dataclass(frozen=True)
