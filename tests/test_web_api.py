@@ -421,11 +421,19 @@ def test_busy_session_refuses_conflicting_requests_and_cancels(app: Any, client:
 
     def slow(**kwargs: Any) -> Any:
         for result in real(**kwargs):
-            gate.wait(10)
+            if result.index >= 2:
+                gate.wait(10)
             yield result
 
     session.matting.propagate = slow
     client.post("/api/propagate", json={})
+    deadline = time.monotonic() + 60
+    while client.get("/api/state").json()["results"]["frames"] < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = client.get("/api/alpha/1/1")  # finished frames are viewable while the rest runs
+    assert r.status_code == 200 and r.headers["x-matte-origin"] == "result"
+    error_of(client.get("/api/alpha/5/1"), 404, "no matte yet")
     error_of(client.post("/api/propagate", json={}), 409, "cancel it or wait")
     error_of(client.post("/api/prompts", json={"kind": "point", "x": 9, "y": 9}), 409)
     error_of(client.post("/api/open", json={"path": "sample.mp4"}), 409)
