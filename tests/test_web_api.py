@@ -565,3 +565,36 @@ def test_no_root_means_uploads_only(dirs: tuple[Path, Path, Path]) -> None:
         assert c.get("/api/config").json()["root"] is False
         error_of(c.get("/api/files"), 403, "--root")
         error_of(c.post("/api/open", json={"path": "sample.mp4"}), 403, "--root")
+
+
+def test_cancelled_export_keeps_no_file(
+    app: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sam2matting.web.sessions as sessions
+
+    open_sample(client)
+    click_centre(client)
+    client.post("/api/propagate", json={})
+    assert wait_job(client)["state"] == "done"
+    gate = threading.Event()
+    read = sessions._read_alpha
+    seen: list[Path] = []
+
+    def slow_read(path: Path) -> Any:
+        seen.append(path)
+        if len(seen) > 2:
+            gate.wait(10)
+        return read(path)
+
+    monkeypatch.setattr(sessions, "_read_alpha", slow_read)
+    client.post("/api/export", json={"formats": ["alpha-png", "prores"]})
+    deadline = time.monotonic() + 60
+    while len(seen) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.post("/api/cancel").json()["kind"] == "export"
+    gate.set()
+    job = wait_job(client)
+    assert job["state"] == "cancelled" and "no file was kept" in job["message"]
+    folder = app.state.store.get(client.cookies.get(COOKIE)).folder
+    assert not (folder / "exports" / job["id"]).exists()
