@@ -224,6 +224,7 @@ def test_click_preview_propagate_scrub_export(browser: Any, server: Any, shots: 
     )
     page.wait_for_function(f"document.getElementById('frame-number').value === '{last}'")
     page.wait_for_function(f"+document.body.dataset.renders > {renders}")
+    page.wait_for_function(f"document.body.dataset.drawnFrame === '{last}'")
     page.wait_for_function("document.getElementById('matte-origin').textContent.includes('result')")
     (dx2, dy2), (sx2, sy2) = two_object_positions(last)
     set_mode(page, "alpha")

@@ -159,7 +159,9 @@ async function render(reloadFrame) {
   S.alphas = alphas; S.origin = origin;
   $("matte-origin").textContent = origin ? `matte: ${origin}` : "no matte on this frame";
   draw();
-  document.body.dataset.renders = String((+document.body.dataset.renders || 0) + 1);  // for tests
+  // for tests: how many draws, and which frame the canvas shows
+  document.body.dataset.renders = String((+document.body.dataset.renders || 0) + 1);
+  document.body.dataset.drawnFrame = String(f);
 }
 
 function hexColour(hex) {
