@@ -277,9 +277,13 @@ def api_status(page: Any, method: str, url: str, body: Any = None) -> int:
     )
 
 
-def message(page: Any) -> str:
-    page.wait_for_selector("#message:not([hidden])")
-    return page.text_content("#message")
+def expect_message(page: Any, words: str) -> None:
+    """Wait until the page's message box says ``words`` (it updates after the response)."""
+    page.wait_for_function(
+        "(w) => { const m = document.getElementById('message'); return !m.hidden && m.textContent.includes(w); }",
+        arg=words,
+        timeout=30_000,
+    )
 
 
 def test_bad_input_through_the_page(browser: Any, server: Any, tmp_path: Path, shots: Path) -> None:
@@ -291,7 +295,7 @@ def test_bad_input_through_the_page(browser: Any, server: Any, tmp_path: Path, s
     with page.expect_response("**/api/upload*") as response:
         page.set_input_files("#upload-input", str(notes))
     assert response.value.status == 415
-    assert "not a video or image" in message(page)
+    expect_message(page, "not a video or image")
 
     # a file named like a video that is not one
     fake = tmp_path / "fake.mp4"
@@ -299,7 +303,7 @@ def test_bad_input_through_the_page(browser: Any, server: Any, tmp_path: Path, s
     with page.expect_response("**/api/upload*") as response:
         page.set_input_files("#upload-input", str(fake))
     assert response.value.status == 415
-    assert "cannot be opened" in message(page)
+    expect_message(page, "cannot be opened")
 
     # an oversize upload
     big = tmp_path / "big.mp4"
@@ -307,25 +311,25 @@ def test_bad_input_through_the_page(browser: Any, server: Any, tmp_path: Path, s
     with page.expect_response("**/api/upload*") as response:
         page.set_input_files("#upload-input", str(big))
     assert response.value.status == 413
-    assert "limit" in message(page)
+    expect_message(page, "limit")
     page.screenshot(path=str(shots / "06_error_message.png"))
 
     # paths leading out of the root
     assert api_status(page, "POST", "/api/open", {"path": "../outside/secret.mp4"}) == 403
-    assert "outside the root" in message(page)
+    expect_message(page, "outside the root folder: '../outside/secret.mp4'")
     assert api_status(page, "GET", "/api/files?dir=..%2F..") == 403
-    assert "outside the root" in message(page)
+    expect_message(page, "outside the root folder: '../..'")
 
     # a frame past the end, a prompt outside the frame
     open_clip(page)
     assert api_status(page, "GET", f"/api/frames/{TN}") == 404
-    assert "outside the clip" in message(page)
+    expect_message(page, "outside the clip")
     body = {"kind": "point", "x": TW + 50, "y": 10, "frame": 0, "object_id": 1}
     assert api_status(page, "POST", "/api/prompts", body) == 422
-    assert "outside the 320×180 frame" in message(page)
+    expect_message(page, "outside the 320×180 frame")
     body = {"kind": "point", "x": 10, "y": 10, "frame": TN + 3, "object_id": 1}
     assert api_status(page, "POST", "/api/prompts", body) == 422
-    assert "the clip has 16 frames" in message(page)
+    expect_message(page, "the clip has 16 frames")
     page.fill("#frame-number", str(TN + 20))  # the page clamps what it asks for
     page.dispatch_event("#frame-number", "change")
     page.wait_for_function(f"document.getElementById('frame-number').value === '{TN - 1}'")
@@ -351,7 +355,7 @@ def test_two_sessions_race_on_one_clip(browser: Any, server: Any) -> None:
     # each session sees its own results; one cannot cancel the other's (nothing of its own runs)
     for page in pages:
         assert api_status(page, "POST", "/api/cancel") == 404
-        assert "nothing is running" in message(page)
+        expect_message(page, "nothing is running")
     states = [p.evaluate("fetch('/api/state').then((r) => r.json())") for p in pages]
     assert all(s["results"]["frames"] == TN for s in states)
     work = server["work"]
