@@ -14,6 +14,19 @@ if "$VENV/bin/python" -c "import torchvision" 2>/dev/null; then
   echo "error: torchvision is importable; it must not be installed (it pulls a CUDA torch and breaks transformers' SAM imports)" >&2
   exit 1
 fi
+# the browser tests drive Debian's Chromium through Playwright (never `playwright install`):
+# install it once, quietly, where apt-get can; the tests skip with the reason where it cannot
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && SUDO="sudo -n"; }
+  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+    echo "installing chromium for the browser tests (apt-get)" >&2
+    { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 ||
+      { $SUDO apt-get update -q >/dev/null 2>&1 &&
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; } ||
+      echo "warning: could not install chromium; the browser tests will be skipped" >&2
+  fi
+fi
 "$VENV/bin/ruff" check src tests benchmarks
 "$VENV/bin/ruff" format --check src tests benchmarks
 "$VENV/bin/mypy" src/sam2matting

@@ -42,7 +42,14 @@ from .types import FrameResult, Prompt, TextPrompt, TrackedFrame, validate_promp
 
 _PROMPT_NAMES = {"Points": "point", "Box": "box", "MaskPrompt": "mask", "TextPrompt": "text"}
 
-__all__ = ["MatteOutput", "MattingSession", "StageTimes", "matte_image", "matte_video"]
+__all__ = [
+    "MatteOutput",
+    "MattingSession",
+    "ResultWriter",
+    "StageTimes",
+    "matte_image",
+    "matte_video",
+]
 
 log = logging.getLogger("sam2matting")
 
@@ -385,6 +392,83 @@ class MattingSession:
             first[p.object_id] = min(p.frame, first.get(p.object_id, p.frame))
         return first
 
+    def remove_prompt(self, index: int) -> Prompt:
+        """Remove the prompt at ``index`` of :attr:`prompts` and return it.
+
+        Trackers fold prompts into their state as they arrive, so the tracker session is rebuilt
+        from the remaining prompts (same order); on any failure the session is left unchanged.
+        """
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        if not 0 <= index < len(self._prompts):
+            raise PromptError(
+                f"no prompt {index}: the session has {len(self._prompts)} prompt(s)"
+                + (f" (0..{len(self._prompts) - 1})" if self._prompts else "")
+            )
+        removed = self._prompts[index]
+        self._replace_prompts(self._prompts[:index] + self._prompts[index + 1 :])
+        return removed
+
+    def remove_object(self, object_id: int) -> int:
+        """Remove every prompt of ``object_id``; returns how many were removed."""
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        keep = [p for p in self._prompts if p.object_id != object_id]
+        removed = len(self._prompts) - len(keep)
+        if removed == 0:
+            raise PromptError(f"object {object_id} has no prompts")
+        self._replace_prompts(keep)
+        return removed
+
+    def _replace_prompts(self, prompts: list[Prompt]) -> None:
+        fresh = self.tracker.open(self._source)
+        try:
+            for prompt in prompts:
+                fresh.add_prompt(prompt)
+        except BaseException:
+            fresh.close()
+            raise
+        old, self._session = self._session, fresh
+        old.close()
+        self._prompts = list(prompts)
+
+    def preview(self, frame: int) -> FrameResult:
+        """Mask and matte of one frame from the prompts so far, without propagating the clip.
+
+        Objects whose first prompt is after ``frame`` get an all-zero alpha. Only ``frame`` is
+        matted; a tracker may still re-track from the nearest prompt that fixes an object on its
+        own (the built-in tracker does, for clicks that correct a tracked mask), so a preview on
+        a prompted frame costs one frame. Meant for interactive use: the result equals the
+        propagated one where the tracker is deterministic.
+        """
+        if self._closed:
+            raise Sam2MattingError("the session is closed")
+        n = self.info.num_frames
+        if not 0 <= frame < n:
+            raise InputError(f"frame {frame} is outside the clip: it has {n} frames (0..{n - 1})")
+        h, w = self.info.height, self.info.width
+        first = self.first_frames()
+        live = [obj for obj, f in first.items() if f <= frame]
+        alphas: dict[int, np.ndarray] = {}
+        if live:
+            # a one-frame run; the last frame yielded is ``frame`` (a replay may yield more)
+            tracked = None
+            for item in self._tracked(self._session.propagate(frame, end_frame=frame)):
+                tracked = item
+            if tracked is None or tracked.index != frame:
+                raise InputError(f"the tracker produced no result for frame {frame}")
+            image = tracked.image
+            self.head.reset()
+            alphas = self._matte(tracked, live)
+        else:
+            image = self._source.read_frame(frame)
+        for obj in first:
+            alphas.setdefault(obj, np.zeros((h, w), np.float32))
+        alphas = dict(sorted(alphas.items()))
+        return FrameResult(
+            index=frame, image=image, alphas=alphas, masks={k: v > 0.5 for k, v in alphas.items()}
+        )
+
     # -- propagation -------------------------------------------------------------------------
     def _matte(self, tracked: TrackedFrame, wanted: Iterable[int]) -> dict[int, np.ndarray]:
         keep = set(wanted)
@@ -423,6 +507,9 @@ class MattingSession:
         h, w = self.info.height, self.info.width
         start = min(first.values())
 
+        if self._spool is not None:  # left by a propagation that was stopped early
+            self._spool.close()
+            self._spool = None
         if backward:
             by_frame: dict[int, list[int]] = defaultdict(list)
             for obj, f in first.items():
@@ -525,6 +612,211 @@ def _remove_created(created: Sequence[Path]) -> None:
             return
 
 
+def check_output_options(
+    formats: Sequence[str],
+    alpha_bits: int,
+    *,
+    exr_colour: str = "linear",
+    exr_compression: str = "zip",
+) -> list[str]:
+    """Validate output formats, alpha bit depth and the EXR options; returns the formats
+    without repeats. Lets callers refuse bad options before any folder or file is created."""
+    from .io import writers as W
+
+    fmts = list(dict.fromkeys(formats))
+    for fmt in fmts:
+        if fmt not in W.FORMATS:
+            raise OutputError(f"unknown output format {fmt!r}; choose from: {', '.join(W.FORMATS)}")
+    if alpha_bits not in (8, 16):
+        raise OutputError(f"alpha bit depth must be 8 or 16, got {alpha_bits}")
+    if exr_colour not in W.EXR_COLOURS:
+        raise OutputError(
+            f"unknown EXR colour {exr_colour!r}; choose from: {', '.join(W.EXR_COLOURS)}"
+        )
+    if exr_compression not in W.EXR_COMPRESSIONS:
+        raise OutputError(
+            f"unknown EXR compression {exr_compression!r}; choose from: "
+            f"{', '.join(W.EXR_COMPRESSIONS)}"
+        )
+    return fmts
+
+
+#: frames a contact sheet samples, evenly over the clip
+CONTACT_FRAMES = 6
+#: a first foreground estimate slower than this was pymatting compiling its kernels
+_COMPILE_NOTICE_S = 5.0
+
+
+class ResultWriter:
+    """Writes FrameResults in every requested format: one output per object and format
+    (``<stem>.obj<id>.<format>…``), plus one with every object merged by maximum when
+    ``combined``; ``exr-layers`` is one output for the clip with a layer per object. A still
+    image (``info.kind == "image"``) gives one file per object and image format; image folders
+    keep their frame names (``info.frame_names``). ``exr_colour`` / ``exr_compression`` apply to
+    the EXR formats; ``contact_sheet`` also writes ``<stem>.contact.png`` on :meth:`close`
+    (sampled frames, their merged mattes and composites over ``background`` when it is a
+    colour, chroma green otherwise).
+
+    A context manager: leaving it by an exception aborts every output (nothing under a final
+    name) and removes the output folders it created; :meth:`close` commits them all (temporary
+    name → final name) and returns the paths, keyed ``(object_id or None for combined,
+    format)`` (the sheet: ``(None, "contact-sheet")``). Used by :func:`matte_video` and by
+    clients that write results they already have (the web app exports what the user reviewed).
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        stem: str,
+        info: VideoInfo,
+        object_ids: Sequence[int],
+        *,
+        formats: Sequence[str] = ("alpha-png",),
+        combined: bool = False,
+        background: str | Path | tuple[int, int, int] | None = None,
+        alpha_bits: int = 8,
+        lossless: bool = False,
+        exr_colour: str = "linear",
+        exr_compression: str = "zip",
+        contact_sheet: bool = False,
+        times: StageTimes | None = None,
+    ) -> None:
+        from .io import writers as W
+
+        fmts = check_output_options(
+            formats, alpha_bits, exr_colour=exr_colour, exr_compression=exr_compression
+        )
+        if not fmts:
+            raise OutputError(f"no output format given; choose from: {', '.join(W.FORMATS)}")
+        if not object_ids:
+            raise PromptError("no object to write: add a prompt first")
+        self.object_ids = list(object_ids)
+        targets: list[int | None] = list(object_ids)
+        if combined:  # README: one output per object, and one more with every object merged
+            targets.append(None)
+        self.targets = targets
+        self.info = info
+        self.stem = stem
+        self.background = background
+        self.times = times if times is not None else StageTimes()
+        self.needs_foreground = any(W.FORMATS[fmt].needs_foreground for fmt in fmts)
+        self._formats = {fmt: W.FORMATS[fmt] for fmt in fmts}
+        self._fg_calls = 0
+        self._stack = ExitStack()
+        self._writers: dict[tuple[int | None, str], Any] = {}
+        self._sheet_picks: set[int] = set()
+        if contact_sheet:
+            count = min(CONTACT_FRAMES, info.num_frames)
+            self._sheet_picks = set(
+                int(i) for i in np.linspace(0, info.num_frames - 1, count).round().astype(int)
+            )
+        self._tiles: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.out_dir, self._created = _prepare_output_dir(out_dir)
+        still = info.kind == "image"
+        try:
+            for fmt in fmts:
+                for target in [None] if W.FORMATS[fmt].per_clip else targets:
+                    path = W.output_path(self.out_dir, stem, fmt, target, still=still)
+                    self._writers[(target, fmt)] = self._stack.enter_context(
+                        W.open_writer(
+                            fmt,
+                            path,
+                            info,
+                            alpha_bits=alpha_bits,
+                            background=background,
+                            lossless=lossless,
+                            still=still,
+                            frame_names=info.frame_names,
+                            exr_colour=exr_colour,
+                            exr_compression=exr_compression,
+                        )
+                    )
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, result: FrameResult) -> None:
+        """Append one frame (its objects' alphas; a missing object is written as zero)."""
+        from .io.compose import contact_tile
+        from .matting.foreground import estimate_foreground
+
+        h, w = result.image.shape[:2]
+        alphas: dict[int, np.ndarray] = {}
+        for obj in self.object_ids:
+            alpha = result.alphas.get(obj)
+            alphas[obj] = np.zeros((h, w), np.float32) if alpha is None else alpha
+        merged = np.max(np.stack(list(alphas.values())), axis=0)
+        if result.index in self._sheet_picks:
+            label = self.info.first_frame + result.index  # the input's frame number
+            self._tiles.append((label, *contact_tile(result.image, merged)))
+        fg_cache: dict[int | None, np.ndarray] = {}
+        for (target, fmt), writer in self._writers.items():
+            alpha = merged if target is None else alphas[target]
+            fg = None
+            if self._formats[fmt].needs_foreground:
+                if target not in fg_cache:
+                    t0 = time.perf_counter()
+                    fg_cache[target] = estimate_foreground(result.image, alpha)
+                    elapsed = time.perf_counter() - t0
+                    self.times.add("foreground", elapsed)
+                    self._fg_calls += 1
+                    if self._fg_calls == 1 and elapsed > _COMPILE_NOTICE_S:
+                        log.info(
+                            "the first foreground estimate took %.0f s: pymatting compiled "
+                            "its kernels (once per install)",
+                            elapsed,
+                        )
+                fg = fg_cache[target]
+            t0 = time.perf_counter()
+            if self._formats[fmt].per_clip:
+                writer.write_layers(result.image, alphas, fg)
+            else:
+                writer.write(result.image, alpha, fg)
+            self.times.add("encode", time.perf_counter() - t0)
+
+    def close(self) -> dict[tuple[int | None, str], Path]:
+        """Commit every output (in order; a failure aborts the rest), then write the contact
+        sheet if asked for; returns the paths."""
+        from .io.compose import contact_sheet as make_sheet
+
+        t0 = time.perf_counter()
+        try:
+            for writer in self._writers.values():
+                writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._stack.pop_all()
+        self.times.add("encode", time.perf_counter() - t0)
+        paths = {key: Path(writer.path) for key, writer in self._writers.items()}
+        if self._tiles:
+            bg = self.background
+            sheet_bg = bg if isinstance(bg, (str, tuple)) else None
+            if isinstance(sheet_bg, str) and Path(sheet_bg).exists():
+                sheet_bg = None  # an image/video background: the sheet uses chroma green
+            sheet = make_sheet(self._tiles, sheet_bg)
+            path = self.out_dir / f"{self.stem}.contact.png"
+            paths[(None, "contact-sheet")] = _write_sheet(path, sheet)
+        return paths
+
+    def abort(self) -> None:
+        """Discard every output not yet committed and remove the output folders this writer
+        created (while empty). Idempotent."""
+        for writer in self._writers.values():
+            writer.abort()
+        self._stack.pop_all()
+        _remove_created(self._created)
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self._stack.close()
+
+
 def matte_video(
     source: SourceLike,
     prompts: Sequence[Prompt],
@@ -582,6 +874,10 @@ def matte_video(
 
     # bad devices / dtypes fail before any folder or file is created
     resolve_dtype(dtype, resolve_device(device))
+    # so are bad output options
+    check_output_options(
+        formats, alpha_bits, exr_colour=exr_colour, exr_compression=exr_compression
+    )
     created: list[Path] = []
     out_dir: Path | None = None
     if output is not None:
@@ -633,12 +929,6 @@ def _shift_prompts(prompts: Sequence[Prompt], frames: tuple[int, int | None]) ->
     return shifted
 
 
-#: frames a contact sheet samples, evenly over the clip
-CONTACT_FRAMES = 6
-#: a first foreground estimate slower than this was pymatting compiling its kernels
-_COMPILE_NOTICE_S = 5.0
-
-
 def _matte_video(
     source: SourceLike,
     prompts: Sequence[Prompt],
@@ -665,17 +955,6 @@ def _matte_video(
     contact_sheet: bool,
     frames: tuple[int, int | None] | None,
 ) -> MatteOutput:
-    from .io import writers as W
-    from .io.compose import contact_sheet as make_sheet
-    from .io.compose import contact_tile
-    from .matting.foreground import estimate_foreground
-
-    fmts = list(dict.fromkeys(formats))
-    for fmt in fmts:
-        if fmt not in W.FORMATS:
-            raise OutputError(f"unknown output format {fmt!r}; choose from: {', '.join(W.FORMATS)}")
-    if alpha_bits not in (8, 16):
-        raise OutputError(f"alpha bit depth must be 8 or 16, got {alpha_bits}")
     stem = stem or _stem_for(source)
     t_start = time.perf_counter()
     with ExitStack() as stack:
@@ -695,34 +974,26 @@ def _matte_video(
         for prompt in prompts:
             session.add_prompt(prompt)
         info = session.info
-        still = info.kind == "image"
-        targets: list[int | None] = list(session.object_ids)
-        if combined:  # README: one output per object, and one more with every object merged
-            targets.append(None)
-        writers: dict[tuple[int | None, str], Any] = {}
+        times = session.times
+        writer: ResultWriter | None = None
         if out_dir is not None:
-            for fmt in fmts:
-                for target in [None] if W.FORMATS[fmt].per_clip else targets:
-                    path = W.output_path(out_dir, stem, fmt, target, still=still)
-                    writers[(target, fmt)] = stack.enter_context(
-                        W.open_writer(
-                            fmt,
-                            path,
-                            info,
-                            alpha_bits=alpha_bits,
-                            background=background,
-                            lossless=lossless,
-                            still=still,
-                            frame_names=info.frame_names,
-                            exr_colour=exr_colour,
-                            exr_compression=exr_compression,
-                        )
-                    )
-        sheet_picks: set[int] = set()
-        if contact_sheet and out_dir is not None:
-            count = min(CONTACT_FRAMES, info.num_frames)
-            sheet_picks = set(np.linspace(0, info.num_frames - 1, count).round().astype(int))
-        tiles: list[tuple[int, np.ndarray, np.ndarray]] = []
+            writer = stack.enter_context(
+                ResultWriter(
+                    out_dir,
+                    stem,
+                    info,
+                    session.object_ids,
+                    formats=formats,
+                    combined=combined,
+                    background=background,
+                    alpha_bits=alpha_bits,
+                    lossless=lossless,
+                    exr_colour=exr_colour,
+                    exr_compression=exr_compression,
+                    contact_sheet=contact_sheet,
+                    times=times,
+                )
+            )
         bar = None
         if progress:
             from tqdm import tqdm
@@ -736,8 +1007,6 @@ def _matte_video(
                 )
             )
         done = 0
-        times = session.times
-        fg_calls = 0
         results: Iterator[FrameResult]
         if not pipeline:
             results = session.propagate(backward=backward)
@@ -752,38 +1021,8 @@ def _matte_video(
         for result in results:
             if on_frame is not None:
                 on_frame(result)
-            merged: np.ndarray | None = None
-            if writers or result.index in sheet_picks:
-                merged = np.max(np.stack(list(result.alphas.values())), axis=0)
-            if result.index in sheet_picks and merged is not None:
-                label = info.first_frame + result.index  # the input's frame number
-                tiles.append((label, *contact_tile(result.image, merged)))
-            fg_cache: dict[int | None, np.ndarray] = {}
-            for (target, fmt), writer in writers.items():
-                alpha = merged if target is None else result.alphas[target]
-                if alpha is None:  # pragma: no cover - merged is set whenever writers exist
-                    raise OutputError("no alpha to write")
-                fg = None
-                if W.FORMATS[fmt].needs_foreground:
-                    if target not in fg_cache:
-                        t0 = time.perf_counter()
-                        fg_cache[target] = estimate_foreground(result.image, alpha)
-                        elapsed = time.perf_counter() - t0
-                        times.add("foreground", elapsed)
-                        fg_calls += 1
-                        if fg_calls == 1 and elapsed > _COMPILE_NOTICE_S:
-                            log.info(
-                                "the first foreground estimate took %.0f s: pymatting compiled "
-                                "its kernels (once per install)",
-                                elapsed,
-                            )
-                    fg = fg_cache[target]
-                t0 = time.perf_counter()
-                if W.FORMATS[fmt].per_clip:
-                    writer.write_layers(result.image, result.alphas, fg)
-                else:
-                    writer.write(result.image, alpha, fg)
-                times.add("encode", time.perf_counter() - t0)
+            if writer is not None:
+                writer.write(result)
             done += 1
             check_cancelled()
             if bar is not None:
@@ -792,18 +1031,8 @@ def _matte_video(
             raise InputError(f"expected {info.num_frames} frames but processed {done}")
         # a Ctrl-C during the last frame's encode counts: nothing is committed yet
         check_cancelled()
-        # commit outputs (rename temp → final) in order; any failure aborts the rest via ExitStack
-        t0 = time.perf_counter()
-        for writer in writers.values():
-            writer.close()
-        times.add("encode", time.perf_counter() - t0)
-        paths = {key: Path(writer.path) for key, writer in writers.items()}
-        if tiles and out_dir is not None:
-            sheet_bg = background if isinstance(background, (str, tuple)) else None
-            if isinstance(sheet_bg, str) and Path(sheet_bg).exists():
-                sheet_bg = None  # an image/video background: the sheet uses chroma green
-            sheet = make_sheet(tiles, sheet_bg)
-            paths[(None, "contact-sheet")] = _write_sheet(out_dir / f"{stem}.contact.png", sheet)
+        # commit outputs (rename temp → final) in order; a failure aborts the rest
+        paths = writer.close() if writer is not None else {}
     return MatteOutput(
         paths=paths,
         num_frames=done,

@@ -1,4 +1,4 @@
-"""Command line: ``sam2matting matte | demo | info | eval | train``.
+"""Command line: ``sam2matting matte | demo | info | eval | train | serve``.
 
 A thin client of :mod:`sam2matting.api`. User errors print one line and exit 2; Ctrl-C or
 SIGTERM abort cleanly (no partial outputs under final names) and exit 130 / 143.
@@ -26,7 +26,11 @@ __all__ = ["build_parser", "main"]
 log = logging.getLogger("sam2matting")
 
 #: subcommands that live in their own modules (each has add_parser(subparsers) and run(args))
-_PLUGIN_COMMANDS = {"eval": "sam2matting.eval.cli", "train": "sam2matting.train.cli"}
+_PLUGIN_COMMANDS = {
+    "eval": "sam2matting.eval.cli",
+    "train": "sam2matting.train.cli",
+    "serve": "sam2matting.web.cli",
+}
 
 FORMAT_HELP = (
     "alpha-png (8/16-bit grey PNG sequence), rgba-png (straight RGBA PNGs), premul-png "
