@@ -47,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
-    p.add_argument("--set", choices=("validation", "tuning"), default="validation")
+    p.add_argument(
+        "--set",
+        choices=("validation", "tuning", "dev-512x288", "dev-1920x1080"),
+        default="validation",
+        help="dev-*: the dev benchmark (build it first: benchmarks/build_dev_benchmark.py)",
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -85,7 +90,18 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {root} has no davis/ (the shared data); nothing to evaluate", file=sys.stderr
         )
         return 2
-    out = args.out or default_cache_dir() / args.set
+    default = (
+        default_cache_dir() / "devbench" / args.set[4:]
+        if args.set.startswith("dev-")
+        else default_cache_dir() / args.set
+    )
+    out = args.out or default
+    if args.set.startswith("dev-") and not (out / "benchmark.json").is_file():
+        print(
+            f"error: no dev benchmark at {out}; run benchmarks/build_dev_benchmark.py",
+            file=sys.stderr,
+        )
+        return 2
     if not (out / "benchmark.json").is_file():
         clips = tuning_clips() if args.set == "tuning" else None
         print(f"building the {args.set} set in {out} …", file=sys.stderr)
