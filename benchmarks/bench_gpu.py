@@ -132,7 +132,7 @@ def build_head(case: Case, device: str, dtype: str, tensor_ops: bool | None) -> 
     """``tensor_ops``: None → the device's default (tensor ops on CUDA / MPS, OpenCV on the
     CPU); True → the tensor-op (GPU) code path on any device (``--smoke --tensor-ops``)."""
     from sam2matting.matting.classical import ClassicalConfig, build_guided
-    from sam2matting.matting.learned import build
+    from sam2matting.matting.weights import build_learned_head as build
 
     if case.head == "guided":
         if tensor_ops:

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from sam2matting.matting.learned import build
+    from sam2matting.matting.weights import build_learned_head as build
     from sam2matting.train.cli import _default_data_root
     from sam2matting.train.data import CompositeSampler, DataConfig
     from sam2matting.types import ObjectTrack

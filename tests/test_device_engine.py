@@ -202,7 +202,7 @@ def test_tensor_guided_head_matches_opencv_head(clip: SampleClip) -> None:
 def test_learned_tensor_ops_on_cpu_match_numpy_path(clip: SampleClip, weights: str | None) -> None:
     """The GPU code path of the learned head (resizes, prior, tiles, paste as tensor ops), run
     on the CPU, against the numpy / OpenCV path: mean |Δα| ≤ 0.01, 99th pct ≤ 0.1."""
-    from sam2matting.matting.learned import build
+    from sam2matting.matting.weights import build_learned_head as build
 
     opts: dict[str, object] = {"weights": weights}
     if weights is None:
@@ -220,9 +220,21 @@ def test_learned_tensor_ops_on_cpu_match_numpy_path(clip: SampleClip, weights: s
     assert set(tensor_head.last_timings) >= {"prepare", "heads", "upsample", "refine", "paste"}
 
 
+def test_session_device_and_dtype_reach_the_learned_builder(clip: SampleClip) -> None:
+    """The registry builder of the learned head (``weights.build_learned_head`` since issue 9
+    moved it out of ``learned``) names ``device`` / ``dtype``, so a session forwards both."""
+    from sam2matting.api import MattingSession
+
+    frames = [clip.frame(t)[0] for t in range(2)]
+    with MattingSession(frames, head="sam2matting", device="cpu", dtype="bf16") as s:
+        assert s.head.device.type == "cpu" and s.head.config.dtype == "bfloat16"
+    with MattingSession(frames, head="sam2matting", device="cpu") as s:
+        assert s.head.config.dtype is None
+
+
 def test_learned_head_bf16_autocast_runs_and_stays_close(clip: SampleClip) -> None:
     """bf16 autocast (CPU here) no longer breaks the head (.numpy() of a bf16 tensor)."""
-    from sam2matting.matting.learned import build
+    from sam2matting.matting.weights import build_learned_head as build
 
     fp32 = build(device="cpu")
     bf16 = build(device="cpu", dtype="bf16")

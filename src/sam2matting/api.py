@@ -276,6 +276,31 @@ def _build_head(
     return build_head(head, **opts)
 
 
+def _build_model(
+    model: str,
+    tracker: str | Tracker,
+    head: str | MattingStage | None,
+    device: str | None,
+    dtype: str,
+    tracker_options: dict[str, Any] | None,
+    head_options: dict[str, Any] | None,
+) -> tuple[Tracker, MattingStage]:
+    if not (isinstance(tracker, str) and tracker == "builtin") or head is not None:
+        raise Sam2MattingError(
+            "a model (official SAM2Matting checkpoint) brings its own tracker and heads: "
+            "do not also give a tracker or a head"
+        )
+    from .models import build_official
+
+    return build_official(
+        model,
+        device=device,
+        dtype=dtype,
+        tracker_options=tracker_options,
+        head_options=head_options,
+    )
+
+
 class MattingSession:
     """Prompt a clip on any frame, propagate, and receive per-frame, per-object alpha mattes.
 
@@ -289,6 +314,9 @@ class MattingSession:
     fp32 heads), ``fp32``, ``bf16`` or ``fp16``, validated against the device.
     ``frames``: ``(start, stop)`` to work on input frames ``start ≤ i < stop`` only (stop
     ``None``: to the end); the session then numbers them from 0 (prompts included).
+    ``model``: an official SAM2Matting checkpoint — a preset (``sam2matting-sam2.1-tiny``, …)
+    or a ``.pt`` path — giving both the tracker and the heads (instead of ``tracker``/``head``;
+    see :mod:`sam2matting.models`); the session's device and dtype reach both.
     """
 
     def __init__(
@@ -304,6 +332,7 @@ class MattingSession:
         fps: float | None = None,
         frames: tuple[int, int | None] | None = None,
         prefetch: int = 0,
+        model: str | None = None,
     ) -> None:
         from .device import resolve_device, resolve_dtype
 
@@ -326,8 +355,13 @@ class MattingSession:
         self._spool: _AlphaSpool | None = None
         try:
             dev = str(self.device)
-            self.tracker = _build_tracker(tracker, tracker_options or {}, dev, self.dtype)
-            self.head = _build_head(head, head_options or {}, dev, self.dtype)
+            if model is not None:
+                self.tracker, self.head = _build_model(
+                    model, tracker, head, dev, self.dtype, tracker_options, head_options
+                )
+            else:
+                self.tracker = _build_tracker(tracker, tracker_options or {}, dev, self.dtype)
+                self.head = _build_head(head, head_options or {}, dev, self.dtype)
             self._session: TrackerSession = self.tracker.open(self._source)
         except BaseException:
             if self._owns_source:
@@ -842,6 +876,7 @@ def matte_video(
     contact_sheet: bool = False,
     frames: tuple[int, int | None] | None = None,
     pipeline: bool = True,
+    model: str | None = None,
 ) -> MatteOutput:
     """Matte every frame of ``source`` for the prompted objects and write ``formats`` to ``output``.
 
@@ -858,8 +893,8 @@ def matte_video(
     ``background`` (colours only; green otherwise). ``frames=(start, stop)``: only input
     frames ``start ≤ i < stop`` (stop ``None``: to the end); prompts keep the input's frame
     numbers, outputs hold the range (audio trimmed to match), and FrameResult indices given to
-    ``on_frame`` count from the range start. ``on_frame`` sees each FrameResult.
-
+    ``on_frame`` count from the range start. ``on_frame`` sees each FrameResult. ``model``: an
+    official SAM2Matting checkpoint (preset or path) instead of ``tracker`` and ``head``.
 
     ``device`` / ``dtype``: see :class:`MattingSession` (validated before anything is written).
     ``pipeline`` (default): decoding, tracking + matting, and foreground + encoding run in
@@ -907,6 +942,7 @@ def matte_video(
             exr_compression=exr_compression,
             contact_sheet=contact_sheet,
             frames=frames,
+            model=model,
         )
     except BaseException:
         _remove_created(created)
@@ -954,6 +990,7 @@ def _matte_video(
     exr_compression: str,
     contact_sheet: bool,
     frames: tuple[int, int | None] | None,
+    model: str | None,
 ) -> MatteOutput:
     stem = stem or _stem_for(source)
     t_start = time.perf_counter()
@@ -969,6 +1006,7 @@ def _matte_video(
                 head_options=head_options,
                 frames=frames,
                 prefetch=DEFAULT_DEPTH if pipeline else 0,
+                model=model,
             )
         )
         for prompt in prompts:

@@ -271,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
         "on CPU); all heads: 'sam2matting info'",
     )
     mm.add_argument(
+        "--model",
+        help="an official SAM2Matting checkpoint, tracker and heads in one: a preset "
+        "(sam2matting-sam2.1-tiny, sam2matting-sam2.1-base-plus; downloaded once from "
+        "FudanCVL/SAM2Matting, cached) or a .pt path; replaces --tracker and --head",
+    )
+    mm.add_argument(
         "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"
     )
     mm.add_argument(
@@ -362,6 +368,8 @@ def _cmd_matte(args: argparse.Namespace) -> int:
     prompts = prompts_from_args(items)
     if not prompts:
         raise PromptError("no prompt given: use --point, --box, --mask or --text (see --help)")
+    if args.model and (args.tracker or args.head):
+        raise Sam2MattingError("--model brings its own tracker and heads: drop --tracker / --head")
     tracker_options: dict[str, Any] = {}
     if args.masks_dir:
         tracker_options["masks_dir"] = args.masks_dir
@@ -372,6 +380,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "formats": args.formats,
             "tracker": args.tracker,
             "head": args.head,
+            "model": args.model,
             "device": args.device,
             "dtype": args.dtype,
             "pipeline": args.pipeline,

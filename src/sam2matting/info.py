@@ -74,6 +74,12 @@ def collect_info() -> str:
     for name, spec in sorted(TRACKERS.items()):
         lines.append(f"  {name:<22} {spec.description}")
         lines.append(f"  {'':<22} [{_tracker_weights(name)}]")
+    from .models import OFFICIAL_MODELS, model_status
+
+    lines.append("official SAM2Matting checkpoints (--model; tracker + heads):")
+    for name, preset in OFFICIAL_MODELS.items():
+        lines.append(f"  {name:<30} {preset.description}")
+        lines.append(f"  {'':<30} [{model_status(name)}]")
     lines.append(f"matting heads (--head; default {DEFAULT_HEAD}):")
     for name, hspec in sorted(HEADS.items()):
         lines.append(f"  {name:<22} {hspec.description}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..matting.heads import ConvBNReLU, resize_to
+from ..matting.heads import ConvBNReLU, resample
 
 __all__ = ["RoiConfig", "RoiDetector"]
 
@@ -32,13 +32,17 @@ __all__ = ["RoiConfig", "RoiDetector"]
 class RoiConfig:
     """``feature_channels``: channels of F4, F8, F16; ``branch_widths``: the two 3×3 widths of
     each scale's branch; ``fusion_widths``: the two 3×3 widths after concatenation;
-    ``threshold``: sigmoid level above which a pixel is in the ROI."""
+    ``threshold``: sigmoid level above which a pixel is in the ROI; ``bias``: convolutions with
+    biases (the official heads); ``resample``: ``"area"`` (ours) or ``"bilinear"`` (the official
+    code's ``F.interpolate`` everywhere), see :data:`~sam2matting.matting.heads.RESAMPLE_MODES`."""
 
     feature_channels: tuple[int, int, int] = (32, 64, 256)
     branch_widths: tuple[tuple[int, int], ...] = ((128, 64), (128, 64), (256, 64))
     fusion_widths: tuple[int, int] = (64, 32)
     threshold: float = 0.65
     rgb_channels: int = 3
+    bias: bool = False
+    resample: str = "area"
 
 
 class RoiDetector(nn.Module):
@@ -50,12 +54,17 @@ class RoiDetector(nn.Module):
         if len(c.branch_widths) != 3:
             raise ValueError("the ROI detector has exactly three branches (strides 4, 8, 16)")
         self.branches = nn.ModuleList(
-            nn.Sequential(ConvBNReLU(ch + 1 + c.rgb_channels, w1), ConvBNReLU(w1, w2))
+            nn.Sequential(
+                ConvBNReLU(ch + 1 + c.rgb_channels, w1, bias=c.bias),
+                ConvBNReLU(w1, w2, bias=c.bias),
+            )
             for ch, (w1, w2) in zip(c.feature_channels, c.branch_widths)
         )
         fused = sum(w2 for _, w2 in c.branch_widths)
         f1, f2 = c.fusion_widths
-        self.fusion = nn.Sequential(ConvBNReLU(fused, f1), ConvBNReLU(f1, f2))
+        self.fusion = nn.Sequential(
+            ConvBNReLU(fused, f1, bias=c.bias), ConvBNReLU(f1, f2, bias=c.bias)
+        )
         self.out = nn.Conv2d(f2, 1, 1)
 
     def forward(
@@ -64,16 +73,18 @@ class RoiDetector(nn.Module):
         mask: torch.Tensor,
         rgb: torch.Tensor,
     ) -> torch.Tensor:
-        """``features``: (F4, F8, F16); ``mask``: B×1×H×W in {0, 1}; ``rgb``: B×3×H×W normalised.
+        """``features``: (F4, F8, F16); ``mask``: B×1×h×w in {0, 1} (any grid: the working image
+        for ours, the stride-4 grid for the official heads); ``rgb``: B×3×H×W normalised.
 
         Returns ROI logits B×1×(H/4)×(W/4) (apply sigmoid, compare with ``threshold``).
         """
         size4 = (int(features[0].shape[-2]), int(features[0].shape[-1]))
+        mode = self.config.resample
         outs = []
         for branch, feat in zip(self.branches, features):
             size = (int(feat.shape[-2]), int(feat.shape[-1]))
-            x = torch.cat([feat, resize_to(mask, size), resize_to(rgb, size)], dim=1)
-            outs.append(resize_to(branch(x), size4))
+            x = torch.cat([feat, resample(mask, size, mode), resample(rgb, size, mode)], dim=1)
+            outs.append(resample(branch(x), size4, mode))
         return self.out(self.fusion(torch.cat(outs, dim=1)))
 
     def propose(self, logits: torch.Tensor) -> torch.Tensor:

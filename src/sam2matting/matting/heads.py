@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "RESAMPLE_MODES",
     "AlphaHead",
     "ConvBNReLU",
     "PredictorConfig",
@@ -41,22 +42,31 @@ __all__ = [
     "PredictorStage",
     "ProgressiveAlphaPredictor",
     "fuse_batchnorm",
+    "resample",
     "resize_to",
 ]
 
 
 class ConvBNReLU(nn.Sequential):
-    """``kernel``×``kernel`` convolution (no bias) + BatchNorm + ReLU; 'same' padding.
+    """``kernel``×``kernel`` convolution + BatchNorm + ReLU; 'same' padding.
 
-    Submodule names ``conv`` / ``bn`` are part of the weight-file layout (keep them).
+    ``bias``: the convolution's own bias (redundant before BatchNorm, so our heads have none;
+    the official SAM2Matting heads have one). Submodule names ``conv`` / ``bn`` are part of the
+    weight-file layout (keep them).
     """
 
     def __init__(
-        self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1
+        self,
+        cin: int,
+        cout: int,
+        kernel: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        bias: bool = False,
     ) -> None:
         pad = dilation * (kernel // 2)
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, bias=False)
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, bias=bias)
         self.bn = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
 
@@ -79,11 +89,11 @@ def fuse_batchnorm(module: nn.Module) -> nn.Module:
 
 
 class UpConvBNReLU(nn.Sequential):
-    """×2 upsampling: 4×4 stride-2 transposed convolution (no bias) + BatchNorm + ReLU."""
+    """×2 upsampling: 4×4 stride-2 transposed convolution (+ bias when ``bias``) + BN + ReLU."""
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, bias: bool = False) -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False)
+        self.conv = nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=bias)
         self.bn = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
 
@@ -91,13 +101,30 @@ class UpConvBNReLU(nn.Sequential):
 class AlphaHead(nn.Module):
     """``width → hidden`` 3×3 conv+BN+ReLU, then a 1×1 conv to one logit (the paper's 64→32→1)."""
 
-    def __init__(self, width: int, hidden: int) -> None:
+    def __init__(self, width: int, hidden: int, bias: bool = False) -> None:
         super().__init__()
-        self.block = ConvBNReLU(width, hidden)
+        self.block = ConvBNReLU(width, hidden, bias=bias)
         self.out = nn.Conv2d(hidden, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.block(x))
+
+
+#: how the heads resample their inputs between scales: ``"area"`` (ours: average when shrinking
+#: by an integer factor, else bilinear) or ``"bilinear"`` (the official code: every resize is
+#: ``F.interpolate(mode="bilinear", align_corners=False)`` without antialiasing)
+RESAMPLE_MODES = ("area", "bilinear")
+
+
+def resample(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """Resize B×C×h×w to ``size`` with one of :data:`RESAMPLE_MODES`."""
+    if mode == "bilinear":
+        if tuple(x.shape[-2:]) == tuple(size):
+            return x  # bilinear, align_corners=False, at scale 1 is the identity
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    if mode == "area":
+        return resize_to(x, size)
+    raise ValueError(f"unknown resampling mode {mode!r}; choose one of {RESAMPLE_MODES}")
 
 
 def resize_to(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
@@ -127,7 +154,9 @@ class PredictorConfig:
     ``head_width``: hidden width of each stage's alpha head. ``rgb_channels``: 3.
     ``prior_channels``: 1 → every stage also sees a classical prior alpha (the guided filter's,
     see :mod:`sam2matting.matting.learned`), appended after the paper's inputs; 0 → the paper.
-    The defaults are the paper's sizes (official weights load into them).
+    The defaults are the paper's sizes. ``bias``: convolutions with biases (the official heads);
+    ``resample``: one of :data:`RESAMPLE_MODES` (``"bilinear"`` is the official code's).
+    :func:`~sam2matting.matting.learned.paper_config` sets both as the official code has them.
     """
 
     feature_channels: tuple[int, int, int] = (32, 64, 256)
@@ -135,6 +164,8 @@ class PredictorConfig:
     head_width: int = 32
     rgb_channels: int = 3
     prior_channels: int = 0
+    bias: bool = False
+    resample: str = "area"
 
     def stage_inputs(self) -> tuple[int, int, int]:
         """Input channels of stages 1–3: F16+T+RGB, F8+T+RGB+A1, F4+T+RGB+A2 (+ the prior
@@ -147,15 +178,17 @@ class PredictorConfig:
 class PredictorStage(nn.Module):
     """One cascade stage: ConvT ×2 then 3×3 blocks (``body``), then the alpha ``head``."""
 
-    def __init__(self, cin: int, widths: tuple[int, ...], head_width: int) -> None:
+    def __init__(
+        self, cin: int, widths: tuple[int, ...], head_width: int, bias: bool = False
+    ) -> None:
         super().__init__()
         if len(widths) < 1:
             raise ValueError("a predictor stage needs at least the transposed-convolution width")
-        layers: list[nn.Module] = [UpConvBNReLU(cin, widths[0])]
+        layers: list[nn.Module] = [UpConvBNReLU(cin, widths[0], bias=bias)]
         for a, b in itertools.pairwise(widths):
-            layers.append(ConvBNReLU(a, b))
+            layers.append(ConvBNReLU(a, b, bias=bias))
         self.body = nn.Sequential(*layers)
-        self.head = AlphaHead(widths[-1], head_width)
+        self.head = AlphaHead(widths[-1], head_width, bias=bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (alpha logits B×1×2h×2w, last hidden features B×width×2h×2w)."""
@@ -186,7 +219,7 @@ class ProgressiveAlphaPredictor(nn.Module):
             raise ValueError("the progressive predictor has exactly three stages")
         ins = self.config.stage_inputs()
         self.stages = nn.ModuleList(
-            PredictorStage(cin, tuple(w), self.config.head_width)
+            PredictorStage(cin, tuple(w), self.config.head_width, bias=self.config.bias)
             for cin, w in zip(ins, self.config.stage_widths)
         )
 
@@ -212,16 +245,17 @@ class ProgressiveAlphaPredictor(nn.Module):
                 else "this predictor takes no prior alpha"
             )
         f4, f8, f16 = features
+        mode = self.config.resample
         alphas: list[torch.Tensor] = []
         prev: torch.Tensor | None = None
         hidden = f4
         for stage, feat in zip(self.stages, (f16, f8, f4)):
             size = (int(feat.shape[-2]), int(feat.shape[-1]))
-            parts = [feat, resize_to(trimap, size), resize_to(rgb, size)]
+            parts = [feat, resample(trimap, size, mode), resample(rgb, size, mode)]
             if prev is not None:
-                parts.append(resize_to(prev, size))
+                parts.append(resample(prev, size, mode))
             if prior is not None:
-                parts.append(resize_to(prior, size))
+                parts.append(resample(prior, size, mode))
             logits, hidden = stage(torch.cat(parts, dim=1))
             prev = torch.sigmoid(logits)
             alphas.append(prev)

@@ -67,7 +67,6 @@ __all__ = [
     "NetConfig",
     "NetOutput",
     "SAM2MattingNet",
-    "build",
     "compact_config",
     "config_from_dict",
     "count_parameters",
@@ -95,7 +94,10 @@ class NetConfig:
     ``working_size``: long side of the working image when the own encoder is used.
     ``prior_radius``: > 0 makes the heads *hybrid*: the predictor and refiner also see the
     guided filter's alpha (:func:`guided_prior`, band half-width ``prior_radius`` working
-    pixels), whose errors are largely independent of the network's; 0 → the paper's inputs."""
+    pixels), whose errors are largely independent of the network's; 0 → the paper's inputs.
+    ``official``: run the official SAM2Matting pipeline exactly (:meth:`SAM2MattingNet.
+    official_forward`: mask = the tracker's stride-4 logits > 0, image = the tracker's own
+    normalised input, stride-2 alpha resized bilinearly to the frame, no refiner, no pasting)."""
 
     name: str
     roi: RoiConfig
@@ -104,6 +106,7 @@ class NetConfig:
     refiner: RefinerConfig | None = None
     working_size: int = 512
     prior_radius: int = 0
+    official: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -173,18 +176,23 @@ def tiny_config(prior: bool = False) -> NetConfig:
 
 
 def paper_config(refiner: bool = False) -> NetConfig:
-    """The paper's exact head sizes on tracker features (≈ 4.95 M parameters for ROI + heads).
+    """The paper's heads exactly as released (≈ 4.95 M parameters for ROI + heads): the
+    official code's convolutions with biases, its bilinear resampling everywhere and its
+    pipeline (``official=True``); official checkpoints load into it
+    (:func:`~sam2matting.matting.weights.load_official_heads`).
 
     No own encoder (the tracker provides F4/F8/F16); ``refiner=True`` adds an (untrained,
-    identity-initialised) native refiner on the 64-channel stage-3 features.
+    identity-initialised) native refiner on the 64-channel stage-3 features, which the
+    official pipeline does not run (no refiner was trained for those features).
     """
     return NetConfig(
         name="paper",
         encoder=None,
-        roi=RoiConfig(),
-        predictor=PredictorConfig(),
+        roi=RoiConfig(bias=True, resample="bilinear"),
+        predictor=PredictorConfig(bias=True, resample="bilinear"),
         refiner=RefinerConfig(feature_channels=64) if refiner else None,
         working_size=1024,
+        official=True,
     )
 
 
@@ -219,6 +227,7 @@ def config_from_dict(data: dict[str, Any]) -> NetConfig:
             refiner=build(RefinerConfig, data.get("refiner")),
             working_size=int(data.get("working_size", 512)),
             prior_radius=int(data.get("prior_radius", 0)),
+            official=bool(data.get("official", False)),
         )
     except (KeyError, TypeError) as exc:
         from ..errors import WeightsError
@@ -316,6 +325,31 @@ class SAM2MattingNet(nn.Module):
         trimap = pseudo_trimap(mask4, roi)
         out = self.predictor(feats, trimap, rgb, prior)
         return NetOutput(roi_logits, roi, trimap, out.alphas, out.features)
+
+    def official_forward(
+        self,
+        features: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        mask: torch.Tensor,
+        image: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The official SAM2Matting heads' computation (``_detect_unknown_region`` then
+        ``_forward_alpha_heads``), for networks built with :func:`paper_config`.
+
+        ``features``: (F4, F8, F16), B×C×(S/4)², B×C×(S/8)², B×C×(S/16)² — the tracker's
+        high-resolution features of its S×S input; ``mask``: B×1×(S/4)² in {0, 1} (the tracker's
+        low-res mask logits > 0); ``image``: B×3×S×S, the tracker's normalised input.
+        Returns (ROI logits B×1×(S/4)², alpha B×1×(S/2)² in [0, 1]).
+        """
+        if not self.config.official:
+            raise Sam2MattingError(
+                f"official_forward needs the official heads (paper_config); this is {self.config.name!r}"
+            )
+        roi_logits = self.roi(features, mask, image)
+        # hard ROI: 0.5 inside, the binary mask elsewhere (the pseudo-trimap)
+        roi = (torch.sigmoid(roi_logits) > self.config.roi.threshold).to(mask.dtype)
+        trimap = roi * 0.5 + (1 - roi) * mask
+        out = self.predictor(features, trimap, image)
+        return roi_logits, out.alpha
 
 
 def guided_prior(image01: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
@@ -541,6 +575,8 @@ class LearnedMatting:
         self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
     ) -> dict[int, np.ndarray]:
         image = check_rgb_frame(image)
+        if self.net.config.official:
+            return self._matte_official(image, tracks)
         h, w = image.shape[:2]
         out: dict[int, np.ndarray] = {}
         timings = {"prepare": 0.0, "heads": 0.0, "upsample": 0.0, "refine": 0.0, "paste": 0.0}
@@ -677,6 +713,56 @@ class LearnedMatting:
         self.last_timings = timings
         return out
 
+    def _matte_official(
+        self, image: np.ndarray, tracks: dict[int, ObjectTrack]
+    ) -> dict[int, np.ndarray]:
+        """The official SAM2Matting pipeline per frame (``_run_single_frame_inference`` of its
+        video predictor): mask = the tracker's low-res logits > 0 on the stride-4 grid, image =
+        the tracker's input (PIL bicubic to S², ImageNet-normalised), the heads'
+        :meth:`~SAM2MattingNet.official_forward`, and the stride-2 alpha resized bilinearly to the
+        frame. No refiner (none was trained for these features), no ROI hysteresis, no pasting."""
+        import torch.nn.functional as F
+
+        from ..preprocess import meta_model_input
+
+        h, w = image.shape[:2]
+        timings = {"prepare": 0.0, "heads": 0.0, "upsample": 0.0, "refine": 0.0, "paste": 0.0}
+        self.last_coverage = 0.0
+        if not tracks:
+            self.last_timings = timings
+            return {}
+        t0 = time.perf_counter()
+        if not all(t.features is not None for t in tracks.values()):
+            raise InputError(
+                "the official SAM2Matting heads need tracker features (ObjectTrack.features): use a SAM 2 tracker "
+                "(e.g. --model sam2matting-sam2.1-tiny)"
+            )
+        ids = list(tracks)
+        dev = self.device
+        feats_list = [tap_tracker_features(tracks[i].features or {}, device=dev) for i in ids]
+        h4, w4 = (int(s) for s in feats_list[0][0].shape[-2:])
+        if any(tuple(f[0].shape[-2:]) != (h4, w4) for f in feats_list):
+            raise InputError("objects of one frame carry tracker features of different sizes")
+        feats = tuple(torch.cat([f[s] for f in feats_list]) for s in range(3))
+        masks = []
+        for i in ids:
+            logits = torch.from_numpy(np.asarray(tracks[i].logits, np.float32))[None, None]
+            if tuple(logits.shape[-2:]) != (h4, w4):
+                logits = F.interpolate(logits, size=(h4, w4), mode="bilinear", align_corners=False)
+            masks.append((logits > 0).float())
+        mask = torch.cat(masks).to(dev)
+        rgb = meta_model_input(image, 4 * h4, device=dev).expand(len(ids), -1, -1, -1)
+        t1 = time.perf_counter()
+        timings["prepare"] = t1 - t0
+        _, alpha2 = self.net.official_forward(features=feats, mask=mask, image=rgb)  # type: ignore[arg-type]
+        t2 = time.perf_counter()
+        timings["heads"] = t2 - t1
+        alpha = F.interpolate(alpha2.float(), size=(h, w), mode="bilinear", align_corners=False)
+        alphas = alpha[:, 0].clamp_(0.0, 1.0).cpu().numpy()
+        timings["upsample"] = time.perf_counter() - t2
+        self.last_timings = timings
+        return {i: alphas[k].astype(np.float32, copy=False) for k, i in enumerate(ids)}
+
     def _refine(
         self,
         image: np.ndarray,
@@ -731,28 +817,3 @@ class LearnedMatting:
             if n:
                 scatter_patches(alphas[k], fine[start : start + n], t.origins, rc.tile, rc.pad)
             start += n
-
-
-def build(*, device: str | None = None, dtype: str | None = None, **options: Any) -> LearnedMatting:
-    """Registry builder for the ``sam2matting`` head: options as :class:`LearnedMattingConfig`
-    (``device`` named, so the session's device always reaches it: sam2matting.api)."""
-    from ..device import resolve_device
-    from . import weights as weights_mod
-
-    allowed = {f.name for f in dataclasses.fields(LearnedMattingConfig)} - {"timings"}
-    unknown = set(options) - allowed
-    if unknown:
-        raise Sam2MattingError(
-            f"unknown option(s) for head 'sam2matting': {', '.join(sorted(unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    cfg = LearnedMattingConfig(device=device, dtype=dtype, **options)
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    resolved = resolve_device(cfg.device)
-    if cfg.dtype is not None:
-        from ..device import resolve_dtype
-
-        cfg.dtype = resolve_dtype(cfg.dtype, resolved)
-    net = weights_mod.load_network(cfg.weights, model=cfg.model)
-    return LearnedMatting(net, cfg, resolved)

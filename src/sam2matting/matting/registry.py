@@ -57,7 +57,7 @@ register(
 register(
     HeadSpec(
         "sam2matting",
-        "sam2matting.matting.learned:build",
+        "sam2matting.matting.weights:build_learned_head",
         "learned (default): ROI bridge + progressive alpha heads + native-resolution refiner; "
         "shipped hybrid weights (own encoder + the guided filter's alpha as a prior), or "
         "tracker features with official SAM2Matting weights",

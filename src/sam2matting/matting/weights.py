@@ -10,29 +10,29 @@ and the file's sha256). :func:`load_network` builds the network from the manifes
 
 Official checkpoints (``SAM2Matting-SAM2.1Tiny.pt`` etc., CC BY-NC-SA, users bring their own)
 hold a whole tracker state dict plus the head modules ``unknown_region_predictor``,
-``unknown_fusion``, ``unknown_alpha_predictor`` and ``alpha_pred1..3``.
-:func:`convert_official_heads` maps those names onto :func:`~.learned.paper_config`.
+``unknown_fusion``, ``unknown_alpha_predictor`` and ``alpha_pred1..3`` (``torch.save({"model":
+state_dict})``). :func:`convert_official_heads` maps those names onto :func:`~.learned.
+paper_config`, read from the official code (FudanCVL/SAM2Matting,
+``sam2/modeling/sam2matting_base.py``): ``nn.ModuleDict`` objects keyed ``scale_64/128/256`` holding
+``Sequential`` objects of (conv with bias, BatchNorm, ReLU) triples, so a block's convolution is
+index ``3m`` and its BatchNorm ``3m + 1``:
 
-**The official key layout is inferred** from the paper's description of the layers (see
-``ARCHITECTURE.md``: 3×3 conv + BN + ReLU blocks held in ``nn.Sequential``s, so a block's
-convolution is index ``3m`` and its BatchNorm ``3m + 1``) and is tested on a state dict
-synthesised with those names and shapes, not on a real checkpoint:
+=====================================================  =========================================
+official key                                            ours
+=====================================================  =========================================
+``unknown_region_predictor.scale_{64,128,256}.{3m,3m+1}.*``  ``roi.branches.{0,1,2}.{m}.{conv,bn}.*``
+``unknown_fusion.{3m,3m+1}.*`` (m = 0, 1)               ``roi.fusion.{m}.{conv,bn}.*``
+``unknown_fusion.6.*`` (1×1 → 1 logit)                  ``roi.out.*``
+``unknown_alpha_predictor.scale_{64,128,256}.{3m,3m+1}.*``  ``predictor.stages.{0,1,2}.body.{m}.{conv,bn}.*``
+``alpha_pred{k+1}.{0,1}.*``                             ``predictor.stages.{k}.head.block.{conv,bn}.*``
+``alpha_pred{k+1}.3.*``                                 ``predictor.stages.{k}.head.out.*``
+=====================================================  =========================================
 
-====================================================  =========================================
-official key                                           ours
-====================================================  =========================================
-``unknown_region_predictor.{i}.{3m,3m+1}.*``           ``roi.branches.{i}.{m}.{conv,bn}.*``
-``unknown_fusion.{3m,3m+1}.*`` (m = 0, 1)              ``roi.fusion.{m}.{conv,bn}.*``
-``unknown_fusion.6.{weight,bias}``                     ``roi.out.*`` (1×1 → 1 logit)
-``unknown_alpha_predictor.{k}.{3m,3m+1}.*``            ``predictor.stages.{k}.body.{m}.{conv,bn}.*``
-``alpha_pred{k+1}.{0,1}.*``                            ``predictor.stages.{k}.head.block.{conv,bn}.*``
-``alpha_pred{k+1}.3.{weight,bias}``                    ``predictor.stages.{k}.head.out.*``
-====================================================  =========================================
-
-(``i`` = 0, 1, 2 for strides 4, 8, 16; ``k`` = 0, 1, 2 for the stages at strides 8, 4, 2;
-block 0 of each stage body is the 4×4 stride-2 transposed convolution.) A checkpoint whose
-head keys follow another layout fails loudly (unexpected keys), and only this function needs
-to change.
+Note the two meanings of ``scale_64``: in the ROI detector it is the stride-4 branch (64² on a
+256² mask grid), in the alpha predictor the stride-16 stage (its output is 64² on a 1024²
+input). Block 0 of each predictor stage is the 4×4 stride-2 transposed convolution. The
+conformance test reproduces the official code's outputs from
+``../shared/fixtures/official-sam2matting-heads/`` (random weights) to float rounding.
 """
 
 from __future__ import annotations
@@ -45,25 +45,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WeightsError, checkpoint_reason, one_line
+from ..checkpoints import (
+    check_state_dict,
+    load_state_dict_strict,
+    read_safetensors,
+    read_torch_checkpoint,
+)
+from ..errors import WeightsError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from .learned import SAM2MattingNet
+    from .learned import LearnedMatting, SAM2MattingNet
 
 __all__ = [
     "DEFAULT_WEIGHTS",
     "OFFICIAL_HEAD_PREFIXES",
     "SHIPPED",
     "ShippedWeights",
+    "build_learned_head",
     "check_state_dict",
     "convert_official_heads",
     "expand_input_channels",
+    "is_official_head_key",
     "load_network",
     "load_official_heads",
     "load_state_dict_strict",
+    "official_heads_from_ours",
     "read_manifest",
     "save_weights",
     "sha256_file",
@@ -151,40 +160,6 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def check_state_dict(
-    expected: Mapping[str, Any], state: Mapping[str, Any], what: str = "weights"
-) -> None:
-    """Raise WeightsError unless ``state`` has exactly ``expected``'s keys and shapes."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(expected) & set(state))
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-    if shapes:
-        problems.append(f"{len(shapes)} with the wrong shape (e.g. {shapes[0]})")
-    if problems:
-        raise WeightsError(f"{what} do not match the network: " + "; ".join(problems))
-
-
-def load_state_dict_strict(
-    module: nn.Module, state: Mapping[str, torch.Tensor], what: str = "weights"
-) -> None:
-    """Load ``state`` into ``module``; any missing, unexpected or mis-shaped key → WeightsError.
-
-    Tensors are cast to the module's dtypes (shipped files are float16).
-    """
-    own = module.state_dict()
-    check_state_dict(own, state, what)
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
-
-
 def expand_input_channels(
     module: nn.Module, state: Mapping[str, torch.Tensor]
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -264,12 +239,7 @@ def load_network(weights: str | None = "default", model: str = "compact") -> SAM
             f"says {str(manifest['sha256'])[:12]}… (corrupt or replaced file)"
         )
     net = SAM2MattingNet(config_from_dict(manifest["config"]))
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types
-        raise WeightsError(f"cannot read weights file {path}: {one_line(exc)}") from exc
+    state = read_safetensors(path)
     load_state_dict_strict(net, state, what=f"weights {path.name}")
     return net
 
@@ -315,114 +285,203 @@ def save_weights(
 # --------------------------------------------------------------------------------------------
 # official checkpoints
 # --------------------------------------------------------------------------------------------
-_SEQ = re.compile(r"^(\d+)\.(.+)$")
+#: ModuleDict key → our branch / stage index (ROI: strides 4, 8, 16; predictor: stages 1–3)
+_SCALES = {"scale_64": 0, "scale_128": 1, "scale_256": 2}
+_SCALE_NAMES = {v: k for k, v in _SCALES.items()}
+_TRIPLE = re.compile(r"^(\d+)\.(.+)$")
+_SCALED = re.compile(r"^(scale_\d+)\.(\d+)\.(.+)$")
+_OURS = [
+    (re.compile(r"^roi\.branches\.(\d)\.(\d+)\.(conv|bn)\.(.+)$"), "roi_branch"),
+    (re.compile(r"^roi\.fusion\.(\d+)\.(conv|bn)\.(.+)$"), "fusion"),
+    (re.compile(r"^roi\.out\.(.+)$"), "fusion_out"),
+    (re.compile(r"^predictor\.stages\.(\d)\.body\.(\d+)\.(conv|bn)\.(.+)$"), "stage"),
+    (re.compile(r"^predictor\.stages\.(\d)\.head\.block\.(conv|bn)\.(.+)$"), "head"),
+    (re.compile(r"^predictor\.stages\.(\d)\.head\.out\.(.+)$"), "head_out"),
+]
 
 
-def _block(index: int, rest: str, key: str) -> str:
+def _block(index: int, rest: str) -> str | None:
     """Sequential index 3m → block m's conv, 3m + 1 → its BatchNorm (ReLU holds no weights)."""
     m, t = divmod(index, 3)
-    if t == 0:
-        return f"{m}.conv.{rest}"
-    if t == 1:
-        return f"{m}.bn.{rest}"
-    raise WeightsError(f"official checkpoint key {key!r} does not follow the conv/BN/ReLU layout")
+    return f"{m}.conv.{rest}" if t == 0 else f"{m}.bn.{rest}" if t == 1 else None
 
 
-def convert_official_heads(state: Mapping[str, Any]) -> dict[str, Any]:
+def _official_key_to_ours(key: str) -> str | None:
+    """One official head key → ours, or None when it does not fit the official layout."""
+    head = next((p for p in OFFICIAL_HEAD_PREFIXES if key.startswith(p + ".")), None)
+    if head is None:
+        return None
+    rest = key[len(head) + 1 :]
+    if head in ("unknown_region_predictor", "unknown_alpha_predictor"):
+        mm = _SCALED.match(rest)
+        if not mm or mm[1] not in _SCALES:
+            return None
+        block = _block(int(mm[2]), mm[3])
+        if block is None:
+            return None
+        i = _SCALES[mm[1]]
+        if head == "unknown_region_predictor":
+            return f"roi.branches.{i}.{block}"
+        return f"predictor.stages.{i}.body.{block}"
+    mm = _TRIPLE.match(rest)
+    if not mm:
+        return None
+    idx = int(mm[1])
+    if head == "unknown_fusion":
+        if idx == 6:
+            return f"roi.out.{mm[2]}"
+        block = _block(idx, mm[2]) if idx < 6 else None
+        return None if block is None else f"roi.fusion.{block}"
+    k = int(head[-1]) - 1  # alpha_pred1..3
+    if idx == 3:
+        return f"predictor.stages.{k}.head.out.{mm[2]}"
+    if idx in (0, 1):
+        return f"predictor.stages.{k}.head.block.{'conv' if idx == 0 else 'bn'}.{mm[2]}"
+    return None
+
+
+def _strip_wrappers(key: str) -> str:
+    for pre in ("module.", "model."):
+        if key.startswith(pre):
+            key = key[len(pre) :]
+    return key
+
+
+def is_official_head_key(key: str) -> bool:
+    """Whether ``key`` belongs to one of the official head modules (:data:`OFFICIAL_HEAD_PREFIXES`)."""
+    return key.split(".", 1)[0] in OFFICIAL_HEAD_PREFIXES
+
+
+def convert_official_heads(state: Mapping[str, Any], name: str = "checkpoint") -> dict[str, Any]:
     """Official SAM2Matting head keys → this package's names (see the module docstring).
 
     Keys outside the head modules (the tracker's own weights) are dropped; a head key that does
-    not fit the layout raises :class:`WeightsError`. A leading ``module.`` (DataParallel) or
-    ``model.`` prefix is tolerated.
+    not fit the official layout raises :class:`WeightsError` (strict: nothing is guessed). A
+    leading ``module.`` / ``model.`` prefix is tolerated.
     """
     out: dict[str, Any] = {}
+    bad: list[str] = []
     for raw_key, value in state.items():
-        key = raw_key
-        for pre in ("module.", "model."):
-            if key.startswith(pre):
-                key = key[len(pre) :]
-        head = next((p for p in OFFICIAL_HEAD_PREFIXES if key.startswith(p + ".")), None)
-        if head is None:
+        key = _strip_wrappers(raw_key)
+        if not is_official_head_key(key):
             continue
-        rest = key[len(head) + 1 :]
-        if head == "unknown_region_predictor":
-            mm = re.match(r"^(\d+)\.(\d+)\.(.+)$", rest)
-            if not mm:
-                raise WeightsError(f"unexpected official ROI key {raw_key!r}")
-            out[f"roi.branches.{mm[1]}." + _block(int(mm[2]), mm[3], raw_key)] = value
-        elif head == "unknown_fusion":
-            mm = _SEQ.match(rest)
-            if not mm:
-                raise WeightsError(f"unexpected official fusion key {raw_key!r}")
-            idx = int(mm[1])
-            if idx == 6:
-                out[f"roi.out.{mm[2]}"] = value
-            else:
-                out["roi.fusion." + _block(idx, mm[2], raw_key)] = value
-        elif head == "unknown_alpha_predictor":
-            mm = re.match(r"^(\d+)\.(\d+)\.(.+)$", rest)
-            if not mm:
-                raise WeightsError(f"unexpected official alpha-predictor key {raw_key!r}")
-            out[f"predictor.stages.{mm[1]}.body." + _block(int(mm[2]), mm[3], raw_key)] = value
-        else:  # alpha_pred1..3
-            k = int(head[-1]) - 1
-            mm = _SEQ.match(rest)
-            if not mm:
-                raise WeightsError(f"unexpected official alpha head key {raw_key!r}")
-            idx = int(mm[1])
-            if idx == 3:
-                out[f"predictor.stages.{k}.head.out.{mm[2]}"] = value
-            elif idx in (0, 1):
-                part = "conv" if idx == 0 else "bn"
-                out[f"predictor.stages.{k}.head.block.{part}.{mm[2]}"] = value
-            else:
-                raise WeightsError(f"unexpected official alpha head key {raw_key!r}")
+        ours = _official_key_to_ours(key)
+        if ours is None:
+            bad.append(raw_key)
+        else:
+            out[ours] = value
+    if bad:
+        raise WeightsError(
+            f"{name}: {len(bad)} head key(s) do not follow the official SAM2Matting layout "
+            f"(e.g. {', '.join(bad[:3])})"
+        )
     if not out:
         raise WeightsError(
-            "no SAM2Matting head weights found (expected keys under "
+            f"{name}: no SAM2Matting head weights (expected keys under "
             + ", ".join(OFFICIAL_HEAD_PREFIXES)
-            + ")"
+            + "): neither an official SAM2Matting checkpoint nor heads of ours"
         )
     return out
 
 
+def official_heads_from_ours(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`convert_official_heads`: our ``roi.*`` / ``predictor.*`` keys of a
+    :func:`~.learned.paper_config` network → the official layout (to synthesise official
+    checkpoints in tests and to export). Other keys (encoder, refiner) raise WeightsError."""
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        found = [(m, kind) for m, kind in ((p.match(key), k) for p, k in _OURS) if m is not None]
+        if not found:
+            raise WeightsError(f"{key!r} has no counterpart in the official SAM2Matting heads")
+        mm, kind = found[0]
+        if kind == "roi_branch" or kind == "stage":
+            idx = 3 * int(mm[2]) + (0 if mm[3] == "conv" else 1)
+            mod = "unknown_region_predictor" if kind == "roi_branch" else "unknown_alpha_predictor"
+            out[f"{mod}.{_SCALE_NAMES[int(mm[1])]}.{idx}.{mm[4]}"] = value
+        elif kind == "fusion":
+            idx = 3 * int(mm[1]) + (0 if mm[2] == "conv" else 1)
+            out[f"unknown_fusion.{idx}.{mm[3]}"] = value
+        elif kind == "fusion_out":
+            out[f"unknown_fusion.6.{mm[1]}"] = value
+        elif kind == "head":
+            out[f"alpha_pred{int(mm[1]) + 1}.{0 if mm[2] == 'conv' else 1}.{mm[3]}"] = value
+        else:
+            out[f"alpha_pred{int(mm[1]) + 1}.3.{mm[2]}"] = value
+    return out
+
+
 def load_official_heads(
-    checkpoint: str | Path | Mapping[str, Any], refiner: bool = False
+    checkpoint: str | Path | Mapping[str, Any], refiner: bool = False, name: str | None = None
 ) -> SAM2MattingNet:
     """The paper-config network with an official checkpoint's heads loaded strictly.
 
-    ``checkpoint``: a path to ``SAM2Matting-*.pt`` (a state dict, possibly under ``"model"``
-    or ``"state_dict"``) or an already loaded mapping. The tracker part of the checkpoint is
-    ignored here (the tracker loads it). ``refiner=True`` keeps an identity-initialised native
-    refiner (which then changes nothing until trained).
+    ``checkpoint``: a path to ``SAM2Matting-*.pt`` (read safely: weights-only) or an already
+    loaded state dict. The tracker part of the checkpoint is ignored here (the tracker loads
+    it). Every head key must be there with the official shape, and no unknown head key may be
+    present: otherwise a one-line :class:`WeightsError` and nothing is loaded. The returned
+    network is in eval mode; :meth:`~.learned.SAM2MattingNet.official_forward` runs the
+    official computation. ``refiner=True`` adds an identity-initialised native refiner (it
+    changes nothing until trained; the official pipeline does not run it).
     """
-    import torch
-
     from .learned import SAM2MattingNet, paper_config
 
     if isinstance(checkpoint, Mapping):
+        name = name or "official checkpoint"
         state: Mapping[str, Any] = checkpoint
+        for nested in ("model", "state_dict"):
+            inner = state.get(nested)
+            if isinstance(inner, Mapping):
+                state = inner
+                break
     else:
-        p = Path(checkpoint).expanduser()
-        if not p.is_file():
-            raise WeightsError(f"official checkpoint not found: {p}")
-        try:
-            state = torch.load(str(p), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise WeightsError(
-                f"cannot read official checkpoint {p}: {checkpoint_reason(exc)}"
-            ) from exc
-    for nested in ("model", "state_dict"):
-        inner = state.get(nested) if isinstance(state, Mapping) else None
-        if isinstance(inner, Mapping):
-            state = inner
-            break
-    converted = convert_official_heads(state)
+        name = name or Path(checkpoint).name
+        state = read_torch_checkpoint(checkpoint)
+    converted = convert_official_heads(state, name)
     net = SAM2MattingNet(paper_config(refiner=refiner))
-    # strict against the head modules only (the encoder/refiner are not in official files)
+    # strict against the head modules only (the encoder/refiner are not in official files);
+    # everything is checked before anything is copied
     heads = {k: v for k, v in net.state_dict().items() if k.startswith(("roi.", "predictor."))}
-    check_state_dict(heads, converted, what="official SAM2Matting head weights")
-    for name in ("roi", "predictor"):
-        sub = {k[len(name) + 1 :]: v for k, v in converted.items() if k.startswith(name + ".")}
-        load_state_dict_strict(getattr(net, name), sub, what="official SAM2Matting head weights")
-    return net
+    # name missing keys as the file would hold them (the official names, not ours)
+    present = {_strip_wrappers(k) for k in state if is_official_head_key(_strip_wrappers(k))}
+    missing = sorted(set(official_heads_from_ours(heads)) - present)
+    if missing:
+        raise WeightsError(
+            f"{name}: {len(missing)} official SAM2Matting head key(s) missing "
+            f"(e.g. {', '.join(missing[:3])})"
+        )
+    check_state_dict(heads, converted, what=f"{name}: official SAM2Matting head weights")
+    for part in ("roi", "predictor"):
+        sub = {k[len(part) + 1 :]: v for k, v in converted.items() if k.startswith(part + ".")}
+        load_state_dict_strict(getattr(net, part), sub, what=f"{name}: head weights")
+    return net.eval()
+
+
+def build_learned_head(
+    *, device: str | None = None, dtype: str | None = None, **options: Any
+) -> LearnedMatting:
+    """Registry builder for the ``sam2matting`` head: options as :class:`LearnedMattingConfig`
+    (``device`` / ``dtype`` named, so the session's device and dtype always reach it:
+    sam2matting.api). Lives here, not in :mod:`.learned`, so learned never imports weights."""
+    import dataclasses
+
+    import torch
+
+    from ..device import resolve_device, resolve_dtype
+    from ..errors import Sam2MattingError
+    from .learned import LearnedMatting, LearnedMattingConfig
+
+    allowed = {f.name for f in dataclasses.fields(LearnedMattingConfig)} - {"timings"}
+    unknown = set(options) - allowed
+    if unknown:
+        raise Sam2MattingError(
+            f"unknown option(s) for head 'sam2matting': {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    cfg = LearnedMattingConfig(device=device, dtype=dtype, **options)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    resolved = resolve_device(cfg.device)
+    if cfg.dtype is not None:
+        cfg.dtype = resolve_dtype(cfg.dtype, resolved)
+    net = load_network(cfg.weights, model=cfg.model)
+    return LearnedMatting(net, cfg, resolved)

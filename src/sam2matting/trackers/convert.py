@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WeightsError, checkpoint_reason
+from ..checkpoints import load_state_dict_strict, read_torch_checkpoint
+from ..errors import WeightsError
 
 if TYPE_CHECKING:
     import torch
@@ -203,34 +204,9 @@ def _translate(key: str, rules: list[tuple[re.Pattern[str], str]]) -> str | None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read an official checkpoint (``.pt``) on CPU and return its flat state dict.
-
-    Accepts a bare state dict or one wrapped under ``"model"`` / ``"state_dict"``; strips a
-    ``module.`` (DataParallel) prefix. Raises :class:`WeightsError` for unreadable files.
-    """
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise WeightsError(f"checkpoint {p} does not exist")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and version errors all mean "not a usable checkpoint"
-        raise WeightsError(
-            f"{p.name} is not a readable PyTorch checkpoint: {checkpoint_reason(exc)}"
-        ) from exc
-    for wrapper in ("model", "state_dict", "model_state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
-            obj = obj[wrapper]
-            break
-    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
-        raise WeightsError(f"{p.name} does not hold a state dict")
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    if not tensors:
-        raise WeightsError(f"{p.name} holds no tensors")
-    if all(k.startswith("module.") for k in tensors):
-        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
-    return tensors
+    """Read an official checkpoint (``.pt``) on CPU, safely (weights-only), into a flat state
+    dict (see :func:`sam2matting.checkpoints.read_torch_checkpoint`)."""
+    return read_torch_checkpoint(path)
 
 
 def split_head_keys(state_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -406,13 +382,12 @@ def sam2_hf_to_official(state_dict: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_strict(model: torch.nn.Module, state_dict: dict[str, Any]) -> None:
+def load_strict(
+    model: torch.nn.Module, state_dict: dict[str, Any], what: str = "checkpoint"
+) -> None:
     """Load ``state_dict`` into ``model`` requiring exactly its keys and shapes.
 
     Raises :class:`WeightsError` listing (the first few) missing, unexpected or mis-shaped keys.
     Buffers the model does not persist are not required.
     """
-    from ..matting.weights import check_state_dict
-
-    check_state_dict(model.state_dict(), state_dict, "checkpoint")
-    model.load_state_dict(state_dict, strict=True)
+    load_state_dict_strict(model, state_dict, what)

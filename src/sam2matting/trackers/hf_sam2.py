@@ -119,7 +119,7 @@ def sam2_config(size: str = "tiny", version: str = "2.1") -> Sam2VideoConfig:
     )
 
 
-def _tiny_vision_config(image_size: int) -> Any:
+def _tiny_vision_config(image_size: int, fpn_hidden_size: int = 128) -> Any:
     from transformers import Sam2HieraDetConfig, Sam2VisionConfig
 
     s = image_size
@@ -137,16 +137,22 @@ def _tiny_vision_config(image_size: int) -> Any:
         backbone_config=backbone,
         backbone_channel_list=[64, 32, 16, 8],
         backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
-        fpn_hidden_size=128,
+        fpn_hidden_size=fpn_hidden_size,
     )
 
 
 def tiny_sam2_config(
-    image_size: int = 64, version: str = "2.1", num_maskmem: int = 7, max_object_pointers: int = 16
+    image_size: int = 64,
+    version: str = "2.1",
+    num_maskmem: int = 7,
+    max_object_pointers: int = 16,
+    hidden_size: int = 128,
 ) -> Sam2VideoConfig:
     """A ~1 M-parameter SAM2 with the real wiring (Hiera, FPN, memory, pointers) for CPU tests.
 
-    Features come out as {4: 16 ch, 8: 32 ch, 16: 128 ch} at ``image_size/4, /8, /16``.
+    Features come out as {4: 16 ch, 8: 32 ch, 16: 128 ch} at ``image_size/4, /8, /16``;
+    ``hidden_size=256`` gives the real models' 32 / 64 / 256 channels (what the official
+    SAM2Matting heads take), at a few million parameters.
     """
     from transformers import Sam2VideoConfig
     from transformers.models.sam2_video.configuration_sam2_video import (
@@ -157,25 +163,25 @@ def tiny_sam2_config(
     s = image_size
     v21 = version == "2.1"
     return Sam2VideoConfig(
-        vision_config=_tiny_vision_config(s),
+        vision_config=_tiny_vision_config(s, hidden_size),
         image_size=s,
         prompt_encoder_config=Sam2VideoPromptEncoderConfig(
-            hidden_size=128, image_size=s, patch_size=16
+            hidden_size=hidden_size, image_size=s, patch_size=16
         ),
         mask_decoder_config=Sam2VideoMaskDecoderConfig(
-            hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+            hidden_size=hidden_size, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
         ),
         num_maskmem=num_maskmem,
         max_object_pointers_in_encoder=max_object_pointers,
-        memory_attention_hidden_size=128,
+        memory_attention_hidden_size=hidden_size,
         memory_attention_num_layers=1,
         memory_attention_feed_forward_hidden_size=64,
         memory_attention_rope_feat_sizes=[s // 16, s // 16],
-        memory_encoder_hidden_size=128,
+        memory_encoder_hidden_size=hidden_size,
         # the memory cross-attention's key/value width is fixed at 64 in transformers
         memory_encoder_output_channels=64,
-        mask_downsampler_embed_dim=128,
-        memory_fuser_embed_dim=128,
+        mask_downsampler_embed_dim=hidden_size,
+        memory_fuser_embed_dim=hidden_size,
         memory_fuser_intermediate_dim=64,
         memory_fuser_num_layers=1,
         enable_temporal_pos_encoding_for_object_pointers=v21,
@@ -494,6 +500,9 @@ def _preprocessing_for(source: str | Path | None, image_size: int, family: str) 
     """Mean/std/size from a checkpoint's (video) preprocessor config when one is at hand, else
     the family's defaults (ImageNet statistics for SAM2/EdgeTAM, 0.5/0.5 for SAM3)."""
     mean, std = (HALF_MEAN, HALF_STD) if family == "sam3" else (IMAGENET_MEAN, IMAGENET_STD)
+    # Meta's SAM 2 / 2.1 / EdgeTAM predictors resize the uint8 frame with PIL (bicubic); SAM3
+    # keeps the torch resize (its official pre-processing was not checked here)
+    resize = "bilinear-antialias" if family == "sam3" else "pil-bicubic"
     data: dict[str, Any] = {}
     if source is not None:
         for filename in ("video_preprocessor_config.json", "preprocessor_config.json"):
@@ -519,7 +528,7 @@ def _preprocessing_for(source: str | Path | None, image_size: int, family: str) 
     if "image_mean" in data and "image_std" in data:
         mean = tuple(float(v) for v in data["image_mean"])  # type: ignore[assignment]
         std = tuple(float(v) for v in data["image_std"])  # type: ignore[assignment]
-    return Preprocessing(image_size=image_size, mean=mean, std=std)
+    return Preprocessing(image_size=image_size, mean=mean, std=std, resize=resize)
 
 
 def _import_transformers() -> Any:
@@ -537,6 +546,7 @@ def _make_tracker(
     backend: TrackerBackend,
     options: dict[str, Any],
     cls: type[HFVideoTracker] = HFVideoTracker,
+    fill_hole_default: int = 8,
     **extra: Any,
 ) -> HFVideoTracker:
     return cls(
@@ -545,11 +555,22 @@ def _make_tracker(
         device=resolve_device(options.get("device")),
         dtype=options.get("dtype", "auto"),
         return_features=options.get("return_features", True),
+        fill_hole_area=int(options.get("fill_hole_area", fill_hole_default)),
+        memory_bfloat16=bool(options.get("memory_bfloat16", fill_hole_default > 0)),
         **extra,
     )
 
 
-_KNOWN_OPTIONS = {"weights", "config", "device", "dtype", "return_features", "seed"}
+_KNOWN_OPTIONS = {
+    "weights",
+    "config",
+    "device",
+    "dtype",
+    "return_features",
+    "seed",
+    "fill_hole_area",
+    "memory_bfloat16",
+}
 
 
 def _check_options(name: str, options: dict[str, Any]) -> None:
@@ -652,24 +673,54 @@ def _build_from_checkpoint(name: str, path: Path, options: dict[str, Any]) -> HF
     """An official SAM2/SAM2.1 or SAM2Matting checkpoint: convert, load strictly, keep head weights."""
     from . import convert
 
-    transformers = _import_transformers()
     state = convert.load_checkpoint(path)
+    return build_from_state_dict(name, state, options, file_name=path.name)
+
+
+def build_from_state_dict(
+    name: str,
+    state: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    file_name: str = "checkpoint",
+    expect_variant: tuple[str, str] | None = None,
+) -> HFVideoTracker:
+    """A tracker from an official checkpoint's flat state dict (Meta's SAM 2 / 2.1, or a
+    SAM2Matting checkpoint whose head keys are set aside). ``expect_variant``: (size, version)
+    a preset requires, e.g. ("tiny", "2.1"); a checkpoint of another variant is a
+    :class:`WeightsError` naming the file. Everything is checked before the model is built."""
+    from . import convert
+
     tracker_sd, head_sd = convert.split_head_keys(state)
     family = convert.detect_family(tracker_sd)
     if family != "sam2":
+        hint = (
+            " (the SAM 3 tracker part of SAM2Matting-SAM3.pt is not converted: load SAM 3 "
+            "through transformers with --tracker sam3)"
+            if family == "sam3"
+            else ""
+        )
         raise WeightsError(
-            f"{path.name} holds a {family} tracker; only SAM2/SAM2.1 official checkpoints are converted "
-            f"(load SAM3 through transformers: --tracker sam3)"
+            f"{file_name}: holds a {family} tracker; only SAM 2 / 2.1 official checkpoints are "
+            f"converted{hint}"
         )
     config = options.get("config")
-    if config is None:
+    if config is None or expect_variant is not None:
         size, version = convert.infer_sam2_variant(tracker_sd)
+        if expect_variant is not None and (size, version) != tuple(expect_variant):
+            raise WeightsError(
+                f"{file_name}: holds a SAM {version} {size} tracker, but {name} expects "
+                f"SAM {expect_variant[1]} {expect_variant[0]}"
+            )
+    if config is None:
         config = sam2_config(size, version)
-        label = name if name != "path" else f"sam{version}-hiera-{size} ({path.name})"
+        label = name if name != "path" else f"sam{version}-hiera-{size} ({file_name})"
     else:
-        label = name if name != "path" else f"sam2 ({path.name})"
+        label = name if name != "path" else f"sam2 ({file_name})"
+    converted = convert.sam2_official_to_hf(tracker_sd)
+    transformers = _import_transformers()
     model = transformers.Sam2VideoModel(config)
-    convert.load_strict(model, convert.sam2_official_to_hf(tracker_sd))
+    convert.load_strict(model, converted, what=f"{file_name}: tracker weights")
     return _make_tracker(label, Sam2Backend(model), options, head_state_dict=head_sd or None)
 
 

@@ -227,7 +227,7 @@ class Sam3TrackerBackend(TrackerBackend):
         self.model = model
         self.session_class = Sam3TrackerVideoInferenceSession
         self.preprocessing = preprocessing or Preprocessing(
-            _image_size(model.config), HALF_MEAN, HALF_STD
+            _image_size(model.config), HALF_MEAN, HALF_STD, resize="bilinear-antialias"
         )
 
 
@@ -246,7 +246,9 @@ class Sam3VideoBackend(TrackerBackend):
         self.model = video_model.tracker_model
         self.session_class = Sam3TrackerVideoInferenceSession
         size = int(video_model.config.detector_config.vision_config.image_size)
-        self.preprocessing = preprocessing or Preprocessing(size, HALF_MEAN, HALF_STD)
+        self.preprocessing = preprocessing or Preprocessing(
+            size, HALF_MEAN, HALF_STD, resize="bilinear-antialias"
+        )
 
     @property
     def module(self) -> Any:
@@ -646,7 +648,13 @@ def build(**options: Any) -> Sam3Tracker:
                 model, _preprocessing_for(source, _image_size(model.config), "sam3")
             )
     tracker = _make_tracker(
-        name, backend, options, cls=Sam3Tracker, tokenizer=tokenizer, tokenizer_source=source
+        name,
+        backend,
+        options,
+        cls=Sam3Tracker,
+        fill_hole_default=0,
+        tokenizer=tokenizer,
+        tokenizer_source=source,
     )
     assert isinstance(tracker, Sam3Tracker)
     return tracker
