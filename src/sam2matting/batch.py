@@ -331,7 +331,7 @@ def run_job(job: BatchJob, batch_id: str, skip_complete: bool = True) -> dict[st
         if worker is not None:
             worker.log_event(
                 _topic(batch_id),
-                {"kind": kind, "job": job.index, "pid": pid, "worker": where, **data},
+                {"kind": kind, "job": job.index, "pid": pid, "where": where, **data},
             )
 
     outcome: dict[str, Any] = {"worker": where, "frames": 0, "seconds": 0.0, "outputs": []}
@@ -564,7 +564,7 @@ def matte_batch(
     ``retries``: re-runs of a job whose worker died or that raised an unexpected error.
     ``skip_complete``: skip jobs whose outputs are complete. ``report``: write
     ``<report>.json`` and ``<report>.md``. ``on_event``: called in this thread with each event
-    (``start``, ``frames``, ``end``; keys ``job``, ``pid``, ``worker``, …). ``defaults``:
+    (``start``, ``frames``, ``end``; keys ``job``, ``pid``, ``where`` (worker address and pid), …). ``defaults``:
     options of jobs that do not set them (``formats``, ``tracker``, ``head``, ``device``, …).
 
     Every job is checked before anything runs (:class:`~sam2matting.batch_jobs.JobFileError`).
@@ -662,7 +662,7 @@ def _run(
                 continue
             if ev.get("kind") == "start":
                 reports[index].attempts += 1
-                reports[index].workers.append(str(ev.get("worker")))
+                reports[index].workers.append(str(ev.get("where")))
                 frames_now[index] = 0
                 running.add(index)
             elif ev.get("kind") == "frames":

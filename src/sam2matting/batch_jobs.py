@@ -427,16 +427,18 @@ def build_jobs(
         if not isinstance(entry, Mapping):
             errors.append(f"{label}: expected a mapping of keys, got {type(entry).__name__}")
             continue
+        has_input = entry.get("input") not in (None, "")
+        source = _resolve(base, entry["input"]) if has_input else Path()
+        name = str(entry.get("name") or (_stem_of(source) if has_input else ""))
+        if name:
+            label = f"{where}: job {index} ({name})"
         unknown = [str(k) for k in entry if k not in JOB_KEYS]
         if unknown:
             errors += [f"{label}: unknown key {k!r}{_suggest(k, JOB_KEYS)}" for k in unknown]
             continue
-        if "input" not in entry or entry["input"] in (None, ""):
+        if not has_input:
             errors.append(f"{label}: no 'input'")
             continue
-        source = _resolve(base, entry["input"])
-        name = str(entry.get("name") or _stem_of(source))
-        label = f"{where}: job {index} ({name})"
         if not source.exists():
             errors.append(f"{label}: input not found: {source}")
             continue
