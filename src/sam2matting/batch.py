@@ -61,7 +61,11 @@ _REPORT_INTERVAL = 0.25
 #: how long a cancelled batch waits for running jobs to stop cleanly before closing (seconds)
 _CANCEL_GRACE = 15.0
 #: local workers: no dashboard, no info logs (start, stop, restart would drown the batch's lines)
-_QUIET: dict[str, Any] = {"dashboard": False, "silence_logs": logging.ERROR}
+_QUIET: dict[str, Any] = {
+    "dashboard": False,
+    "silence_logs": logging.ERROR,
+    "preload": ["sam2matting.batch"],  # dask_setup: workers ignore the terminal's Ctrl-C
+}
 #: memory a local worker process is planned with (models, frames, encoders)
 _WORKER_MEMORY = 2 << 30
 
@@ -438,6 +442,20 @@ def local_worker_specs(workers: int | None, gpus: int, cores: int) -> dict[str, 
     return specs
 
 
+def dask_setup(worker: Any) -> None:
+    """Worker preload of the local cluster: ignore SIGINT.
+
+    The terminal's Ctrl-C reaches the whole process group; the batch handles it in the client
+    (running jobs stop at their next frame and delete their temporaries). A worker killed by it
+    instead would leave temporaries and print tracebacks.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def _local_cluster(workers: int | None, retries: int, use_gpus: bool) -> Iterator[Any]:
     import dask
@@ -452,16 +470,23 @@ def _local_cluster(workers: int | None, retries: int, use_gpus: bool) -> Iterato
     }
     previous = logging.getLogger("distributed").level
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    with dask.config.set(config):
-        cluster = SpecCluster(
-            workers=specs,
-            scheduler={
-                "cls": Scheduler,
-                "options": {"dashboard": False, "dashboard_address": None},
-            },
-            silence_logs=logging.ERROR,
-            name="sam2matting-batch",
-        )
+    try:
+        with dask.config.set(config):
+            cluster = SpecCluster(
+                workers=specs,
+                scheduler={
+                    "cls": Scheduler,
+                    "options": {"dashboard": False, "dashboard_address": None},
+                },
+                silence_logs=logging.ERROR,
+                name="sam2matting-batch",
+            )
+    except Exception as exc:
+        from .cancel import check_cancelled
+
+        logging.getLogger("distributed").setLevel(previous)
+        check_cancelled()  # Ctrl-C while the workers started: an interrupt, not an error
+        raise Sam2MattingError(f"could not start a local Dask cluster: {exc}") from exc
     try:
         client = Client(cluster)
         try:
