@@ -322,3 +322,23 @@ def test_interrupt_and_resume(client: Any, clips: Path, tmp_path: Path) -> None:
         n: "done" if n == victim else "skipped" for n in "abc"
     }
     assert len(list((out / victim / f"{victim}.obj1.alpha-png").glob("*.png"))) == len(pngs)
+
+
+def test_prompt_tokens_match_the_command_line() -> None:
+    """Job files read prompts exactly as `sam2matting matte` does (one parser of the syntax)."""
+    from sam2matting.cli import build_parser
+    from sam2matting.errors import PromptError
+    from sam2matting.prompt_syntax import prompt_items_from_tokens
+
+    tokens = ["--box", BOX, "--frame", "3", "--object", "2", "--point", "4,5,neg", "--point=6,7"]
+    tokens += ["--text", "a dog", "--frame", "5"]
+    args = build_parser().parse_args(["matte", "clip.mp4", "-o", "out", *tokens])
+    assert prompt_items_from_tokens(tokens) == args.prompt_items
+    for bad, message in (
+        (["--boxx", BOX], "unknown prompt option '--boxx'"),
+        (["--box"], "--box needs a value"),
+        (["--frame", "x", "--box", BOX], "--frame needs an integer"),
+        (["--point", "--box", BOX], "--point needs a value"),
+    ):
+        with pytest.raises(PromptError, match=message):
+            prompt_items_from_tokens(bad)
