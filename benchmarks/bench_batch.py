@@ -6,7 +6,8 @@
 Runs :func:`sam2matting.matte_batch` on generated sample clips (no downloads) with its own local
 cluster each time:
 
-1. ``scaling``: every clip with 1 worker process, then with 2; wall time of the whole call
+1. ``scaling``: every clip with 1 worker process, then with 2 (alternating, ``--repeats``
+   times each); wall time of the whole call
    (cluster start and shutdown included) and of the batch itself (``report.seconds``).
 2. ``kill``: the same batch on 2 workers; the first worker to report 5 frames is killed with
    SIGKILL (by its pid). Its job must be re-run elsewhere and end ``done`` after 2 attempts.
@@ -28,6 +29,7 @@ import json
 import platform
 import shutil
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -79,6 +81,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--size", default="320x180")
     parser.add_argument("--head", default=None, help="matting head (default: the library's)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per worker count")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     import distributed
@@ -92,6 +95,7 @@ def main() -> int:
         "settings": {
             "clips": args.clips,
             "frames": args.frames,
+            "repeats": args.repeats,
             "size": args.size,
             "head": args.head or "default",
             "tracker": "builtin",
@@ -105,19 +109,31 @@ def main() -> int:
             "distributed": distributed.__version__,
         },
     }
-    scaling = {}
-    for workers in (1, 2):
-        name = f"scaling{workers}"
-        shutil.rmtree(WORK / name, ignore_errors=True)
-        report, wall = _run(name, jobs, workers, args.head)
-        assert report.ok, report.to_markdown()
-        scaling[workers] = {
-            "wall_seconds": round(wall, 2),
-            "batch_seconds": round(report.seconds, 2),
-            "frames": report.frames,
-            "fps": round(report.frames / report.seconds, 2),
+    # alternate 1, 2, 1, 2 workers: the machine's other load drifts between runs
+    runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    for repeat in range(args.repeats):
+        for workers in (1, 2):
+            name = f"scaling{workers}"
+            shutil.rmtree(WORK / name, ignore_errors=True)
+            report, wall = _run(name, jobs, workers, args.head)
+            assert report.ok, report.to_markdown()
+            run = {
+                "wall_seconds": round(wall, 2),
+                "batch_seconds": round(report.seconds, 2),
+                "fps": round(report.frames / report.seconds, 2),
+                "load_average": round(os.getloadavg()[0], 1),
+            }
+            runs[workers].append(run)
+            print(f"{workers} worker(s), run {repeat + 1}: {run}", file=sys.stderr)
+    scaling = {
+        w: {
+            "runs": r,
+            "wall_seconds": round(statistics.mean(x["wall_seconds"] for x in r), 2),
+            "batch_seconds": round(statistics.mean(x["batch_seconds"] for x in r), 2),
+            "fps": round(statistics.mean(x["fps"] for x in r), 2),
         }
-        print(f"{workers} worker(s): {scaling[workers]}", file=sys.stderr)
+        for w, r in runs.items()
+    }
     results["scaling"] = {
         **{f"{k}_workers": v for k, v in scaling.items()},
         "speedup_wall": round(scaling[1]["wall_seconds"] / scaling[2]["wall_seconds"], 2),
@@ -178,6 +194,8 @@ def main() -> int:
         f"{args.head or 'default'}; {os.cpu_count()} cores shared with other jobs (load average "
         f"{results['machine']['load_average_before'][0]:.1f} before, "
         f"{results['machine']['load_average_after'][0]:.1f} after).",
+        "",
+        f"Mean of {args.repeats} runs per worker count, alternating 1, 2, 1, 2:",
         "",
         "| workers | wall s (incl. cluster start) | batch s | frames/s |",
         "|---:|---:|---:|---:|",

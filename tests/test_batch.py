@@ -303,6 +303,7 @@ def test_interrupt_and_resume(client: Any, clips: Path, tmp_path: Path) -> None:
     assert _partials(out) == []
     for name in {"a", "b", "c"} - finished:  # nothing half-written under a final name
         assert not (out / name / f"{name}.obj1.alpha-png").exists()
+        assert not (out / name / f"{name}.batch.json").exists()
 
     second = matte_batch(jobs, client, output=out, head="guided", progress=False)
     status = {j.name: j.status for j in second.jobs}

@@ -311,6 +311,28 @@ def _topic(batch_id: str) -> str:
     return f"sam2matting-batch-{batch_id}"
 
 
+def _limit_threads() -> None:
+    """Hold OpenCV (and torch, if loaded) to the worker's share of the cores.
+
+    Local workers get ``OMP_NUM_THREADS`` = cores / workers; torch reads it when it loads, but
+    OpenCV's own thread pool does not, and several workers each running one thread per core
+    oversubscribe the machine.
+    """
+    import sys
+
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return
+    if threads < 1:
+        return
+    import cv2
+
+    cv2.setNumThreads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def run_job(job: BatchJob, batch_id: str, skip_complete: bool = True) -> dict[str, Any]:
     """Run one job on a Dask worker (or anywhere); returns its outcome as plain data.
 
@@ -328,6 +350,7 @@ def run_job(job: BatchJob, batch_id: str, skip_complete: bool = True) -> dict[st
         cancel: Any = Event(f"sam2matting-cancel-{batch_id}")
     except (ImportError, ValueError):  # not on a Dask worker: no events, no cancel
         worker, cancel = None, None
+    _limit_threads()
     pid = os.getpid()
     where = f"{worker.address if worker is not None else 'local'} (pid {pid})"
 
@@ -344,6 +367,8 @@ def run_job(job: BatchJob, batch_id: str, skip_complete: bool = True) -> dict[st
         if manifest is not None:
             outs = [str(job.output / r["path"]) for r in manifest["outputs"]]
             return {**outcome, "status": "skipped", "frames": manifest["frames"], "outputs": outs}
+    if cancel is not None and cancel.is_set():  # queued when the batch was cancelled
+        return {**outcome, "status": "cancelled"}
     # a previous attempt of this job (its worker died) may have left temporaries and a stale
     # manifest: neither may survive this attempt
     remove_partials(job)
@@ -467,6 +492,9 @@ def _local_cluster(workers: int | None, retries: int, use_gpus: bool) -> Iterato
         # a task whose worker died is re-run on another at most `retries` times
         "distributed.scheduler.allowed-failures": retries,
         "distributed.worker.daemon": False,
+        # the statistical profiler samples every thread's stack 100 times a second: CPU that
+        # the jobs need, for a dashboard nobody looks at
+        "distributed.worker.profile.enabled": False,
     }
     previous = logging.getLogger("distributed").level
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -727,37 +755,35 @@ def _run(
                 else:
                     finish(job, {"status": "failed", "error": _error_line(future.exception())})
             console.draw(counts(), processed)
-            time.sleep(0.1)
+            time.sleep(0.2)
         drain()
         report.seconds = time.perf_counter() - t_start
         console.draw(counts(), processed, force=True)
         console.close()
     except BaseException:
-        # Ctrl-C / SIGTERM (or an error of our own): running jobs stop at their next frame
-        # (their writers delete their temporaries), queued ones are forgotten
+        # Ctrl-C / SIGTERM (or an error of our own). Jobs are not cancelled under their feet:
+        # they see the cancel event at their next frame (or at once, if they have not started)
+        # and stop, their writers deleting their temporaries; a job past its last frame
+        # completes. Only jobs that did not answer within the grace period are forced.
         console.close()
         report.interrupted = True
         with contextlib.suppress(Exception):
             cancel.set()
-        with contextlib.suppress(Exception):
-            drain()
-            client.cancel([f for f in futures if futures[f].index not in running])
         deadline = time.monotonic() + _CANCEL_GRACE
         while time.monotonic() < deadline:
             with contextlib.suppress(BaseException):  # a second Ctrl-C does not skip the cleanup
                 drain()
-                live = [f for f in futures if not f.done()]
-                if not any(futures[f].index in running for f in live):
+                if all(f.done() for f in futures):
                     break
                 time.sleep(0.1)
         with contextlib.suppress(Exception):
-            client.cancel(list(futures), force=True)
+            client.cancel([f for f in futures if not f.done()], force=True)
         for future, job in futures.items():
             outcome = None
             if future.status == "finished":
                 with contextlib.suppress(Exception):
-                    outcome = future.result(timeout=1)
-            if outcome is not None and outcome.get("status") in ("done", "skipped"):
+                    outcome = future.result(timeout=5)
+            if outcome is not None:
                 finish(job, outcome)
             else:
                 reports[job.index].status = "cancelled"
