@@ -399,10 +399,13 @@ def run_job(job: BatchJob, batch_id: str, skip_complete: bool = True) -> dict[st
             **job.matte_kwargs(),
         )
     except _Cancelled:
-        return {**outcome, "status": "cancelled", "frames": state["frames"]}
+        seconds = time.perf_counter() - t0
+        return {**outcome, "status": "cancelled", "frames": state["frames"], "seconds": seconds}
     except Sam2MattingError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {**outcome, "status": "failed", "error": message, "frames": state["frames"]}
+        seconds = time.perf_counter() - t0
+        failed = {"status": "failed", "error": message, "frames": state["frames"]}
+        return {**outcome, **failed, "seconds": seconds}
     seconds = time.perf_counter() - t0
     manifest = _write_manifest(job, result, seconds)
     emit("frames", frames=int(result.num_frames))
