@@ -343,3 +343,20 @@ def test_prompt_tokens_match_the_command_line() -> None:
     ):
         with pytest.raises(PromptError, match=message):
             prompt_items_from_tokens(bad)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "give a job file or --glob PATTERN"),
+        (["--glob", "shots/*.mov"], "--glob needs an output folder: -o OUT"),
+        (["jobs.yaml", "--mask-dir", "masks"], "--mask-dir, --text and --prompts go with --glob"),
+        (["--glob", "nothing-here-*.mov", "-o", "out"], "matches no file"),
+    ],
+)
+def test_batch_usage_errors(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["batch", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sam2matting: error: ") and message in err[0], err
