@@ -49,7 +49,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("clips")
     _clip(root / "short.mp4", 12, seed=0)
     _clip(root / "other.mp4", 12, seed=1)
-    _clip(root / "long.mp4", 90, seed=2)
+    _clip(root / "long.mp4", 120, seed=2)
     (root / "broken.mp4").write_bytes(b"this is not a video" * 20)
     return root
 
@@ -246,7 +246,7 @@ def test_worker_killed_mid_job(client: Any, clips: Path, tmp_path: Path) -> None
     killed: list[int] = []
 
     def on_event(event: dict[str, Any]) -> None:
-        if event["kind"] == "frames" and event["frames"] >= 2 and not killed:
+        if event["kind"] == "frames" and event["frames"] >= 1 and not killed:
             killed.append(event["pid"])
             os.kill(event["pid"], signal.SIGKILL)
 
@@ -260,11 +260,11 @@ def test_worker_killed_mid_job(client: Any, clips: Path, tmp_path: Path) -> None
     (result,) = report.jobs
     assert killed, "the job ended before a worker could be killed"
     assert result.status == "done", result.error
-    assert result.attempts == 2 and result.frames == 90
+    assert result.attempts == 2 and result.frames == 120
     assert str(killed[0]) in result.workers[0] and str(killed[0]) not in result.workers[-1]
     a = _pngs(tmp_path / "clean" / "long.obj1.alpha-png")
     b = _pngs(tmp_path / "killed" / "long.obj1.alpha-png")
-    assert len(a) == 90 and a == b
+    assert len(a) == 120 and a == b
     assert _partials(tmp_path / "killed") == []
     saved = json.loads((tmp_path / "killed-report.json").read_text())
     assert saved["jobs"][0]["attempts"] == 2
