@@ -62,9 +62,11 @@ def test_validation_clips_cover_every_category_and_never_training_sources() -> N
         if kind == "cutout":
             assert rest in DEV_FOREGROUNDS  # never a training cutout
         assert not c.spec.background.endswith(("02_cups.mp4", "03_blocks.mp4", "04_coffee.mp4"))
-    # the tuning clips are the opposite: training sources only, disjoint names
+    # the tuning clips are the opposite: training cutouts and the training generator's synthetic
+    # kinds only, disjoint names
     tuning = tuning_clips()
-    assert all(t.source.startswith("train:") for t in tuning)
+    assert all(t.source.startswith(("train:", "synth:")) for t in tuning)
+    assert {t.source.split(":")[0] for t in tuning} == {"train", "synth"}
     assert not {t.source.split(":")[1] for t in tuning} & set(DEV_FOREGROUNDS)
 
 
