@@ -21,6 +21,7 @@ PUBLIC = {
     "TextPrompt",
     "WeightsError",
     "__version__",
+    "matte_batch",
     "matte_image",
     "matte_video",
 }
@@ -36,7 +37,7 @@ def test_public_names_exist() -> None:
 def test_import_is_free() -> None:
     code = (
         "import sys, sam2matting, sam2matting.trackers, sam2matting.matting;"
-        "heavy = [m for m in ('torch', 'transformers', 'av', 'cv2', 'onnxruntime', 'pymatting') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'transformers', 'av', 'cv2', 'onnxruntime', 'pymatting', 'dask', 'distributed', 'yaml') if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

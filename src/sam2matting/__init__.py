@@ -4,7 +4,8 @@ A video tracker keeps the target consistent over time; a region-proposal bridge 
 matting-critical pixels; matting heads resolve them into alpha. Importing this package is free:
 no device, network or heavy import happens until a function is called.
 
-Main entry points: :func:`matte_video`, :func:`matte_image`, :class:`MattingSession`.
+Main entry points: :func:`matte_video`, :func:`matte_image`, :class:`MattingSession`, and
+:func:`matte_batch` for many clips on Dask (``pip install 'sam2matting[batch]'``).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ __all__ = [
     "TextPrompt",
     "WeightsError",
     "__version__",
+    "matte_batch",
     "matte_image",
     "matte_video",
 ]
 
 if TYPE_CHECKING:
     from .api import MattingSession, matte_image, matte_video
+    from .batch import matte_batch
 
 _LAZY = {"MattingSession", "matte_image", "matte_video"}
 
@@ -53,4 +56,8 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "matte_batch":  # Dask loads only when a batch runs
+        from .batch import matte_batch
+
+        return matte_batch
     raise AttributeError(f"module 'sam2matting' has no attribute {name!r}")

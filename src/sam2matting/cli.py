@@ -1,4 +1,4 @@
-"""Command line: ``sam2matting matte | demo | info | eval | train | serve``.
+"""Command line: ``sam2matting matte | batch | demo | info | eval | train | serve``.
 
 A thin client of :mod:`sam2matting.api`. User errors print one line and exit 2; Ctrl-C or
 SIGTERM abort cleanly (no partial outputs under final names) and exit 130 / 143.
@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import importlib
 import logging
-import math
 import os
 import signal
 import sys
@@ -20,13 +19,15 @@ from typing import Any
 
 from . import __version__
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
+from .prompt_syntax import prompts_from_args
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "prompts_from_args"]
 
 log = logging.getLogger("sam2matting")
 
 #: subcommands that live in their own modules (each has add_parser(subparsers) and run(args))
 _PLUGIN_COMMANDS = {
+    "batch": "sam2matting.batch_cli",
     "eval": "sam2matting.eval.cli",
     "train": "sam2matting.train.cli",
     "serve": "sam2matting.web.cli",
@@ -67,69 +68,6 @@ class _PromptAction(argparse.Action):
             items.append((self.dest, values, state["frame"], state["object"]))
         namespace.prompt_items = items
         namespace._state = state
-
-
-def _floats(text: str, count: tuple[int, ...], what: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.replace(" ", "").split(",")]
-    except ValueError:
-        raise PromptError(f"bad {what} {text!r}: expected comma-separated numbers") from None
-    if len(values) not in count:
-        raise PromptError(f"bad {what} {text!r}: expected {' or '.join(map(str, count))} numbers")
-    if not all(math.isfinite(v) for v in values):
-        raise PromptError(f"bad {what} {text!r}: coordinates must be finite numbers")
-    return values
-
-
-def prompts_from_args(items: list[tuple[Any, ...]]) -> list[Any]:
-    """Turn the recorded ``--point/--box/--mask/--text`` items into typed prompts.
-
-    ``--frame N`` and ``--object ID`` apply to the prompts after them; a ``--frame``/``--object``
-    that no prompt follows applies to the prompts before it that have none (so
-    ``--box … --frame 10`` works). Points on the same frame and object form one prompt.
-    """
-    from .types import Box, MaskPrompt, Points, TextPrompt
-
-    # trailing settings: apply to earlier prompts that had none
-    trailing: dict[str, int] = {}
-    for item in reversed(items):
-        if item[0] != "set":
-            break
-        trailing.setdefault(item[1], item[2])
-    prompts: list[Any] = []
-    points: dict[tuple[int, int], tuple[list[tuple[float, float]], list[int]]] = {}
-    for item in items:
-        if item[0] == "set":
-            continue
-        kind, value, frame, obj = item
-        frame = frame if frame is not None else trailing.get("frame", 0)
-        obj = obj if obj is not None else trailing.get("object", 1)
-        if kind == "point":
-            v = value.split(",")
-            label = 1
-            if len(v) == 3:
-                lab = v[2].strip().lower()
-                if lab in ("1", "pos", "+", "positive"):
-                    label = 1
-                elif lab in ("0", "neg", "-", "negative"):
-                    label = 0
-                else:
-                    raise PromptError(f"bad point label {v[2]!r} in {value!r}: use 1/pos or 0/neg")
-                v = v[:2]
-            x, y = _floats(",".join(v), (2,), "point")
-            coords, labels = points.setdefault((frame, obj), ([], []))
-            coords.append((x, y))
-            labels.append(label)
-        elif kind == "box":
-            x0, y0, x1, y1 = _floats(value, (4,), "box")
-            prompts.append(Box(x0, y0, x1, y1, frame=frame, object_id=obj))
-        elif kind == "mask":
-            prompts.append(MaskPrompt.from_file(value, frame=frame, object_id=obj))
-        elif kind == "text":
-            prompts.append(TextPrompt(value, frame=frame, object_id=obj))
-    for (frame, obj), (coords, labels) in points.items():
-        prompts.append(Points(tuple(coords), tuple(labels), frame=frame, object_id=obj))
-    return prompts
 
 
 # --------------------------------------------------------------------------------------------
