@@ -552,7 +552,7 @@ def test_train_defaults_to_the_shipped_model() -> None:
     from sam2matting.train.loop import TrainConfig
 
     folder = Path(sam2matting.weights.__file__).parent
-    manifest = folder / "sam2matting-compact-guided-v2.json"
+    manifest = folder / "sam2matting-compact-guided-v3.json"
     shipped = json.loads(manifest.read_text())["config"]["name"]
     assert TrainConfig().model == shipped == "compact-guided"
 

@@ -75,11 +75,11 @@ def test_shipped_weights_load_strictly_and_match_their_manifest(name: str) -> No
 
 def test_the_default_weights_are_the_hybrid_heads() -> None:
     net = load_network("default")
-    assert DEFAULT_WEIGHTS == "compact-guided-v2"
+    assert DEFAULT_WEIGHTS == "compact-guided-v3"
     assert net.config.name == "compact-guided" and net.uses_prior
     # trained in stages, each recorded with its command; the last one widened compact-v1
     manifest = json.loads(SHIPPED[DEFAULT_WEIGHTS].manifest_path.read_text())
-    assert [st["stage"] for st in manifest["stages"]] == [1, 2, 3]
+    assert [st["stage"] for st in manifest["stages"]] == [1, 2, 3, 4]
     assert "--model compact-guided" in manifest["stages"][-1]["command"]
 
 

@@ -129,7 +129,7 @@ SHIPPED: dict[str, ShippedWeights] = {
 }
 
 #: what ``weights="default"`` means
-DEFAULT_WEIGHTS = "compact-guided-v2"
+DEFAULT_WEIGHTS = "compact-guided-v3"
 
 
 def weights_dir() -> Path:
