@@ -85,6 +85,8 @@ def run_davis(
                 js.append(jaccard(pred, gts[tf.index]))
                 fs.append(boundary_f(pred, gts[tf.index]))
                 scores.append(track.score if track is not None else 0.0)
+                if scores[-1] < 0.5:
+                    lost.append(tf.index)
             session.close()
             inner_j, inner_f = js[1:-1], fs[1:-1]
             row[mode] = {
@@ -95,6 +97,7 @@ def run_davis(
                 "ms_per_frame": 1000 * seconds / len(frames),
                 "min_score": float(np.min(scores)),
                 "j_curve": [round(float(v), 3) for v in js],
+                "score_curve": [round(float(v), 2) for v in scores],
                 "lost_frames": lost,
             }
             del t0

@@ -245,6 +245,49 @@ def max_scale_change() -> float:
     return 1.25
 
 
+def lost_area_fraction() -> float:
+    """Below this fraction of its reference size the object counts as lost by the flow, and
+    re-detection (a whole-frame search on its colours) is tried."""
+    return 0.3
+
+
+def confident_score() -> float:
+    """Confidence at or above which a frame updates the object's reference size and shape."""
+    return 0.6
+
+
+def size_follow_rate() -> float:
+    """How fast the reference size follows the object on confident frames (objects approach
+    and recede; a sudden collapse must still read as a loss)."""
+    return 0.1
+
+
+def confidence(area: float, ref_area: float, mean_colour: float, ref_colour: float) -> float:
+    """Confidence ([0, 1]) that a tracked mask still holds its object.
+
+    Two cues, multiplied: size (a mask down to half its reference size, or up to twice it,
+    is normal motion and scale change; a collapse to nothing or a blow-up that swallows the
+    background is not) and colour (the mean colour log-odds inside the mask against the
+    anchor's: a mask drifting onto background loses the object's colours). Below 0.5 the
+    object is reported as lost.
+    """
+    if area <= 0 or ref_area <= 0:
+        return 0.0
+    ratio = area / ref_area
+    size = float(np.clip(2.0 * min(ratio, 1.0 / ratio), 0.0, 1.0))
+    if ref_colour <= 0.25:
+        colour = 1.0  # the anchor's colours barely differ from its background: no evidence
+    else:
+        colour = float(np.clip(1.5 * mean_colour / ref_colour, 0.0, 1.0))
+    return size * colour
+
+
+def redetect_colour(ref_colour: float) -> float:
+    """Mean colour log-odds a placement found by re-detection must reach: half the anchor's,
+    and at least 0.5 (clearly object-coloured)."""
+    return max(0.5, 0.5 * ref_colour)
+
+
 def click_radius(work_w: int, work_h: int) -> int:
     """Radius (px) of the sure-foreground / sure-background disc drawn at each click:
     ~1 % of the longest side, at least 2 px (a click is a point, not a region)."""
@@ -459,6 +502,40 @@ def _colour_shift(colour: np.ndarray, predicted: np.ndarray) -> np.ndarray | Non
     return np.array([(bx - px) * scale, (by - py) * scale])
 
 
+def _crop_to_box(mask: np.ndarray) -> np.ndarray:
+    """The mask cropped to its bounding box (bool)."""
+    ys, xs = np.nonzero(mask)
+    return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy()
+
+
+def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -> np.ndarray | None:
+    """Place ``template`` (bool, cropped) where the mean colour log-odds under it is highest,
+    over the whole frame (on a copy downscaled so the template's long side is ~24 px); the
+    placed mask (bool, frame size), or None when the best mean is below ``threshold``."""
+    h, w = colour.shape
+    th, tw = template.shape
+    if th > h or tw > w or not template.any():
+        return None
+    scale = max(1.0, max(th, tw) / 24.0)
+    small_t = template.astype(np.float32)
+    small_c = colour
+    if scale > 1.0:
+        small_t = cv2.resize(small_t, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
+        small_c = cv2.resize(colour, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
+    if small_t.shape[0] > small_c.shape[0] or small_t.shape[1] > small_c.shape[1]:
+        return None
+    area = max(float(small_t.sum()), 1.0)
+    score = np.asarray(cv2.matchTemplate(small_c, small_t, cv2.TM_CCORR), np.float32) / area
+    _, best, _, (bx, by) = cv2.minMaxLoc(score)
+    if best < threshold:
+        return None
+    x0 = min(max(round(bx * scale), 0), w - tw)
+    y0 = min(max(round(by * scale), 0), h - th)
+    out = np.zeros((h, w), bool)
+    out[y0 : y0 + th, x0 : x0 + tw] = template
+    return out
+
+
 def _disc_mask(
     shape: tuple[int, int], centres: Sequence[tuple[int, int]], radius: int
 ) -> np.ndarray:
@@ -588,11 +665,21 @@ class _Flow:
 
 @dataclass
 class _ObjectState:
-    """An object on one frame: soft mask (working resolution, float32 [0, 1]) + colour model."""
+    """An object on one frame: soft mask (working resolution, float32 [0, 1]) + colour model.
+
+    The rest is what confidence and re-detection need: ``ref_area`` (pixels; the object's size
+    on its anchor, followed on confident frames), ``template`` (the last confident mask, cropped
+    to its box, the shape re-detection searches for), ``ref_colour`` (mean colour log-odds
+    inside the mask on the anchor frame) and ``score`` (this frame's confidence, [0, 1]).
+    """
 
     prob: np.ndarray
     model: _ColourModel
     logits: np.ndarray
+    ref_area: float = 0.0
+    template: np.ndarray | None = None
+    ref_colour: float = 0.0
+    score: float = 1.0
 
 
 @dataclass
@@ -806,14 +893,14 @@ class BuiltinSession:
             self._resolve_overlaps(states, anchored)
             for obj, st in states.items():
                 if obj not in anchored:
-                    states[obj] = self._update_model(st, frame)
+                    states[obj] = self._score(self._update_model(st, frame), frame)
             cursor = _Cursor(frame, states, step)
             self._cursor = cursor
             yield TrackedFrame(
                 index=index,
                 image=image,
                 objects={
-                    obj: ObjectTrack(logits=st.logits, score=1.0 if (st.logits > 0).any() else 0.0)
+                    obj: ObjectTrack(logits=st.logits, score=st.score)
                     for obj, st in states.items()
                 },
             )
@@ -858,8 +945,7 @@ class BuiltinSession:
         size = (self._work_w, self._work_h)
         prev_mask = state.prob > 0.5
         if not prev_mask.any():
-            empty = np.full((self._work_h, self._work_w), -LOGIT_LIMIT, np.float32)
-            return _ObjectState(np.zeros_like(state.prob), state.model, empty)
+            return self._redetect(state, frame)
         sigma = boundary_sigma(float(np.count_nonzero(prev_mask)), cfg.boundary_uncertainty)
         prev_sd = _signed_distance(prev_mask)
         # the object's dominant motion, from the forward flow of its interior
@@ -918,7 +1004,54 @@ class BuiltinSession:
             logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
         mask = _components_touching(logits > 0, predicted)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
-        return _ObjectState(_sigmoid(logits), state.model, logits)
+        stepped = dataclasses.replace(state, prob=_sigmoid(logits), logits=logits)
+        if np.count_nonzero(mask) < lost_area_fraction() * state.ref_area:
+            # the flow has all but lost the object: look for it where its colours are
+            found = self._redetect(state, frame, colour)
+            if np.count_nonzero(found.logits > 0) > np.count_nonzero(mask):
+                return found
+        return stepped
+
+    def _redetect(
+        self, state: _ObjectState, frame: _WorkFrame, colour: np.ndarray | None = None
+    ) -> _ObjectState:
+        """Search the whole frame for the object's last confident shape on its colour evidence;
+        an empty state when no placement is clearly object-coloured."""
+        empty = np.full((self._work_h, self._work_w), -LOGIT_LIMIT, np.float32)
+        lost = dataclasses.replace(state, prob=np.zeros_like(state.prob), logits=empty)
+        if state.template is None or self.config.refit_strength == 0:
+            return lost
+        if colour is None:
+            colour = state.model.llr(frame.bins)
+        placed = _find_template(colour, state.template, redetect_colour(state.ref_colour))
+        if placed is None:
+            return lost
+        sigma = boundary_sigma(float(np.count_nonzero(placed)), self.config.boundary_uncertainty)
+        prior_p = cv2.GaussianBlur(placed.astype(np.float32), (0, 0), 1.6 * sigma)
+        z = _logit(prior_p) + self.config.refit_strength * colour
+        logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
+        mask = _components_touching(logits > 0, placed)
+        logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
+        return dataclasses.replace(state, prob=_sigmoid(logits), logits=logits)
+
+    def _score(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
+        """Attach this frame's confidence (see :func:`confidence`) and, on a confident frame,
+        follow the object's size and remember its shape for re-detection."""
+        mask = state.logits > 0
+        area = float(np.count_nonzero(mask))
+        if area == 0:
+            return dataclasses.replace(state, score=0.0)
+        mean_colour = float(state.model.llr(frame.bins)[mask].mean())
+        score = confidence(area, state.ref_area, mean_colour, state.ref_colour)
+        if score < confident_score():
+            return dataclasses.replace(state, score=score)
+        rate = size_follow_rate()
+        return dataclasses.replace(
+            state,
+            score=score,
+            ref_area=(1 - rate) * state.ref_area + rate * area,
+            template=_crop_to_box(mask),
+        )
 
     def _anchor_state(self, prob: np.ndarray, frame: _WorkFrame) -> _ObjectState:
         """A fresh object state from an anchor mask: colour model learnt on this frame."""
@@ -930,7 +1063,16 @@ class BuiltinSession:
         bg_sel = (sd < -inner) & (sd > -outer)
         model = _ColourModel.learn(frame.bins, fg_sel, bg_sel, self.config.histogram_bins)
         logits = _logit(prob)
-        return _ObjectState(prob.astype(np.float32), model, logits)
+        area = float(np.count_nonzero(mask))
+        ref_colour = float(model.llr(frame.bins)[mask].mean()) if area else 0.0
+        return _ObjectState(
+            prob.astype(np.float32),
+            model,
+            logits,
+            ref_area=area,
+            template=_crop_to_box(mask) if area else None,
+            ref_colour=ref_colour,
+        )
 
     def _update_model(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
         """Slowly move the colour histograms towards this frame's confident pixels."""
@@ -946,7 +1088,7 @@ class BuiltinSession:
         fg_sel = sd > 2 * sigma
         bg_sel = (sd < -inner) & (sd > -outer)
         model = state.model.updated(frame.bins, fg_sel, bg_sel, self.config.histogram_bins, rate)
-        return _ObjectState(state.prob, model, state.logits)
+        return dataclasses.replace(state, model=model)
 
     def _resolve_overlaps(self, states: dict[int, _ObjectState], anchored: list[int]) -> None:
         """Give each pixel to at most one object: anchored objects first, then the largest logit."""
@@ -969,7 +1111,7 @@ class BuiltinSession:
             if lost.any():
                 logits = st.logits.copy()
                 logits[lost] = LOST_PIXEL_LOGIT
-                states[obj] = _ObjectState(_sigmoid(logits), st.model, logits)
+                states[obj] = dataclasses.replace(st, prob=_sigmoid(logits), logits=logits)
 
     # -- anchors (initial masks from prompts) ----------------------------------------------------
 
