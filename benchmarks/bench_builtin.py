@@ -46,7 +46,11 @@ def _parse_opts(items: list[str]) -> dict[str, Any]:
 
 
 def run_davis(
-    data: Path, sequences: list[str] | None, options: dict[str, Any], modes: list[str]
+    data: Path,
+    sequences: list[str] | None,
+    options: dict[str, Any],
+    modes: list[str],
+    max_frames: int | None = None,
 ) -> dict[str, Any]:
     from sam2matting.eval.datasets import read_davis
     from sam2matting.eval.metrics import boundary_f, jaccard
@@ -57,7 +61,8 @@ def run_davis(
     davis = read_davis(data / "davis", sequences)
     out: dict[str, Any] = {}
     for clip in davis:
-        frames = [im for _, im in clip.source().iter_frames()]
+        with clip.source() as src:
+            frames = [im for _, im in src.iter_frames(0, max_frames)]
         gts = [clip.read_ground_truth(i)[1][1] for i in range(len(frames))]
         row: dict[str, Any] = {"frames": len(frames)}
         for mode in modes:
@@ -88,7 +93,7 @@ def run_davis(
                 if scores[-1] < 0.5:
                     lost.append(tf.index)
             session.close()
-            inner_j, inner_f = js[1:-1], fs[1:-1]
+            inner_j, inner_f = (js[1:-1], fs[1:-1]) if len(js) > 2 else (js, fs)
             row[mode] = {
                 "first_j": js[0],
                 "j": float(np.mean(inner_j)),
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=["davis", "cutouts", "speed"], action="append")
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
     ap.add_argument("--modes", default="mask,box", help="DAVIS prompt modes: mask, box")
+    ap.add_argument("--frames", type=int, help="only the first N frames of each sequence")
     ap.add_argument("--opt", action="append", default=[], help="tracker option NAME=VALUE")
     ap.add_argument("--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)")
     args = ap.parse_args(argv)
@@ -268,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "davis" in parts:
         seqs = args.seq.split(",") if args.seq else None
-        result["davis"] = run_davis(data, seqs, options, args.modes.split(","))
+        result["davis"] = run_davis(data, seqs, options, args.modes.split(","), args.frames)
     if "cutouts" in parts:
         result["cutouts"] = run_cutouts(data, options)
     if "speed" in parts:

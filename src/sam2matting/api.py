@@ -32,6 +32,7 @@ import numpy as np
 from .cancel import check_cancelled
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
 from .io.readers import FrameSource, VideoInfo, open_source
+from .lost import LossMonitor
 from .matting.base import MattingStage
 from .matting.registry import build_head
 from .trackers.base import Tracker, TrackerSession
@@ -159,6 +160,18 @@ def _accepts(func: Callable[..., Any], name: str) -> bool:
 def _build_tracker(tracker: str | Tracker, options: dict[str, Any], device: str | None) -> Tracker:
     if not isinstance(tracker, str):
         return tracker
+    if tracker == "auto":
+        from .trackers.auto import choose_tracker
+
+        choice = choose_tracker()
+        if choice.notice:
+            log.info("%s", choice.notice)
+        if choice.name != "builtin":
+            try:
+                return _build_tracker(choice.name, options, device)
+            except Sam2MattingError as exc:
+                log.info("tracker auto: %s; using the built-in tracker", exc)
+        tracker = "builtin"
     from .trackers.registry import TRACKERS
 
     spec = TRACKERS.get(tracker)
@@ -192,8 +205,10 @@ class MattingSession:
     """Prompt a clip on any frame, propagate, and receive per-frame, per-object alpha mattes.
 
     ``source``: a video path, an image folder, an image path, an N×H×W×3 array, a list of
-    H×W×3 arrays, or an open FrameSource. ``tracker``: a registered name (``builtin``,
-    ``oracle``, ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
+    H×W×3 arrays, or an open FrameSource. ``tracker``: ``auto`` (default: SAM 2.1-tiny when its
+    weights are here or can be downloaded, else the built-in tracker, see
+    :mod:`sam2matting.trackers.auto`), a registered name (``builtin``, ``oracle``,
+    ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
     registered matting-head name (default: the shipped default) or a MattingStage object.
     ``device``: ``cpu`` / ``cuda`` / ``mps`` / ``auto`` for the models that use one.
     """
@@ -202,7 +217,7 @@ class MattingSession:
         self,
         source: SourceLike,
         *,
-        tracker: str | Tracker = "builtin",
+        tracker: str | Tracker = "auto",
         head: str | MattingStage | None = None,
         device: str | None = None,
         tracker_options: dict[str, Any] | None = None,
@@ -225,6 +240,14 @@ class MattingSession:
                 raw.close()
             raise
         self._prompts: list[Prompt] = []
+        #: per-frame confidences of the last propagation, and where objects were lost
+        self.loss = LossMonitor()
+
+    @property
+    def lost_warnings(self) -> list[str]:
+        """``object 1 lost from frame 36; add a prompt there``, one per span of frames where an
+        object's confidence stayed below 0.5 in the last propagation (see :mod:`sam2matting.lost`)."""
+        return self.loss.warnings(self.info.num_frames - 1)
 
     # -- context manager ---------------------------------------------------------------------
     def __enter__(self) -> MattingSession:
@@ -320,6 +343,7 @@ class MattingSession:
         ids = sorted(first)
         h, w = self.info.height, self.info.width
         start = min(first.values())
+        self.loss = LossMonitor()
 
         if backward:
             by_frame: dict[int, list[int]] = defaultdict(list)
@@ -337,6 +361,10 @@ class MattingSession:
                         check_cancelled()
                         if tracked.index == f:
                             continue
+                        self.loss.update(
+                            tracked.index,
+                            {o: t.score for o, t in tracked.objects.items() if o in objs},
+                        )
                         alphas = self._matte(tracked, objs)
                         for obj, alpha in alphas.items():
                             self._spool.put(tracked.index, obj, alpha)
@@ -351,7 +379,11 @@ class MattingSession:
             masks = {k: v > 0.5 for k, v in alphas.items()}
             self.times.frames += 1
             return FrameResult(
-                index=index, image=image, alphas=dict(sorted(alphas.items())), masks=masks
+                index=index,
+                image=image,
+                alphas=dict(sorted(alphas.items())),
+                masks=masks,
+                scores=self.loss.frame_scores(index),
             )
 
         # frames before any object's first prompt: only spooled (backward) mattes
@@ -362,11 +394,14 @@ class MattingSession:
         for tracked in self._tracked(self._session.propagate(start)):
             check_cancelled()
             live = [obj for obj in tracked.objects if first.get(obj, 0) <= tracked.index]
+            self.loss.update(tracked.index, {o: tracked.objects[o].score for o in live})
             alphas = self._matte(tracked, live)
             yield finish(tracked.index, tracked.image, alphas)
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+        for line in self.lost_warnings:
+            log.warning("%s", line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,6 +416,8 @@ class MatteOutput:
     seconds: float
     times: StageTimes
     info: VideoInfo
+    #: ``object 1 lost from frame 36; add a prompt there``, one per span where a track was lost
+    warnings: list[str] = field(default_factory=list)
 
 
 def _stem_for(source: SourceLike) -> str:
@@ -409,7 +446,7 @@ def matte_video(
     output: str | Path | None = None,
     *,
     formats: Sequence[str] = ("alpha-png",),
-    tracker: str | Tracker = "builtin",
+    tracker: str | Tracker = "auto",
     head: str | MattingStage | None = None,
     device: str | None = None,
     combined: bool = False,
@@ -523,12 +560,14 @@ def matte_video(
             writer.close()
         times.add("encode", time.perf_counter() - t0)
         paths = {key: Path(writer.path) for key, writer in writers.items()}
+        warnings = session.lost_warnings
     return MatteOutput(
         paths=paths,
         num_frames=frames,
         seconds=time.perf_counter() - t_start,
         times=times,
         info=info,
+        warnings=warnings,
     )
 
 
@@ -536,7 +575,7 @@ def matte_image(
     image: str | Path | np.ndarray,
     prompts: Sequence[Prompt],
     *,
-    tracker: str | Tracker = "builtin",
+    tracker: str | Tracker = "auto",
     head: str | MattingStage | None = None,
     device: str | None = None,
     tracker_options: dict[str, Any] | None = None,

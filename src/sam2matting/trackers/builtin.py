@@ -536,6 +536,49 @@ def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -
     return out
 
 
+def _gradient_magnitude(gray: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of a grey uint8 image (float32)."""
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.magnitude(gx, gy)
+
+
+def box_fit_score(
+    mask: np.ndarray, box: tuple[int, int, int, int], grad: np.ndarray, llr: np.ndarray
+) -> float:
+    """How well a candidate mask fits a box prompt (higher is better).
+
+    A box drawn around an object touches it on all four sides, so the mask's own bounding box
+    should match it (IoU of the two boxes); an object rarely fills its box (a mask covering
+    more than 90 % of it is the box, not the object); and an object's outline follows image
+    edges (mean gradient on the mask's boundary against the mean gradient inside the box);
+    and its colours are the box's own (``llr``: log-odds of box vs outside colours; the mask's
+    mean against the mean of the rest of the box).
+    """
+    x0, y0, x1, y1 = box
+    if not mask.any():
+        return -np.inf
+    ys, xs = np.nonzero(mask)
+    mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    ix = max(0, min(x1, mx1) - max(x0, mx0))
+    iy = max(0, min(y1, my1) - max(y0, my0))
+    inter = ix * iy
+    union = (x1 - x0) * (y1 - y0) + (mx1 - mx0) * (my1 - my0) - inter
+    tight = inter / max(union, 1)
+    fill = float(mask[y0:y1, x0:x1].mean()) if x1 > x0 and y1 > y0 else 0.0
+    m = mask.astype(np.uint8)
+    edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - cv2.erode(m, np.ones((3, 3), np.uint8))) > 0
+    inner_grad = float(grad[y0:y1, x0:x1].mean()) + 1e-3
+    contrast = min(float(grad[edge].mean()) / inner_grad, 3.0) / 3.0
+    rest = ~mask
+    rest[:y0] = False
+    rest[y1:] = False
+    rest[:, :x0] = False
+    rest[:, x1:] = False
+    separation = float(llr[mask].mean()) - (float(llr[rest].mean()) if rest.any() else 0.0)
+    return tight + 0.5 * contrast - 2.0 * max(0.0, fill - 0.9) + float(__import__("os").environ.get("SEPW", "0.25")) * min(separation, 4.0)
+
+
 def _disc_mask(
     shape: tuple[int, int], centres: Sequence[tuple[int, int]], radius: int
 ) -> np.ndarray:
@@ -1217,23 +1260,48 @@ class BuiltinSession:
         return pos, neg
 
     def _segment_box(self, box: Box, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
+        """The object in a box: several GrabCut hypotheses, the best by :func:`box_fit_score`.
+
+        Hypotheses differ in what GrabCut first takes for object and for background: the whole
+        box or only an ellipse inscribed in it (a tight box's corners are mostly background),
+        and the whole frame or only a ring around the box as background evidence (a subject
+        that resembles its immediate surroundings needs the whole frame; one whose box holds
+        a lot of a colour common elsewhere needs the ring)."""
         x0, y0, x1, y1 = box.x0 * self._sx, box.y0 * self._sy, box.x1 * self._sx, box.y1 * self._sy
-        labels = np.full((self._work_h, self._work_w), cv2.GC_BGD, np.uint8)
-        inside = np.zeros_like(labels, dtype=bool)
         bx0, by0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
         bx1, by1 = min(self._work_w, int(np.ceil(x1))), min(self._work_h, int(np.ceil(y1)))
+        shape = (self._work_h, self._work_w)
+        inside = np.zeros(shape, dtype=bool)
         inside[by0:by1, bx0:bx1] = True
-        labels[inside] = cv2.GC_PR_FGD
-        pos, _ = self._click_labels(labels, prompts, frame, inside)
-        # GrabCut's background model sees the whole frame: with only a ring around the box, a
-        # subject that resembles its immediate surroundings (a white dog on pale pavement) lets
-        # k-means seed the foreground GMM with background colours, and the cut collapses
-        roi = (0, 0, self._work_w, self._work_h)
-        out = _drop_specks(self._grabcut(frame.rgb, labels, roi))
-        if pos:
-            r = click_radius(self._work_w, self._work_h)
-            out |= _disc_mask(out.shape, pos, r)
-        return out
+        ellipse = np.zeros(shape, np.uint8)
+        centre = ((bx0 + bx1) // 2, (by0 + by1) // 2)
+        axes = (max(1, (bx1 - bx0) // 2), max(1, (by1 - by0) // 2))
+        cv2.ellipse(ellipse, centre, axes, 0, 0, 360, 1, thickness=-1)
+        core = ellipse.astype(bool) & inside
+        margin = 0.5 * max(bx1 - bx0, by1 - by0)
+        ring_roi = self._roi(bx0, by0, bx1, by1, margin)
+        whole = (0, 0, self._work_w, self._work_h)
+        grad = _gradient_magnitude(frame.gray)
+        # colours found in the box but rare outside it: the object's, most likely
+        box_model = _ColourModel.learn(frame.bins, inside, ~inside, self.config.histogram_bins)
+        llr = box_model.llr(frame.bins)
+        distinct = inside & (llr > float(__import__("os").environ.get("DTH", "1.0")))
+        seeds = [inside, core] + ([distinct] if distinct.sum() > 0.05 * inside.sum() else [])
+        best: np.ndarray | None = None
+        best_score = -np.inf
+        for seed, roi in ((sd, r) for sd in seeds for r in (whole, ring_roi)):
+            labels = np.full(shape, cv2.GC_BGD, np.uint8)
+            labels[inside] = cv2.GC_PR_BGD
+            labels[seed] = cv2.GC_PR_FGD
+            pos, _ = self._click_labels(labels, prompts, frame, inside)
+            out = _drop_specks(self._grabcut(frame.rgb, labels, roi))
+            if pos:
+                out |= _disc_mask(shape, pos, click_radius(self._work_w, self._work_h))
+            score = box_fit_score(out, (bx0, by0, bx1, by1), grad, llr)
+            if score > best_score:
+                best, best_score = out, score
+        assert best is not None
+        return best
 
     def _segment_points(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
         labels = np.full((self._work_h, self._work_w), cv2.GC_PR_BGD, np.uint8)
