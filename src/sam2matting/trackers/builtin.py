@@ -118,7 +118,9 @@ class BuiltinTrackerConfig:
     """Settings of the built-in tracker (all optional; ``build(**options)`` takes the same names).
 
     ``max_side``: working resolution, longest side in pixels (larger frames are downscaled).
-    ``flow_preset``: DIS optical-flow preset, one of :data:`FLOW_PRESETS`.
+    ``flow_preset``: DIS optical-flow preset, one of :data:`FLOW_PRESETS`. Default "fine" (was
+    "fast"): 0.627 vs 0.603 J&F on the DAVIS tuning sequences, at about half the frame rate
+    (~38 vs ~72 frames per CPU-second at 512×288).
     ``refit_strength``: weight of the colour log-likelihood ratio against the warped prior
     (0 = pure flow warping; larger values let colour move the boundary further).
     ``boundary_uncertainty``: expected error of the warped boundary as a fraction of the
@@ -135,7 +137,7 @@ class BuiltinTrackerConfig:
     """
 
     max_side: int = 512
-    flow_preset: str = "fast"
+    flow_preset: str = "fine"
     refit_strength: float = 1.0
     boundary_uncertainty: float = 0.03
     model_update_rate: float = 0.0
@@ -1048,10 +1050,17 @@ class BuiltinSession:
         mask = _components_touching(logits > 0, predicted)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
         stepped = dataclasses.replace(state, prob=_sigmoid(logits), logits=logits)
-        if np.count_nonzero(mask) < lost_area_fraction() * state.ref_area:
-            # the flow has all but lost the object: look for it where its colours are
+        if colour is None:
+            return stepped
+        area = np.count_nonzero(mask)
+        mean_colour = float(colour[mask].mean()) if area else -np.inf
+        off_colour = state.ref_colour > 0.25 and mean_colour < 0.5 * state.ref_colour
+        if area < lost_area_fraction() * state.ref_area or off_colour:
+            # the flow has lost the object (its mask collapsed, or sits on other colours):
+            # look for it where its colours are, and keep whichever holds them better
             found = self._redetect(state, frame, colour)
-            if np.count_nonzero(found.logits > 0) > np.count_nonzero(mask):
+            found_mask = found.logits > 0
+            if found_mask.any() and float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
 
