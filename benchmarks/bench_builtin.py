@@ -254,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="mask,box", help="DAVIS prompt modes: mask, box")
     ap.add_argument("--frames", type=int, help="only the first N frames of each sequence")
     ap.add_argument("--opt", action="append", default=[], help="tracker option NAME=VALUE")
-    ap.add_argument("--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)")
+    ap.add_argument(
+        "--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)"
+    )
     args = ap.parse_args(argv)
     from sam2matting.eval.datasets import default_data_root
 

@@ -47,9 +47,11 @@ def test_without_the_transformers_stack_it_is_builtin(monkeypatch) -> None:
 def test_session_default_is_auto_and_falls_back_offline(monkeypatch, caplog) -> None:
     monkeypatch.setattr(weights, "weights_status", lambda name: "absent")
     frames = [np.zeros((32, 48, 3), np.uint8)] * 2
-    with caplog.at_level(logging.INFO, logger="sam2matting"):
-        with MattingSession(frames, head="guided") as session:
-            assert session.tracker.name == "builtin"
+    with (
+        caplog.at_level(logging.INFO, logger="sam2matting"),
+        MattingSession(frames, head="guided") as session,
+    ):
+        assert session.tracker.name == "builtin"
     assert "tracker: built-in" in caplog.text
 
 
@@ -69,7 +71,9 @@ def test_a_failed_foundation_build_falls_back_to_builtin(monkeypatch, caplog) ->
 
     monkeypatch.setattr("sam2matting.api.build_tracker", failing)
     frames = [np.zeros((32, 48, 3), np.uint8)] * 2
-    with caplog.at_level(logging.INFO, logger="sam2matting"):
-        with MattingSession(frames, head="guided") as session:
-            assert session.tracker.name == "builtin"
+    with (
+        caplog.at_level(logging.INFO, logger="sam2matting"),
+        MattingSession(frames, head="guided") as session,
+    ):
+        assert session.tracker.name == "builtin"
     assert "not found offline" in caplog.text

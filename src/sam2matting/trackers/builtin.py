@@ -8,8 +8,12 @@ object); :meth:`ObjectTrack.probability` / :meth:`ObjectTrack.mask` upsample the
 Initial masks (the *anchor* of an object on a prompted frame):
 
 - :class:`~sam2matting.types.MaskPrompt`: the mask, area-resampled to the working resolution;
-- :class:`~sam2matting.types.Box`: GrabCut initialised with the rectangle (outside = sure
-  background), run on a crop around the box;
+- :class:`~sam2matting.types.Box`: several GrabCut hypotheses (outside the box = sure
+  background; as first guess of the object the whole box, an ellipse inscribed in it, or the
+  box's *distinctive* colours, those much more frequent inside the box than outside; as
+  background evidence the whole frame or a ring around the box), the best kept by
+  :func:`box_fit_score` (the mask's own box matches the prompt, it does not fill the box, its
+  outline follows image edges, its colours are the box's own);
 - :class:`~sam2matting.types.Points` alone: GrabCut seeded by the clicks — discs at positive
   clicks are sure foreground, discs at negative clicks sure background, the colour-similar
   region flood-filled from each positive click is probable foreground, the rest probable
@@ -42,6 +46,15 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
 3. **Edge-aware cleanup**: a guided filter (He et al., grey-level guide, box filters only)
    snaps the soft mask to image edges; then only the connected components that overlap the
    predicted mask are kept (new blobs far from the object are colour false positives).
+
+4. **Confidence and re-detection**: each frame gets a confidence per object
+   (:func:`confidence`: its size against a reference size followed on confident frames, and
+   the mean colour log-odds inside it against the anchor's), returned as
+   ``ObjectTrack.score``; below 0.5 the object counts as lost (:mod:`sam2matting.lost`). When
+   the mask collapses (:func:`lost_area_fraction`) or sits on colours that are not the
+   object's, the last confident shape is searched for over the whole frame on the colour
+   evidence (:func:`_find_template`) and kept if it holds the object's colours better: an
+   object the flow lost (fast motion, occlusion, leaving and re-entering) is found again.
 
 Several objects are tracked together with one flow per frame; a pixel belongs to at most one
 object (the largest logit wins; an object anchored by a prompt on this frame wins over tracked
@@ -277,10 +290,9 @@ def confidence(area: float, ref_area: float, mean_colour: float, ref_colour: flo
         return 0.0
     ratio = area / ref_area
     size = float(np.clip(2.0 * min(ratio, 1.0 / ratio), 0.0, 1.0))
-    if ref_colour <= 0.25:
-        colour = 1.0  # the anchor's colours barely differ from its background: no evidence
-    else:
-        colour = float(np.clip(1.5 * mean_colour / ref_colour, 0.0, 1.0))
+    # an anchor whose colours barely differ from its background gives no colour evidence
+    informative = ref_colour > 0.25
+    colour = float(np.clip(1.5 * mean_colour / ref_colour, 0.0, 1.0)) if informative else 1.0
     return size * colour
 
 
@@ -519,10 +531,12 @@ def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -
     if th > h or tw > w or not template.any():
         return None
     scale = max(1.0, max(th, tw) / 24.0)
-    small_t = template.astype(np.float32)
-    small_c = colour
+    small_t: np.ndarray = template.astype(np.float32)
+    small_c: np.ndarray = colour
     if scale > 1.0:
-        small_t = cv2.resize(small_t, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
+        small_t = cv2.resize(
+            small_t, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA
+        )
         small_c = cv2.resize(colour, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
     if small_t.shape[0] > small_c.shape[0] or small_t.shape[1] > small_c.shape[1]:
         return None
@@ -578,7 +592,12 @@ def box_fit_score(
     rest[:, :x0] = False
     rest[:, x1:] = False
     separation = float(llr[mask].mean()) - (float(llr[rest].mean()) if rest.any() else 0.0)
-    return tight + 0.5 * contrast - 2.0 * max(0.0, fill - 0.9) + float(__import__("os").environ.get("SEPW", "0.25")) * min(separation, 4.0)
+    return (
+        tight
+        + 0.5 * contrast
+        - 2.0 * max(0.0, fill - 0.9)
+        + float(__import__("os").environ.get("SEPW", "0.25")) * min(separation, 4.0)
+    )
 
 
 def _disc_mask(
@@ -945,8 +964,7 @@ class BuiltinSession:
                 index=index,
                 image=image,
                 objects={
-                    obj: ObjectTrack(logits=st.logits, score=st.score)
-                    for obj, st in states.items()
+                    obj: ObjectTrack(logits=st.logits, score=st.score) for obj, st in states.items()
                 },
             )
 
