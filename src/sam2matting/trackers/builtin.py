@@ -559,17 +559,16 @@ def _gradient_magnitude(gray: np.ndarray) -> np.ndarray:
     return cv2.magnitude(gx, gy)
 
 
-def box_fit_score(
-    mask: np.ndarray, box: tuple[int, int, int, int], grad: np.ndarray, llr: np.ndarray
-) -> float:
+def box_fit_score(mask: np.ndarray, box: tuple[int, int, int, int], grad: np.ndarray) -> float:
     """How well a candidate mask fits a box prompt (higher is better).
 
     A box drawn around an object touches it on all four sides, so the mask's own bounding box
     should match it (IoU of the two boxes); an object rarely fills its box (a mask covering
     more than 90 % of it is the box, not the object); and an object's outline follows image
-    edges (mean gradient on the mask's boundary against the mean gradient inside the box);
-    and its colours are the box's own (``llr``: log-odds of box vs outside colours; the mask's
-    mean against the mean of the rest of the box).
+    edges (mean gradient on the mask's boundary against the mean gradient inside the box).
+    A fourth term, how much more box-specific the mask's colours are than the rest of the
+    box's, was tried and dropped: it fixed kite-surf's first frame but picked fragments (hair,
+    a collar) on portraits, and lost on the tuning images (0.826 vs 0.829 mean J).
     """
     x0, y0, x1, y1 = box
     if not mask.any():
@@ -583,21 +582,11 @@ def box_fit_score(
     tight = inter / max(union, 1)
     fill = float(mask[y0:y1, x0:x1].mean()) if x1 > x0 and y1 > y0 else 0.0
     m = mask.astype(np.uint8)
-    edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - cv2.erode(m, np.ones((3, 3), np.uint8))) > 0
+    kernel = np.ones((3, 3), np.uint8)
+    edge = (cv2.dilate(m, kernel) - cv2.erode(m, kernel)) > 0
     inner_grad = float(grad[y0:y1, x0:x1].mean()) + 1e-3
     contrast = min(float(grad[edge].mean()) / inner_grad, 3.0) / 3.0
-    rest = ~mask
-    rest[:y0] = False
-    rest[y1:] = False
-    rest[:, :x0] = False
-    rest[:, x1:] = False
-    separation = float(llr[mask].mean()) - (float(llr[rest].mean()) if rest.any() else 0.0)
-    return (
-        tight
-        + 0.5 * contrast
-        - 2.0 * max(0.0, fill - 0.9)
-        + float(__import__("os").environ.get("SEPW", "0.25")) * min(separation, 4.0)
-    )
+    return tight + 0.5 * contrast - 2.0 * max(0.0, fill - 0.9)
 
 
 def _disc_mask(
@@ -732,8 +721,8 @@ class _ObjectState:
     """An object on one frame: soft mask (working resolution, float32 [0, 1]) + colour model.
 
     The rest is what confidence and re-detection need: ``ref_area`` (pixels; the object's size
-    on its anchor, followed on confident frames), ``template`` (the last confident mask, cropped
-    to its box, the shape re-detection searches for), ``ref_colour`` (mean colour log-odds
+    on its anchor, followed on confident frames), ``template`` (the last confident mask: the
+    shape re-detection searches for; kept at frame size so the state's size is constant), ``ref_colour`` (mean colour log-odds
     inside the mask on the anchor frame) and ``score`` (this frame's confidence, [0, 1]).
     """
 
@@ -1093,7 +1082,9 @@ class BuiltinSession:
             return lost
         if colour is None:
             colour = state.model.llr(frame.bins)
-        placed = _find_template(colour, state.template, redetect_colour(state.ref_colour))
+        placed = _find_template(
+            colour, _crop_to_box(state.template), redetect_colour(state.ref_colour)
+        )
         if placed is None:
             return lost
         sigma = boundary_sigma(float(np.count_nonzero(placed)), self.config.boundary_uncertainty)
@@ -1120,7 +1111,7 @@ class BuiltinSession:
             state,
             score=score,
             ref_area=(1 - rate) * state.ref_area + rate * area,
-            template=_crop_to_box(mask),
+            template=mask,
         )
 
     def _anchor_state(self, prob: np.ndarray, frame: _WorkFrame) -> _ObjectState:
@@ -1140,7 +1131,7 @@ class BuiltinSession:
             model,
             logits,
             ref_area=area,
-            template=_crop_to_box(mask) if area else None,
+            template=mask if area else None,
             ref_colour=ref_colour,
         )
 
@@ -1312,9 +1303,9 @@ class BuiltinSession:
         # colours found in the box but rare outside it: the object's, most likely
         box_model = _ColourModel.learn(frame.bins, inside, ~inside, self.config.histogram_bins)
         llr = box_model.llr(frame.bins)
-        distinct = inside & (llr > float(__import__("os").environ.get("DTH", "1.0")))
+        distinct = inside & (llr > 1.0)
         seeds = [inside, core] + ([distinct] if distinct.sum() > 0.05 * inside.sum() else [])
-        best: np.ndarray | None = None
+        best = np.zeros(shape, bool)
         best_score = -np.inf
         for seed, roi in ((sd, r) for sd in seeds for r in (whole, ring_roi)):
             labels = np.full(shape, cv2.GC_BGD, np.uint8)
@@ -1324,10 +1315,9 @@ class BuiltinSession:
             out = _drop_specks(self._grabcut(frame.rgb, labels, roi))
             if pos:
                 out |= _disc_mask(shape, pos, click_radius(self._work_w, self._work_h))
-            score = box_fit_score(out, (bx0, by0, bx1, by1), grad, llr)
+            score = box_fit_score(out, (bx0, by0, bx1, by1), grad)
             if score > best_score:
                 best, best_score = out, score
-        assert best is not None
         return best
 
     def _segment_points(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
