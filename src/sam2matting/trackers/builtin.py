@@ -296,6 +296,13 @@ def confidence(area: float, ref_area: float, mean_colour: float, ref_colour: flo
     return size * colour
 
 
+def redetect_probation() -> int:
+    """Frames a re-detected object stays reported as lost (confidence ≤ 0.45) and does not
+    update its reference size and shape: a whole-frame colour search can land on a look-alike
+    (a brown dog's colours in a flower bed), so the jump is flagged for the user to check."""
+    return 5
+
+
 def redetect_colour(ref_colour: float) -> float:
     """Mean colour log-odds a placement found by re-detection must reach: half the anchor's,
     and at least 0.5 (clearly object-coloured)."""
@@ -733,6 +740,8 @@ class _ObjectState:
     template: np.ndarray | None = None
     ref_colour: float = 0.0
     score: float = 1.0
+    #: frames left during which a re-detected object is not yet trusted
+    probation: int = 0
 
 
 @dataclass
@@ -1093,7 +1102,9 @@ class BuiltinSession:
         logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
         mask = _components_touching(logits > 0, placed)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
-        return dataclasses.replace(state, prob=_sigmoid(logits), logits=logits)
+        return dataclasses.replace(
+            state, prob=_sigmoid(logits), logits=logits, probation=redetect_probation()
+        )
 
     def _score(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
         """Attach this frame's confidence (see :func:`confidence`) and, on a confident frame,
@@ -1104,6 +1115,10 @@ class BuiltinSession:
             return dataclasses.replace(state, score=0.0)
         mean_colour = float(state.model.llr(frame.bins)[mask].mean())
         score = confidence(area, state.ref_area, mean_colour, state.ref_colour)
+        if state.probation > 0:
+            # a re-detection may have found a look-alike: report it as lost until it has
+            # held for a few frames, so the warning points the user at the jump
+            return dataclasses.replace(state, score=min(score, 0.45), probation=state.probation - 1)
         if score < confident_score():
             return dataclasses.replace(state, score=score)
         rate = size_follow_rate()
