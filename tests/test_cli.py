@@ -217,3 +217,23 @@ def test_demo(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "sample.obj1.prores.mov").exists() or any(
         p.suffix == ".mov" for p in tmp_path.iterdir()
     )
+
+
+def test_matte_cli_warns_where_the_object_is_lost(tmp_path: Path, caplog) -> None:
+    import logging
+
+    clip = make_sample_clip(W, H, 10)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(10):
+        image = clip.frame(i)[0]
+        if i >= 4:  # the object leaves: background only
+            image = np.clip(clip._background(i) * 255 + 0.5, 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(frames / f"{i:03d}.png")
+    box = ",".join(f"{v:.0f}" for v in clip.box(0))
+    with caplog.at_level(logging.WARNING, logger="sam2matting"):
+        status = main(
+            ["matte", str(frames), "-o", str(tmp_path / "o"), "--box", box, "--head", "guided"]
+        )
+    assert status == 0
+    assert "object 1 lost from frame 4; add a prompt there" in caplog.text

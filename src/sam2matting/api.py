@@ -34,6 +34,7 @@ from .cancel import check_cancelled, register_temporary, unregister_temporary
 from .engine import DEFAULT_DEPTH, Prefetch
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
 from .io.readers import FrameRange, FrameSource, VideoInfo, open_source
+from .lost import LossMonitor
 from .matting.base import MattingStage
 from .matting.registry import build_head
 from .trackers.base import Tracker, TrackerSession
@@ -238,6 +239,10 @@ def _build_tracker(
 ) -> Tracker:
     if not isinstance(tracker, str):
         return tracker
+    if tracker == "auto":  # resolved here so the chosen tracker gets the session's device/dtype
+        from .trackers.auto import build_auto
+
+        return build_auto(lambda name: _build_tracker(name, options, device, dtype))
     from .trackers.registry import TRACKERS
 
     spec = TRACKERS.get(tracker)
@@ -305,8 +310,10 @@ class MattingSession:
     """Prompt a clip on any frame, propagate, and receive per-frame, per-object alpha mattes.
 
     ``source``: a video path, an image folder, an image path, an N×H×W×3 array, a list of
-    H×W×3 arrays, or an open FrameSource. ``tracker``: a registered name (``builtin``,
-    ``oracle``, ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
+    H×W×3 arrays, or an open FrameSource. ``tracker``: ``auto`` (default: SAM 2.1-tiny when its
+    weights are here or can be downloaded, else the built-in tracker, see
+    :mod:`sam2matting.trackers.auto`), a registered name (``builtin``, ``oracle``,
+    ``sam2.1-hiera-tiny``, …), a local model path, or a Tracker object. ``head``: a
     registered matting-head name (default: the shipped default) or a MattingStage object.
     ``device``: ``cpu`` / ``cuda`` / ``cuda:N`` / ``mps`` / ``auto`` (None): resolved and
     validated once here, then used by the tracker and the heads alike (:attr:`device`).
@@ -323,7 +330,7 @@ class MattingSession:
         self,
         source: SourceLike,
         *,
-        tracker: str | Tracker = "builtin",
+        tracker: str | Tracker = "auto",
         head: str | MattingStage | None = None,
         device: str | None = None,
         dtype: str | None = None,
@@ -368,6 +375,15 @@ class MattingSession:
                 raw.close()
             raise
         self._prompts: list[Prompt] = []
+        #: per-frame confidences of the last propagation, and where objects were lost
+        self.loss = LossMonitor()
+
+    @property
+    def lost_warnings(self) -> list[str]:
+        """``object 1 lost from frame 36; add a prompt there``, one per span of frames where an
+        object's confidence stayed below 0.5 in the last propagation (see :mod:`sam2matting.lost`).
+        With ``frames``, the input's frame numbers follow the session's: ``(input frame 136)``."""
+        return self.loss.warnings(self.info.num_frames - 1, self.info.first_frame)
 
     # -- context manager ---------------------------------------------------------------------
     def __enter__(self) -> MattingSession:
@@ -484,6 +500,7 @@ class MattingSession:
         first = self.first_frames()
         live = [obj for obj, f in first.items() if f <= frame]
         alphas: dict[int, np.ndarray] = {}
+        scores: dict[int, float] = {}
         if live:
             # a one-frame run; the last frame yielded is ``frame`` (a replay may yield more)
             tracked = None
@@ -494,13 +511,18 @@ class MattingSession:
             image = tracked.image
             self.head.reset()
             alphas = self._matte(tracked, live)
+            scores = {o: t.score for o, t in sorted(tracked.objects.items()) if o in live}
         else:
             image = self._source.read_frame(frame)
         for obj in first:
             alphas.setdefault(obj, np.zeros((h, w), np.float32))
         alphas = dict(sorted(alphas.items()))
         return FrameResult(
-            index=frame, image=image, alphas=alphas, masks={k: v > 0.5 for k, v in alphas.items()}
+            index=frame,
+            image=image,
+            alphas=alphas,
+            masks={k: v > 0.5 for k, v in alphas.items()},
+            scores=scores,
         )
 
     # -- propagation -------------------------------------------------------------------------
@@ -540,6 +562,7 @@ class MattingSession:
         ids = sorted(first)
         h, w = self.info.height, self.info.width
         start = min(first.values())
+        self.loss = LossMonitor()
 
         if self._spool is not None:  # left by a propagation that was stopped early
             self._spool.close()
@@ -560,6 +583,10 @@ class MattingSession:
                         check_cancelled()
                         if tracked.index == f:
                             continue
+                        self.loss.update(
+                            tracked.index,
+                            {o: t.score for o, t in tracked.objects.items() if o in objs},
+                        )
                         alphas = self._matte(tracked, objs)
                         for obj, alpha in alphas.items():
                             self._spool.put(tracked.index, obj, alpha)
@@ -574,7 +601,11 @@ class MattingSession:
             masks = {k: v > 0.5 for k, v in alphas.items()}
             self.times.frames += 1
             return FrameResult(
-                index=index, image=image, alphas=dict(sorted(alphas.items())), masks=masks
+                index=index,
+                image=image,
+                alphas=dict(sorted(alphas.items())),
+                masks=masks,
+                scores=self.loss.frame_scores(index),
             )
 
         # frames before any object's first prompt: only spooled (backward) mattes
@@ -585,11 +616,14 @@ class MattingSession:
         for tracked in self._tracked(self._session.propagate(start)):
             check_cancelled()
             live = [obj for obj in tracked.objects if first.get(obj, 0) <= tracked.index]
+            self.loss.update(tracked.index, {o: tracked.objects[o].score for o in live})
             alphas = self._matte(tracked, live)
             yield finish(tracked.index, tracked.image, alphas)
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+        for line in self.lost_warnings:
+            log.warning("%s", line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,6 +638,8 @@ class MatteOutput:
     seconds: float
     times: StageTimes
     info: VideoInfo
+    #: ``object 1 lost from frame 36; add a prompt there``, one per span where a track was lost
+    warnings: list[str] = field(default_factory=list)
 
 
 def _stem_for(source: SourceLike) -> str:
@@ -857,7 +893,7 @@ def matte_video(
     output: str | Path | None = None,
     *,
     formats: Sequence[str] = ("alpha-png",),
-    tracker: str | Tracker = "builtin",
+    tracker: str | Tracker = "auto",
     head: str | MattingStage | None = None,
     device: str | None = None,
     dtype: str | None = None,
@@ -1071,12 +1107,14 @@ def _matte_video(
         check_cancelled()
         # commit outputs (rename temp → final) in order; a failure aborts the rest
         paths = writer.close() if writer is not None else {}
+        warnings = session.lost_warnings
     return MatteOutput(
         paths=paths,
         num_frames=done,
         seconds=time.perf_counter() - t_start,
         times=times,
         info=info,
+        warnings=warnings,
     )
 
 
@@ -1098,7 +1136,7 @@ def matte_image(
     image: str | Path | np.ndarray,
     prompts: Sequence[Prompt],
     *,
-    tracker: str | Tracker = "builtin",
+    tracker: str | Tracker = "auto",
     head: str | MattingStage | None = None,
     device: str | None = None,
     tracker_options: dict[str, Any] | None = None,

@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     mm = m.add_argument_group("models")
     mm.add_argument(
         "--tracker",
-        help="tracker name or local model path (default builtin; see 'sam2matting info')",
+        help="tracker name or local model path (default auto: sam2.1-hiera-tiny when its weights "
+        "are cached or downloadable, else builtin; see 'sam2matting info')",
     )
     mm.add_argument(
         "--head",

@@ -54,7 +54,14 @@ def run_demo(
         errors.append(float(np.abs(np.round(alpha * 255) / 255 - truth).mean()))
 
     result = matte_video(
-        video, [box], output, formats=DEMO_FORMATS, progress=progress, on_frame=score, stem="sample"
+        video,
+        [box],
+        output,
+        formats=DEMO_FORMATS,
+        tracker="builtin",  # the demo never downloads
+        progress=progress,
+        on_frame=score,
+        stem="sample",
     )
     mad = 1e3 * float(np.mean(errors))
     print(

@@ -199,12 +199,17 @@ class TrackedFrame:
 
 @dataclass
 class FrameResult:
-    """The pipeline's output for one frame: alpha per object, float32 H×W in [0, 1]."""
+    """The pipeline's output for one frame: alpha per object, float32 H×W in [0, 1].
+
+    ``scores``: the tracker's confidence per object on this frame ([0, 1]; below 0.5 the object
+    counts as lost, see :mod:`sam2matting.lost`); objects not tracked on this frame are absent.
+    """
 
     index: int
     image: np.ndarray
     alphas: dict[int, np.ndarray]
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    scores: dict[int, float] = field(default_factory=dict)
 
 
 def check_rgb_frame(image: np.ndarray) -> np.ndarray:

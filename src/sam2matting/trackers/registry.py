@@ -63,8 +63,13 @@ def build_tracker(name: str, **options: Any) -> Tracker:
     """Build the tracker registered as ``name``, or one loaded from a local path.
 
     A ``name`` that is an existing path is handed to the path loader of the foundation trackers
-    (a transformers model folder or an official checkpoint file).
+    (a transformers model folder or an official checkpoint file). ``auto`` resolves as in
+    :mod:`sam2matting.trackers.auto` (the chosen tracker gets ``options``).
     """
+    if name == "auto":
+        from .auto import build_auto
+
+        return build_auto(lambda chosen: build_tracker(chosen, **options))
     spec = TRACKERS.get(name)
     if spec is None:
         if Path(name).exists() and "path" in TRACKERS:
