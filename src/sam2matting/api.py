@@ -290,7 +290,8 @@ def _build_model(
     tracker_options: dict[str, Any] | None,
     head_options: dict[str, Any] | None,
 ) -> tuple[Tracker, MattingStage]:
-    if not (isinstance(tracker, str) and tracker == "builtin") or head is not None:
+    # "auto" is the default: a model's own tracker is what auto means here
+    if not (isinstance(tracker, str) and tracker == "auto") or head is not None:
         raise Sam2MattingError(
             "a model (official SAM2Matting checkpoint) brings its own tracker and heads: "
             "do not also give a tracker or a head"
