@@ -290,7 +290,7 @@ def finish_learned(
     import time
 
     from .learned import normalize_rgb
-    from .refine import sample_native
+    from .refine import fill_tile_context
 
     t0 = time.perf_counter()
     h, w = image_t.shape[-2:]
@@ -311,19 +311,7 @@ def finish_learned(
                 device=dev,
             )
             x[:, :3] = normalize_rgb(gather_patches(image_t, origins, rc.tile, rc.pad))
-            source = torch.cat([coarse.float(), hidden.float()], dim=1)
-            c_end = 4 + rc.feature_channels
-            start = 0
-            for k, t in enumerate(tiles):
-                if len(t):
-                    o = torch.from_numpy(t.origins)
-                    rows = slice(start, start + len(t))
-                    x[rows, 3:c_end] = sample_native(source[k : k + 1], o, rc.tile, rc.pad, (h, w))
-                    if prior is not None:
-                        x[rows, c_end:] = sample_native(
-                            prior[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)
-                        )
-                    start += len(t)
+            fill_tile_context(x, [t.origins for t in tiles], coarse, hidden, prior, rc, (h, w))
             fine = refiner.forward_packed(x)[:, 0].float()
             start = 0
             for k, t in enumerate(tiles):

@@ -56,7 +56,7 @@ from . import device_ops
 from .classical import band_alpha
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
-from .refine import NativeRefiner, RefinerConfig, sample_native
+from .refine import NativeRefiner, RefinerConfig, fill_tile_context
 from .temporal import TemporalConfig, TemporalSmoother
 
 __all__ = [
@@ -797,19 +797,7 @@ class LearnedMatting:
         x[:, :3] = normalize_rgb(rgb.float().div_(255.0))
         # coarse alpha and features sampled together (one grid_sample per object); the prior
         # (working resolution, not stride 2) separately
-        source = torch.cat([coarse.float(), features.float()], dim=1)
-        c_end = 4 + rc.feature_channels
-        start = 0
-        for k, t in enumerate(tiles):
-            if len(t):
-                o = torch.from_numpy(t.origins)
-                rows = slice(start, start + len(t))
-                x[rows, 3:c_end] = sample_native(source[k : k + 1], o, rc.tile, rc.pad, (h, w))
-                if prior is not None:
-                    x[rows, c_end:] = sample_native(
-                        prior[k : k + 1].float(), o, rc.tile, rc.pad, (h, w)
-                    )
-                start += len(t)
+        fill_tile_context(x, [t.origins for t in tiles], coarse, features, prior, rc, (h, w))
         fine = refiner.forward_packed(x)[:, 0].float().cpu().numpy()
         start = 0
         for k, t in enumerate(tiles):

@@ -15,15 +15,17 @@ tiles the coarse alpha stands. Patches carry ``pad`` pixels of context on each s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .heads import ConvBNReLU
 
-__all__ = ["NativeRefiner", "RefinerConfig", "sample_native"]
+__all__ = ["NativeRefiner", "RefinerConfig", "fill_tile_context", "sample_native"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,31 @@ def sample_native(
         align_corners=False,
     )  # 1 × C × (n·p) × p
     return out.reshape(source.shape[1], n, p, p).permute(1, 0, 2, 3)
+
+
+def fill_tile_context(
+    x: torch.Tensor,
+    origins: Sequence[np.ndarray],
+    coarse: torch.Tensor,
+    features: torch.Tensor,
+    prior: torch.Tensor | None,
+    config: RefinerConfig,
+    size: tuple[int, int],
+) -> None:
+    """Fill channels 3… of the refiner's packed input ``x`` (N×C×P×P, tiles of all objects in
+    order) in place: each object's coarse alpha and features (one grid sample per object), then
+    its prior. ``origins[k]``: object k's tile origins (n_k×2); ``coarse``: B×1×h×w;
+    ``features``: B×F×h×w; ``prior``: B×1×H'×W' or None; ``size``: the frame's (H, W)."""
+    source = torch.cat([coarse.float(), features.float()], dim=1)
+    c_end = 4 + config.feature_channels
+    start = 0
+    for k, o_np in enumerate(origins):
+        if len(o_np):
+            o = torch.from_numpy(np.ascontiguousarray(o_np))
+            rows = slice(start, start + len(o_np))
+            x[rows, 3:c_end] = sample_native(source[k : k + 1], o, config.tile, config.pad, size)
+            if prior is not None:
+                x[rows, c_end:] = sample_native(
+                    prior[k : k + 1].float(), o, config.tile, config.pad, size
+                )
+            start += len(o_np)
