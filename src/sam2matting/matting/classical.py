@@ -16,7 +16,9 @@ Three stages share one trimap (bridge/trimap.py) and differ only in the solver:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,24 +71,10 @@ def guided_filter(
     # per-pixel covariance of guide channels and guide/source
     corr = [box(g[..., i] * g[..., j]) for i in range(3) for j in range(i, 3)]
     cov_gp = box(g * p[..., None]) - mean_g * mean_p[..., None]
-    s00 = corr[0] - mean_g[..., 0] ** 2 + eps
-    s01 = corr[1] - mean_g[..., 0] * mean_g[..., 1]
-    s02 = corr[2] - mean_g[..., 0] * mean_g[..., 2]
-    s11 = corr[3] - mean_g[..., 1] ** 2 + eps
-    s12 = corr[4] - mean_g[..., 1] * mean_g[..., 2]
-    s22 = corr[5] - mean_g[..., 2] ** 2 + eps
-    # closed-form inverse of the symmetric 3×3 covariance
-    i00 = s11 * s22 - s12 * s12
-    i01 = s02 * s12 - s01 * s22
-    i02 = s01 * s12 - s02 * s11
-    i11 = s00 * s22 - s02 * s02
-    i12 = s02 * s01 - s00 * s12
-    i22 = s00 * s11 - s01 * s01
-    det = s00 * i00 + s01 * i01 + s02 * i02
-    c0, c1, c2 = cov_gp[..., 0], cov_gp[..., 1], cov_gp[..., 2]
-    a0 = (i00 * c0 + i01 * c1 + i02 * c2) / det
-    a1 = (i01 * c0 + i11 * c1 + i12 * c2) / det
-    a2 = (i02 * c0 + i12 * c1 + i22 * c2) / det
+    means = (mean_g[..., 0], mean_g[..., 1], mean_g[..., 2])
+    a0, a1, a2 = solve_colour_regression(
+        corr, means, (cov_gp[..., 0], cov_gp[..., 1], cov_gp[..., 2]), eps
+    )
     b = mean_p - a0 * mean_g[..., 0] - a1 * mean_g[..., 1] - a2 * mean_g[..., 2]
     coefficients = [box(a0), box(a1), box(a2), box(b)]
     if subsample > 1:
@@ -95,6 +83,36 @@ def guided_filter(
     c0, c1, c2, cb = coefficients
     out = c0 * full_guide[..., 0] + c1 * full_guide[..., 1] + c2 * full_guide[..., 2] + cb
     return out.astype(np.float32)
+
+
+def solve_colour_regression(
+    corr: Sequence[Any], means: Sequence[Any], cov: Sequence[Any], eps: float
+) -> tuple[Any, Any, Any]:
+    """The guided filter's per-pixel linear coefficients (a0, a1, a2): solve
+    (Σ_guide + eps·I) a = cov(guide, source) with the closed-form inverse of the symmetric 3×3.
+
+    ``corr``: box-filtered g_i·g_j for (i, j) = 00, 01, 02, 11, 12, 22; ``means``: the guide's
+    three box means; ``cov``: the three guide/source covariances. Arithmetic only, so the same
+    code serves numpy arrays (CPU path) and torch tensors (device path)."""
+    m0, m1, m2 = means
+    s00 = corr[0] - m0 * m0 + eps
+    s01 = corr[1] - m0 * m1
+    s02 = corr[2] - m0 * m2
+    s11 = corr[3] - m1 * m1 + eps
+    s12 = corr[4] - m1 * m2
+    s22 = corr[5] - m2 * m2 + eps
+    i00 = s11 * s22 - s12 * s12
+    i01 = s02 * s12 - s01 * s22
+    i02 = s01 * s12 - s02 * s11
+    i11 = s00 * s22 - s02 * s02
+    i12 = s02 * s01 - s00 * s12
+    i22 = s00 * s11 - s01 * s01
+    det = s00 * i00 + s01 * i01 + s02 * i02
+    c0, c1, c2 = cov
+    a0 = (i00 * c0 + i01 * c1 + i02 * c2) / det
+    a1 = (i01 * c0 + i11 * c1 + i12 * c2) / det
+    a2 = (i02 * c0 + i12 * c1 + i22 * c2) / det
+    return a0, a1, a2
 
 
 def guided_subsample(radius: int) -> int:

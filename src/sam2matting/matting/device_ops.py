@@ -27,7 +27,12 @@ import torch.nn.functional as F
 from ..bridge.proposals import select_tiles
 from ..bridge.trimap import band_width_for
 from ..types import ObjectTrack
-from .classical import ClassicalConfig, ClassicalMatting, guided_subsample
+from .classical import (
+    ClassicalConfig,
+    ClassicalMatting,
+    guided_subsample,
+    solve_colour_regression,
+)
 
 if TYPE_CHECKING:
     from .learned import LearnedMatting
@@ -122,23 +127,12 @@ def guided_filter(
     corr = stats[:, 7:13]
     cov_gp = corr_gp - mean_g * mean_p
     m0, m1, m2 = mean_g[:, 0:1], mean_g[:, 1:2], mean_g[:, 2:3]
-    s00 = corr[:, 0:1] - m0 * m0 + eps
-    s01 = corr[:, 1:2] - m0 * m1
-    s02 = corr[:, 2:3] - m0 * m2
-    s11 = corr[:, 3:4] - m1 * m1 + eps
-    s12 = corr[:, 4:5] - m1 * m2
-    s22 = corr[:, 5:6] - m2 * m2 + eps
-    i00 = s11 * s22 - s12 * s12
-    i01 = s02 * s12 - s01 * s22
-    i02 = s01 * s12 - s02 * s11
-    i11 = s00 * s22 - s02 * s02
-    i12 = s02 * s01 - s00 * s12
-    i22 = s00 * s11 - s01 * s01
-    det = s00 * i00 + s01 * i01 + s02 * i02
-    c0, c1, c2 = cov_gp[:, 0:1], cov_gp[:, 1:2], cov_gp[:, 2:3]
-    a0 = (i00 * c0 + i01 * c1 + i02 * c2) / det
-    a1 = (i01 * c0 + i11 * c1 + i12 * c2) / det
-    a2 = (i02 * c0 + i12 * c1 + i22 * c2) / det
+    a0, a1, a2 = solve_colour_regression(
+        [corr[:, k : k + 1] for k in range(6)],
+        (m0, m1, m2),
+        (cov_gp[:, 0:1], cov_gp[:, 1:2], cov_gp[:, 2:3]),
+        eps,
+    )
     b = mean_p - a0 * m0 - a1 * m1 - a2 * m2
     coef = box_filter(torch.cat([a0, a1, a2, b], dim=1), radius)
     if subsample > 1:
