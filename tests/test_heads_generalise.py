@@ -221,3 +221,31 @@ def test_temporal_smoothing_steadies_flicker_and_keeps_motion() -> None:
     assert np.abs(out - a1).max() < 0.15
     # a jump in frame index restarts: the output is the input
     assert np.array_equal(smoother(1, 5, img1, a1), a1)
+
+
+# -- colour-line refinement in the head -------------------------------------------------------
+def test_learned_head_applies_the_colour_line_refinement_and_validates_it() -> None:
+    from sam2matting.errors import InputError
+    from sam2matting.matting.edge_refine import colour_line_refine
+    from sam2matting.matting.learned import (
+        LearnedMatting,
+        LearnedMattingConfig,
+        SAM2MattingNet,
+        tiny_config,
+    )
+    from sam2matting.types import ObjectTrack
+
+    torch.manual_seed(0)
+    net = SAM2MattingNet(tiny_config(prior=True))
+    img, alpha = _scene(0)
+    track = ObjectTrack(logits=np.where(alpha > 0.5, 8.0, -8.0).astype(np.float32))
+    plain = LearnedMatting(net, LearnedMattingConfig(weights=None, temporal=0, edge_radius=0))
+    edged = LearnedMatting(net, LearnedMattingConfig(weights=None, temporal=0, edge_radius=2))
+    a0 = plain.matte(img, {1: track})[1]
+    a2 = edged.matte(img, {1: track})[1]
+    np.testing.assert_allclose(a2, colour_line_refine(img, a0, 2, 1e-4), atol=1e-6)
+    assert "edges" in edged.last_timings
+    with pytest.raises(InputError, match="edge_radius"):
+        LearnedMatting(net, LearnedMattingConfig(weights=None, edge_radius=-1))
+    with pytest.raises(InputError, match="edge_eps"):
+        LearnedMatting(net, LearnedMattingConfig(weights=None, edge_radius=2, edge_eps=0.0))

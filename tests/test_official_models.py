@@ -125,7 +125,7 @@ def test_model_gets_the_session_device_and_dtype(
 ) -> None:
     """A session's device and dtype reach both the tracker and the heads built from a
     checkpoint, as for registered ones; the official heads run frame by frame (no temporal
-    smoothing) unless ``temporal`` is asked for."""
+    smoothing, no colour-line refinement) unless asked for."""
     from sam2matting.api import MattingSession
     from sam2matting.models import build_official
 
@@ -133,8 +133,10 @@ def test_model_gets_the_session_device_and_dtype(
         assert s.tracker.amp_dtype == torch.bfloat16
         assert s.head.device.type == "cpu" and s.head.config.dtype == "bfloat16"
         assert s.head.config.temporal == 0
-    _, head = build_official(str(tiny_checkpoint), head_options={"temporal": 0.3})
+        assert s.head.config.edge_radius == 0  # nor the colour-line refinement
+    _, head = build_official(str(tiny_checkpoint), head_options={"temporal": 0.3, "edge_radius": 1})
     assert head.config.temporal == 0.3 and head.config.dtype is None
+    assert head.config.edge_radius == 1
 
 
 def test_bad_checkpoints_are_one_line_weights_errors(

@@ -183,8 +183,10 @@ def build_official(
     if dtype is not None and dtype != "auto":
         topts.setdefault("dtype", dtype)
         head_opts.setdefault("dtype", dtype)
-    # the official heads reproduce Meta's output: no temporal smoothing unless asked for
+    # the official heads reproduce the official output: no temporal smoothing and no
+    # colour-line refinement unless asked for
     head_opts.setdefault("temporal", 0.0)
+    head_opts.setdefault("edge_radius", 0)
     if preset is not None and preset.variant is None:
         raise WeightsError(
             f"{path.name}: the SAM 3 tracker part of official SAM2Matting checkpoints is not "

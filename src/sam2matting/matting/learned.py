@@ -54,6 +54,7 @@ from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
 from . import device_ops
 from .classical import band_alpha
+from .edge_refine import colour_line_refine
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
 from .refine import NativeRefiner, RefinerConfig, fill_tile_context
@@ -420,6 +421,14 @@ class LearnedMattingConfig:
     ``temporal``: strength of the motion-compensated smoothing of soft pixels over consecutive
     frames (:mod:`.temporal`; 0 = off): the per-frame network flickers more than the guided
     filter (dtSSD), and the smoothing keeps real changes (motion, new strands) untouched.
+    ``edge_radius`` / ``edge_eps``: colour-line refinement of the finished matte
+    (:mod:`.edge_refine`, a guided filter of the alpha by the frame's colours, radius in frame
+    pixels; 0 = off), before the temporal smoothing: hard image edges become hard alpha edges
+    (the heads' 1–2 px halo goes) and the pasted mask's staircase is anti-aliased. Chosen on the
+    tuning clips (never the validation set): over radius 1–4 × eps 1e-5–1e-3, (2, 1e-4) gave
+    the lowest MAD under both mask conditions (clean MAD 8.02 → 7.81, Grad 0.44 → 0.40, dtSSD
+    2.08 → 1.79; tracker-like 8.30 → 8.10, 0.55 → 0.49, 2.45 → 2.12); radius ≥ 3 blurred fur,
+    eps 1e-5 is numerically unstable in float32.
     """
 
     weights: str | None = "default"
@@ -442,6 +451,8 @@ class LearnedMattingConfig:
     threads: int | None = None
     crop_margin: int | None = 64
     temporal: float = 0.5
+    edge_radius: int = 2
+    edge_eps: float = 1e-4
 
 
 def _binary_mask(track: ObjectTrack, height: int, width: int) -> np.ndarray:
@@ -491,6 +502,13 @@ class LearnedMatting:
         thr = self.net.config.roi.threshold
         self.stabilizer = RoiStabilizer(high=thr, low=max(0.0, thr - 0.1))
         self.temporal = TemporalSmoother(TemporalConfig(strength=float(self.config.temporal)))
+        if int(self.config.edge_radius) < 0 or (
+            self.config.edge_radius > 0 and not float(self.config.edge_eps) > 0
+        ):
+            raise InputError(
+                f"edge_radius must be >= 0 and edge_eps > 0, got {self.config.edge_radius} / "
+                f"{self.config.edge_eps}"
+            )
         to = self.config.tensor_ops
         self.tensor_ops = self.device.type != "cpu" if to is None else bool(to)
         #: seconds per stage for the last call (bridge+heads, refine, …), for benchmarks
@@ -564,6 +582,11 @@ class LearnedMatting:
 
         with autocast_for(self.device, self.config.dtype):
             out = self._matte(image, tracks, frame_index)
+        if self.config.edge_radius > 0:  # on the host, like the temporal filter
+            t0 = time.perf_counter()
+            r, eps = int(self.config.edge_radius), float(self.config.edge_eps)
+            out = {oid: colour_line_refine(image, a, r, eps) for oid, a in out.items()}
+            self.last_timings["edges"] = time.perf_counter() - t0
         if self.config.temporal > 0:  # on the host: flow and the blend are OpenCV work
             t0 = time.perf_counter()
             out = {oid: self.temporal(oid, frame_index, image, a) for oid, a in out.items()}
