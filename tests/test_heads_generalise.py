@@ -4,6 +4,7 @@ and mixed precision, and the temporal smoothing of the learned head."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -62,11 +63,11 @@ def test_validation_clips_cover_every_category_and_never_training_sources() -> N
         if kind == "cutout":
             assert rest in DEV_FOREGROUNDS  # never a training cutout
         assert not c.spec.background.endswith(("02_cups.mp4", "03_blocks.mp4", "04_coffee.mp4"))
-    # the tuning clips are the opposite: training cutouts and the training generator's synthetic
-    # kinds only, disjoint names
+    # the tuning clips are the opposite: training cutouts (some made opaque) and the training
+    # generator's synthetic kinds only, disjoint names
     tuning = tuning_clips()
-    assert all(t.source.startswith(("train:", "synth:")) for t in tuning)
-    assert {t.source.split(":")[0] for t in tuning} == {"train", "synth"}
+    assert all(t.source.startswith(("train:", "synth:", "trainhard:")) for t in tuning)
+    assert {t.source.split(":")[0] for t in tuning} == {"train", "synth", "trainhard"}
     assert not {t.source.split(":")[1] for t in tuning} & set(DEV_FOREGROUNDS)
 
 
@@ -125,6 +126,37 @@ def test_hard_kind_has_one_pixel_edges() -> None:
     # soft pixels only on the outline (within one pixel), and not more than the outline has
     assert not (soft & (edge == 0)).any()
     assert soft.sum() <= edge.sum()
+
+
+def test_opaque_cutout_and_textured_hard_objects_have_one_pixel_edges(tmp_path: Path) -> None:
+    from sam2matting.eval.synth import Cutout
+    from sam2matting.eval.validation import opaque_cutout
+    from sam2matting.train.data import CompositeSampler, DataConfig
+
+    def assert_hard(a: np.ndarray) -> None:
+        soft = (a > 0.02) & (a < 0.98)
+        edge = cv2.morphologyEx((a > 0.5).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3)))
+        # soft pixels lie on the outline (a polygon's sub-pixel corner may leave a stray one)
+        assert soft.any() and (soft & (edge == 0)).sum() <= max(2, soft.sum() // 100)
+
+    # a soft (hairy) cutout made opaque: its own colours, a one-pixel outline, cut edges kept
+    yy, xx = np.mgrid[0:96, 0:96]
+    hairy = np.clip(1.2 - np.hypot(yy - 48, xx - 48) / 30 + 0.1 * np.sin(xx), 0, 1)
+    colour = np.dstack([np.full((96, 96), 0.8), np.full((96, 96), 0.4), xx / 96.0])
+    src = Cutout("c", (colour * hairy[..., None]).astype(np.float32), hairy.astype(np.float32))
+    src.cut_edges["bottom"] = (10, 20)
+    hard = opaque_cutout(src)
+    assert_hard(hard.alpha)
+    assert hard.cut_edges == src.cut_edges and hard.name == "c-opaque"
+    inside = hard.alpha > 0.99
+    np.testing.assert_allclose(hard.premultiplied[inside], colour[inside], atol=2e-3)
+    # the sampler's textured hard objects: exact composites with hard outlines
+    data = DataConfig(cache_dir=str(tmp_path), crop=64, use_cutouts=False, video_bg_share=0.0)
+    data = dataclasses.replace(data, textured_hard_share=1.0, distractor_share=0.0)
+    batch = CompositeSampler(data, seed=1).batch(0, 3)
+    assert batch.kinds == ["synthetic:textured-hard"] * 3
+    for a in batch.native_alpha:
+        assert_hard(a)
 
 
 def test_gradient_loss_prefers_a_step_to_a_ramp() -> None:

@@ -174,6 +174,15 @@ def davis_silhouette_cutout(
     return make_cutout(f"davis-{sequence}-{variant}", premult, alpha, margin=12)
 
 
+def opaque_cutout(cutout: Cutout) -> Cutout:
+    """``cutout`` made a hard-edged object: its alpha > 0.5 as an exact anti-aliased silhouette
+    (:func:`_smooth_silhouette`), its own colours (premultiplied by the new alpha)."""
+    alpha = np.asarray(cutout.alpha, np.float32)
+    fg = np.clip(cutout.premultiplied / np.maximum(alpha, 1e-3)[..., None], 0.0, 1.0)
+    hard = _smooth_silhouette(alpha > 0.5)
+    return Cutout(f"{cutout.name}-opaque", fg * hard[..., None], hard, dict(cutout.cut_edges))
+
+
 def make_cutout(name: str, premult: np.ndarray, alpha: np.ndarray, margin: int = 8) -> Cutout:
     """A :class:`.synth.Cutout` cropped to ``alpha > 0`` plus ``margin`` (clipped to the image)."""
     a = np.clip(alpha.astype(np.float32), 0, 1)
@@ -284,6 +293,11 @@ def tuning_clips(seed: int = 0, frames: int = 20) -> list[ValidationClip]:
         ("thin", "synth:wires:3", "videos/04_coffee.mp4", "easy"),
         ("transparent", "synth:transparent:4", "videos/02_cups.mp4", "medium"),
         ("motion", "synth:motion:5", "videos/03_blocks.mp4", "hard"),
+        # real, textured hard-edged objects: training cutouts made opaque (as the validation
+        # set's DAVIS silhouettes, from sources training may use)
+        ("hard", "trainhard:p3m_p_818e689d", "videos/04_coffee.mp4", "medium"),
+        ("hard", "trainhard:am2k_sample13", "videos/02_cups.mp4", "easy"),
+        ("hard", "trainhard:p3m_p_bac3c1ff", "videos/03_blocks.mp4", "medium"),
     ]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4711]))
     out = []
@@ -305,6 +319,10 @@ def _cutout_for(source: str, data_root: Path) -> Cutout:
         if rest in DEV_FOREGROUNDS:
             raise InputError(f"tuning cutout {rest!r} is held out: it may not be tuned on")
         return load_cutout(data_root / "matting" / rest)
+    if kind == "trainhard":
+        if rest in DEV_FOREGROUNDS:
+            raise InputError(f"tuning cutout {rest!r} is held out: it may not be tuned on")
+        return opaque_cutout(load_cutout(data_root / "matting" / rest))
     if kind == "davis":
         seq, frame, variant = rest.split(":")
         return davis_silhouette_cutout(data_root, seq, int(frame), variant)

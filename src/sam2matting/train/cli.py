@@ -144,6 +144,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="fraction of synthetic foregrounds (default 0.35)",
     )
     p.add_argument(
+        "--textured-hard-share",
+        type=float,
+        default=None,
+        help="fraction of foregrounds that are hard-edged shapes with a real frame's texture "
+        "(default 0)",
+    )
+    p.add_argument(
         "--synthetic-only", action="store_true", help="no cutouts or videos: synthetic data only"
     )
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -203,6 +210,7 @@ def _config(args: argparse.Namespace) -> Any:
             synthetic_share=DataConfig.synthetic_share
             if args.synthetic_share is None
             else args.synthetic_share,
+            textured_hard_share=args.textured_hard_share or 0.0,
         )
         cfg = TrainConfig(out_dir=str(out), data=data, steps=args.steps or 1000)
         if args.model is not None:  # None: the library's default (the shipped weights' model)
@@ -230,6 +238,8 @@ def _config(args: argparse.Namespace) -> Any:
         raise InputError("--workers must be 0 or more")
     if not 0.0 <= cfg.data.synthetic_share <= 1.0:
         raise InputError("--synthetic-share must be in [0, 1]")
+    if not 0.0 <= cfg.data.textured_hard_share <= 1.0:
+        raise InputError("--textured-hard-share must be in [0, 1]")
     if cfg.gradient_weight < 0:
         raise InputError("--gradient-weight must be 0 or more")
     cfg.progress = not args.quiet

@@ -58,7 +58,10 @@ class DataConfig:
     fraction of video-frame backgrounds (else procedural); ``video_stride``: decode every n-th
     frame of each background video; ``max_cutout_side``: cutouts are cached at most this big.
     ``use_cutouts=False`` trains on synthetic foregrounds only (tests, no shared data).
-    ``mask_noise``: how wrong the simulated tracker masks are (:data:`MASK_NOISE`)."""
+    ``mask_noise``: how wrong the simulated tracker masks are (:data:`MASK_NOISE`).
+    ``textured_hard_share``: fraction of foregrounds that are hard-edged shapes filled with a
+    crop of a real frame (:meth:`CompositeSampler._textured_hard`): real texture and interior
+    edges inside an exact one-pixel outline, which the flat-coloured synthetic shapes lack."""
 
     data_root: str | None = None
     cache_dir: str = "runs/cache"
@@ -73,6 +76,7 @@ class DataConfig:
     background_videos: tuple[str, ...] = TRAIN_BACKGROUND_VIDEOS
     exclude: tuple[str, ...] = field(default_factory=tuple)
     mask_noise: str = "heavy"
+    textured_hard_share: float = 0.0
 
 
 @dataclass
@@ -615,7 +619,28 @@ class CompositeSampler:
             p = _jitter_colour(rng, p, a)
         return p, a
 
+    def _textured_hard(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """A hard-edged shape (:func:`_hard_shape`) filled with a real frame crop (or, without
+        background videos, a procedural texture); its alpha is exact for the composite."""
+        alpha = _hard_shape(rng, n)
+        if self.backgrounds:
+            fr = self.backgrounds[int(rng.integers(0, len(self.backgrounds)))]
+            h, w = fr.shape[:2]
+            side = int(min(h, w) * rng.uniform(0.2, 0.8))
+            y = int(rng.integers(0, h - side + 1))
+            x = int(rng.integers(0, w - side + 1))
+            crop = np.ascontiguousarray(fr[y : y + side, x : x + side])
+            interp = cv2.INTER_AREA if side > n else cv2.INTER_LINEAR
+            texture = cv2.resize(crop, (n, n), interpolation=interp).astype(np.float32) / 255
+        else:
+            texture = procedural_background(rng, n)
+        return (texture * alpha[..., None]).astype(np.float32), alpha.astype(np.float32)
+
     def _foreground(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, str]:
+        share = self.config.textured_hard_share
+        if share > 0 and rng.random() < share:  # (no draw at 0: older runs stay reproducible)
+            p, a = self._textured_hard(rng, n)
+            return p, a, "synthetic:textured-hard"
         if not self.cutouts or rng.random() < self.config.synthetic_share:
             return synthetic_foreground(rng, n)
         layer = self.cutouts[int(rng.integers(0, len(self.cutouts)))]
