@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TensorGuidedMatting",
     "band_alpha",
+    "bounding_box",
     "box_filter",
     "dilate",
     "erode",
@@ -67,17 +68,35 @@ def logits_to_tensor(tracks: list[ObjectTrack], device: torch.device) -> torch.T
     return torch.from_numpy(arr).to(device)
 
 
+@functools.lru_cache(maxsize=32)
+def _area_weights(src: int, dst: int, device: torch.device) -> torch.Tensor:
+    """dst×src matrix of OpenCV's ``INTER_AREA`` shrink along one axis: output cell d averages
+    the source interval [d·src/dst, (d+1)·src/dst) with fractional weights at its ends (exact
+    integer overlaps in units of 1/dst; made on the device, so nothing is uploaded)."""
+    d = torch.arange(dst, device=device, dtype=torch.int64)[:, None]
+    s = torch.arange(src, device=device, dtype=torch.int64)[None, :]
+    overlap = torch.minimum((d + 1) * src, (s + 1) * dst) - torch.maximum(d * src, s * dst)
+    return overlap.clamp_(min=0).float() / float(src)
+
+
 def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """Resize B×C×H×W to ``size`` (h, w): ``"area"`` when shrinking (OpenCV ``INTER_AREA``),
-    bilinear with half-pixel centres otherwise (OpenCV ``INTER_LINEAR``)."""
-    if tuple(x.shape[-2:]) == tuple(size):
+    """Resize B×C×H×W to ``size`` (h, w): ``"area"`` when shrinking (OpenCV ``INTER_AREA``,
+    also at non-integer scales, where ``F.interpolate(mode="area")``'s adaptive pooling
+    averages differently), bilinear with half-pixel centres otherwise (OpenCV
+    ``INTER_LINEAR``)."""
+    h, w = x.shape[-2:]
+    if (h, w) == tuple(size):
         return x
-    if mode == "area" and (size[0] < x.shape[-2] or size[1] < x.shape[-1]):
-        try:
-            return F.interpolate(x, size=size, mode="area")
-        except RuntimeError:
-            # MPS pools only when the sizes divide evenly: then shrink on the CPU (a few MB)
-            return F.interpolate(x.cpu(), size=size, mode="area").to(x.device)
+    if mode == "area" and size[0] <= h and size[1] <= w:
+        if h % size[0] == 0 and w % size[1] == 0:  # whole cells: a plain average pool
+            return F.avg_pool2d(x, (h // size[0], w // size[1]))
+        # separable weighted sums (two small matmuls: cheap on a GPU, and MPS-safe)
+        out = x.float()
+        if size[0] != h:
+            out = torch.matmul(_area_weights(h, size[0], x.device), out)
+        if size[1] != w:
+            out = torch.matmul(out, _area_weights(w, size[1], x.device).t())
+        return out.to(x.dtype)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
@@ -141,10 +160,11 @@ def guided_filter(
 
 
 @functools.lru_cache(maxsize=16)
-def _disc_cpu(radius: int) -> torch.Tensor:
-    # OpenCV's own elliptic structuring element, so the band matches bridge.trimap exactly
+def _disc(radius: int, device: torch.device) -> torch.Tensor:
+    # OpenCV's own elliptic structuring element, so the band matches bridge.trimap exactly;
+    # kept per device so it is uploaded once, not on every call
     d = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return torch.from_numpy(d.astype(np.float32))[None, None]
+    return torch.from_numpy(d.astype(np.float32))[None, None].to(device)
 
 
 def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -152,7 +172,7 @@ def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     past the border never switch a pixel on, as in ``cv2.dilate``)."""
     if radius <= 0:
         return mask > 0.5
-    disc = _disc_cpu(radius).to(mask.device)
+    disc = _disc(radius, mask.device)
     # only "> 0.5" of a sum of 0/1 products is used, so reduced-precision (TF32) sums are exact
     return F.conv2d(mask.float(), disc, padding=radius) > 0.5
 
@@ -162,32 +182,48 @@ def erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return ~dilate(1.0 - mask.float(), radius)
 
 
+def bounding_box(cells: torch.Tensor) -> torch.Tensor:
+    """[any, y0, y1, x0, x1] (int64, on the device; y1 / x1 exclusive) of the set cells of an
+    H×W bool tensor, without a data-dependent shape (no ``nonzero``): the host reads the five
+    numbers in one small copy."""
+    rows, cols = cells.any(dim=1), cells.any(dim=0)
+    h, w = rows.shape[0], cols.shape[0]
+    y0 = torch.argmax(rows.to(torch.uint8))
+    y1 = h - torch.argmax(rows.flip(0).to(torch.uint8))
+    x0 = torch.argmax(cols.to(torch.uint8))
+    x1 = w - torch.argmax(cols.flip(0).to(torch.uint8))
+    return torch.stack([rows.any().long(), y0, y1, x0, x1])
+
+
 def band_alpha(
     guide: torch.Tensor,
     source: torch.Tensor,
     mask: torch.Tensor,
     radius: int,
     eps: float = 1e-3,
+    box: list[int] | None = None,
+    band: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Tensor twin of :func:`sam2matting.matting.classical.band_alpha` with the guided solver:
     the binary ``mask`` (B×1×H×W) outside the morphological band of half-width ``radius``,
     the guided filter of ``source`` (guided by ``guide`` B×3×H×W or 1×3×H×W) inside it.
 
-    Like the CPU version the filter runs on the band's bounding box plus ``2·radius`` (one
-    small device→host copy per call, for the box), so its cost follows the band, not the frame.
+    Like the CPU version the filter runs on the band's bounding box plus ``2·radius``, so its
+    cost follows the band, not the frame. ``box``: the band's :func:`bounding_box` (all
+    objects), already read by the caller; None → read here (one small device→host copy).
+    ``band``: the band (B×1×H×W bool) when the caller has it.
     """
     m = mask.float()
-    band = dilate(m, radius) & ~erode(m, radius)
-    rows = band.any(dim=-1).any(dim=0).flatten()
-    cols = band.any(dim=-2).any(dim=0).flatten()
-    ys = torch.nonzero(rows).flatten().cpu()
-    xs = torch.nonzero(cols).flatten().cpu()
-    if len(ys) == 0:
+    if band is None:
+        band = dilate(m, radius) & ~erode(m, radius)
+    if box is None:
+        box = [int(v) for v in bounding_box(band.any(dim=0)[0]).cpu().tolist()]
+    if not box[0]:
         return m
     h, w = m.shape[-2:]
     margin = 2 * radius
-    y0, y1 = max(0, int(ys[0]) - margin), min(h, int(ys[-1]) + 1 + margin)
-    x0, x1 = max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + 1 + margin)
+    y0, y1 = max(0, box[1] - margin), min(h, box[2] + margin)
+    x0, x1 = max(0, box[3] - margin), min(w, box[4] + margin)
     g = guide[..., y0:y1, x0:x1].expand(m.shape[0], 3, y1 - y0, x1 - x0)
     solved = guided_filter(g, source[..., y0:y1, x0:x1], radius, eps, guided_subsample(radius))
     out = m.clone()

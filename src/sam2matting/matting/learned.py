@@ -76,6 +76,7 @@ __all__ = [
     "normalize_rgb",
     "object_window",
     "paper_config",
+    "snap_window",
     "tiny_config",
     "working_shape",
 ]
@@ -371,14 +372,19 @@ def object_window(masks: list[np.ndarray], margin: int | None) -> tuple[int, int
     rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
     if margin is None or len(rows) == 0:
         return 0, h, 0, w
+    box = [int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1]
+    return snap_window(box, (h, w), margin)
 
-    def span(lo: int, hi: int, size: int) -> tuple[int, int]:
-        a = max(0, (lo - margin) // 16 * 16)
-        b = min(size, -(-(hi + 1 + margin) // 16) * 16)
-        return a, b
 
-    y0, y1 = span(int(rows[0]), int(rows[-1]), h)
-    x0, x1 = span(int(cols[0]), int(cols[-1]), w)
+def snap_window(box: list[int], shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+    """:func:`object_window` from the masks' box ``[y0, y1, x0, x1]`` (ends exclusive) on an
+    image of ``shape`` (h, w): grown by ``margin``, snapped outwards to multiples of 16."""
+
+    def span(lo: int, end: int, size: int) -> tuple[int, int]:
+        return max(0, (lo - margin) // 16 * 16), min(size, -(-(end + margin) // 16) * 16)
+
+    y0, y1 = span(box[0], box[1], shape[0])
+    x0, x1 = span(box[2], box[3], shape[1])
     return y0, y1, x0, x1
 
 
@@ -497,6 +503,8 @@ class LearnedMatting:
         self.last_timings: dict[str, float] = {}
         #: share of the frame's pixels inside refined tiles on the last call (all objects)
         self.last_coverage = 0.0
+        #: host↔device copies and syncs of the last call on the resident path (:mod:`.resident`)
+        self.last_transfers: dict[str, int] = {}
 
     def reset(self) -> None:
         """Forget the ROI hysteresis and temporal smoothing state."""
@@ -577,6 +585,10 @@ class LearnedMatting:
         image = check_rgb_frame(image)
         if self.net.config.official:
             return self._matte_official(image, tracks)
+        if self.tensor_ops:  # every step on the device: frame up once, alphas down once
+            from .resident import matte_resident
+
+            return matte_resident(self, image, tracks, frame_index)
         h, w = image.shape[:2]
         out: dict[int, np.ndarray] = {}
         timings = {"prepare": 0.0, "heads": 0.0, "upsample": 0.0, "refine": 0.0, "paste": 0.0}
