@@ -3,28 +3,27 @@
 On a GPU machine the learned head's network is a few milliseconds; what cost time was the work
 around it done in numpy / OpenCV on the host (measured at 1080p on an H200: 47 ms per frame, of
 which the network 6): resizing, the guided-filter prior, gathering and scattering the
-refinement tiles, pasting the known region. Here the same steps run as torch ops where the
-tensors already are, and the frame goes up once and the alphas come down once.
+refinement tiles, pasting the known region. Here are the elementary ops (resize, box and guided
+filter, morphology, the band's box) and the ``guided`` head on the device;
+:mod:`sam2matting.matting.resident` runs the whole learned head with them.
 
 On the CPU the numpy / OpenCV code stays the default (OpenCV's box filters and resizes beat
 torch's there); ``tensor_ops=True`` in the head options runs these ops on the CPU too, which
-is how the tests compare both paths. They are not bit-identical: ``F.interpolate(mode="area")``
-averages over fractional cells differently from OpenCV's ``INTER_AREA`` when the scale is not
-an integer, and the fast guided filter's subsampled grid then differs slightly. The tests
-bound the difference (mean |Δα| ≤ 0.01, 99th percentile ≤ 0.1 on a test clip).
+is how the tests compare both paths. ``resize(mode="area")`` reproduces OpenCV's
+``INTER_AREA`` also at non-integer scales (``F.interpolate(mode="area")`` does not: its
+adaptive pooling weighs fractional cells differently, which moved the learned head's alpha by
+up to 0.3 on a 180-row frame); what remains is float rounding.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..bridge.proposals import select_tiles
 from ..bridge.trimap import band_width_for
 from ..types import ObjectTrack
 from .classical import (
@@ -34,9 +33,6 @@ from .classical import (
     solve_colour_regression,
 )
 
-if TYPE_CHECKING:
-    from .learned import LearnedMatting
-
 __all__ = [
     "TensorGuidedMatting",
     "band_alpha",
@@ -44,8 +40,6 @@ __all__ = [
     "box_filter",
     "dilate",
     "erode",
-    "finish_learned",
-    "gather_patches",
     "guided_filter",
     "image_to_tensor",
     "logits_to_tensor",
@@ -233,35 +227,6 @@ def band_alpha(
     return out
 
 
-def gather_patches(image: torch.Tensor, origins: torch.Tensor, size: int, pad: int) -> torch.Tensor:
-    """n padded patches of a 1×C×H×W tensor → n×C×P×P (P = size + 2·pad), indices past the
-    border clamped (as :func:`sam2matting.bridge.proposals.gather_patches_numpy`)."""
-    h, w = image.shape[-2:]
-    offs = torch.arange(-pad, size + pad, device=image.device)
-    o = origins.to(image.device, torch.long)
-    yi = (o[:, 0:1] + offs[None]).clamp(0, h - 1)  # n×P
-    xi = (o[:, 1:2] + offs[None]).clamp(0, w - 1)
-    img = image[0]  # C×H×W
-    return img[:, yi[:, :, None], xi[:, None, :]].permute(1, 0, 2, 3)
-
-
-def scatter_cores(
-    target: torch.Tensor, patches: torch.Tensor, origins: torch.Tensor, size: int, pad: int
-) -> None:
-    """Write the ``size``² cores of n×P×P ``patches`` into H×W ``target`` at ``origins``
-    (in place; cores reaching past the border are cut, as
-    :func:`sam2matting.bridge.proposals.scatter_patches`)."""
-    h, w = target.shape
-    n = int(origins.shape[0])
-    o = origins.to(target.device, torch.long)
-    offs = torch.arange(size, device=target.device)
-    ys = (o[:, 0:1] + offs[None])[:, :, None].expand(n, size, size)
-    xs = (o[:, 1:2] + offs[None])[:, None, :].expand(n, size, size)
-    core = patches[:, pad : pad + size, pad : pad + size]
-    keep = (ys < h) & (xs < w)
-    target[ys[keep], xs[keep]] = core[keep].to(target.dtype)
-
-
 # --------------------------------------------------------------------------------------------
 # stages
 # --------------------------------------------------------------------------------------------
@@ -282,8 +247,10 @@ class TensorGuidedMatting(ClassicalMatting):
             return {}
         ids = list(tracks)
         guide = image_to_tensor(image, self.device)
+        shapes = {np.shape(tracks[i].logits) for i in ids}
+        groups = [ids] if len(shapes) == 1 else [[i] for i in ids]  # one upload per shape
         logits = torch.cat(
-            [resize(logits_to_tensor([tracks[i]], self.device), (h, w)) for i in ids]
+            [resize(logits_to_tensor([tracks[i] for i in g], self.device), (h, w)) for g in groups]
         )
         prob = torch.sigmoid(logits)
         mask = (prob > 0.5).float()
@@ -291,70 +258,3 @@ class TensorGuidedMatting(ClassicalMatting):
         alpha = band_alpha(guide, prob, mask, radius, self.config.guided_eps)
         out = alpha[:, 0].cpu().numpy()
         return {i: out[k] for k, i in enumerate(ids)}
-
-
-def guided_priors(small01: torch.Tensor, masks: torch.Tensor, radius: int) -> torch.Tensor:
-    """The hybrid heads' prior on the device (tensor twin of
-    :func:`sam2matting.matting.learned.guided_prior`): ``small01`` 1×3×h×w, ``masks`` B×1×h×w
-    {0, 1} → B×1×h×w float32."""
-    return band_alpha(small01, masks, masks, radius)
-
-
-def finish_learned(
-    stage: LearnedMatting,
-    image_t: torch.Tensor,
-    tracks: list[ObjectTrack],
-    coarse: torch.Tensor,
-    hidden: torch.Tensor,
-    prior: torch.Tensor | None,
-    roi: np.ndarray,
-    timings: dict[str, float],
-) -> np.ndarray:
-    """Steps 4-5 of the learned head on the device: upsample the stride-2 alpha to the frame,
-    re-solve the ROI tiles with the native refiner, paste the tracker's mask outside the ROI.
-
-    ``image_t`` 1×3×H×W in [0, 1]; ``coarse`` B×1×h2×w2; ``hidden`` B×C×h2×w2; ``prior``
-    B×1×hw×ww or None; ``roi`` bool B×h4×w4 (numpy, small). Returns float32 B×H×W (one copy
-    to the host).
-    """
-    import time
-
-    from .learned import normalize_rgb
-    from .refine import fill_tile_context
-
-    t0 = time.perf_counter()
-    h, w = image_t.shape[-2:]
-    dev = image_t.device
-    alpha = resize(coarse.float(), (h, w)).clamp_(0.0, 1.0)[:, 0]  # B×H×W
-    t1 = time.perf_counter()
-    timings["upsample"] = t1 - t0
-    stage.last_coverage = 0.0
-    refiner = stage.net.refiner
-    if stage.config.refine and refiner is not None:
-        rc = refiner.config
-        tiles = [select_tiles(roi[k], h, w, rc.tile, grow=0) for k in range(len(tracks))]
-        stage.last_coverage = sum(t.covered_fraction for t in tiles)
-        if sum(len(t) for t in tiles):
-            origins = torch.from_numpy(np.concatenate([t.origins for t in tiles]))
-            x = torch.empty(
-                (len(origins), rc.in_channels, rc.tile + 2 * rc.pad, rc.tile + 2 * rc.pad),
-                device=dev,
-            )
-            x[:, :3] = normalize_rgb(gather_patches(image_t, origins, rc.tile, rc.pad))
-            fill_tile_context(x, [t.origins for t in tiles], coarse, hidden, prior, rc, (h, w))
-            fine = refiner.forward_packed(x)[:, 0].float()
-            start = 0
-            for k, t in enumerate(tiles):
-                if len(t):
-                    o = torch.from_numpy(t.origins)
-                    scatter_cores(alpha[k], fine[start : start + len(t)], o, rc.tile, rc.pad)
-                    start += len(t)
-    t2 = time.perf_counter()
-    timings["refine"] = t2 - t1
-    if stage.config.paste_known:
-        roi_t = torch.from_numpy(roi.astype(np.float32))[:, None].to(dev)
-        inside = resize(roi_t, (h, w))[:, 0] >= 0.5  # OpenCV: uint8 bilinear of 0/255 > 127
-        known = torch.cat([resize(logits_to_tensor([t], dev), (h, w)) for t in tracks])[:, 0] > 0
-        alpha = torch.where(inside, alpha, known.float())
-        timings["paste"] = time.perf_counter() - t2
-    return alpha.cpu().numpy()

@@ -52,7 +52,6 @@ from ..bridge.roi import RoiConfig, RoiDetector
 from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
-from . import device_ops
 from .classical import band_alpha
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
@@ -435,7 +434,7 @@ class LearnedMattingConfig:
     #: → autocast (validated against the device by sam2matting.device.resolve_dtype)
     dtype: str | None = None
     #: per-pixel work (resizes, prior, tiles, paste) as torch ops on the device
-    #: (:mod:`.device_ops`); None → on CUDA / MPS, not on the CPU (OpenCV is faster there)
+    #: (:mod:`.resident`); None → on CUDA / MPS, not on the CPU (OpenCV is faster there)
     tensor_ops: bool | None = None
     feature_source: Literal["auto", "tracker", "encoder"] = "auto"
     refine: bool = True
@@ -626,14 +625,9 @@ class LearnedMatting:
         ids = [ids[k] for k in keep]
         b = len(ids)
         dev = self.device
-        # tensor ops: the frame goes to the device once, every resize happens there
-        image_t = device_ops.image_to_tensor(image, dev) if self.tensor_ops else None
-        if image_t is None:
-            interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
-            small = cv2.resize(image, (ww, hw), interpolation=interp)
-            small_t = torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255)
-        else:
-            small_t = device_ops.resize(image_t, (hw, ww), "area")
+        interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
+        small = cv2.resize(image, (ww, hw), interpolation=interp)
+        small_t = torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255)
         # the network runs on the objects' window of the working image (cost ∝ object area)
         full = (0, hw, 0, ww)
         win = full if use_feats else object_window(masks_np, self.config.crop_margin)
@@ -645,10 +639,7 @@ class LearnedMatting:
         rgb = rgb.contiguous(memory_format=torch.channels_last)
         masks = masks.contiguous(memory_format=torch.channels_last)
         prior: torch.Tensor | None = None  # whole working image (the refiner samples it)
-        if self.net.uses_prior and image_t is not None:
-            masks_t = torch.from_numpy(masks_all[:, None].astype(np.float32)).to(dev)
-            prior = device_ops.guided_priors(small_t, masks_t, self.net.config.prior_radius)
-        elif self.net.uses_prior:
+        if self.net.uses_prior:
             r = self.net.config.prior_radius
             small01 = small.astype(np.float32) / 255.0
             priors = np.stack([guided_prior(small01, m, r) for m in masks_np])[:, None]
@@ -689,14 +680,6 @@ class LearnedMatting:
             coarse[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.alpha.float()
             hidden = pred.features.new_zeros((b, pred.features.shape[1], hw // 2, ww // 2))
             hidden[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.features
-        if image_t is not None:  # upsample, refine, paste on the device; one download
-            timings["heads"] = time.perf_counter() - t1
-            alphas_b = device_ops.finish_learned(
-                self, image_t, [tracks[i] for i in ids], coarse, hidden, prior, roi_np, timings
-            )
-            out.update({oid: alphas_b[k] for k, oid in enumerate(ids)})
-            self.last_timings = timings
-            return out
         alpha2 = coarse[:, 0].float().cpu().numpy()
         t2 = time.perf_counter()
         timings["heads"] = t2 - t1
