@@ -37,9 +37,10 @@ def test_smoke_takes_the_device_code_path(tmp_path: Path) -> None:
         (c, d) for c in ("built-in + learned", "built-in + guided") for d in ("float32", "bfloat16")
     }
     learned = runs[("built-in + learned", "float32")]
-    # the resident head's crossings per frame, as tests/test_resident.py holds them
+    # the resident head's crossings per frame, as tests/test_resident.py holds them (the
+    # temporal filter's flow maps go up from the second frame on: 2.5 uploads over 2 frames)
     assert learned["transfers_per_frame"] == {
-        "upload": 2.0,
+        "upload": 2.5,
         "download": 1.0,
         "read_ints": 1.0,
         "nonzero": 1.0,

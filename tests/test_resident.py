@@ -161,14 +161,15 @@ def test_default_weights_resident_matches_numpy(
         {"refine": False},
         {"paste_known": False},
         {"roi_threshold": 0.3},
+        {"temporal": 0.5},
     ],
     ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults",
 )
 def test_options_resident_matches_numpy(clip: SampleClip, options: dict[str, Any]) -> None:
     """Every option of the head, three objects (one empty), a refiner that is not the
     identity."""
-    numpy_head, tensor_head = _pair(_random_net(), temporal=0.0, **options)
-    for t in range(2):
+    numpy_head, tensor_head = _pair(_random_net(), **{"temporal": 0.0, **options})
+    for t in range(3):
         frame, tracks = _tracks(clip, t, objects=3)
         a = numpy_head.matte(frame, tracks, t)
         b = tensor_head.matte(frame, tracks, t)
@@ -214,6 +215,28 @@ def test_bf16_autocast_resident_close_to_fp32(clip: SampleClip) -> None:
         diff = np.abs(a - b)
         assert diff.mean() <= 0.005 and np.quantile(diff, 0.99) <= 0.05, (diff.mean(), diff.max())
         assert np.abs(b - c).mean() <= 0.005
+
+
+def test_device_temporal_matches_host_filter(clip: SampleClip) -> None:
+    """The temporal filter's blend on the device against OpenCV's on the host, fed the same
+    soft alphas (the clip's true alpha, hair included, moving): max |Δα| ≤ 1e-3; a gap in
+    frame numbers and ``reset`` restart both."""
+    from sam2matting.matting.temporal import TemporalSmoother
+
+    host, device = TemporalSmoother(), resident.DeviceTemporal()
+    io = resident.Transfers(torch.device("cpu"))
+    big = make_sample_clip(480, 270, 4, fps=24)
+    blended = 0.0
+    for t in (0, 1, 2, 4):  # 4: a jump, so no blend
+        frame, alpha = big.frame(t)
+        a = np.clip(alpha.astype(np.float32) + 0.02 * (t % 2), 0.0, 1.0)  # some flicker
+        want = host(1, t, frame, a)
+        got = device.smooth([1], t, frame, torch.from_numpy(a)[None], io)[0].numpy()
+        assert np.abs(want - got).max() <= 1e-3
+        blended += float(np.abs(want - a).max())
+    assert blended > 0.01  # the filter really blended something
+    device.reset()
+    assert not device._device_states
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,10 +316,11 @@ def test_resident_path_crosses_host_device_only_through_transfers(
     clip: SampleClip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Per frame, with shipped weights, two objects and the temporal filter on: 2 uploads
-    (frame, logits), 1 download (the alphas), 1 read of a few ints (window, band box, empty
-    objects), 1 ``nonzero`` (the tiles) — every crossing from inside :class:`Transfers`, none
-    anywhere else (resizes, prior, tiles, paste stay tensors). The first frame on a device
-    also uploads the morphology's structuring element, once (cached per device)."""
+    (frame, logits) and from the second frame on a third (the flow maps of the temporal
+    filter), 1 download (the alphas), 1 read of a few ints (window, band box, empty objects),
+    1 ``nonzero`` (the tiles) — every crossing from inside :class:`Transfers`, none anywhere
+    else (resizes, prior, tiles, paste, the temporal blend stay tensors). The first frame on a
+    device also uploads the morphology's structuring element, once (cached per device)."""
     from sam2matting.matting import device_ops
     from sam2matting.matting.weights import build_learned_head as build
 
@@ -305,7 +329,8 @@ def test_resident_path_crosses_host_device_only_through_transfers(
     frames = [_tracks(clip, t, objects=2) for t in range(3)]
     allowed = {"upload", "download", "read_ints", "nonzero"}  # the Transfers methods
     for t, (counts, seen) in enumerate(_count_crossings(head, frames, monkeypatch)):
-        assert counts == {"upload": 2, "download": 1, "read_ints": 1, "nonzero": 1}
+        uploads = 2 if t == 0 else 3
+        assert counts == {"upload": uploads, "download": 1, "read_ints": 1, "nonzero": 1}
         stray = [s for s in seen if s[1] not in allowed]
         if t == 0:
             assert stray == [("from_numpy", "_disc")]  # the detector sees uploads too

@@ -567,6 +567,10 @@ class LearnedMatting:
         self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
     ) -> dict[int, np.ndarray]:
         """Alpha per object, float32 H×W in [0, 1], for an H×W×3 uint8 RGB frame."""
+        if self.tensor_ops and not self.net.config.official:
+            from .resident import matte_resident  # every step on the device, temporal included
+
+            return matte_resident(self, image, tracks, frame_index)
         from ..device import autocast_for
 
         with autocast_for(self.device, self.config.dtype):
@@ -584,10 +588,6 @@ class LearnedMatting:
         image = check_rgb_frame(image)
         if self.net.config.official:
             return self._matte_official(image, tracks)
-        if self.tensor_ops:  # every step on the device: frame up once, alphas down once
-            from .resident import matte_resident
-
-            return matte_resident(self, image, tracks, frame_index)
         h, w = image.shape[:2]
         out: dict[int, np.ndarray] = {}
         timings = {"prepare": 0.0, "heads": 0.0, "upsample": 0.0, "refine": 0.0, "paste": 0.0}
