@@ -28,8 +28,9 @@ __all__ = ["compile_models", "find_compiler"]
 
 
 def find_compiler() -> str | None:
-    """The C++ compiler inductor would use (``$CXX``, else g++ / clang++ / c++ on PATH)."""
-    for name in (os.environ.get("CXX"), "g++", "clang++", "c++"):
+    """A compiler inductor can use: ``$CXX`` / ``$CC``, else g++, clang++, c++, gcc or cc on
+    PATH (C++ for the CPU's generated code; Triton's launchers on CUDA need a C compiler)."""
+    for name in (os.environ.get("CXX"), os.environ.get("CC"), "g++", "clang++", "c++", "gcc", "cc"):
         if name and shutil.which(name):
             return name
     return None

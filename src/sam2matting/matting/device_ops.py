@@ -182,10 +182,10 @@ def bounding_box(cells: torch.Tensor) -> torch.Tensor:
     numbers in one small copy."""
     rows, cols = cells.any(dim=1), cells.any(dim=0)
     h, w = rows.shape[0], cols.shape[0]
-    y0 = torch.argmax(rows.to(torch.uint8))
-    y1 = h - torch.argmax(rows.flip(0).to(torch.uint8))
-    x0 = torch.argmax(cols.to(torch.uint8))
-    x1 = w - torch.argmax(cols.flip(0).to(torch.uint8))
+    y0 = torch.argmax(rows.float())
+    y1 = h - torch.argmax(rows.flip(0).float())
+    x0 = torch.argmax(cols.float())
+    x1 = w - torch.argmax(cols.flip(0).float())
     return torch.stack([rows.any().long(), y0, y1, x0, x1])
 
 
