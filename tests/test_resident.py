@@ -239,6 +239,35 @@ def test_device_temporal_matches_host_filter(clip: SampleClip) -> None:
     assert not device._device_states
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", [None, "bf16"])
+def test_resident_on_cuda_matches_cpu(clip: SampleClip, dtype: str | None) -> None:
+    """On a GPU (the default path there): the same alphas as the OpenCV path on the CPU
+    (fp32: the ``ties`` tolerance; bf16: mean |Δα| ≤ 0.005) and the same crossings per
+    frame."""
+    from sam2matting.matting.weights import build_learned_head as build
+
+    cpu = build(device="cpu", tensor_ops=False)
+    gpu = build(device="cuda", dtype=dtype)
+    assert gpu.tensor_ops
+    for t in range(3):
+        frame, tracks = _tracks(clip, t, objects=2)
+        a = cpu.matte(frame, tracks, t)
+        b = gpu.matte(frame, tracks, t)
+        if dtype is None:
+            _assert_close(a, b, "ties")
+        else:
+            assert max(float(np.abs(a[k] - b[k]).mean()) for k in a) <= 0.005
+        uploads = 2 if t == 0 else 3
+        assert gpu.last_transfers == {
+            "upload": uploads,
+            "download": 1,
+            "read_ints": 1,
+            "nonzero": 1,
+        }
+
+
 # --------------------------------------------------------------------------------------------
 # host↔device crossings
 # --------------------------------------------------------------------------------------------

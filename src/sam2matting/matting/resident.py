@@ -81,7 +81,8 @@ class Transfers:
 
     def download(self, tensor: torch.Tensor) -> np.ndarray:
         self.counts["download"] += 1
-        return tensor.detach().cpu().numpy()
+        # a copy also on the CPU: the caller owns the array, the device keeps its tensor
+        return tensor.detach().to("cpu", copy=True).numpy()
 
     def read_ints(self, tensor: torch.Tensor) -> list[int]:
         self.counts["read_ints"] += 1
