@@ -9,11 +9,11 @@ by what OpenCV does with 8-bit data that the tensor path does in float:
 
 - ``exact`` — frames at least the working size (the working image an area shrink, which the
   tensor resize reproduces exactly, 8-bit rounding included): max |Δα| ≤ 1e-3 (measured:
-  0.000, mean 4e-8, at 640×360 and 1280×720);
+  ≤ 0.001, mean 4e-8, at 640×360 and 1280×720);
 - ``ties`` — any frame: the known region is pasted where the ROI, upsampled bilinearly, is at
   least one half; OpenCV upsamples the 8-bit ROI in fixed point, so a pixel within ~1e-3 of one
   half can fall the other way: mean |Δα| ≤ 1e-4 and at most 0.1 % of pixels off by > 1e-3
-  (measured at 320×180: 3e-5, 0.03 %);
+  (measured at 320×180: mean 1e-5, up to 0.03 % of pixels);
 - ``upscaled`` — frames smaller than the working size on some side (upscaled bilinearly: OpenCV
   rounds in 8-bit fixed point, ±1 grey level here and there, which the network then sees):
   mean |Δα| ≤ 1e-3 and 99th percentile ≤ 0.05 (measured at 480×270: mean 1.3e-4, 2.5 % of
