@@ -366,7 +366,7 @@ def test_resident_path_crosses_host_device_only_through_transfers(
         else:
             assert not stray, f"host crossings outside Transfers: {stray}"
         # and it sees the real ones: the alphas' copy, the tile count's sync
-        assert ("cpu", "download") in seen and ("nonzero", "nonzero") in seen
+        assert ("numpy", "download") in seen and ("nonzero", "nonzero") in seen
 
 
 def test_crossing_detector_catches_the_numpy_path(
