@@ -325,6 +325,8 @@ class MattingSession:
     ``model``: an official SAM2Matting checkpoint — a preset (``sam2matting-sam2.1-tiny``, …)
     or a ``.pt`` path — giving both the tracker and the heads (instead of ``tracker``/``head``;
     see :mod:`sam2matting.models`); the session's device and dtype reach both.
+    ``torch_compile``: ``torch.compile`` the tracker's image encoder and the learned head's
+    networks (:mod:`sam2matting.compiling`; off by default: a warm-up of tens of seconds).
     """
 
     def __init__(
@@ -341,6 +343,7 @@ class MattingSession:
         frames: tuple[int, int | None] | None = None,
         prefetch: int = 0,
         model: str | None = None,
+        torch_compile: bool = False,
     ) -> None:
         from .device import resolve_device, resolve_dtype
 
@@ -370,6 +373,10 @@ class MattingSession:
             else:
                 self.tracker = _build_tracker(tracker, tracker_options or {}, dev, self.dtype)
                 self.head = _build_head(head, head_options or {}, dev, self.dtype)
+            if torch_compile:
+                from .compiling import compile_models
+
+                compile_models(self.tracker, self.head)
             self._session: TrackerSession = self.tracker.open(self._source)
         except BaseException:
             if self._owns_source:
@@ -914,6 +921,7 @@ def matte_video(
     frames: tuple[int, int | None] | None = None,
     pipeline: bool = True,
     model: str | None = None,
+    torch_compile: bool = False,
 ) -> MatteOutput:
     """Matte every frame of ``source`` for the prompted objects and write ``formats`` to ``output``.
 
@@ -936,7 +944,8 @@ def matte_video(
     ``device`` / ``dtype``: see :class:`MattingSession` (validated before anything is written).
     ``pipeline`` (default): decoding, tracking + matting, and foreground + encoding run in
     overlapping threads with bounded queues (:mod:`sam2matting.engine`); off → one thread.
-    Stage times then add up to more than the wall time (they overlap).
+    Stage times then add up to more than the wall time (they overlap). ``torch_compile``:
+    see :class:`MattingSession`.
     """
     if not prompts:
         raise PromptError("no prompt given: add a point, box, mask or text prompt")
@@ -980,6 +989,7 @@ def matte_video(
             contact_sheet=contact_sheet,
             frames=frames,
             model=model,
+            torch_compile=torch_compile,
         )
     except BaseException:
         _remove_created(created)
@@ -1028,6 +1038,7 @@ def _matte_video(
     contact_sheet: bool,
     frames: tuple[int, int | None] | None,
     model: str | None,
+    torch_compile: bool = False,
 ) -> MatteOutput:
     stem = stem or _stem_for(source)
     t_start = time.perf_counter()
@@ -1044,6 +1055,7 @@ def _matte_video(
                 frames=frames,
                 prefetch=DEFAULT_DEPTH if pipeline else 0,
                 model=model,
+                torch_compile=torch_compile,
             )
         )
         for prompt in prompts:

@@ -236,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run decoding, tracking/matting and encoding one after another on one thread",
     )
     mm.add_argument(
+        "--compile",
+        dest="torch_compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the tracker's image encoder and the learned head (needs a C++ "
+        "compiler; the first frames wait tens of seconds for it)",
+    )
+    mm.add_argument(
         "--no-backward",
         dest="backward",
         action="store_false",
@@ -323,6 +331,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "device": args.device,
             "dtype": args.dtype,
             "pipeline": args.pipeline,
+            "torch_compile": args.torch_compile,
             "combined": args.combined,
             "background": args.background,
             "alpha_bits": args.alpha_bits,

@@ -3,28 +3,27 @@
 On a GPU machine the learned head's network is a few milliseconds; what cost time was the work
 around it done in numpy / OpenCV on the host (measured at 1080p on an H200: 47 ms per frame, of
 which the network 6): resizing, the guided-filter prior, gathering and scattering the
-refinement tiles, pasting the known region. Here the same steps run as torch ops where the
-tensors already are, and the frame goes up once and the alphas come down once.
+refinement tiles, pasting the known region. Here are the elementary ops (resize, box and guided
+filter, morphology, the band's box) and the ``guided`` head on the device;
+:mod:`sam2matting.matting.resident` runs the whole learned head with them.
 
 On the CPU the numpy / OpenCV code stays the default (OpenCV's box filters and resizes beat
 torch's there); ``tensor_ops=True`` in the head options runs these ops on the CPU too, which
-is how the tests compare both paths. They are not bit-identical: ``F.interpolate(mode="area")``
-averages over fractional cells differently from OpenCV's ``INTER_AREA`` when the scale is not
-an integer, and the fast guided filter's subsampled grid then differs slightly. The tests
-bound the difference (mean |Δα| ≤ 0.01, 99th percentile ≤ 0.1 on a test clip).
+is how the tests compare both paths. ``resize(mode="area")`` reproduces OpenCV's
+``INTER_AREA`` also at non-integer scales (``F.interpolate(mode="area")`` does not: its
+adaptive pooling weighs fractional cells differently, which moved the learned head's alpha by
+up to 0.3 on a 180-row frame); what remains is float rounding.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..bridge.proposals import select_tiles
 from ..bridge.trimap import band_width_for
 from ..types import ObjectTrack
 from .classical import (
@@ -34,17 +33,13 @@ from .classical import (
     solve_colour_regression,
 )
 
-if TYPE_CHECKING:
-    from .learned import LearnedMatting
-
 __all__ = [
     "TensorGuidedMatting",
     "band_alpha",
+    "bounding_box",
     "box_filter",
     "dilate",
     "erode",
-    "finish_learned",
-    "gather_patches",
     "guided_filter",
     "image_to_tensor",
     "logits_to_tensor",
@@ -67,17 +62,35 @@ def logits_to_tensor(tracks: list[ObjectTrack], device: torch.device) -> torch.T
     return torch.from_numpy(arr).to(device)
 
 
+@functools.lru_cache(maxsize=32)
+def _area_weights(src: int, dst: int, device: torch.device) -> torch.Tensor:
+    """dst×src matrix of OpenCV's ``INTER_AREA`` shrink along one axis: output cell d averages
+    the source interval [d·src/dst, (d+1)·src/dst) with fractional weights at its ends (exact
+    integer overlaps in units of 1/dst; made on the device, so nothing is uploaded)."""
+    d = torch.arange(dst, device=device, dtype=torch.int64)[:, None]
+    s = torch.arange(src, device=device, dtype=torch.int64)[None, :]
+    overlap = torch.minimum((d + 1) * src, (s + 1) * dst) - torch.maximum(d * src, s * dst)
+    return overlap.clamp_(min=0).float() / float(src)
+
+
 def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """Resize B×C×H×W to ``size`` (h, w): ``"area"`` when shrinking (OpenCV ``INTER_AREA``),
-    bilinear with half-pixel centres otherwise (OpenCV ``INTER_LINEAR``)."""
-    if tuple(x.shape[-2:]) == tuple(size):
+    """Resize B×C×H×W to ``size`` (h, w): ``"area"`` when shrinking (OpenCV ``INTER_AREA``,
+    also at non-integer scales, where ``F.interpolate(mode="area")``'s adaptive pooling
+    averages differently), bilinear with half-pixel centres otherwise (OpenCV
+    ``INTER_LINEAR``)."""
+    h, w = x.shape[-2:]
+    if (h, w) == tuple(size):
         return x
-    if mode == "area" and (size[0] < x.shape[-2] or size[1] < x.shape[-1]):
-        try:
-            return F.interpolate(x, size=size, mode="area")
-        except RuntimeError:
-            # MPS pools only when the sizes divide evenly: then shrink on the CPU (a few MB)
-            return F.interpolate(x.cpu(), size=size, mode="area").to(x.device)
+    if mode == "area" and size[0] <= h and size[1] <= w:
+        if h % size[0] == 0 and w % size[1] == 0:  # whole cells: a plain average pool
+            return F.avg_pool2d(x, (h // size[0], w // size[1]))
+        # separable weighted sums (two small matmuls: cheap on a GPU, and MPS-safe)
+        out = x.float()
+        if size[0] != h:
+            out = torch.matmul(_area_weights(h, size[0], x.device), out)
+        if size[1] != w:
+            out = torch.matmul(out, _area_weights(w, size[1], x.device).t())
+        return out.to(x.dtype)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
@@ -141,10 +154,11 @@ def guided_filter(
 
 
 @functools.lru_cache(maxsize=16)
-def _disc_cpu(radius: int) -> torch.Tensor:
-    # OpenCV's own elliptic structuring element, so the band matches bridge.trimap exactly
+def _disc(radius: int, device: torch.device) -> torch.Tensor:
+    # OpenCV's own elliptic structuring element, so the band matches bridge.trimap exactly;
+    # kept per device so it is uploaded once, not on every call
     d = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return torch.from_numpy(d.astype(np.float32))[None, None]
+    return torch.from_numpy(d.astype(np.float32))[None, None].to(device)
 
 
 def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -152,7 +166,7 @@ def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     past the border never switch a pixel on, as in ``cv2.dilate``)."""
     if radius <= 0:
         return mask > 0.5
-    disc = _disc_cpu(radius).to(mask.device)
+    disc = _disc(radius, mask.device)
     # only "> 0.5" of a sum of 0/1 products is used, so reduced-precision (TF32) sums are exact
     return F.conv2d(mask.float(), disc, padding=radius) > 0.5
 
@@ -162,32 +176,48 @@ def erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return ~dilate(1.0 - mask.float(), radius)
 
 
+def bounding_box(cells: torch.Tensor) -> torch.Tensor:
+    """[any, y0, y1, x0, x1] (int64, on the device; y1 / x1 exclusive) of the set cells of an
+    H×W bool tensor, without a data-dependent shape (no ``nonzero``): the host reads the five
+    numbers in one small copy."""
+    rows, cols = cells.any(dim=1), cells.any(dim=0)
+    h, w = rows.shape[0], cols.shape[0]
+    y0 = torch.argmax(rows.float())
+    y1 = h - torch.argmax(rows.flip(0).float())
+    x0 = torch.argmax(cols.float())
+    x1 = w - torch.argmax(cols.flip(0).float())
+    return torch.stack([rows.any().long(), y0, y1, x0, x1])
+
+
 def band_alpha(
     guide: torch.Tensor,
     source: torch.Tensor,
     mask: torch.Tensor,
     radius: int,
     eps: float = 1e-3,
+    box: list[int] | None = None,
+    band: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Tensor twin of :func:`sam2matting.matting.classical.band_alpha` with the guided solver:
     the binary ``mask`` (B×1×H×W) outside the morphological band of half-width ``radius``,
     the guided filter of ``source`` (guided by ``guide`` B×3×H×W or 1×3×H×W) inside it.
 
-    Like the CPU version the filter runs on the band's bounding box plus ``2·radius`` (one
-    small device→host copy per call, for the box), so its cost follows the band, not the frame.
+    Like the CPU version the filter runs on the band's bounding box plus ``2·radius``, so its
+    cost follows the band, not the frame. ``box``: the band's :func:`bounding_box` (all
+    objects), already read by the caller; None → read here (one small device→host copy).
+    ``band``: the band (B×1×H×W bool) when the caller has it.
     """
     m = mask.float()
-    band = dilate(m, radius) & ~erode(m, radius)
-    rows = band.any(dim=-1).any(dim=0).flatten()
-    cols = band.any(dim=-2).any(dim=0).flatten()
-    ys = torch.nonzero(rows).flatten().cpu()
-    xs = torch.nonzero(cols).flatten().cpu()
-    if len(ys) == 0:
+    if band is None:
+        band = dilate(m, radius) & ~erode(m, radius)
+    if box is None:
+        box = [int(v) for v in bounding_box(band.any(dim=0)[0]).cpu().tolist()]
+    if not box[0]:
         return m
     h, w = m.shape[-2:]
     margin = 2 * radius
-    y0, y1 = max(0, int(ys[0]) - margin), min(h, int(ys[-1]) + 1 + margin)
-    x0, x1 = max(0, int(xs[0]) - margin), min(w, int(xs[-1]) + 1 + margin)
+    y0, y1 = max(0, box[1] - margin), min(h, box[2] + margin)
+    x0, x1 = max(0, box[3] - margin), min(w, box[4] + margin)
     g = guide[..., y0:y1, x0:x1].expand(m.shape[0], 3, y1 - y0, x1 - x0)
     solved = guided_filter(g, source[..., y0:y1, x0:x1], radius, eps, guided_subsample(radius))
     out = m.clone()
@@ -195,35 +225,6 @@ def band_alpha(
     inside = band[..., y0:y1, x0:x1]
     out[..., y0:y1, x0:x1] = torch.where(inside, solved.clamp(0.0, 1.0), crop)
     return out
-
-
-def gather_patches(image: torch.Tensor, origins: torch.Tensor, size: int, pad: int) -> torch.Tensor:
-    """n padded patches of a 1×C×H×W tensor → n×C×P×P (P = size + 2·pad), indices past the
-    border clamped (as :func:`sam2matting.bridge.proposals.gather_patches_numpy`)."""
-    h, w = image.shape[-2:]
-    offs = torch.arange(-pad, size + pad, device=image.device)
-    o = origins.to(image.device, torch.long)
-    yi = (o[:, 0:1] + offs[None]).clamp(0, h - 1)  # n×P
-    xi = (o[:, 1:2] + offs[None]).clamp(0, w - 1)
-    img = image[0]  # C×H×W
-    return img[:, yi[:, :, None], xi[:, None, :]].permute(1, 0, 2, 3)
-
-
-def scatter_cores(
-    target: torch.Tensor, patches: torch.Tensor, origins: torch.Tensor, size: int, pad: int
-) -> None:
-    """Write the ``size``² cores of n×P×P ``patches`` into H×W ``target`` at ``origins``
-    (in place; cores reaching past the border are cut, as
-    :func:`sam2matting.bridge.proposals.scatter_patches`)."""
-    h, w = target.shape
-    n = int(origins.shape[0])
-    o = origins.to(target.device, torch.long)
-    offs = torch.arange(size, device=target.device)
-    ys = (o[:, 0:1] + offs[None])[:, :, None].expand(n, size, size)
-    xs = (o[:, 1:2] + offs[None])[:, None, :].expand(n, size, size)
-    core = patches[:, pad : pad + size, pad : pad + size]
-    keep = (ys < h) & (xs < w)
-    target[ys[keep], xs[keep]] = core[keep].to(target.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,8 +247,10 @@ class TensorGuidedMatting(ClassicalMatting):
             return {}
         ids = list(tracks)
         guide = image_to_tensor(image, self.device)
+        shapes = {np.shape(tracks[i].logits) for i in ids}
+        groups = [ids] if len(shapes) == 1 else [[i] for i in ids]  # one upload per shape
         logits = torch.cat(
-            [resize(logits_to_tensor([tracks[i]], self.device), (h, w)) for i in ids]
+            [resize(logits_to_tensor([tracks[i] for i in g], self.device), (h, w)) for g in groups]
         )
         prob = torch.sigmoid(logits)
         mask = (prob > 0.5).float()
@@ -255,70 +258,3 @@ class TensorGuidedMatting(ClassicalMatting):
         alpha = band_alpha(guide, prob, mask, radius, self.config.guided_eps)
         out = alpha[:, 0].cpu().numpy()
         return {i: out[k] for k, i in enumerate(ids)}
-
-
-def guided_priors(small01: torch.Tensor, masks: torch.Tensor, radius: int) -> torch.Tensor:
-    """The hybrid heads' prior on the device (tensor twin of
-    :func:`sam2matting.matting.learned.guided_prior`): ``small01`` 1×3×h×w, ``masks`` B×1×h×w
-    {0, 1} → B×1×h×w float32."""
-    return band_alpha(small01, masks, masks, radius)
-
-
-def finish_learned(
-    stage: LearnedMatting,
-    image_t: torch.Tensor,
-    tracks: list[ObjectTrack],
-    coarse: torch.Tensor,
-    hidden: torch.Tensor,
-    prior: torch.Tensor | None,
-    roi: np.ndarray,
-    timings: dict[str, float],
-) -> np.ndarray:
-    """Steps 4-5 of the learned head on the device: upsample the stride-2 alpha to the frame,
-    re-solve the ROI tiles with the native refiner, paste the tracker's mask outside the ROI.
-
-    ``image_t`` 1×3×H×W in [0, 1]; ``coarse`` B×1×h2×w2; ``hidden`` B×C×h2×w2; ``prior``
-    B×1×hw×ww or None; ``roi`` bool B×h4×w4 (numpy, small). Returns float32 B×H×W (one copy
-    to the host).
-    """
-    import time
-
-    from .learned import normalize_rgb
-    from .refine import fill_tile_context
-
-    t0 = time.perf_counter()
-    h, w = image_t.shape[-2:]
-    dev = image_t.device
-    alpha = resize(coarse.float(), (h, w)).clamp_(0.0, 1.0)[:, 0]  # B×H×W
-    t1 = time.perf_counter()
-    timings["upsample"] = t1 - t0
-    stage.last_coverage = 0.0
-    refiner = stage.net.refiner
-    if stage.config.refine and refiner is not None:
-        rc = refiner.config
-        tiles = [select_tiles(roi[k], h, w, rc.tile, grow=0) for k in range(len(tracks))]
-        stage.last_coverage = sum(t.covered_fraction for t in tiles)
-        if sum(len(t) for t in tiles):
-            origins = torch.from_numpy(np.concatenate([t.origins for t in tiles]))
-            x = torch.empty(
-                (len(origins), rc.in_channels, rc.tile + 2 * rc.pad, rc.tile + 2 * rc.pad),
-                device=dev,
-            )
-            x[:, :3] = normalize_rgb(gather_patches(image_t, origins, rc.tile, rc.pad))
-            fill_tile_context(x, [t.origins for t in tiles], coarse, hidden, prior, rc, (h, w))
-            fine = refiner.forward_packed(x)[:, 0].float()
-            start = 0
-            for k, t in enumerate(tiles):
-                if len(t):
-                    o = torch.from_numpy(t.origins)
-                    scatter_cores(alpha[k], fine[start : start + len(t)], o, rc.tile, rc.pad)
-                    start += len(t)
-    t2 = time.perf_counter()
-    timings["refine"] = t2 - t1
-    if stage.config.paste_known:
-        roi_t = torch.from_numpy(roi.astype(np.float32))[:, None].to(dev)
-        inside = resize(roi_t, (h, w))[:, 0] >= 0.5  # OpenCV: uint8 bilinear of 0/255 > 127
-        known = torch.cat([resize(logits_to_tensor([t], dev), (h, w)) for t in tracks])[:, 0] > 0
-        alpha = torch.where(inside, alpha, known.float())
-        timings["paste"] = time.perf_counter() - t2
-    return alpha.cpu().numpy()

@@ -52,7 +52,6 @@ from ..bridge.roi import RoiConfig, RoiDetector
 from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
-from . import device_ops
 from .classical import band_alpha
 from .edge_refine import colour_line_refine
 from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
@@ -77,6 +76,7 @@ __all__ = [
     "normalize_rgb",
     "object_window",
     "paper_config",
+    "snap_window",
     "tiny_config",
     "working_shape",
 ]
@@ -372,14 +372,19 @@ def object_window(masks: list[np.ndarray], margin: int | None) -> tuple[int, int
     rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
     if margin is None or len(rows) == 0:
         return 0, h, 0, w
+    box = [int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1]
+    return snap_window(box, (h, w), margin)
 
-    def span(lo: int, hi: int, size: int) -> tuple[int, int]:
-        a = max(0, (lo - margin) // 16 * 16)
-        b = min(size, -(-(hi + 1 + margin) // 16) * 16)
-        return a, b
 
-    y0, y1 = span(int(rows[0]), int(rows[-1]), h)
-    x0, x1 = span(int(cols[0]), int(cols[-1]), w)
+def snap_window(box: list[int], shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+    """:func:`object_window` from the masks' box ``[y0, y1, x0, x1]`` (ends exclusive) on an
+    image of ``shape`` (h, w): grown by ``margin``, snapped outwards to multiples of 16."""
+
+    def span(lo: int, end: int, size: int) -> tuple[int, int]:
+        return max(0, (lo - margin) // 16 * 16), min(size, -(-(end + margin) // 16) * 16)
+
+    y0, y1 = span(box[0], box[1], shape[0])
+    x0, x1 = span(box[2], box[3], shape[1])
     return y0, y1, x0, x1
 
 
@@ -438,7 +443,7 @@ class LearnedMattingConfig:
     #: → autocast (validated against the device by sam2matting.device.resolve_dtype)
     dtype: str | None = None
     #: per-pixel work (resizes, prior, tiles, paste) as torch ops on the device
-    #: (:mod:`.device_ops`); None → on CUDA / MPS, not on the CPU (OpenCV is faster there)
+    #: (:mod:`.resident`); None → on CUDA / MPS, not on the CPU (OpenCV is faster there)
     tensor_ops: bool | None = None
     feature_source: Literal["auto", "tracker", "encoder"] = "auto"
     refine: bool = True
@@ -515,6 +520,8 @@ class LearnedMatting:
         self.last_timings: dict[str, float] = {}
         #: share of the frame's pixels inside refined tiles on the last call (all objects)
         self.last_coverage = 0.0
+        #: host↔device copies and syncs of the last call on the resident path (:mod:`.resident`)
+        self.last_transfers: dict[str, int] = {}
 
     def reset(self) -> None:
         """Forget the ROI hysteresis and temporal smoothing state."""
@@ -578,6 +585,10 @@ class LearnedMatting:
         self, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int = 0
     ) -> dict[int, np.ndarray]:
         """Alpha per object, float32 H×W in [0, 1], for an H×W×3 uint8 RGB frame."""
+        if self.tensor_ops and not self.net.config.official:
+            from .resident import matte_resident  # every step on the device, temporal included
+
+            return matte_resident(self, image, tracks, frame_index)
         from ..device import autocast_for
 
         with autocast_for(self.device, self.config.dtype):
@@ -637,14 +648,9 @@ class LearnedMatting:
         ids = [ids[k] for k in keep]
         b = len(ids)
         dev = self.device
-        # tensor ops: the frame goes to the device once, every resize happens there
-        image_t = device_ops.image_to_tensor(image, dev) if self.tensor_ops else None
-        if image_t is None:
-            interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
-            small = cv2.resize(image, (ww, hw), interpolation=interp)
-            small_t = torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255)
-        else:
-            small_t = device_ops.resize(image_t, (hw, ww), "area")
+        interp = cv2.INTER_AREA if (hw < h or ww < w) else cv2.INTER_LINEAR
+        small = cv2.resize(image, (ww, hw), interpolation=interp)
+        small_t = torch.from_numpy(small).to(dev).permute(2, 0, 1)[None].float().div_(255)
         # the network runs on the objects' window of the working image (cost ∝ object area)
         full = (0, hw, 0, ww)
         win = full if use_feats else object_window(masks_np, self.config.crop_margin)
@@ -656,10 +662,7 @@ class LearnedMatting:
         rgb = rgb.contiguous(memory_format=torch.channels_last)
         masks = masks.contiguous(memory_format=torch.channels_last)
         prior: torch.Tensor | None = None  # whole working image (the refiner samples it)
-        if self.net.uses_prior and image_t is not None:
-            masks_t = torch.from_numpy(masks_all[:, None].astype(np.float32)).to(dev)
-            prior = device_ops.guided_priors(small_t, masks_t, self.net.config.prior_radius)
-        elif self.net.uses_prior:
+        if self.net.uses_prior:
             r = self.net.config.prior_radius
             small01 = small.astype(np.float32) / 255.0
             priors = np.stack([guided_prior(small01, m, r) for m in masks_np])[:, None]
@@ -700,14 +703,6 @@ class LearnedMatting:
             coarse[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.alpha.float()
             hidden = pred.features.new_zeros((b, pred.features.shape[1], hw // 2, ww // 2))
             hidden[:, :, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = pred.features
-        if image_t is not None:  # upsample, refine, paste on the device; one download
-            timings["heads"] = time.perf_counter() - t1
-            alphas_b = device_ops.finish_learned(
-                self, image_t, [tracks[i] for i in ids], coarse, hidden, prior, roi_np, timings
-            )
-            out.update({oid: alphas_b[k] for k, oid in enumerate(ids)})
-            self.last_timings = timings
-            return out
         alpha2 = coarse[:, 0].float().cpu().numpy()
         t2 = time.perf_counter()
         timings["heads"] = t2 - t1
