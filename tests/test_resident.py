@@ -12,8 +12,10 @@ by what OpenCV does with 8-bit data that the tensor path does in float:
   ≤ 0.001, mean 4e-8, at 640×360 and 1280×720);
 - ``ties`` — any frame: the known region is pasted where the ROI, upsampled bilinearly, is at
   least one half; OpenCV upsamples the 8-bit ROI in fixed point, so a pixel within ~1e-3 of one
-  half can fall the other way: mean |Δα| ≤ 1e-4 and at most 0.1 % of pixels off by > 1e-3
-  (measured at 320×180: mean 1e-5, up to 0.03 % of pixels);
+  half can fall the other way, and the colour-line refinement (``edge_radius``) spreads each
+  such tie over its 9×9 neighbourhood: mean |Δα| ≤ 1e-4 and at most 0.5 % of pixels off by
+  > 1e-3 (measured at 320×180: mean 1e-5, up to 0.03 % of pixels without the refinement,
+  0.24–0.28 % with it);
 - ``upscaled`` — frames smaller than the working size on some side (upscaled bilinearly: OpenCV
   rounds in 8-bit fixed point, ±1 grey level here and there, which the network then sees):
   mean |Δα| ≤ 1e-3 and 99th percentile ≤ 0.05 (measured at 480×270: mean 1.3e-4, 2.5 % of
@@ -107,7 +109,7 @@ def _assert_close(a: dict[int, np.ndarray], b: dict[int, np.ndarray], regime: st
         if regime == "exact":
             assert d.max() <= 1e-3, stats
         elif regime == "ties":
-            assert d.mean() <= 1e-4 and (d > 1e-3).mean() <= 1e-3, stats
+            assert d.mean() <= 1e-4 and (d > 1e-3).mean() <= 5e-3, stats
         else:
             assert d.mean() <= 1e-3 and np.quantile(d, 0.99) <= 0.05, stats
 

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from ..bridge.trimap import pseudo_trimap
 from ..errors import InputError
 from ..types import ObjectTrack, check_rgb_frame
-from .device_ops import band_alpha, bounding_box, dilate, erode, resize
+from .device_ops import band_alpha, bounding_box, dilate, erode, guided_filter, resize
 from .encoders import tap_tracker_features
 from .heads import resize_to
 from .learned import IMAGENET_MEAN, IMAGENET_STD, snap_window, working_shape
@@ -497,6 +497,13 @@ def _frame(
         known = (logits.at((h, w), keep)[:, 0] > 0).float()
         alpha = torch.where(inside, alpha, known)
         timings["paste"] = time.perf_counter() - t4
+    if cfg.edge_radius > 0:  # colour-line refinement (matting/edge_refine.py), whole frame
+        t5 = time.perf_counter()
+        guide = image_t.expand(alpha.shape[0], -1, -1, -1)
+        refined = guided_filter(guide, alpha[:, None], int(cfg.edge_radius), float(cfg.edge_eps))
+        refined = torch.where(torch.isfinite(refined), refined, alpha[:, None])
+        alpha = refined[:, 0].clamp_(0.0, 1.0)
+        timings["edges"] = time.perf_counter() - t5
     if b == b_all:
         return alpha
     out = torch.zeros((b_all, h, w), device=dev)
