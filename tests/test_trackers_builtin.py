@@ -405,3 +405,55 @@ def test_confidence_drops_when_the_object_leaves() -> None:
     scores = [f.objects[1].score for f in session.propagate(0)]
     assert min(scores[:4]) >= 0.5
     assert max(scores[5:]) < 0.5
+
+
+def _patched_animal(h: int = 144, w: int = 256):
+    """A large orange-brown ellipse with a lighter patch at its centre (a cat's pale chest) on
+    the textured background: the click lands on the patch, the object is the whole ellipse.
+    The patch is wider than the single seed disc of the old click path (8 % of 256 px)."""
+    import cv2
+
+    image = _textured_background(h, w, seed=2)
+    body = np.zeros((h, w), np.uint8)
+    cv2.ellipse(body, (128, 72), (95, 58), 0, 0, 360, 1, thickness=-1)
+    truth = body.astype(bool)
+    image[truth] = (200, 120, 50)
+    patch = np.zeros((h, w), np.uint8)
+    cv2.circle(patch, (128, 72), 25, 1, thickness=-1)
+    image[patch.astype(bool)] = (235, 175, 110)
+    return image, truth
+
+
+def test_a_click_grows_to_the_whole_object_under_it(monkeypatch) -> None:
+    """Several seed sizes are tried and scored: a click on a lighter patch selects the object
+    the patch belongs to. One seed of the old single size keeps only the patch, so the
+    hypotheses are what finds the object. (A patch contrasting far more with the object than
+    the object with its background still wins: a limit of the score.)"""
+    from sam2matting.trackers import builtin
+
+    image, truth = _patched_animal()
+
+    def first_mask() -> np.ndarray:
+        session = build().open(ArraySource([image]))
+        session.add_prompt(Points(((128.0, 72.0),), (1,)))
+        return next(session.propagate(0)).objects[1].mask(*truth.shape)
+
+    assert jaccard(first_mask(), truth) > 0.85
+    monkeypatch.setattr(builtin, "click_seed_fractions", lambda: (0.08,))
+    assert jaccard(first_mask(), truth) < 0.3
+
+
+def test_click_fit_score_prefers_the_whole_object() -> None:
+    from sam2matting.trackers.builtin import _gradient_magnitude, click_fit_score
+
+    image, truth = _patched_animal()
+    import cv2
+
+    grad = _gradient_magnitude(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    click = [(128, 72)]
+    patch = np.zeros_like(truth)
+    cv2.circle(patch.view(np.uint8), (128, 72), 25, 1, thickness=-1)
+    background = ~truth | patch
+    assert click_fit_score(truth, grad, click) > click_fit_score(patch, grad, click)
+    assert click_fit_score(truth, grad, click) > click_fit_score(background, grad, click)
+    assert click_fit_score(np.zeros_like(truth), grad, click) == -np.inf
