@@ -30,6 +30,15 @@ HERE = Path(__file__).resolve().parent
 TUNE = ("dog", "kite-surf", "libby")
 
 
+def click_tuning(name: str) -> bool:
+    """Whether a click-benchmark image is one the click score was tuned on: the AM-2k and GFM
+    cutouts and the DAVIS tuning sequences' first frames (P3M portraits and the other DAVIS
+    first frames are held out)."""
+    if name.startswith("davis/"):
+        return name.removeprefix("davis/") in TUNE
+    return name.startswith(("am2k_", "gfm_"))
+
+
 def _box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
     ys, xs = np.nonzero(mask)
     return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
@@ -274,15 +283,23 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", "Per image: " + ", ".join(f"{k} {v:.2f}" for k, v in cut.items()), ""]
     clicks = result.get("clicks")
     if clicks:
-        cut_c = [v for k, v in clicks.items() if not k.startswith("davis/")]
-        dav_c = [v for k, v in clicks.items() if k.startswith("davis/")]
+        groups = (
+            ("tuning (AM-2k, GFM, DAVIS tuning)", [k for k in clicks if click_tuning(k)]),
+            ("held-out (P3M, DAVIS held-out)", [k for k in clicks if not click_tuning(k)]),
+            ("matting cutouts", [k for k in clicks if not k.startswith("davis/")]),
+            ("DAVIS first frames", [k for k in clicks if k.startswith("davis/")]),
+        )
         lines += [
             "### First-frame J from one click (at the mask's most interior point)",
             "",
             "| set | images | mean J |",
             "|---|---:|---:|",
-            f"| matting cutouts | {len(cut_c)} | {_mean(cut_c):.3f} |",
-            f"| DAVIS first frames | {len(dav_c)} | {_mean(dav_c):.3f} |",
+        ]
+        lines += [
+            f"| {label} | {len(ks)} | {_mean([clicks[k] for k in ks]):.3f} |"
+            for label, ks in groups
+        ]
+        lines += [
             f"| **all** | {len(clicks)} | **{_mean(list(clicks.values())):.3f}** |",
             "",
             "Per image: " + ", ".join(f"{k} {v:.2f}" for k, v in clicks.items()),

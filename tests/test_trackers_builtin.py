@@ -457,3 +457,86 @@ def test_click_fit_score_prefers_the_whole_object() -> None:
     assert click_fit_score(truth, grad, click) > click_fit_score(patch, grad, click)
     assert click_fit_score(truth, grad, click) > click_fit_score(background, grad, click)
     assert click_fit_score(np.zeros_like(truth), grad, click) == -np.inf
+
+
+def _occlusion_clip(n: int = 20):
+    """A red square moving right behind a grey bar (in front of it) wide enough to hide it
+    completely for three frames; masks are the visible parts."""
+    h, w = 144, 256
+    frames, masks = [], []
+    for i in range(n):
+        image = _textured_background(h, w, seed=3)
+        x = 20 + 9 * i
+        mask = np.zeros((h, w), bool)
+        mask[50:90, x : x + 36] = True
+        image[mask] = (210, 40, 40)
+        image[:, 110:170] = (150, 150, 150)
+        mask[:, 110:170] = False
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks
+
+
+def test_an_occluded_object_is_found_again_when_it_reappears(monkeypatch) -> None:
+    """Hidden behind the bar the object is reported lost; when it comes out on the other side
+    re-detection finds it. Without re-detection it would stay lost."""
+    import dataclasses
+
+    from sam2matting.trackers.builtin import BuiltinSession
+
+    frames, masks = _occlusion_clip()
+    hidden = [i for i, m in enumerate(masks) if not m.any()]
+    assert hidden == [10, 11, 12]
+
+    def run():
+        session = build().open(ArraySource(frames))
+        session.add_prompt(MaskPrompt(masks[0]))
+        out = list(session.propagate(0))
+        ious = [jaccard(f.objects[1].mask(144, 256), masks[f.index]) for f in out]
+        return ious, [f.objects[1].score for f in out]
+
+    ious, scores = run()
+    assert min(ious[:7]) > 0.9
+    assert max(scores[i] for i in hidden) < 0.5
+    assert min(ious[16:]) > 0.85  # found again once it is out
+
+    def no_redetection(self, state, frame, colour=None):
+        empty = np.full_like(state.logits, -12.0)
+        return dataclasses.replace(state, prob=np.zeros_like(state.prob), logits=empty)
+
+    monkeypatch.setattr(BuiltinSession, "_redetect", no_redetection)
+    ious_without, _ = run()
+    assert max(ious_without[16:]) < 0.5
+
+
+def test_touching_objects_of_one_colour_do_not_swallow_each_other() -> None:
+    """Two red squares close in on each other and touch. Tracked alone, the first one's mask
+    spreads over the second (its colours are the object's); tracked together, each pixel has
+    one owner and the second keeps its own."""
+    h, w = 144, 256
+    frames, first, second = [], [], []
+    for i in range(16):
+        image = _textured_background(h, w, seed=4)
+        gap = max(0, 40 - 5 * i)
+        x = 60 + 2 * i
+        m1 = np.zeros((h, w), bool)
+        m1[50:90, x : x + 40] = True
+        m2 = np.zeros((h, w), bool)
+        m2[50:90, x + 40 + gap : x + 80 + gap] = True
+        image[m1 | m2] = (200, 50, 40)
+        frames.append(image)
+        first.append(m1)
+        second.append(m2)
+
+    def taken(with_second: bool) -> float:
+        session = build().open(ArraySource(frames))
+        session.add_prompt(MaskPrompt(first[0], object_id=1))
+        if with_second:
+            session.add_prompt(MaskPrompt(second[0], object_id=2))
+        last = list(session.propagate(0))[-1]
+        if with_second:
+            assert jaccard(last.objects[2].mask(h, w), second[-1]) > 0.7
+        return float((last.objects[1].mask(h, w) & second[-1]).sum() / second[-1].sum())
+
+    assert taken(with_second=False) > 0.3
+    assert taken(with_second=True) < 0.05
