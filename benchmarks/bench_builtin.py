@@ -1,5 +1,6 @@
 """The built-in tracker on real footage: DAVIS J&F from the mask and from its box, first-frame J
-from a box on DAVIS and on the shared matting cutouts, and tracking speed at 512×288.
+from a box and from one click on DAVIS and on the shared matting cutouts, and tracking speed
+at 512×288.
 
     python benchmarks/bench_builtin.py                    # everything, writes results/builtin_tracker.{json,md}
     python benchmarks/bench_builtin.py --only davis --seq dog,libby --opt model_update_rate=0.1
@@ -27,6 +28,15 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 #: the DAVIS sequences settings were tuned on; the rest are held out (fixed before tuning)
 TUNE = ("dog", "kite-surf", "libby")
+
+
+def click_tuning(name: str) -> bool:
+    """Whether a click-benchmark image is one the click score was tuned on: the AM-2k and GFM
+    cutouts and the DAVIS tuning sequences' first frames (P3M portraits and the other DAVIS
+    first frames are held out)."""
+    if name.startswith("davis/"):
+        return name.removeprefix("davis/") in TUNE
+    return name.startswith(("am2k_", "gfm_"))
 
 
 def _box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
@@ -143,6 +153,48 @@ def run_cutouts(data: Path, options: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def interior_point(mask: np.ndarray) -> tuple[float, float]:
+    """The click a user would give: the mask's most interior pixel (maximum of its distance
+    transform, the frame's edge counting as boundary), as (x, y) pixel-centre coordinates."""
+    import cv2
+
+    padded = np.pad(mask.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return float(x) + 0.5, float(y) + 0.5
+
+
+def run_clicks(data: Path, options: dict[str, Any]) -> dict[str, float]:
+    """First-frame J from one click at the object's most interior point, on the matting cutouts
+    and the DAVIS first frames (the same 29 images as the box figure)."""
+    from sam2matting.eval.datasets import read_alpha, read_davis
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.io.readers import ArraySource, _load_image
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import Points
+
+    items: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for folder in sorted((data / "matting").iterdir()):
+        image_path = next(p for p in folder.iterdir() if p.stem == "image")
+        image = _load_image(image_path)
+        truth = read_alpha(folder / "alpha.png") > 0.5
+        if truth.shape == image.shape[:2]:
+            items.append((folder.name, image, truth))
+    for clip in read_davis(data / "davis", None):
+        with clip.source() as src:
+            image = next(im for _, im in src.iter_frames(0, 1))
+        items.append((f"davis/{clip.name}", image, clip.read_ground_truth(0)[1][1]))
+    out: dict[str, float] = {}
+    for name, image, truth in items:
+        session = build(**options).open(ArraySource([image]))
+        session.add_prompt(Points((interior_point(truth),), (1,), frame=0, object_id=1))
+        tf = next(session.propagate(0))
+        out[name] = jaccard(tf.objects[1].mask(*truth.shape), truth)
+        session.close()
+        print(f"{name:18s} first-frame J from one click {out[name]:.3f}", flush=True)
+    return out
+
+
 def run_speed(data: Path, options: dict[str, Any], frames: int = 120) -> dict[str, Any]:
     """Tracking alone at 512×288: 01_dog decoded and resized beforehand, one box prompt."""
     import cv2
@@ -229,6 +281,30 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| **all** | {len(cut) + len(firsts)} | **{_mean(list(cut.values()) + firsts):.3f}** |"
             )
         lines += ["", "Per image: " + ", ".join(f"{k} {v:.2f}" for k, v in cut.items()), ""]
+    clicks = result.get("clicks")
+    if clicks:
+        groups = (
+            ("tuning (AM-2k, GFM, DAVIS tuning)", [k for k in clicks if click_tuning(k)]),
+            ("held-out (P3M, DAVIS held-out)", [k for k in clicks if not click_tuning(k)]),
+            ("matting cutouts", [k for k in clicks if not k.startswith("davis/")]),
+            ("DAVIS first frames", [k for k in clicks if k.startswith("davis/")]),
+        )
+        lines += [
+            "### First-frame J from one click (at the mask's most interior point)",
+            "",
+            "| set | images | mean J |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {label} | {len(ks)} | {_mean([clicks[k] for k in ks]):.3f} |"
+            for label, ks in groups
+        ]
+        lines += [
+            f"| **all** | {len(clicks)} | **{_mean(list(clicks.values())):.3f}** |",
+            "",
+            "Per image: " + ", ".join(f"{k} {v:.2f}" for k, v in clicks.items()),
+            "",
+        ]
     speed = result.get("speed")
     if speed:
         lines += [
@@ -249,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
-    ap.add_argument("--only", choices=["davis", "cutouts", "speed"], action="append")
+    ap.add_argument("--only", choices=["davis", "cutouts", "clicks", "speed"], action="append")
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
     ap.add_argument("--modes", default="mask,box", help="DAVIS prompt modes: mask, box")
     ap.add_argument("--frames", type=int, help="only the first N frames of each sequence")
@@ -267,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {data / 'davis'} not found (needs ../shared/data)")
         return 0
     options = _parse_opts(args.opt)
-    parts = args.only or ["davis", "cutouts", "speed"]
+    parts = args.only or ["davis", "cutouts", "clicks", "speed"]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
@@ -279,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         result["davis"] = run_davis(data, seqs, options, args.modes.split(","), args.frames)
     if "cutouts" in parts:
         result["cutouts"] = run_cutouts(data, options)
+    if "clicks" in parts:
+        result["clicks"] = run_clicks(data, options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)
