@@ -157,7 +157,7 @@ def test_bad_checkpoints_are_one_line_weights_errors(
     for path, words in (
         (no_heads, "missing"),
         (some_heads, "missing"),
-        (sam3, "sam3 tracker"),
+        (sam3, "detector key"),
     ):
         with pytest.raises(WeightsError) as err:
             build_official(str(path))

@@ -497,6 +497,11 @@ class LearnedMatting:
         self.last_timings: dict[str, float] = {}
         #: share of the frame's pixels inside refined tiles on the last call (all objects)
         self.last_coverage = 0.0
+        #: the official pipeline's image: (size, mean, std) of the tracker's own input; None:
+        #: 4 × the stride-4 grid with ImageNet statistics (SAM 2). Set by models.build_official.
+        self.official_input: (
+            tuple[int, tuple[float, float, float], tuple[float, float, float]] | None
+        ) = None
 
     def reset(self) -> None:
         """Forget the ROI hysteresis and temporal smoothing state."""
@@ -718,7 +723,7 @@ class LearnedMatting:
     ) -> dict[int, np.ndarray]:
         """The official SAM2Matting pipeline per frame (``_run_single_frame_inference`` of its
         video predictor): mask = the tracker's low-res logits > 0 on the stride-4 grid, image =
-        the tracker's input (PIL bicubic to S², ImageNet-normalised), the heads'
+        the tracker's input (PIL bicubic to S², normalised as the tracker does), the heads'
         :meth:`~SAM2MattingNet.official_forward`, and the stride-2 alpha resized bilinearly to the
         frame. No refiner (none was trained for these features), no ROI hysteresis, no pasting."""
         import torch.nn.functional as F
@@ -751,7 +756,9 @@ class LearnedMatting:
                 logits = F.interpolate(logits, size=(h4, w4), mode="bilinear", align_corners=False)
             masks.append((logits > 0).float())
         mask = torch.cat(masks).to(dev)
-        rgb = meta_model_input(image, 4 * h4, device=dev).expand(len(ids), -1, -1, -1)
+        size, mean, std = self.official_input or (4 * h4, IMAGENET_MEAN, IMAGENET_STD)
+        rgb = meta_model_input(image, size, mean, std, device=dev)
+        rgb = rgb.expand(len(ids), -1, -1, -1)
         t1 = time.perf_counter()
         timings["prepare"] = t1 - t0
         _, alpha2 = self.net.official_forward(features=feats, mask=mask, image=rgb)  # type: ignore[arg-type]

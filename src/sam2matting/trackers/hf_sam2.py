@@ -670,7 +670,8 @@ def _is_checkpoint_file(weights: Any) -> bool:
 
 
 def _build_from_checkpoint(name: str, path: Path, options: dict[str, Any]) -> HFVideoTracker:
-    """An official SAM2/SAM2.1 or SAM2Matting checkpoint: convert, load strictly, keep head weights."""
+    """An official SAM 2 / 2.1 / 3 or SAM2Matting checkpoint: convert, load strictly, keep head
+    weights."""
     from . import convert
 
     state = convert.load_checkpoint(path)
@@ -684,25 +685,29 @@ def build_from_state_dict(
     *,
     file_name: str = "checkpoint",
     expect_variant: tuple[str, str] | None = None,
+    expect_family: str | None = None,
 ) -> HFVideoTracker:
-    """A tracker from an official checkpoint's flat state dict (Meta's SAM 2 / 2.1, or a
-    SAM2Matting checkpoint whose head keys are set aside). ``expect_variant``: (size, version)
-    a preset requires, e.g. ("tiny", "2.1"); a checkpoint of another variant is a
-    :class:`WeightsError` naming the file. Everything is checked before the model is built."""
+    """A tracker from an official checkpoint's flat state dict (Meta's SAM 2 / 2.1 or SAM 3, or
+    a SAM2Matting checkpoint whose head keys are set aside). ``expect_variant``: (size, version)
+    a preset requires, e.g. ("tiny", "2.1"); ``expect_family``: "sam2" or "sam3". A checkpoint
+    of another family or variant is a :class:`WeightsError` naming the file. Everything is
+    checked before the model is built. SAM 3 files go to
+    :func:`~sam2matting.trackers.hf_sam3.build_from_state_dict`."""
     from . import convert
 
     tracker_sd, head_sd = convert.split_head_keys(state)
     family = convert.detect_family(tracker_sd)
+    if expect_family is not None and family != expect_family:
+        want = {"sam2": "SAM 2 / 2.1", "sam3": "SAM 3"}.get(expect_family, expect_family)
+        raise WeightsError(f"{file_name}: holds a {family} tracker, but {name} expects {want}")
+    if family == "sam3":
+        from .hf_sam3 import build_from_state_dict as build_sam3
+
+        return build_sam3(name, state, options, file_name=file_name)
     if family != "sam2":
-        hint = (
-            " (the SAM 3 tracker part of SAM2Matting-SAM3.pt is not converted: load SAM 3 "
-            "through transformers with --tracker sam3)"
-            if family == "sam3"
-            else ""
-        )
         raise WeightsError(
-            f"{file_name}: holds a {family} tracker; only SAM 2 / 2.1 official checkpoints are "
-            f"converted{hint}"
+            f"{file_name}: holds a {family} tracker; only SAM 2 / 2.1 and SAM 3 official "
+            "checkpoints are converted"
         )
     config = options.get("config")
     if config is None or expect_variant is not None:
