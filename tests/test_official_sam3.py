@@ -25,6 +25,7 @@ from PIL import Image
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+import meta_reference  # noqa: E402
 from sam2matting.checkpoints import check_state_dict  # noqa: E402
 from sam2matting.cli import main  # noqa: E402
 from sam2matting.errors import WeightsError  # noqa: E402
@@ -35,8 +36,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 DATA = Path(__file__).parent / "data"
 W, H, N = 84, 56, 3
-#: a confident "object present" score, so random weights still give a mask (cf. meta_reference)
-OBJECT_SCORE_BIAS = "tracker.sam_mask_decoder.pred_obj_score_head.layers.2.bias"
 
 
 def official_layout() -> dict[str, dict[str, list[int]]]:
@@ -44,22 +43,10 @@ def official_layout() -> dict[str, dict[str, list[int]]]:
         return json.load(f)
 
 
-def tiny_official_state(seed: int = 0) -> dict[str, torch.Tensor]:
+def tiny_official_state(seed: int = meta_reference.SAM3_SEED) -> dict[str, torch.Tensor]:
     """Seeded random weights of the tiny official spec, in the file layout."""
     rows = json.loads((DATA / "sam2matting_sam3_tiny_spec.json").read_text())
-    gen = torch.Generator().manual_seed(seed)
-    out: dict[str, torch.Tensor] = {}
-    for key, shape, dtype, mean, std in rows:
-        dt = getattr(torch, dtype.split(".")[1])
-        if dt.is_complex:  # the ViT's rotary tables: unit phasors (derived, never copied)
-            phase = torch.rand(shape, generator=gen) * 6.28
-            out[key] = torch.polar(torch.ones(shape), phase).to(dt)
-        elif not dt.is_floating_point:
-            out[key] = torch.zeros(shape, dtype=dt)
-        else:
-            out[key] = (torch.randn(shape, generator=gen) * std + mean).to(dt)
-    out[OBJECT_SCORE_BIAS] = torch.full_like(out[OBJECT_SCORE_BIAS], 8.0)
-    return out
+    return meta_reference.synth_sam3_state(rows, seed)
 
 
 @pytest.fixture(scope="module")

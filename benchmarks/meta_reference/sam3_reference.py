@@ -74,9 +74,10 @@ def detector_only(tracker_keys: set[str]) -> dict[str, list[int]]:
     return out
 
 
-def tiny_model() -> torch.nn.Module:
+def tiny_model(predictor: bool = False) -> torch.nn.Module:
     """The official classes at tiny size; tracker and heads keep their real widths (the heads
-    need 32 / 64 / 256 feature channels)."""
+    need 32 / 64 / 256 feature channels). ``predictor``: the official SAM2Matting video
+    predictor class (``SAM3MattingVideoPredictor``, same modules) instead of the bare base."""
     from sam3.model.decoder import TransformerDecoderLayerv2, TransformerEncoderCrossAttention
     from sam3.model.memory import CXBlock, SimpleFuser, SimpleMaskDownSampler, SimpleMaskEncoder
     from sam3.model.model_misc import TransformerWrapper
@@ -163,7 +164,10 @@ def tiny_model() -> torch.nn.Module:
                 num_layers=1,
             ),
         )
-        model = Sam3TrackerBase(
+        from sam3.model.sam3matting_video_predictor import SAM3MattingVideoPredictor
+
+        cls = SAM3MattingVideoPredictor if predictor else Sam3TrackerBase
+        model = cls(
             image_size=s,
             num_maskmem=7,
             backbone=backbone,
@@ -201,6 +205,70 @@ def spec_of(model: torch.nn.Module) -> list[list]:
     return rows
 
 
+def conformance(rows: list[list], out_path: Path) -> None:
+    """Run FudanCVL's SAM 3 matting video predictor (tiny, seeded weights of ``rows``) on
+    ``meta_reference.make_clip`` with ``SAM3_BOX`` on frame 0, forward; store per frame the
+    low-res mask logits, the video-resolution mask logits and the official alpha."""
+    import os
+    import tempfile
+
+    import meta_reference as ref
+    import numpy as np
+    from PIL import Image
+
+    state = ref.synth_sam3_state(rows)
+    # the file layout → the predictor's own keys (as inference_video_sam3.py does)
+    sd = {}
+    for k, v in state.items():
+        if k.startswith("detector.backbone.vision_backbone."):
+            sd[k[len("detector.") :]] = v
+        elif k.startswith("tracker."):
+            sd[k[len("tracker.") :]] = v
+    import types
+
+    import sam3.model.sam3matting_video_predictor as official
+    import torch.nn.functional as F
+
+    def interpolate(x, size=None, **kw):  # noqa: ANN001, ANN003, ANN202
+        # the official predictor hard-codes the full-size model's 288² mask grid (= 1008 / 14 · 4);
+        # the tiny model's grid is 4 · 56 / 14 = 16²
+        if size == (288, 288):
+            size = (predictor.low_res_mask_size, predictor.low_res_mask_size)
+        return F.interpolate(x, size=size, **kw)
+
+    official.F = types.SimpleNamespace(interpolate=interpolate)
+    with CudaToDevice("cpu"):
+        predictor = tiny_model(predictor=True)
+        predictor.load_state_dict(sd, strict=True)
+        predictor.eval()
+        clip = ref.make_clip()
+        h, w = clip.shape[1:3]
+        low, video, alpha = [], [], []
+        with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
+            for i, f in enumerate(clip):
+                # lossless PNG content under a .jpg name (the loader filters on the extension)
+                Image.fromarray(f).save(os.path.join(folder, f"{i}.jpg"), format="PNG")
+            st = predictor.init_state(
+                video_path=folder, offload_video_to_cpu=True, offload_state_to_cpu=True
+            )
+            x0, y0, x1, y1 = ref.SAM3_BOX
+            box = torch.tensor([[x0 / w, y0 / h], [x1 / w, y1 / h]], dtype=torch.float32)
+            predictor.add_new_points_or_box(st, frame_idx=0, obj_id=1, box=box.flatten())
+            for idx, _ids, masks, a, _ in predictor.propagate_in_video(st, tqdm_disable=True):
+                out = st["output_dict"]
+                per = out["cond_frame_outputs"].get(idx) or out["non_cond_frame_outputs"][idx]
+                low.append(per["pred_masks"][0, 0].float().cpu().numpy())
+                video.append(masks[0, 0].float().cpu().numpy())
+                alpha.append(np.asarray(a)[0])
+    np.savez_compressed(
+        out_path,
+        low_res_logits=np.stack(low).astype(np.float32),
+        video_logits=np.stack(video).astype(np.float16),
+        alpha=np.stack(alpha).astype(np.float32),
+    )
+    print(f"conformance: {len(low)} frames, low-res {low[0].shape}, alpha {alpha[0].shape}")
+
+
 def main() -> None:
     out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     torch.manual_seed(0)
@@ -215,6 +283,7 @@ def main() -> None:
     (out_dir / "sam2matting_sam3_tiny_spec.json").write_text(
         "[\n" + ",\n".join(json.dumps(row) for row in tiny) + "\n]\n"
     )
+    conformance(tiny, out_dir / "meta_sam3_tiny_reference.npz")
 
 
 if __name__ == "__main__":
