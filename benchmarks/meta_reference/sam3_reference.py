@@ -212,9 +212,10 @@ def conformance(rows: list[list], out_path: Path) -> None:
     import os
     import tempfile
 
-    import meta_reference as ref
     import numpy as np
     from PIL import Image
+
+    import meta_reference as ref
 
     state = ref.synth_sam3_state(rows)
     # the file layout → the predictor's own keys (as inference_video_sam3.py does)
@@ -229,7 +230,7 @@ def conformance(rows: list[list], out_path: Path) -> None:
     import sam3.model.sam3matting_video_predictor as official
     import torch.nn.functional as F
 
-    def interpolate(x, size=None, **kw):  # noqa: ANN001, ANN003, ANN202
+    def interpolate(x, size=None, **kw):
         # the official predictor hard-codes the full-size model's 288² mask grid (= 1008 / 14 · 4);
         # the tiny model's grid is 4 · 56 / 14 = 16²
         if size == (288, 288):
