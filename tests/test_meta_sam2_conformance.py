@@ -34,7 +34,7 @@ def run_ours(
 ) -> dict[tuple[int, int], np.ndarray]:
     """(object, frame) → 256² logits after the scenario's steps, through the project's path."""
     from sam2matting.io.readers import open_source
-    from sam2matting.trackers.hf_sam2 import build_path
+    from sam2matting.trackers.hf_load import build_path
     from sam2matting.types import Box, Points
 
     tracker = build_path(str(ckpt), device="cpu", fill_hole_area=8)

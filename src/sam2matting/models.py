@@ -7,7 +7,7 @@ downloads it when online (``HF_HUB_OFFLINE=1`` is honoured: offline, only the ca
 local path works the same way. :func:`build_official` reads the file once (weights-only), checks
 the heads strictly (:func:`~sam2matting.matting.weights.load_official_heads`), checks the
 tracker's family and, for a preset, its variant, and only then builds the tracker
-(:func:`~sam2matting.trackers.hf_sam2.build_from_state_dict`) — any problem is one
+(:func:`~sam2matting.trackers.hf_load.build_from_state_dict`) — any problem is one
 :class:`~sam2matting.errors.WeightsError` line naming the file, with nothing built.
 
 The official heads run on the tracker's features with the official pipeline (the stride-2 alpha
@@ -179,7 +179,7 @@ def build_official(
     from .checkpoints import read_torch_checkpoint
     from .matting.learned import LearnedMatting, LearnedMattingConfig
     from .matting.weights import load_official_heads
-    from .trackers.hf_sam2 import build_from_state_dict
+    from .trackers.hf_load import build_from_state_dict
 
     path, preset = resolve_model(model)
     head_opts = dict(head_options or {})

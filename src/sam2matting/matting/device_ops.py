@@ -17,7 +17,7 @@ bound the difference (mean |Δα| ≤ 0.01, 99th percentile ≤ 0.1 on a test cl
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -34,10 +34,18 @@ from .classical import (
     solve_colour_regression,
 )
 
-if TYPE_CHECKING:
-    from .learned import LearnedMatting
+
+class LearnedStage(Protocol):
+    """What :func:`finish_learned` uses of the learned head (:class:`~.learned.LearnedMatting`;
+    a protocol so that this module, which the learned head imports, does not import it back)."""
+
+    net: Any
+    config: Any
+    last_coverage: float
+
 
 __all__ = [
+    "LearnedStage",
     "TensorGuidedMatting",
     "band_alpha",
     "box_filter",
@@ -265,7 +273,7 @@ def guided_priors(small01: torch.Tensor, masks: torch.Tensor, radius: int) -> to
 
 
 def finish_learned(
-    stage: LearnedMatting,
+    stage: LearnedStage,
     image_t: torch.Tensor,
     tracks: list[ObjectTrack],
     coarse: torch.Tensor,
@@ -283,7 +291,7 @@ def finish_learned(
     """
     import time
 
-    from .learned import normalize_rgb
+    from .encoders import normalize_rgb
     from .refine import fill_tile_context
 
     t0 = time.perf_counter()

@@ -54,7 +54,7 @@ from ..errors import InputError, Sam2MattingError
 from ..types import ObjectTrack, check_rgb_frame
 from . import device_ops
 from .classical import band_alpha
-from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
+from .encoders import CompactEncoder, EncoderConfig, normalize_rgb, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
 from .refine import NativeRefiner, RefinerConfig, fill_tile_context
 from .temporal import TemporalConfig, TemporalSmoother
@@ -238,13 +238,6 @@ def config_from_dict(data: dict[str, Any]) -> NetConfig:
 # --------------------------------------------------------------------------------------------
 # the network
 # --------------------------------------------------------------------------------------------
-def normalize_rgb(rgb01: torch.Tensor) -> torch.Tensor:
-    """B×3×H×W RGB in [0, 1] → ImageNet-normalised (what SAM2's image encoder also sees)."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
-    return (rgb01 - mean) / std
-
-
 @dataclass
 class NetOutput:
     """Everything a forward pass produces (training supervises all of it).
