@@ -476,7 +476,7 @@ class Sam3Session(HFTrackerSession):
         delay = max(int(video_model.hotstart_delay), 0)
         with torch.inference_mode():
             if self._prompts:
-                self._apply_prompts_behind(start, reverse)
+                self._apply_prompts()
                 self._clear_recent()
             hf = self._text_session()
             for store in hf.output_dict_per_obj.values():
