@@ -20,14 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import meta_reference  # noqa: E402
 from sam2matting.checkpoints import check_state_dict  # noqa: E402
-from sam2matting.cli import main  # noqa: E402
 from sam2matting.errors import WeightsError  # noqa: E402
 from sam2matting.samples import make_sample_clip, write_sample_video  # noqa: E402
 from sam2matting.trackers import convert, convert_sam3  # noqa: E402
@@ -157,23 +155,10 @@ def test_every_tiny_official_tensor_has_exactly_one_place() -> None:
 def test_sam2matting_sam3_checkpoint_runs_end_to_end(
     tiny_sam3_checkpoint: Path, clip: Path, tmp_path: Path, capsys
 ) -> None:
-    out = tmp_path / "out"
-    status = main(
-        [
-            "matte",
-            str(clip),
-            "-o",
-            str(out),
-            "--model",
-            str(tiny_sam3_checkpoint),
-            "--box",
-            "20,10,60,45",
-        ]
-    )
-    printed = capsys.readouterr()
-    assert status == 0, printed.err
-    alphas = [np.asarray(Image.open(f)) for f in sorted(out.rglob("*.png"))]
-    print(printed.out.strip(), f"\n{len(alphas)} alpha frames, shape {alphas[0].shape}")
+    from test_official_models import matte_with_model
+
+    model = str(tiny_sam3_checkpoint)
+    alphas = matte_with_model(clip, tmp_path / "out", model, "20,10,60,45", capsys)
     assert len(alphas) == N and all(a.shape[:2] == (H, W) for a in alphas)
 
 
