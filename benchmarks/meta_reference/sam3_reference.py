@@ -12,12 +12,12 @@ Setup used (README "Official checkpoints"):
 
     git -C <SAM2Matting checkout> archive HEAD sam3 | tar -x -C /work/wt/meta_sam3
     /work/wt/metavenv/bin/pip install --target /work/wt/meta_sam3/deps --no-deps timm einops
-    PYTHONPATH=/work/wt/meta_sam3/deps:/work/wt/meta_sam3/stubs:/work/wt/meta_sam3 \
+    PYTHONPATH=/work/wt/meta_sam3/deps:benchmarks/meta_reference/sam3_stubs:/work/wt/meta_sam3:tests \
         /work/wt/metavenv/bin/python benchmarks/meta_reference/sam3_reference.py tests/data
 
-``stubs/`` holds ``sitecustomize_stub`` (placeholder modules for torchvision, triton, … that the
-sam3 package imports but the tracker never calls) and ``cpu_mode.CudaToDevice`` (a torch function
-mode that sends the few hard-coded ``device="cuda"`` allocations to the CPU).
+``sam3_stubs/`` holds ``sitecustomize_stub`` (placeholder modules for torchvision, triton, … that
+the sam3 package imports but the tracker never calls) and ``cpu_mode.CudaToDevice`` (a torch
+function mode that sends the few hard-coded ``device="cuda"`` allocations to the CPU).
 
 Writes, in the output folder:
 
