@@ -157,7 +157,8 @@ def build_tracker(case: Case, device: str, dtype: str, smoke: bool) -> Any:
 def build_head(case: Case, device: str, dtype: str, tensor_ops: bool | None) -> Any:
     """``tensor_ops``: None → the device's default (tensor ops on CUDA / MPS, OpenCV on the
     CPU); True → the tensor-op (GPU) code path on any device (``--smoke``)."""
-    from sam2matting.matting.classical import ClassicalConfig, build_guided
+    from sam2matting.matting.classical import ClassicalConfig
+    from sam2matting.matting.guided_head import build_guided
     from sam2matting.matting.weights import build_learned_head as build
 
     if case.head == "guided":

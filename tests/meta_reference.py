@@ -98,3 +98,34 @@ def sample_index(count: int = 2048, size: int = 256) -> np.ndarray:
     """Flat indices into a size² logits grid whose values are stored as expected logits."""
     rng = np.random.default_rng(SEED + 1)
     return np.sort(rng.choice(size * size, size=count, replace=False))
+
+
+#: the SAM 3 conformance scenario (``sam3_reference.py`` / ``test_meta_sam3_conformance.py``):
+#: a box on frame 0, then forward propagation; the tiny official SAM 3 spec's seed and the
+#: object-score override that keeps random masks present
+SAM3_BOX = (30, 24, 78, 72)
+SAM3_SEED = 0
+SAM3_OVERRIDES = {"tracker.sam_mask_decoder.pred_obj_score_head.layers.2.bias": 8.0}
+
+
+def synth_sam3_state(rows: list[list[Any]], seed: int = SAM3_SEED) -> dict[str, Any]:
+    """Seeded random tensors for the tiny official SAM 3 spec rows ``[key, shape, dtype, mean,
+    std]`` (``tests/data/sam2matting_sam3_tiny_spec.json``): ``mean + std · N(0, 1)``; complex
+    rotary tables as unit phasors of random phase (they are derived and never copied); integer
+    tensors zeros; then :data:`SAM3_OVERRIDES`."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, Any] = {}
+    for key, shape, dtype, mean, std in rows:
+        dt = getattr(torch, str(dtype).split(".")[1])
+        if dt.is_complex:
+            phase = torch.rand(shape, generator=gen) * 6.28
+            out[key] = torch.polar(torch.ones(shape), phase).to(dt)
+        elif not dt.is_floating_point:
+            out[key] = torch.zeros(shape, dtype=dt)
+        else:
+            out[key] = (torch.randn(shape, generator=gen) * float(std) + float(mean)).to(dt)
+    for key, value in SAM3_OVERRIDES.items():
+        out[key] = torch.full_like(out[key], value)
+    return out

@@ -7,13 +7,21 @@ downloads it when online (``HF_HUB_OFFLINE=1`` is honoured: offline, only the ca
 local path works the same way. :func:`build_official` reads the file once (weights-only), checks
 the heads strictly (:func:`~sam2matting.matting.weights.load_official_heads`), checks the
 tracker's family and, for a preset, its variant, and only then builds the tracker
-(:func:`~sam2matting.trackers.hf_sam2.build_from_state_dict`) — any problem is one
+(:func:`~sam2matting.trackers.hf_load.build_from_state_dict`) — any problem is one
 :class:`~sam2matting.errors.WeightsError` line naming the file, with nothing built.
 
 The official heads run on the tracker's features with the official pipeline (the stride-2 alpha
 bilinearly resized to the frame, :meth:`~sam2matting.matting.learned.LearnedMatting.matte`);
 our native-resolution refiner is off (it was trained on our own encoder's features, not on
-SAM 2's). SAM2Matting-SAM3.pt: its heads load, its SAM 3 tracker part is not converted.
+SAM 2's or SAM 3's).
+
+SAM2Matting-SAM3.pt: its SAM 3 tracker converts into transformers' ``Sam3TrackerVideoModel``
+(:mod:`~sam2matting.trackers.convert_sam3`: ViT backbone, the tracker's FPN neck, prompt encoder,
+mask decoder, memory) and its heads load as for SAM 2.1. Not converted, because
+``Sam3TrackerVideoModel`` has no place for them and the official SAM2Matting video predictor does
+not run them: the SAM 3 detector — its own FPN neck, text encoder, DETR encoder/decoder, geometry
+encoder, segmentation head and scoring (present when the file carries Meta's whole ``sam3.pt``).
+So the SAM 3 model takes points, boxes and masks, not text.
 """
 
 from __future__ import annotations
@@ -44,13 +52,15 @@ OFFICIAL_FOLDER = "checkpoints"
 
 @dataclass(frozen=True)
 class OfficialModel:
-    """A released checkpoint: ``filename`` in the repo's ``checkpoints/``; ``variant`` the SAM 2
-    tracker (size, version) it must hold, None for SAM 3 (tracker part not converted)."""
+    """A released checkpoint: ``filename`` in the repo's ``checkpoints/``; ``family`` the tracker
+    it must hold ("sam2" or "sam3"); ``variant`` the SAM 2 tracker's (size, version), None for
+    SAM 3 (one released size)."""
 
     name: str
     filename: str
     variant: tuple[str, str] | None
     description: str
+    family: str = "sam2"
 
     @property
     def hub_path(self) -> str:
@@ -76,7 +86,9 @@ OFFICIAL_MODELS: dict[str, OfficialModel] = {
             "sam2matting-sam3",
             "SAM2Matting-SAM3.pt",
             None,
-            "official SAM2Matting with SAM 3 (heads only: its SAM 3 tracker part is not converted)",
+            "official SAM2Matting: SAM 3 tracker (visual prompts; detector not converted) + "
+            "official heads",
+            family="sam3",
         ),
     )
 }
@@ -167,7 +179,7 @@ def build_official(
     from .checkpoints import read_torch_checkpoint
     from .matting.learned import LearnedMatting, LearnedMattingConfig
     from .matting.weights import load_official_heads
-    from .trackers.hf_sam2 import build_from_state_dict
+    from .trackers.hf_load import build_from_state_dict
 
     path, preset = resolve_model(model)
     head_opts = dict(head_options or {})
@@ -187,12 +199,6 @@ def build_official(
     # colour-line refinement unless asked for
     head_opts.setdefault("temporal", 0.0)
     head_opts.setdefault("edge_radius", 0)
-    if preset is not None and preset.variant is None:
-        raise WeightsError(
-            f"{path.name}: the SAM 3 tracker part of official SAM2Matting checkpoints is not "
-            "converted (transformers' Sam3TrackerVideoModel layout differs); its heads load "
-            "with load_official_heads"
-        )
     label = preset.name if preset is not None else "path"
     tracker = build_from_state_dict(
         label,
@@ -200,7 +206,13 @@ def build_official(
         topts,
         file_name=path.name,
         expect_variant=preset.variant if preset is not None else None,
+        expect_family=preset.family if preset is not None else None,
     )
+    skipped = getattr(tracker, "not_converted", "")
+    if skipped:
+        import logging
+
+        logging.getLogger(__name__).info("%s: %s", path.name, skipped)
     from .device import resolve_device, resolve_dtype
 
     cfg = LearnedMattingConfig(weights=None, refine=False, paste_known=False, **head_opts)
@@ -208,4 +220,7 @@ def build_official(
     if cfg.dtype is not None:
         cfg.dtype = resolve_dtype(cfg.dtype, resolved)
     head = LearnedMatting(net, cfg, resolved)
+    # the official heads see the tracker's own input image (SAM 3: 1008², mean/std 0.5)
+    pre = tracker.backend.preprocessing
+    head.official_input = (int(pre.image_size), pre.mean, pre.std)
     return tracker, head

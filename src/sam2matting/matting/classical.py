@@ -34,7 +34,6 @@ __all__ = [
     "ClassicalMatting",
     "band_alpha",
     "build_closed_form",
-    "build_guided",
     "build_mask_only",
     "closed_form_solvable",
     "guided_filter",
@@ -220,21 +219,6 @@ def band_alpha(
     crop[unknown] = np.clip(solved[unknown], 0.0, 1.0)
     alpha[ys, xs] = crop
     return alpha
-
-
-def build_guided(*, device: str | None = None, **options: object) -> ClassicalMatting:
-    """The ``guided`` head; on a CUDA / MPS ``device`` its filter runs as tensor ops there
-    (:mod:`sam2matting.matting.device_ops`), on the CPU with OpenCV (faster there)."""
-    stage = ClassicalMatting(ClassicalConfig(solver="guided", **options))  # type: ignore[arg-type]
-    if device is not None:
-        from ..device import resolve_device
-
-        dev = resolve_device(device)
-        if dev.type != "cpu":
-            from .device_ops import TensorGuidedMatting
-
-            return TensorGuidedMatting(stage.config, dev)
-    return stage
 
 
 def build_closed_form(**options: object) -> ClassicalMatting:

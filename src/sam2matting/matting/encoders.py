@@ -21,12 +21,28 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..preprocess import IMAGENET_MEAN, IMAGENET_STD
 from .heads import ConvBNReLU
 
-__all__ = ["FEATURE_STRIDES", "CompactEncoder", "EncoderConfig", "tap_tracker_features"]
+__all__ = [
+    "FEATURE_STRIDES",
+    "CompactEncoder",
+    "EncoderConfig",
+    "normalize_rgb",
+    "tap_tracker_features",
+]
 
 #: strides of the three feature maps, fine → coarse
 FEATURE_STRIDES = (4, 8, 16)
+
+
+def normalize_rgb(rgb01: torch.Tensor) -> torch.Tensor:
+    """B×3×H×W RGB in [0, 1] → ImageNet-normalised (what SAM2's image encoder also sees).
+
+    Lives here, below :mod:`.learned` and :mod:`.device_ops`, which both use it."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+    return (rgb01 - mean) / std
 
 
 @dataclass(frozen=True)

@@ -51,13 +51,15 @@ from ..bridge.proposals import (
 from ..bridge.roi import RoiConfig, RoiDetector
 from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
+from ..preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ..types import ObjectTrack, check_rgb_frame
 from .classical import band_alpha
 from .edge_refine import colour_line_refine
-from .encoders import CompactEncoder, EncoderConfig, tap_tracker_features
+from .encoders import CompactEncoder, EncoderConfig, normalize_rgb, tap_tracker_features
 from .heads import PredictorConfig, ProgressiveAlphaPredictor, fuse_batchnorm, resize_to
 from .refine import NativeRefiner, RefinerConfig, fill_tile_context
 from .temporal import TemporalConfig, TemporalSmoother
+from .windows import object_window, snap_window, working_shape
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -80,9 +82,6 @@ __all__ = [
     "tiny_config",
     "working_shape",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,13 +238,6 @@ def config_from_dict(data: dict[str, Any]) -> NetConfig:
 # --------------------------------------------------------------------------------------------
 # the network
 # --------------------------------------------------------------------------------------------
-def normalize_rgb(rgb01: torch.Tensor) -> torch.Tensor:
-    """B×3×H×W RGB in [0, 1] → ImageNet-normalised (what SAM2's image encoder also sees)."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
-    return (rgb01 - mean) / std
-
-
 @dataclass
 class NetOutput:
     """Everything a forward pass produces (training supervises all of it).
@@ -363,31 +355,6 @@ def guided_prior(image01: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarr
     return band_alpha(image01, binary.astype(np.float32), binary, radius, "guided")
 
 
-def object_window(masks: list[np.ndarray], margin: int | None) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1): the union bounding box of ``masks`` (same-size bool arrays whose sides
-    are multiples of 16) grown by ``margin`` pixels and snapped outwards to multiples of 16
-    (the network's stride); the whole image when ``margin`` is None or no mask is set."""
-    h, w = masks[0].shape
-    union = np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
-    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
-    if margin is None or len(rows) == 0:
-        return 0, h, 0, w
-    box = [int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1]
-    return snap_window(box, (h, w), margin)
-
-
-def snap_window(box: list[int], shape: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
-    """:func:`object_window` from the masks' box ``[y0, y1, x0, x1]`` (ends exclusive) on an
-    image of ``shape`` (h, w): grown by ``margin``, snapped outwards to multiples of 16."""
-
-    def span(lo: int, end: int, size: int) -> tuple[int, int]:
-        return max(0, (lo - margin) // 16 * 16), min(size, -(-(end + margin) // 16) * 16)
-
-    y0, y1 = span(box[0], box[1], shape[0])
-    x0, x1 = span(box[2], box[3], shape[1])
-    return y0, y1, x0, x1
-
-
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters (BN running statistics excluded)."""
     return sum(p.numel() for p in module.parameters())
@@ -469,16 +436,6 @@ def _binary_mask(track: ObjectTrack, height: int, width: int) -> np.ndarray:
     return (logits > 0).astype(np.float32)
 
 
-def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """Working (h, w): long side ≤ ``long_side`` (frames are never upscaled past their size),
-    aspect kept, both rounded to multiples of 16 (at least 16)."""
-    scale = min(1.0, long_side / float(max(height, width)))
-    return (
-        max(16, round(height * scale / 16.0) * 16),
-        max(16, round(width * scale / 16.0) * 16),
-    )
-
-
 class LearnedMatting:
     """The learned :class:`~sam2matting.matting.base.MattingStage` (see module docstring)."""
 
@@ -522,6 +479,11 @@ class LearnedMatting:
         self.last_coverage = 0.0
         #: host↔device copies and syncs of the last call on the resident path (:mod:`.resident`)
         self.last_transfers: dict[str, int] = {}
+        #: the official pipeline's image: (size, mean, std) of the tracker's own input; None:
+        #: 4 × the stride-4 grid with ImageNet statistics (SAM 2). Set by models.build_official.
+        self.official_input: (
+            tuple[int, tuple[float, float, float], tuple[float, float, float]] | None
+        ) = None
 
     def reset(self) -> None:
         """Forget the ROI hysteresis and temporal smoothing state."""
@@ -736,7 +698,7 @@ class LearnedMatting:
     ) -> dict[int, np.ndarray]:
         """The official SAM2Matting pipeline per frame (``_run_single_frame_inference`` of its
         video predictor): mask = the tracker's low-res logits > 0 on the stride-4 grid, image =
-        the tracker's input (PIL bicubic to S², ImageNet-normalised), the heads'
+        the tracker's input (PIL bicubic to S², normalised as the tracker does), the heads'
         :meth:`~SAM2MattingNet.official_forward`, and the stride-2 alpha resized bilinearly to the
         frame. No refiner (none was trained for these features), no ROI hysteresis, no pasting."""
         import torch.nn.functional as F
@@ -769,7 +731,9 @@ class LearnedMatting:
                 logits = F.interpolate(logits, size=(h4, w4), mode="bilinear", align_corners=False)
             masks.append((logits > 0).float())
         mask = torch.cat(masks).to(dev)
-        rgb = meta_model_input(image, 4 * h4, device=dev).expand(len(ids), -1, -1, -1)
+        size, mean, std = self.official_input or (4 * h4, IMAGENET_MEAN, IMAGENET_STD)
+        rgb = meta_model_input(image, size, mean, std, device=dev)
+        rgb = rgb.expand(len(ids), -1, -1, -1)
         t1 = time.perf_counter()
         timings["prepare"] = t1 - t0
         _, alpha2 = self.net.official_forward(features=feats, mask=mask, image=rgb)  # type: ignore[arg-type]

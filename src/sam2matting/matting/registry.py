@@ -35,7 +35,7 @@ def register(spec: HeadSpec) -> HeadSpec:
 register(
     HeadSpec(
         "guided",
-        "sam2matting.matting.classical:build_guided",
+        "sam2matting.matting.guided_head:build_guided",
         "classical: morphological trimap + edge-aware guided-filter alpha in the unknown band "
         "(about 15x faster than the learned head on CPU)",
     )

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -43,15 +43,33 @@ import torch.nn.functional as F
 
 from ..bridge.trimap import pseudo_trimap
 from ..errors import InputError
+from ..preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ..types import ObjectTrack, check_rgb_frame
 from .device_ops import band_alpha, bounding_box, dilate, erode, guided_filter, resize
 from .encoders import tap_tracker_features
 from .heads import resize_to
-from .learned import IMAGENET_MEAN, IMAGENET_STD, snap_window, working_shape
 from .temporal import TemporalConfig, TemporalSmoother
+from .windows import snap_window, working_shape
 
-if TYPE_CHECKING:
-    from .learned import LearnedMatting
+
+class LearnedStage(Protocol):
+    """What this module uses of :class:`~sam2matting.matting.learned.LearnedMatting` (a
+    protocol: the learned head dispatches here, so this module does not import it back)."""
+
+    net: Any
+    config: Any
+    device: torch.device
+    temporal: Any
+    last_timings: dict[str, float]
+    last_transfers: dict[str, int]
+    last_coverage: float
+
+    def _use_tracker_features(self, tracks: dict[int, ObjectTrack]) -> bool: ...
+
+    def _roi_override(
+        self, masks: np.ndarray, prob: np.ndarray, ids: list[int], frame_index: int
+    ) -> np.ndarray: ...
+
 
 __all__ = [
     "DeviceTemporal",
@@ -334,7 +352,7 @@ def _remap(source: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Te
 
 
 def matte_resident(
-    stage: LearnedMatting, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int
+    stage: LearnedStage, image: np.ndarray, tracks: dict[int, ObjectTrack], frame_index: int
 ) -> dict[int, np.ndarray]:
     """``LearnedMatting.matte`` on ``stage.device`` (see module docstring): alpha per object,
     float32 H×W in [0, 1], with the temporal filter; sets ``last_timings``,
@@ -359,7 +377,7 @@ def matte_resident(
 
 
 def _frame(
-    stage: LearnedMatting,
+    stage: LearnedStage,
     image: np.ndarray,
     tracks: dict[int, ObjectTrack],
     ids: list[int],

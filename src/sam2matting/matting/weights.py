@@ -341,7 +341,8 @@ def _official_key_to_ours(key: str) -> str | None:
 
 
 def _strip_wrappers(key: str) -> str:
-    for pre in ("module.", "model."):
+    # "tracker.": SAM2Matting-SAM3.pt keeps its heads inside Meta's SAM 3 tracker module
+    for pre in ("module.", "model.", "tracker."):
         if key.startswith(pre):
             key = key[len(pre) :]
     return key
@@ -357,7 +358,7 @@ def convert_official_heads(state: Mapping[str, Any], name: str = "checkpoint") -
 
     Keys outside the head modules (the tracker's own weights) are dropped; a head key that does
     not fit the official layout raises :class:`WeightsError` (strict: nothing is guessed). A
-    leading ``module.`` / ``model.`` prefix is tolerated.
+    leading ``module.`` / ``model.`` prefix is tolerated, and ``tracker.`` (the SAM 3 file).
     """
     out: dict[str, Any] = {}
     bad: list[str] = []

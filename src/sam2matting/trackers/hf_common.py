@@ -216,6 +216,8 @@ class FramePrompt:
     labels: list[int] = field(default_factory=list)
     mask: np.ndarray | None = None
     dirty: bool = True
+    #: when the frame got its first prompt in the session (prompts are applied in this order)
+    order: int = 0
 
     def add(self, prompt: Points | Box | MaskPrompt) -> None:
         """Points are appended to the frame's clicks (keeping a box); a box replaces the box and
@@ -427,12 +429,18 @@ class HFTrackerSession:
 
     Semantics on top of the protocol:
 
-    * every prompted frame becomes a *conditioning* frame of its object; the first prompted frame
-      an object meets in a pass starts it without memory (as SAM2's first click); prompts on a
-      frame the object is already being tracked through are *corrections*: the clicks are decoded
-      with the memory and the tracked mask as a dense prompt (as the official predictor does);
+    * every prompted frame becomes a *conditioning* frame of its object, decoded once: before the
+      next pass, whatever its direction or start, in the order the prompts were given
+      (:meth:`_apply_prompts`), and attended by every later pass in both directions (SAM 2's
+      memory reads all conditioning frames). An object's first prompted frame starts it without
+      memory (as SAM2's first click); a prompt on any other frame of the object is a
+      *correction*: the object is tracked onto that frame from its nearest conditioning frame,
+      with the conditioning frames as the only memory, and the clicks are decoded with that
+      memory and the tracked mask as a dense prompt (as the official predictor decodes clicks on
+      a tracked frame). So a correction means the same whether the next pass runs forward or
+      backward, and wherever it starts, and a session rebuilt from the same prompts (same
+      order) gives the same result;
     * mask prompts are taken as the object's mask on that frame (SAM2's "mask as output");
-    * prompts that lie behind the start of a pass are applied first (their frames are read once);
     * each pass starts with an empty recent-frame memory (conditioning frames persist across passes),
       so a pass's output does not depend on which passes ran before it, except via prompts.
     """
@@ -452,6 +460,7 @@ class HFTrackerSession:
         self._pass_id = 0
         self._closed = False
         self._peak_non_cond = 0
+        self._prompt_count = 0
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -468,7 +477,10 @@ class HFTrackerSession:
             raise PromptError(f"unsupported prompt type {type(prompt).__name__}")
         validate_prompt(prompt, self._width, self._height, self._num_frames)
         frames = self._prompts.setdefault(prompt.object_id, {})
-        fp = frames.setdefault(prompt.frame, FramePrompt())
+        if prompt.frame not in frames:
+            self._prompt_count += 1
+            frames[prompt.frame] = FramePrompt(order=self._prompt_count)
+        fp = frames[prompt.frame]
         fp.add(prompt)
         # a stale conditioning output would otherwise keep steering the memory until re-run
         obj_idx = self._hf.obj_id_to_idx(prompt.object_id)
@@ -527,7 +539,7 @@ class HFTrackerSession:
         import torch
 
         with torch.inference_mode():
-            self._apply_prompts_behind(start, reverse)
+            self._apply_prompts()
             self._clear_recent()
             tracked: set[int] = set()
             frames = (
@@ -552,23 +564,33 @@ class HFTrackerSession:
                 out.append(obj_id)
         return out
 
-    def _apply_prompts_behind(self, start: int, reverse: bool) -> None:
-        """Condition on prompts the pass will not meet (behind its start) so they steer it."""
-        todo: dict[int, list[int]] = {}
-        for obj_id, frames in self._prompts.items():
-            for f, fp in frames.items():
-                behind = f > start if reverse else f < start
-                if fp.dirty and behind:
-                    todo.setdefault(f, []).append(obj_id)
-        for f in sorted(todo, reverse=reverse):
+    def _apply_prompts(self) -> None:
+        """Decode every prompt not applied yet, before a pass, in the order the prompts were
+        given (frames are read once each): the result does not depend on the pass's direction
+        or start (see the class docstring). Objects prompted on the same frame in a row share
+        its encoding and memory step."""
+        todo = sorted(
+            (fp.order, obj_id, f)
+            for obj_id, frames in self._prompts.items()
+            for f, fp in frames.items()
+            if fp.dirty
+        )
+        groups: list[tuple[int, list[int]]] = []
+        for _, obj_id, f in todo:
+            if groups and groups[-1][0] == f and obj_id not in groups[-1][1]:
+                groups[-1][1].append(obj_id)
+            else:
+                groups.append((f, [obj_id]))
+        self._clear_recent()
+        for f, objs in groups:
             image = check_rgb_frame(self._source.read_frame(f))
             self._encode_frame(f, image)
             with self._tracker.autocast():
                 results: list[tuple[int, dict[str, Any], bool]] = []
-                for obj_id in sorted(todo[f]):
+                for obj_id in objs:
                     obj_idx = self._hf.obj_id_to_idx(obj_id)
                     fp = self._prompts[obj_id][f]
-                    out = self._condition(obj_idx, f, fp, reverse, has_memory=False)
+                    out = self._condition(obj_idx, f, fp)
                     out = self._store(obj_idx, f, out, conditioning=True)
                     fp.dirty = False
                     results.append((obj_idx, out, True))
@@ -615,9 +637,13 @@ class HFTrackerSession:
             )
         )
 
-    def _condition(
-        self, obj_idx: int, frame: int, fp: FramePrompt, reverse: bool, *, has_memory: bool
-    ) -> dict[str, Any]:
+    def _anchor(self, obj_idx: int, frame: int) -> int | None:
+        """The object's nearest other conditioning frame (ties: the earlier one), or None."""
+        cond = self._hf.output_dict_per_obj[obj_idx]["cond_frame_outputs"]
+        others = [f for f in cond if f != frame]
+        return min(others, key=lambda f: (abs(f - frame), f)) if others else None
+
+    def _condition(self, obj_idx: int, frame: int, fp: FramePrompt) -> dict[str, Any]:
         """Decode a prompted frame; the result becomes a conditioning output."""
         inline = {"run_mem_encoder": True} if self._backend.inline_memory else {}
         if fp.mask is not None:
@@ -632,7 +658,8 @@ class HFTrackerSession:
                 **inline,
             )
         points = self._point_inputs(fp)
-        if not has_memory:
+        anchor = self._anchor(obj_idx, frame)
+        if anchor is None:
             return self._run(
                 obj_idx,
                 frame,
@@ -642,30 +669,40 @@ class HFTrackerSession:
                 reverse=False,
                 **inline,
             )
-        # A correction: track the frame first, then decode the clicks with memory and the tracked
-        # mask as a dense prompt (the official predictor's behaviour on an already-tracked frame).
-        tracked = self._run(
-            obj_idx,
-            frame,
-            is_init_cond_frame=False,
-            point_inputs=None,
-            mask_inputs=None,
-            reverse=reverse,
-        )
-        # Meta stores the hole-filled logits and feeds those back
-        prev = fill_small_holes(tracked["pred_masks"].float(), self._tracker.fill_hole_area)
-        prev = prev.clamp(-_PREV_LOGITS_CLAMP, _PREV_LOGITS_CLAMP)
-        prev = prev.reshape(1, 1, *prev.shape[-2:])
-        return self._run(
-            obj_idx,
-            frame,
-            is_init_cond_frame=False,
-            point_inputs=points,
-            mask_inputs=None,
-            reverse=reverse,
-            prev_sam_mask_logits=prev,
-            **inline,
-        )
+        # A correction: track the object onto the frame from its nearest conditioning frame, with
+        # the conditioning frames as the only memory (recent frames of a pass in flight are set
+        # aside), then decode the clicks with that memory and the tracked mask as a dense prompt
+        # (the official predictor's behaviour on an already-tracked frame). Direction and memory
+        # depend on the prompts only, never on the pass that applies them.
+        reverse = anchor > frame
+        store = self._hf.output_dict_per_obj[obj_idx]
+        recent = store["non_cond_frame_outputs"]
+        store["non_cond_frame_outputs"] = {}
+        try:
+            tracked = self._run(
+                obj_idx,
+                frame,
+                is_init_cond_frame=False,
+                point_inputs=None,
+                mask_inputs=None,
+                reverse=reverse,
+            )
+            # Meta stores the hole-filled logits and feeds those back
+            prev = fill_small_holes(tracked["pred_masks"].float(), self._tracker.fill_hole_area)
+            prev = prev.clamp(-_PREV_LOGITS_CLAMP, _PREV_LOGITS_CLAMP)
+            prev = prev.reshape(1, 1, *prev.shape[-2:])
+            return self._run(
+                obj_idx,
+                frame,
+                is_init_cond_frame=False,
+                point_inputs=points,
+                mask_inputs=None,
+                reverse=reverse,
+                prev_sam_mask_logits=prev,
+                **inline,
+            )
+        finally:
+            store["non_cond_frame_outputs"] = recent
 
     def _step(
         self,
@@ -679,7 +716,11 @@ class HFTrackerSession:
         """Track every active object on one frame. ``encoded``: the frame's vision features when
         another model already computed them (SAM3's detector), else they are computed here;
         ``features``: the head features already extracted from them (shared, not copied again)."""
-        if encoded is None:
+        cached = self._hf.cache.get_vision_features(index) if encoded is None else None
+        if cached is not None:
+            # the last prompt frame _apply_prompts encoded (often the pass's first frame)
+            feats = cached["vision_feats"]
+        elif encoded is None:
             feats, _ = self._encode_frame(index, image)
         else:
             feats, pos = encoded
@@ -696,13 +737,8 @@ class HFTrackerSession:
                 store = self._hf.output_dict_per_obj[obj_idx]
                 fp = self._prompts[obj_id].get(index)
                 if fp is not None and fp.dirty:
-                    out = self._condition(
-                        obj_idx,
-                        index,
-                        fp,
-                        reverse,
-                        has_memory=self._has_memory(obj_id, index, reverse, tracked),
-                    )
+                    # a prompt given while this pass was running (others were applied before it)
+                    out = self._condition(obj_idx, index, fp)
                     store["non_cond_frame_outputs"].pop(index, None)
                     out = self._store(obj_idx, index, out, conditioning=True)
                     fp.dirty = False
@@ -746,14 +782,6 @@ class HFTrackerSession:
         key = "cond_frame_outputs" if conditioning else "non_cond_frame_outputs"
         stored: dict[str, Any] = self._hf.output_dict_per_obj[obj_idx][key][frame]
         return stored
-
-    def _has_memory(self, obj_id: int, index: int, reverse: bool, tracked: set[int]) -> bool:
-        """Whether the object already has memory to decode a correction on ``index`` with."""
-        if obj_id in tracked:
-            return True
-        obj_idx = self._hf.obj_id_to_idx(obj_id)
-        cond = self._hf.output_dict_per_obj[obj_idx]["cond_frame_outputs"]
-        return any((f > index) if reverse else (f < index) for f in cond)
 
     def _encode_memories(self, index: int, items: list[tuple[int, dict[str, Any], bool]]) -> None:
         """Memory-encode this frame's new outputs, objects batched (one call per binarisation mode)."""

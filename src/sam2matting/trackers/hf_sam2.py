@@ -45,7 +45,7 @@ __all__ = [
     "Sam2Backend",
     "build",
     "build_edgetam",
-    "build_path",
+    "build_sam2_from_state_dict",
     "repvit_backbone",
     "sam2_config",
     "tiny_edgetam_config",
@@ -670,14 +670,15 @@ def _is_checkpoint_file(weights: Any) -> bool:
 
 
 def _build_from_checkpoint(name: str, path: Path, options: dict[str, Any]) -> HFVideoTracker:
-    """An official SAM2/SAM2.1 or SAM2Matting checkpoint: convert, load strictly, keep head weights."""
+    """An official SAM 2 / 2.1 or SAM2Matting-SAM2.1 checkpoint: convert, load strictly, keep
+    head weights."""
     from . import convert
 
     state = convert.load_checkpoint(path)
-    return build_from_state_dict(name, state, options, file_name=path.name)
+    return build_sam2_from_state_dict(name, state, options, file_name=path.name)
 
 
-def build_from_state_dict(
+def build_sam2_from_state_dict(
     name: str,
     state: dict[str, Any],
     options: dict[str, Any],
@@ -685,25 +686,17 @@ def build_from_state_dict(
     file_name: str = "checkpoint",
     expect_variant: tuple[str, str] | None = None,
 ) -> HFVideoTracker:
-    """A tracker from an official checkpoint's flat state dict (Meta's SAM 2 / 2.1, or a
-    SAM2Matting checkpoint whose head keys are set aside). ``expect_variant``: (size, version)
-    a preset requires, e.g. ("tiny", "2.1"); a checkpoint of another variant is a
-    :class:`WeightsError` naming the file. Everything is checked before the model is built."""
+    """A SAM 2 / 2.1 tracker from an official checkpoint's flat state dict (Meta's
+    ``sam2*.pt`` or a SAM2Matting checkpoint whose head keys are set aside). ``expect_variant``:
+    (size, version) a preset requires, e.g. ("tiny", "2.1"); a checkpoint of another family or
+    variant is a :class:`WeightsError` naming the file. Everything is checked before the model
+    is built. (:func:`~sam2matting.trackers.hf_load.build_from_state_dict` dispatches SAM 3.)"""
     from . import convert
 
     tracker_sd, head_sd = convert.split_head_keys(state)
     family = convert.detect_family(tracker_sd)
     if family != "sam2":
-        hint = (
-            " (the SAM 3 tracker part of SAM2Matting-SAM3.pt is not converted: load SAM 3 "
-            "through transformers with --tracker sam3)"
-            if family == "sam3"
-            else ""
-        )
-        raise WeightsError(
-            f"{file_name}: holds a {family} tracker; only SAM 2 / 2.1 official checkpoints are "
-            f"converted{hint}"
-        )
+        raise WeightsError(f"{file_name}: holds a {family} tracker, but {name} expects SAM 2 / 2.1")
     config = options.get("config")
     if config is None or expect_variant is not None:
         size, version = convert.infer_sam2_variant(tracker_sd)
@@ -722,40 +715,3 @@ def build_from_state_dict(
     model = transformers.Sam2VideoModel(config)
     convert.load_strict(model, converted, what=f"{file_name}: tracker weights")
     return _make_tracker(label, Sam2Backend(model), options, head_state_dict=head_sd or None)
-
-
-def build_path(path: str, **options: Any) -> HFVideoTracker:
-    """Build a foundation tracker from a local transformers folder or an official checkpoint file.
-
-    Folders dispatch on ``config.json``'s ``model_type`` (sam2_video, edgetam_video,
-    sam3_tracker_video, sam3_video); files are converted (see :mod:`~sam2matting.trackers.convert`).
-    """
-    p = Path(path)
-    if not p.exists():
-        raise WeightsError(f"tracker path {p} does not exist")
-    if p.is_file():
-        _check_options("path", options)
-        if not _is_checkpoint_file(p):
-            raise WeightsError(
-                f"{p.name}: expected a transformers model folder or an official .pt checkpoint"
-            )
-        return _build_from_checkpoint("path", p, options)
-    config_file = p / "config.json"
-    if not config_file.is_file():
-        raise WeightsError(f"{p} has no config.json: not a transformers model folder")
-    try:
-        model_type = json.loads(config_file.read_text()).get("model_type", "")
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"{config_file} is not readable JSON") from exc
-    label = f"{model_type or 'model'} ({p.name})"
-    if model_type in ("sam2_video", "sam2"):
-        return build(label, **{**options, "weights": str(p)})
-    if model_type in ("edgetam_video", "edgetam"):
-        return build_edgetam(**{**options, "weights": str(p)})
-    if model_type in ("sam3_tracker_video", "sam3_tracker", "sam3_video", "sam3"):
-        from .hf_sam3 import build as build_sam3
-
-        return build_sam3(**{**options, "weights": str(p)})
-    raise WeightsError(
-        f"{p}: model_type {model_type!r} is not a supported tracker (SAM2, EdgeTAM, SAM3)"
-    )

@@ -67,6 +67,7 @@ __all__ = [
     "Sam3TrackerBackend",
     "Sam3VideoBackend",
     "build",
+    "build_from_state_dict",
     "tiny_sam3_tracker_config",
     "tiny_sam3_video_config",
     "tiny_text_tokenizer",
@@ -320,6 +321,8 @@ class Sam3Tracker(HFVideoTracker):
         )
         self._tokenizer = tokenizer
         self._tokenizer_source = tokenizer_source
+        #: parts of an official checkpoint this tracker did not convert ('' when none)
+        self.not_converted = ""
 
     @property
     def tokenizer(self) -> Any:
@@ -473,7 +476,7 @@ class Sam3Session(HFTrackerSession):
         delay = max(int(video_model.hotstart_delay), 0)
         with torch.inference_mode():
             if self._prompts:
-                self._apply_prompts_behind(start, reverse)
+                self._apply_prompts()
                 self._clear_recent()
             hf = self._text_session()
             for store in hf.output_dict_per_obj.values():
@@ -657,4 +660,57 @@ def build(**options: Any) -> Sam3Tracker:
         tokenizer_source=source,
     )
     assert isinstance(tracker, Sam3Tracker)
+    return tracker
+
+
+def build_from_state_dict(
+    name: str, state: dict[str, Any], options: dict[str, Any], *, file_name: str = "checkpoint"
+) -> Sam3Tracker:
+    """A SAM 3 tracker (``Sam3TrackerVideoModel``) from an official SAM 3 state dict: Meta's
+    ``sam3.pt`` or FudanCVL's ``SAM2Matting-SAM3.pt`` (matting-head keys set aside for the heads).
+
+    Converted by :mod:`~sam2matting.trackers.convert_sam3`; the architecture is read from the
+    weights unless ``options["config"]`` names it. What transformers' tracker has no place for
+    (the SAM 3 detector: text encoder, DETR, its own FPN neck, …) is not converted and is named
+    in ``tracker.not_converted``; the tracker takes visual prompts only. Frames are pre-processed
+    as the official SAM 3 predictors do (PIL bicubic to 1008², /255, mean 0.5, std 0.5).
+    Everything is checked before the model is built; problems are one-line
+    :class:`~sam2matting.errors.WeightsError`s naming the file.
+    """
+    from ..errors import WeightsError
+    from . import convert, convert_sam3
+
+    opts = dict(options)
+    if opts.pop("text", False):
+        raise WeightsError(
+            f"{file_name}: the SAM 3 detector (text prompts) is not converted from official "
+            "checkpoints; use --tracker sam3 with transformers' facebook/sam3 weights for text"
+        )
+    opts.pop("tokenizer", None)
+    try:
+        tracker_sd, heads, skipped = convert_sam3.split_sam3_checkpoint(state, file_name)
+        config = opts.get("config") or convert_sam3.sam3_config_from_state(tracker_sd)
+        converted = convert_sam3.sam3_official_to_hf(tracker_sd, config)
+    except WeightsError as exc:
+        msg = str(exc)
+        raise WeightsError(msg if msg.startswith(file_name) else f"{file_name}: {msg}") from exc
+    transformers = _import_transformers()
+    import torch
+
+    torch.manual_seed(int(opts.get("seed", 0)))
+    model = transformers.Sam3TrackerVideoModel(config)
+    convert.load_strict(model, converted, what=f"{file_name}: SAM 3 tracker weights")
+    size = _image_size(model.config)
+    backend = Sam3TrackerBackend(model, Preprocessing(size, HALF_MEAN, HALF_STD, "pil-bicubic"))
+    label = name if name != "path" else f"sam3 ({file_name})"
+    tracker = _make_tracker(
+        label,
+        backend,
+        opts,
+        cls=Sam3Tracker,
+        fill_hole_default=0,
+        head_state_dict=heads or None,
+    )
+    assert isinstance(tracker, Sam3Tracker)
+    tracker.not_converted = convert_sam3.describe_not_converted(skipped)
     return tracker

@@ -145,7 +145,7 @@ register(
 register(
     TrackerSpec(
         "path",
-        "sam2matting.trackers.hf_sam2:build_path",
+        "sam2matting.trackers.hf_load:build_path",
         "a local transformers model folder or official checkpoint (.pt) given as --tracker PATH",
         needs_weights=True,
         weights_hint="a local folder or .pt file",
