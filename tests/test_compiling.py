@@ -30,7 +30,7 @@ def test_compile_wraps_the_learned_head_networks_lazily() -> None:
 
 
 def test_compile_leaves_models_without_networks_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sam2matting.matting.classical import build_guided
+    from sam2matting.matting.guided_head import build_guided
     from sam2matting.trackers.registry import build_tracker
 
     monkeypatch.setattr(compiling, "find_compiler", lambda: None)  # not even needed then
