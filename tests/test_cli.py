@@ -237,3 +237,35 @@ def test_matte_cli_warns_where_the_object_is_lost(tmp_path: Path, caplog) -> Non
         )
     assert status == 0
     assert "object 1 lost from frame 4; add a prompt there" in caplog.text
+
+
+def test_head_options_reach_the_head_and_bad_ones_are_one_line_errors(
+    video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sam2matting.io.writers import read_alpha_frames
+
+    base = ["matte", str(video), "--box", "20,10,110,70", "--tracker", "builtin", "-q"]
+    plain, off = tmp_path / "plain", tmp_path / "off"
+    assert main([*base, "-o", str(plain)]) == 0
+    assert main([*base, "-o", str(off), "--head-option", "edge_radius=0"]) == 0
+    a = list(read_alpha_frames(next(plain.glob("*.alpha-png"))))
+    b = list(read_alpha_frames(next(off.glob("*.alpha-png"))))
+    assert len(a) == len(b) == 6
+    assert any(not np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # it reached the head
+    for option, match in [
+        ("bogus=1", "unknown option(s) for head 'sam2matting': bogus; allowed:"),
+        ('temporal="fast"', "option temporal='fast': expected float"),
+        ("refine=1", "option refine=1: expected bool"),
+        ("roi_mode=foo", "expected one of 'learned', 'morphological', 'mask'"),
+        ("temporal", "--head-option wants KEY=VALUE"),
+    ]:
+        out = tmp_path / "bad"
+        _fails(capsys, [*base, "-o", str(out), "--head-option", option], match)
+        _no_outputs(out)
+    out = tmp_path / "bad-guided"
+    _fails(
+        capsys,
+        [*base, "-o", str(out), "--head", "guided", "--head-option", "radius=3"],
+        "unknown option(s) for head 'guided': radius; allowed: band_fraction, guided_eps",
+    )
+    _no_outputs(out)

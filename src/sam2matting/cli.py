@@ -73,6 +73,25 @@ class _PromptAction(argparse.Action):
 # --------------------------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------------------------
+
+
+def parse_key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings → a dict; VALUE parsed as JSON (numbers, true/false, null), else
+    kept as text. A missing ``=`` or an empty key is a one-line usage error."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{flag} wants KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sam2matting",
@@ -216,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
         "FudanCVL/SAM2Matting, cached) or a .pt path; replaces --tracker and --head",
     )
     mm.add_argument(
+        "--head-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the matting head, repeatable (VALUE as JSON, else text), e.g. "
+        "temporal=0 (no temporal smoothing), edge_radius=0 (no colour-line refinement), "
+        "roi_threshold=0.7, refine=false; a wrong key lists the head's options",
+    )
+    mm.add_argument(
         "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"
     )
     mm.add_argument(
@@ -320,6 +348,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
     tracker_options: dict[str, Any] = {}
     if args.masks_dir:
         tracker_options["masks_dir"] = args.masks_dir
+    head_options = parse_key_values(args.head_option, "--head-option")
     # prune None so CLI defaults never override library defaults
     kwargs = {
         k: v
@@ -342,6 +371,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
             "frames": parse_frame_range(args.frame_range) if args.frame_range else None,
             "backward": args.backward,
             "tracker_options": tracker_options or None,
+            "head_options": head_options or None,
         }.items()
         if v is not None
     }

@@ -9,6 +9,7 @@ import torch.
 from __future__ import annotations
 
 from .classical import ClassicalConfig, ClassicalMatting
+from .options import check_head_options
 
 __all__ = ["build_guided"]
 
@@ -16,6 +17,7 @@ __all__ = ["build_guided"]
 def build_guided(*, device: str | None = None, **options: object) -> ClassicalMatting:
     """The ``guided`` head; on a CUDA / MPS ``device`` its filter runs as tensor ops there
     (:mod:`sam2matting.matting.device_ops`), on the CPU with OpenCV (faster there)."""
+    check_head_options("guided", ClassicalConfig, options, exclude=("solver",))
     stage = ClassicalMatting(ClassicalConfig(solver="guided", **options))  # type: ignore[arg-type]
     if device is not None:
         from ..device import resolve_device

@@ -463,21 +463,14 @@ def build_learned_head(
     """Registry builder for the ``sam2matting`` head: options as :class:`LearnedMattingConfig`
     (``device`` / ``dtype`` named, so the session's device and dtype always reach it:
     sam2matting.api). Lives here, not in :mod:`.learned`, so learned never imports weights."""
-    import dataclasses
 
     import torch
 
     from ..device import resolve_device, resolve_dtype
-    from ..errors import Sam2MattingError
     from .learned import LearnedMatting, LearnedMattingConfig
+    from .options import check_head_options
 
-    allowed = {f.name for f in dataclasses.fields(LearnedMattingConfig)} - {"timings"}
-    unknown = set(options) - allowed
-    if unknown:
-        raise Sam2MattingError(
-            f"unknown option(s) for head 'sam2matting': {', '.join(sorted(unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
+    check_head_options("sam2matting", LearnedMattingConfig, options, exclude=("timings",))
     cfg = LearnedMattingConfig(device=device, dtype=dtype, **options)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
