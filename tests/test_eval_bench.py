@@ -179,3 +179,14 @@ def test_rvm_baseline_runs(shared_data: Path, tiny_bench: Path) -> None:
         rvm_path=shared_data / "baselines" / "rvm_mnv3_dr025.onnx",
     )
     assert "rvm" in report.means and not report.skipped
+
+
+def test_auto_tracker_rows_name_the_tracker_that_runs() -> None:
+    from sam2matting.eval.bench import make_methods
+    from sam2matting.trackers.auto import choose_tracker
+
+    methods = make_methods(["ours", "mask-only"], ["auto"])
+    chosen = choose_tracker().name
+    assert chosen != "auto"
+    assert [m.label for m in methods] == [f"ours[sam2matting]/{chosen}", f"mask-only/{chosen}"]
+    assert all(m.tracker == chosen for m in methods)

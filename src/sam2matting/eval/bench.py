@@ -139,6 +139,10 @@ def make_methods(
                 f"unknown matting head {head!r}; choose from: {', '.join(sorted(HEADS))}"
             )
         for tracker in trackers:
+            if tracker == "auto":  # rows name the tracker that really runs
+                from ..trackers.auto import choose_tracker
+
+                tracker = choose_tracker().name
             opts = dict(tracker_options or {})
             if tracker == "oracle" and perturbation:
                 opts["perturbation"] = perturbation
