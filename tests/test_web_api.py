@@ -371,12 +371,27 @@ def test_propagate_stream_export_download(client: Any, tmp_path: Path) -> None:
     assert events[-1] is not None and events[-1]["state"] == "done"
     assert events[-1]["done"] == N and events[-1]["fps"] > 0
     state = client.get("/api/state").json()
+    warnings = state["results"].pop("warnings")
     assert state["results"] == {"frames": N, "objects": [1, 2], "stale": False}
     # backward from frame 2 (object 1) and frame 4 (object 2): both prompts are on the clip's one
     # subject, so which object owns it on frame 0 is the tracker's call (one pixel, one owner)
     r1, r2 = client.get("/api/alpha/0/1"), client.get("/api/alpha/0/2")
     assert r1.headers["x-matte-origin"] == r2.headers["x-matte-origin"] == "result"
     assert max(decode_png(r1.content).max(), decode_png(r2.content).max()) > 200
+    # honesty: the tracker's confidence per frame and object, and the lost spans as warnings
+    # (two objects on one subject: one of them loses it somewhere)
+    scores = {
+        (f, o): float(client.get(f"/api/alpha/{f}/{o}").headers["x-confidence"])
+        for f in range(N)
+        for o in (1, 2)
+    }
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    assert warnings and warnings == events[-1]["warnings"]
+    assert all("lost from frame" in w and "add a prompt there" in w for w in warnings)
+    for w in warnings:  # each warning names frames where that object's confidence is low
+        obj = int(w.split()[1])
+        first = int(w.split("from frame ")[1].split()[0].rstrip(";"))
+        assert scores[(first, obj)] < 0.5
 
     for body, word in [
         ({"formats": ["gif"]}, "unknown output format"),

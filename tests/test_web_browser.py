@@ -226,6 +226,14 @@ def test_click_preview_propagate_scrub_export(browser: Any, server: Any, shots: 
     page.wait_for_function(f"+document.body.dataset.renders > {renders}")
     page.wait_for_function(f"document.body.dataset.drawnFrame === '{last}'")
     page.wait_for_function("document.getElementById('matte-origin').textContent.includes('result')")
+    # the tracker's confidence is shown per object; lost spans (if any) listed under the bar
+    shown = page.text_content("#matte-origin")
+    assert "confidence object 1 " in shown and "object 2 " in shown, shown
+    state = page.evaluate("fetch('/api/state').then((r) => r.json())")
+    listed = page.eval_on_selector_all(
+        "#lost-warnings li", "(els) => els.map((e) => e.textContent)"
+    )
+    assert listed == state["results"]["warnings"]
     (dx2, dy2), (sx2, sy2) = two_object_positions(last)
     set_mode(page, "alpha")
     assert pixel(page, dx2, dy2)[0] > 200 and pixel(page, sx2, sy2)[0] > 200

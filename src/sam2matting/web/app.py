@@ -358,12 +358,13 @@ def create_app(config: WebConfig) -> Any:
 
     @app.get("/api/alpha/{index}/{obj}")
     def alpha(request: Request, index: int, obj: int) -> Response:
-        matte, origin = session_of(request).alpha(index, obj)
-        return Response(
-            encode_png(matte),
-            media_type="image/png",
-            headers={"Cache-Control": "no-store", "X-Matte-Origin": origin},
-        )
+        session = session_of(request)
+        matte, origin = session.alpha(index, obj)
+        headers = {"Cache-Control": "no-store", "X-Matte-Origin": origin}
+        score = session.confidence(index, obj) if origin == "result" else None
+        if score is not None:  # the tracker's confidence (below 0.5: the object is lost)
+            headers["X-Confidence"] = f"{score:.3f}"
+        return Response(encode_png(matte), media_type="image/png", headers=headers)
 
     # -- jobs ------------------------------------------------------------------------------------
     @app.post("/api/propagate")

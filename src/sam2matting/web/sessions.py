@@ -196,6 +196,8 @@ class Job:
     finished: float | None = None
     message: str = ""
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    #: propagation: "object 1 lost from frame 36; add a prompt there", one per lost span
+    warnings: list[str] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -220,6 +222,7 @@ class Job:
             "seconds": round(self.seconds(), 2),
             "message": self.message,
             "outputs": list(self.outputs),
+            "warnings": list(self.warnings),
         }
 
 
@@ -294,6 +297,9 @@ class WebSession:
         self.results_frames: set[int] = set()
         self.results_objects: list[int] = []
         self.results_stale = False
+        #: the tracker's confidence per frame and object in the last propagation
+        self.results_scores: dict[int, dict[int, float]] = {}
+        self.results_warnings: list[str] = []
         self.job: Job | None = None
         self.exports: dict[str, Path] = {}
         self.closed = False
@@ -426,6 +432,7 @@ class WebSession:
         self.results_frames = set()
         self.results_objects = []
         self.results_stale = False
+        self.results_scores, self.results_warnings = {}, []
         shutil.rmtree(self.folder / "results", ignore_errors=True)
         shutil.rmtree(self.folder / "exports", ignore_errors=True)
         self.exports = {}
@@ -586,6 +593,11 @@ class WebSession:
             return _read_alpha(path), "result"
         raise NotFoundError(f"no matte yet for object {obj} on frame {frame}")
 
+    def confidence(self, frame: int, obj: int) -> float | None:
+        """The tracker's confidence for ``obj`` on ``frame`` in the last propagation (below 0.5:
+        lost), or None when there is no result there."""
+        return self.results_scores.get(frame, {}).get(obj)
+
     # -- propagation -----------------------------------------------------------------------------
     def _result_path(self, frame: int, obj: int) -> Path:
         return self.folder / "results" / f"{frame:07d}_{obj}.png"
@@ -604,6 +616,7 @@ class WebSession:
             self.results_frames = set()
             self.results_objects = list(matting.object_ids)
             self.results_stale = False
+            self.results_scores, self.results_warnings = {}, []
             (self.folder / "results").mkdir(exist_ok=True)
         job.thread = threading.Thread(
             target=self._propagate, args=(job, matting, backward), daemon=True
@@ -618,6 +631,9 @@ class WebSession:
                 for result in frames:
                     for obj, alpha in result.alphas.items():
                         _write_alpha(self._result_path(result.index, obj), alpha)
+                    self.results_scores[result.index] = {
+                        int(o): float(v) for o, v in result.scores.items()
+                    }
                     self.results_frames.add(result.index)
                     job.done += 1
                     self.touch()
@@ -628,6 +644,9 @@ class WebSession:
             job.state = "cancelled" if job.cancel.is_set() else "done"
             if job.state == "cancelled":
                 job.message = f"cancelled after {job.done} of {job.total} frames"
+            else:  # where an object was lost: the user should add a prompt there
+                self.results_warnings = list(matting.lost_warnings)
+                job.warnings = list(self.results_warnings)
         except Sam2MattingError as exc:
             job.state, job.message = "failed", str(exc)
         except Exception as exc:  # a bug: keep the server alive and say so
@@ -779,6 +798,7 @@ class WebSession:
                     "frames": len(self.results_frames),
                     "objects": list(self.results_objects),
                     "stale": self.results_stale,
+                    "warnings": list(self.results_warnings),
                 },
                 "job": None if self.job is None else self.job.snapshot(),
             }

@@ -147,17 +147,28 @@ async function render(reloadFrame) {
     S.image = { frame: f, img };
   }
   const alphas = {};
+  const confidence = [];
   let origin = "";
   for (const obj of S.state.objects) {
     const response = await fetch(`/api/alpha/${f}/${obj.id}?t=${Date.now()}`);
     if (!response.ok) continue;
     origin = response.headers.get("X-Matte-Origin") || origin;
+    const score = response.headers.get("X-Confidence");
+    if (score !== null) confidence.push([obj.id, parseFloat(score)]);
     const url = URL.createObjectURL(await response.blob());
     try { alphas[obj.id] = alphaData(await loadImage(url)); } finally { URL.revokeObjectURL(url); }
   }
   if (token !== S.renderToken) return;
   S.alphas = alphas; S.origin = origin;
-  $("matte-origin").textContent = origin ? `matte: ${origin}` : "no matte on this frame";
+  const shown = $("matte-origin");
+  shown.textContent = origin ? `matte: ${origin}` : "no matte on this frame";
+  // the tracker's confidence per object on this frame; below 0.5 the object counts as lost
+  const lost = confidence.filter(([, v]) => v < 0.5);
+  if (confidence.length) {
+    shown.textContent += " · confidence " + confidence.map(([id, v]) => `object ${id} ${v.toFixed(2)}`).join(", ");
+  }
+  if (lost.length) shown.textContent += " · lost here: " + lost.map(([id]) => `object ${id}`).join(", ");
+  shown.classList.toggle("lost", lost.length > 0);
   draw();
   // for tests: how many draws, and which frame the canvas shows
   document.body.dataset.renders = String((+document.body.dataset.renders || 0) + 1);
@@ -418,6 +429,14 @@ function renderJob(job) {
     render(false);
   }
   S.lastDone = job.done;
+  if (job.kind === "propagation") {
+    // where objects were lost: "object 1 lost from frame 36; add a prompt there"
+    const ul = $("lost-warnings"); ul.innerHTML = "";
+    for (const w of job.warnings || []) {
+      const li = document.createElement("li"); li.textContent = w; ul.append(li);
+    }
+    ul.hidden = !(job.warnings && job.warnings.length);
+  }
   if (job.kind === "export" && job.state === "done") {
     const ul = $("downloads"); ul.innerHTML = "";
     for (const o of job.outputs) {
