@@ -42,12 +42,12 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..io.cutouts import _cut_edges
 from .synth import (
     DEV_FOREGROUNDS,
     DIFFICULTIES,
     ClipSpec,
     Cutout,
-    _cut_edges,
     _versions,
     load_cutout,
     render_clip,

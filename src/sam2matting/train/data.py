@@ -4,7 +4,7 @@ Each training sample is a square *native* crop (``crop × r`` pixels, ``r`` the 
 ratio drawn per batch) and its *working* version (``crop`` pixels, area-downscaled), with:
 
 - **foreground**: a cutout of the training split (every cutout in ``matting/`` except
-  :data:`sam2matting.eval.synth.DEV_FOREGROUNDS`), randomly scaled (whole subject or a close-up),
+  :data:`sam2matting.io.cutouts.DEV_FOREGROUNDS`), randomly scaled (whole subject or a close-up),
   rotated, flipped, colour-jittered, sometimes motion-blurred, and placed so that the crop is
   centred near its boundary; or a **synthetic foreground** drawn in code
   (:func:`synthetic_foreground`: hair-like strands, fur-like fringes, semi-transparent and
@@ -437,7 +437,7 @@ class _Layer:
 
 def _load_training_cutouts(cfg: DataConfig) -> list[_Layer]:
     """Training-split cutouts, premultiplied, cached as uint8 under ``cache_dir/cutouts``."""
-    from ..eval.synth import DEV_FOREGROUNDS, load_cutout, training_foregrounds
+    from ..io.cutouts import DEV_FOREGROUNDS, load_cutout, training_foregrounds
 
     if cfg.data_root is None:
         raise InputError("training on cutouts needs data_root (../shared/data)")
@@ -702,7 +702,7 @@ class CompositeSampler:
 
 def describe_split(config: DataConfig, sources: Sequence[str]) -> dict[str, object]:
     """The data section of a weights manifest: which cutouts/videos were used, which held out."""
-    from ..eval.synth import DEV_FOREGROUNDS
+    from ..io.cutouts import DEV_FOREGROUNDS
 
     return {
         "cutouts_train": list(sources),
