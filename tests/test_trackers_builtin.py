@@ -509,6 +509,77 @@ def test_an_occluded_object_is_found_again_when_it_reappears(monkeypatch) -> Non
     assert max(ious_without[16:]) < 0.5
 
 
+def _look_alike_clip(n: int = 20, gone_at: int = 6):
+    """A red square (40×40) drifting right that vanishes at ``gone_at``; from then on a red
+    bar of the very same colour but 2.5 times its size and 2.5 times as long as it is wide
+    (40×100) stands elsewhere: whole-frame colour re-detection lands on it."""
+    h, w = 144, 256
+    frames, masks, other = [], [], []
+    for i in range(n):
+        image = _textured_background(h, w, seed=4)
+        mask = np.zeros((h, w), bool)
+        bar = np.zeros((h, w), bool)
+        if i < gone_at:
+            mask[50:90, 20 + 6 * i : 60 + 6 * i] = True
+        else:
+            bar[40:140, 170:210] = True
+        image[mask | bar] = (210, 30, 30)
+        frames.append(image)
+        masks.append(mask)
+        other.append(bar)
+    return frames, masks, other
+
+
+def test_a_look_alike_of_another_size_and_shape_is_reported_lost() -> None:
+    """Re-detection on colour alone finds the look-alike (the mask ends up on it), but its size
+    and shape are not the object's: every frame from the loss stays below 0.5 confidence and
+    the lost warning covers them all (before this check, 1.0 once a 5-frame probation ended)."""
+    from sam2matting.lost import LossMonitor, LostSpan
+
+    frames, masks, other = _look_alike_clip()
+    session = build().open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0]))
+    out = list(session.propagate(0))
+    scores = [f.objects[1].score for f in out]
+    assert min(scores[:6]) >= 0.5
+    # the tracker did jump to the look-alike: the case the confidence has to catch
+    assert jaccard(out[-1].objects[1].mask(144, 256), other[-1]) > 0.8
+    assert max(scores[6:]) < 0.5
+    monitor = LossMonitor()
+    for f in out:
+        monitor.update(f.index, {1: f.objects[1].score})
+    assert monitor.spans() == [LostSpan(1, 6, 19)]
+
+
+def test_the_object_itself_reappearing_is_trusted_again() -> None:
+    """The occlusion clip: after the object comes out from behind the bar and has been
+    consistent for the probation frames, it is reported with high confidence again."""
+    frames, masks = _occlusion_clip()
+    session = build().open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0]))
+    scores = [f.objects[1].score for f in session.propagate(0)]
+    assert max(scores[10:13]) < 0.5  # hidden
+    assert scores[-1] >= 0.9
+
+
+def test_redetect_consistency_needs_more_than_colour() -> None:
+    from sam2matting.trackers.builtin import redetect_consistency
+
+    same = redetect_consistency(1000, 1000, 1000, (1.0, 1.0), 0.95, 10.0, 1)
+    assert same == 1.0
+    # each cue alone can sink a look-alike whose colours match perfectly
+    assert redetect_consistency(3500, 1000, 1000, (1.0, 1.0), 0.95, 10.0, 1) < 0.5  # size
+    assert redetect_consistency(1000, 1000, 1000, (3.5, 1.0), 0.95, 10.0, 1) < 0.5  # shape
+    assert redetect_consistency(1000, 1000, 1000, (1.0, 1.0), 0.55, 10.0, 1) < 0.5  # colours
+    # a far jump only discounts, but tips a doubtful size over
+    far = redetect_consistency(1000, 1000, 1000, (1.0, 1.0), 0.95, 200.0, 1)
+    assert 0.5 <= far < 1.0
+    assert redetect_consistency(2000, 1000, 1000, (1.0, 1.0), 0.95, 200.0, 1) < 0.5
+    # given time, the object may have gone anywhere
+    assert redetect_consistency(1000, 1000, 1000, (1.0, 1.0), 0.95, 200.0, 20) == 1.0
+    assert redetect_consistency(0, 1000, 1000, (1.0, 1.0), 0.95, 0.0, 1) == 0.0
+
+
 def test_touching_objects_of_one_colour_do_not_swallow_each_other() -> None:
     """Two red squares close in on each other and touch. Tracked alone, the first one's mask
     spreads over the second (its colours are the object's); tracked together, each pixel has

@@ -59,6 +59,12 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    object's, the last confident shape is searched for over the whole frame on the colour
    evidence (:func:`_find_template`) and kept if it holds the object's colours better: an
    object the flow lost (fast motion, occlusion, leaving and re-entering) is found again.
+   Colour alone also finds look-alikes, so a re-detected object is reported as lost until
+   it has been consistent with the object before the loss for :func:`redetect_probation`
+   frames in a row (:func:`redetect_consistency`: size against the size when lost and on the
+   first frame, elongation, colour histogram, distance from where it was last seen), and it
+   updates nothing the next re-detection relies on (reference size, shape, position) until
+   then; a look-alike stays reported as lost for as long as it is tracked.
 
 Several objects are tracked together with one flow per frame; a pixel belongs to at most one
 object (the largest logit wins; an object anchored by a prompt on this frame wins over tracked
@@ -321,10 +327,76 @@ def confidence(area: float, ref_area: float, mean_colour: float, ref_colour: flo
 
 
 def redetect_probation() -> int:
-    """Frames a re-detected object stays reported as lost (confidence ≤ 0.45) and does not
-    update its reference size and shape: a whole-frame colour search can land on a look-alike
-    (a brown dog's colours in a flower bed), so the jump is flagged for the user to check."""
+    """Consecutive consistent frames (see :func:`redetect_consistency`) a re-detected object
+    needs before it is trusted again; until then it is reported as lost (confidence ≤ 0.45)
+    and does not update its reference size, shape and position: a whole-frame colour search
+    can land on a look-alike (a brown dog's colours in a flower bed), so the jump is flagged
+    for the user to check, and a look-alike that never proves consistent stays flagged."""
     return 5
+
+
+def redetect_consistency(
+    area: float,
+    ref_area: float,
+    anchor_area: float,
+    elongation: tuple[float, float],
+    colour_similarity: float,
+    jump: float,
+    elapsed: int,
+) -> float:
+    """How consistent ([0, 1]) a re-detected mask is with the object it was before it was lost.
+
+    Colour alone cannot tell the object from a look-alike, so four cues are multiplied:
+
+    - size against the object's reference size when it was lost (objects come back about the
+      size they left: factor 1.5 either way is free, beyond it the cue falls off linearly in
+      the ratio) and against its first-frame size (looser, factor 3: the object may have
+      approached or receded over the clip);
+    - shape: elongation (the square root of the ratio of the mask's second moments, see
+      :func:`elongation`) against that of its last confident mask, factor 1.5 free;
+    - colour distribution: the Bhattacharyya coefficient between the mask's colour histogram
+      and the object's (not just the mean log-odds a patch of the object's commonest colours
+      reaches), mapped so that 0.5 → 0 and 0.9 → 1;
+    - position: the distance from where the object was last seen with confidence, against
+      how far it could have gone (its size, plus half its size per frame since); an
+      implausible jump alone only discounts (to 0.6 at the least: objects do come back
+      elsewhere, e.g. after leaving the frame), but with a doubtful size or colour it tips the
+      balance.
+
+    ``elongation``: (this mask's, the last confident mask's); ``jump``/``elapsed``: pixels
+    from the last confident centre, frames since it.
+    Consistent at ≥ 0.5 (the lost threshold).
+    """
+    if area <= 0 or ref_area <= 0:
+        return 0.0
+
+    def ratio_cue(a: float, b: float, free: float) -> float:
+        if b <= 0:  # nothing to compare with
+            return 1.0
+        if a <= 0:
+            return 0.0
+        r = a / b
+        return float(np.clip(free * min(r, 1.0 / r), 0.0, 1.0))
+
+    size = ratio_cue(area, ref_area, 1.5) * ratio_cue(area, anchor_area, 3.0)
+    shape = ratio_cue(elongation[0], elongation[1], 1.5)
+    colour = float(np.clip((colour_similarity - 0.5) / 0.4, 0.0, 1.0))
+    scale = float(np.sqrt(ref_area))
+    reach = scale * (1.0 + 0.5 * max(elapsed, 0))
+    position = 1.0 if jump <= reach else max(0.6, float(np.exp(-(jump - reach) / (2.0 * reach))))
+    return size * shape * colour * position
+
+
+def elongation(mask: np.ndarray) -> float:
+    """How elongated a mask is: sqrt(largest / smallest eigenvalue of its second central
+    moments) (1 for a disc or a square, 2.5 for a 1 × 2.5 rectangle)."""
+    m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    if m["m00"] <= 0:
+        return 1.0
+    a, b, c = m["mu20"], m["mu02"], m["mu11"]
+    root = float(np.sqrt(4 * c * c + (a - b) ** 2))
+    small = max((a + b - root) / 2, 1e-6 * m["m00"])
+    return max(1.0, float(np.sqrt((a + b + root) / 2 / small)))
 
 
 def redetect_colour(ref_colour: float) -> float:
@@ -826,8 +898,17 @@ class _ObjectState:
     template: np.ndarray | None = None
     ref_colour: float = 0.0
     score: float = 1.0
-    #: frames left during which a re-detected object is not yet trusted
-    probation: int = 0
+    #: re-detected and not yet shown to be the object (see :func:`redetect_consistency`)
+    doubt: bool = False
+    #: consecutive consistent frames since the re-detection
+    trust: int = 0
+    #: long-term model the re-detection is checked against: first-frame size, and where
+    #: (centre x, y at working resolution) and on which frame the object was last confident
+    anchor_area: float = 0.0
+    centre: tuple[float, float] = (0.0, 0.0)
+    seen_at: int = 0
+    #: :func:`elongation` of the last confident mask
+    elongation: float = 1.0
 
 
 @dataclass
@@ -1195,23 +1276,32 @@ class BuiltinSession:
         logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
         mask = _components_touching(logits > 0, placed)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
-        return dataclasses.replace(
-            state, prob=_sigmoid(logits), logits=logits, probation=redetect_probation()
-        )
+        return dataclasses.replace(state, prob=_sigmoid(logits), logits=logits, doubt=True, trust=0)
 
     def _score(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
         """Attach this frame's confidence (see :func:`confidence`) and, on a confident frame,
-        follow the object's size and remember its shape for re-detection."""
+        follow the object's size and remember its shape and position for re-detection. A
+        re-detected object is reported as lost until :func:`redetect_probation` consecutive
+        frames have been consistent with the object before the loss
+        (:func:`redetect_consistency`); an inconsistent frame starts the count again."""
         mask = state.logits > 0
         area = float(np.count_nonzero(mask))
         if area == 0:
             return dataclasses.replace(state, score=0.0)
         mean_colour = float(state.model.llr(frame.bins)[mask].mean())
         score = confidence(area, state.ref_area, mean_colour, state.ref_colour)
-        if state.probation > 0:
-            # a re-detection may have found a look-alike: report it as lost until it has
-            # held for a few frames, so the warning points the user at the jump
-            return dataclasses.replace(state, score=min(score, 0.45), probation=state.probation - 1)
+        ys, xs = np.nonzero(mask)
+        centre = (float(xs.mean()), float(ys.mean()))
+        if state.doubt:
+            consistent = self._consistency(state, frame, mask, area, centre)
+            score = min(score, consistent)
+            trust = state.trust + 1 if score >= confident_score() else 0
+            if trust < redetect_probation():
+                # a re-detection may have found a look-alike: report it as lost until it has
+                # shown itself consistent with the object for a few frames in a row, so the
+                # warning points the user at the jump (and at every frame of a look-alike)
+                return dataclasses.replace(state, score=min(score, 0.45), trust=trust)
+            state = dataclasses.replace(state, doubt=False, trust=0)
         if score < confident_score():
             return dataclasses.replace(state, score=score)
         rate = size_follow_rate()
@@ -1220,6 +1310,32 @@ class BuiltinSession:
             score=score,
             ref_area=(1 - rate) * state.ref_area + rate * area,
             template=mask,
+            centre=centre,
+            seen_at=frame.index,
+            elongation=elongation(mask),
+        )
+
+    def _consistency(
+        self,
+        state: _ObjectState,
+        frame: _WorkFrame,
+        mask: np.ndarray,
+        area: float,
+        centre: tuple[float, float],
+    ) -> float:
+        """:func:`redetect_consistency` of a re-detected mask against the object's state."""
+        bins = self.config.histogram_bins
+        hist = _ColourModel.histogram(frame.bins, mask, bins)
+        similarity = 0.0 if hist is None else float(np.sqrt(hist * state.model.fg).sum())
+        jump = float(np.hypot(centre[0] - state.centre[0], centre[1] - state.centre[1]))
+        return redetect_consistency(
+            area,
+            state.ref_area,
+            state.anchor_area,
+            (elongation(mask), state.elongation),
+            similarity,
+            jump,
+            abs(frame.index - state.seen_at),
         )
 
     def _anchor_state(self, prob: np.ndarray, frame: _WorkFrame) -> _ObjectState:
@@ -1234,6 +1350,8 @@ class BuiltinSession:
         logits = _logit(prob)
         area = float(np.count_nonzero(mask))
         ref_colour = float(model.llr(frame.bins)[mask].mean()) if area else 0.0
+        ys, xs = np.nonzero(mask)
+        centre = (float(xs.mean()), float(ys.mean())) if area else (0.0, 0.0)
         return _ObjectState(
             prob.astype(np.float32),
             model,
@@ -1241,6 +1359,10 @@ class BuiltinSession:
             ref_area=area,
             template=mask if area else None,
             ref_colour=ref_colour,
+            anchor_area=area,
+            centre=centre,
+            seen_at=frame.index,
+            elongation=elongation(mask),
         )
 
     def _update_model(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
