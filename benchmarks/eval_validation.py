@@ -29,17 +29,6 @@ HERE = Path(__file__).resolve().parent
 CONDITIONS = {"clean": None, "tracker-like": "sam2:0.5"}
 
 
-def _parse_options(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -78,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
 
+    from sam2matting.cli import parse_key_values
     from sam2matting.errors import Sam2MattingError
     from sam2matting.eval import bench
     from sam2matting.eval.datasets import open_benchmark
@@ -109,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     benchmark = open_benchmark(out)
     if args.clip:
         benchmark = benchmark.select(args.clip)
-    head_options = _parse_options(args.head_option)
+    head_options = parse_key_values(args.head_option, "--head-option")
     if args.weights:
         head_options["weights"] = args.weights
     summary: dict[str, Any] = {"set": args.set, "head_options": head_options, "conditions": {}}
