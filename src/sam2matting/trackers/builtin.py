@@ -64,7 +64,12 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    frames in a row (:func:`redetect_consistency`: size against the size when lost and on the
    first frame, elongation, colour histogram, distance from where it was last seen), and it
    updates nothing the next re-detection relies on (reference size, shape, position) until
-   then; a look-alike stays reported as lost for as long as it is tracked.
+   then; a look-alike stays reported as lost for as long as it is tracked. A mask that
+   balloons is not trusted either: the reference size grows at most ×1.04 a frame
+   (:func:`max_growth_rate`; an object approaching the camera doubles its area in ~20
+   frames), and growth beyond ×1.5 of the larger of it and the first-frame size costs
+   confidence; a mask that covers much of another, lost object's last trusted mask has most
+   likely swallowed it (:func:`swallow_cue`). Both change the reported confidence only.
 
 Several objects are tracked together with one flow per frame; a pixel belongs to at most one
 object (the largest logit wins; an object anchored by a prompt on this frame wins over tracked
