@@ -735,3 +735,14 @@ def test_a_mask_that_swallows_a_lost_neighbour_is_reported_lost() -> None:
     assert max(scores[i] for i in swallowed) < 0.5
     covered = {i for s in spans for i in range(s.start, s.end + 1)}
     assert set(swallowed) <= covered
+
+
+def test_growth_and_swallow_cues() -> None:
+    from sam2matting.trackers.builtin import confidence, swallow_cue
+
+    assert confidence(1400, 1000, 1.0, 1.0) == 1.0  # ×1.4: free
+    assert confidence(2000, 1000, 1.0, 1.0) < 0.5  # ×2 of the reference: lost
+    # a mask that shrank (reference followed it down) and recovers its first-frame size
+    assert confidence(1000, 500, 1.0, 1.0, anchor_area=1000) == 1.0
+    assert confidence(400, 1000, 1.0, 1.0) < 1.0  # shrinking as before
+    assert swallow_cue(0.05) == 1.0 and swallow_cue(0.25) < 0.5 and swallow_cue(0.5) == 0.0
