@@ -637,3 +637,112 @@ def test_a_part_emerging_from_behind_an_occluder_is_taken_in() -> None:
 
     assert min(ious(regrow=True)) > 0.95
     assert min(ious(regrow=False)[4:]) < 0.85
+
+
+# -- honest confidence when a mask balloons (issue 14: one pixel, one owner) -------------------
+
+
+def _growth_clip(n: int, radius_at) -> tuple[list[np.ndarray], list[np.ndarray]]:  # type: ignore[no-untyped-def]
+    """A red disc drifting right on the textured background, radius ``radius_at(i)``."""
+    h, w = 144, 256
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames, masks = [], []
+    for i in range(n):
+        image = _textured_background(h, w, seed=6)
+        mask = (xx - (90 + i)) ** 2 + (yy - 72) ** 2 <= radius_at(i) ** 2
+        image[mask] = (210, 40, 40)
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks
+
+
+def test_an_object_approaching_the_camera_keeps_its_confidence() -> None:
+    """Area ×2 over 20 frames (radius ×√2), then steady: plausible growth, never flagged."""
+    frames, masks = _growth_clip(26, lambda i: 22 * 2 ** (min(i, 20) / 40))
+    session = build().open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0]))
+    out = list(session.propagate(0))
+    ious = [jaccard(f.objects[1].mask(144, 256), masks[f.index]) for f in out]
+    scores = [f.objects[1].score for f in out]
+    assert min(ious) > 0.85  # the mask does follow the growth
+    assert masks[-1].sum() > 1.9 * masks[0].sum()
+    assert min(scores) >= 0.8
+
+
+def _balloon_scores(frames: list[np.ndarray], prompts: list[MaskPrompt], obj: int):  # type: ignore[no-untyped-def]
+    from sam2matting.lost import LossMonitor
+
+    session = build().open(ArraySource(frames))
+    for p in prompts:
+        session.add_prompt(p)
+    out = list(session.propagate(0))
+    monitor = LossMonitor()
+    for f in out:
+        monitor.update(f.index, {k: t.score for k, t in f.objects.items()})
+    spans = [s for s in monitor.spans() if s.object_id == obj]
+    return out, [f.objects[obj].score for f in out], spans
+
+
+def test_a_mask_ballooning_into_a_region_of_its_colour_is_reported_lost() -> None:
+    """From frame 6 a large red region touches the red square: the mask grows into it (its
+    colours are the object's) far faster than an object approaches the camera, and the
+    frames where it holds more than twice the object are reported lost."""
+    h, w = 144, 256
+    frames, masks = [], []
+    for i in range(24):
+        image = _textured_background(h, w, seed=7)
+        mask = np.zeros((h, w), bool)
+        mask[52:92, 40 + i : 80 + i] = True
+        image[mask] = (210, 40, 40)
+        if i >= 6:
+            image[20:130, 80 + i : 220] = (210, 40, 40)
+        frames.append(image)
+        masks.append(mask)
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(scores[:6]) >= 0.8
+    areas = [int((f.objects[1].mask(h, w)).sum()) for f in out]
+    ballooned = [i for i, a in enumerate(areas) if a > 2 * masks[i].sum()]
+    assert len(ballooned) >= 6  # the mask did balloon: the case the confidence has to catch
+    assert max(scores[i] for i in ballooned) < 0.5
+    covered = {i for s in spans for i in range(s.start, s.end + 1)}
+    assert set(ballooned) <= covered
+
+
+def test_a_mask_that_swallows_a_lost_neighbour_is_reported_lost() -> None:
+    """Object 1 (blue) turns red, the colour of its neighbour object 2, on frame 6: object 1 is
+    lost and object 2's mask takes over its place. Object 2 was at 1.00 before this check;
+    now the frames where it covers much of object 1's last trusted mask are in its lost
+    warning."""
+    h, w = 144, 256
+    frames, first, second = [], [], []
+    for i in range(20):
+        image = _textured_background(h, w, seed=8)
+        m1 = np.zeros((h, w), bool)
+        m1[50:94, 60:104] = True
+        m2 = np.zeros((h, w), bool)
+        m2[50:94, 106:150] = True
+        image[m1] = (40, 60, 210) if i < 6 else (210, 40, 40)
+        image[m2] = (210, 40, 40)
+        frames.append(image)
+        first.append(m1)
+        second.append(m2)
+    prompts = [MaskPrompt(first[0], object_id=1), MaskPrompt(second[0], object_id=2)]
+    out, scores, spans = _balloon_scores(frames, prompts, 2)
+    assert min(scores[:6]) >= 0.8
+    taken = [float((f.objects[2].mask(h, w) & first[0]).sum() / first[0].sum()) for f in out]
+    swallowed = [i for i, t in enumerate(taken) if t > 0.5]
+    assert len(swallowed) >= 5  # it did swallow object 1
+    assert max(scores[i] for i in swallowed) < 0.5
+    covered = {i for s in spans for i in range(s.start, s.end + 1)}
+    assert set(swallowed) <= covered
+
+
+def test_growth_and_swallow_cues() -> None:
+    from sam2matting.trackers.builtin import confidence, swallow_cue
+
+    assert confidence(1400, 1000, 1.0, 1.0) == 1.0  # ×1.4: free
+    assert confidence(2000, 1000, 1.0, 1.0) < 0.5  # ×2 of the reference: lost
+    # a mask that shrank (reference followed it down) and recovers its first-frame size
+    assert confidence(1000, 500, 1.0, 1.0, anchor_area=1000) == 1.0
+    assert confidence(400, 1000, 1.0, 1.0) < 1.0  # shrinking as before
+    assert swallow_cue(0.05) == 1.0 and swallow_cue(0.25) < 0.5 and swallow_cue(0.5) == 0.0

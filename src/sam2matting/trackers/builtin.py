@@ -64,7 +64,12 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    frames in a row (:func:`redetect_consistency`: size against the size when lost and on the
    first frame, elongation, colour histogram, distance from where it was last seen), and it
    updates nothing the next re-detection relies on (reference size, shape, position) until
-   then; a look-alike stays reported as lost for as long as it is tracked.
+   then; a look-alike stays reported as lost for as long as it is tracked. A mask that
+   balloons is not trusted either: the reference size grows at most ×1.04 a frame
+   (:func:`max_growth_rate`; an object approaching the camera doubles its area in ~20
+   frames), and growth beyond ×1.5 of the larger of it and the first-frame size costs
+   confidence; a mask that covers much of another, lost object's last trusted mask has most
+   likely swallowed it (:func:`swallow_cue`). Both change the reported confidence only.
 
 Several objects are tracked together with one flow per frame; a pixel belongs to at most one
 object (the largest logit wins; an object anchored by a prompt on this frame wins over tracked
@@ -307,23 +312,54 @@ def size_follow_rate() -> float:
     return 0.1
 
 
-def confidence(area: float, ref_area: float, mean_colour: float, ref_colour: float) -> float:
+def max_growth_rate() -> float:
+    """Largest factor per frame by which the reference size may grow (it follows the object
+    on confident frames): an object approaching the camera may double its area in 20 frames
+    (×1.035 a frame); a mask that balloons faster than this outgrows its reference and its
+    confidence falls (see :func:`confidence`)."""
+    return 1.04
+
+
+def confidence(
+    area: float,
+    ref_area: float,
+    mean_colour: float,
+    ref_colour: float,
+    anchor_area: float = 0.0,
+) -> float:
     """Confidence ([0, 1]) that a tracked mask still holds its object.
 
-    Two cues, multiplied: size (a mask down to half its reference size, or up to twice it,
-    is normal motion and scale change; a collapse to nothing or a blow-up that swallows the
-    background is not) and colour (the mean colour log-odds inside the mask against the
-    anchor's: a mask drifting onto background loses the object's colours). Below 0.5 the
-    object is reported as lost.
+    Two cues, multiplied: size and colour. Size: a mask down to half its reference size is
+    normal motion and scale change, a collapse to nothing is not; growth is judged against
+    the larger of the reference size (whose growth is capped at :func:`max_growth_rate` a
+    frame) and the first-frame size ``anchor_area`` (a mask that shrank and recovers is not
+    ballooning): up to ×1.5 is free, ×1.875 reads as lost (0.5), ×2.25 and beyond 0 — a mask that
+    swallows a neighbour or a region of its colours grows faster than any object approaches
+    the camera. Colour: the mean colour log-odds inside the mask against the anchor's (a mask
+    drifting onto background loses the object's colours). Below 0.5 the object is reported
+    as lost.
     """
     if area <= 0 or ref_area <= 0:
         return 0.0
     ratio = area / ref_area
-    size = float(np.clip(2.0 * min(ratio, 1.0 / ratio), 0.0, 1.0))
+    shrink = float(np.clip(2.0 * ratio, 0.0, 1.0))
+    growth_ratio = area / max(ref_area, anchor_area)
+    growth = float(np.clip(1.0 - (growth_ratio - 1.5) / 0.75, 0.0, 1.0))
+    size = min(shrink, growth)
     # an anchor whose colours barely differ from its background gives no colour evidence
     informative = ref_colour > 0.25
     colour = float(np.clip(1.5 * mean_colour / ref_colour, 0.0, 1.0)) if informative else 1.0
     return size * colour
+
+
+def swallow_cue(taken: float) -> float:
+    """Confidence factor ([0, 1]) from ``taken``: the largest fraction of another, lost
+    object's last trusted mask that this object's mask now covers (one pixel has one owner,
+    so while both were tracked it covered none of it). A mask that takes in a neighbour's
+    place as the neighbour is lost has most likely swallowed it (two children on a bed, one
+    mask over both): up to 10 % is free (boundaries touch), a quarter reads as lost (0.4),
+    35 % and beyond 0."""
+    return float(np.clip(1.0 - (taken - 0.1) / 0.25, 0.0, 1.0))
 
 
 def redetect_probation() -> int:
@@ -776,6 +812,31 @@ def _regrow(logits: np.ndarray, colour: np.ndarray, reach: int) -> np.ndarray:
     return np.where(added, np.maximum(logits, 1.0), logits).astype(np.float32)
 
 
+def _taken_from_lost(
+    states: dict[int, _ObjectState], previous: dict[int, _ObjectState]
+) -> dict[int, float]:
+    """Object → the largest fraction of another object's last trusted mask (its
+    ``template``) that the object's mask covers now, counting only objects that were lost on
+    the previous frame (see :func:`swallow_cue`)."""
+    lost = [
+        (obj, st.template)
+        for obj, st in previous.items()
+        if st.score < 0.5 and st.template is not None and obj in states
+    ]
+    out: dict[int, float] = {}
+    if not lost:
+        return out
+    for obj, st in states.items():
+        mask = st.logits > 0
+        fractions = [
+            float(np.count_nonzero(mask & tpl)) / max(float(np.count_nonzero(tpl)), 1.0)
+            for other, tpl in lost
+            if other != obj
+        ]
+        out[obj] = max(fractions, default=0.0)
+    return out
+
+
 def _drop_specks(mask: np.ndarray, fraction: float = 0.01) -> np.ndarray:
     """Remove components smaller than ``fraction`` of the largest (GrabCut leaves specks)."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -1125,9 +1186,12 @@ class BuiltinSession:
                 elif stepped is not None:
                     states[obj] = stepped
             self._resolve_overlaps(states, anchored)
+            taken = _taken_from_lost(states, previous)
             for obj, st in states.items():
                 if obj not in anchored:
-                    states[obj] = self._score(self._update_model(st, frame), frame)
+                    states[obj] = self._score(
+                        self._update_model(st, frame), frame, taken.get(obj, 0.0)
+                    )
             cursor = _Cursor(frame, states, step)
             self._cursor = cursor
             yield TrackedFrame(
@@ -1278,8 +1342,9 @@ class BuiltinSession:
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
         return dataclasses.replace(state, prob=_sigmoid(logits), logits=logits, doubt=True, trust=0)
 
-    def _score(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
-        """Attach this frame's confidence (see :func:`confidence`) and, on a confident frame,
+    def _score(self, state: _ObjectState, frame: _WorkFrame, taken: float = 0.0) -> _ObjectState:
+        """Attach this frame's confidence (see :func:`confidence`, times :func:`swallow_cue`
+        of ``taken``) and, on a confident frame,
         follow the object's size and remember its shape and position for re-detection. A
         re-detected object is reported as lost until :func:`redetect_probation` consecutive
         frames have been consistent with the object before the loss
@@ -1289,7 +1354,9 @@ class BuiltinSession:
         if area == 0:
             return dataclasses.replace(state, score=0.0)
         mean_colour = float(state.model.llr(frame.bins)[mask].mean())
-        score = confidence(area, state.ref_area, mean_colour, state.ref_colour)
+        score = confidence(
+            area, state.ref_area, mean_colour, state.ref_colour, state.anchor_area
+        ) * swallow_cue(taken)
         ys, xs = np.nonzero(mask)
         centre = (float(xs.mean()), float(ys.mean()))
         if state.doubt:
@@ -1305,10 +1372,11 @@ class BuiltinSession:
         if score < confident_score():
             return dataclasses.replace(state, score=score)
         rate = size_follow_rate()
+        followed = (1 - rate) * state.ref_area + rate * area
         return dataclasses.replace(
             state,
             score=score,
-            ref_area=(1 - rate) * state.ref_area + rate * area,
+            ref_area=min(followed, max_growth_rate() * state.ref_area),
             template=mask,
             centre=centre,
             seen_at=frame.index,
