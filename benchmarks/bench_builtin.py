@@ -44,17 +44,6 @@ def _box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
     return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
-def _parse_opts(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def run_davis(
     data: Path,
     sequences: list[str] | None,
@@ -342,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "davis").is_dir():
         print(f"skipped: {data / 'davis'} not found (needs ../shared/data)")
         return 0
-    options = _parse_opts(args.opt)
+    from sam2matting.cli import parse_key_values
+
+    options = parse_key_values(args.opt, "--opt")
     parts = args.only or ["davis", "cutouts", "clicks", "speed"]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
