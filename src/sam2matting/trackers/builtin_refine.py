@@ -1,0 +1,94 @@
+"""Per-frame boundary refinement of the built-in tracker's propagation step: a graph cut in
+a band around the re-fitted mask.
+
+Kept apart from :mod:`sam2matting.trackers.builtin` (which owns the session, the first masks
+from prompts and the confidence cues) so each piece is a small function with a known answer
+on synthetic frames. Everything works at the tracker's working resolution.
+
+Why: the re-fit of :mod:`~sam2matting.trackers.builtin` judges colours by the object's
+histograms learnt on its anchor frame. Parts of the object whose colours the anchor did not
+show (its shadowed side as it turns, a part coming into view) score as background there, and
+the warped prior keeps them out frame after frame: on DAVIS ``dog`` the misses grew from 10 %
+to a third of the dog, on pixels whose anchor log-odds were negative (median −1.4). GrabCut
+learns colour mixtures on *this* frame from the mask itself and cuts along this frame's
+edges, so it takes such parts back; its mixtures follow whatever the mask holds, so it is
+allowed to remove pixels only where the anchor's colours agree (:func:`merge_cut`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["graph_cut_band", "merge_cut", "refine_band"]
+
+
+def graph_cut_band(
+    rgb: np.ndarray, mask: np.ndarray, band: int, iterations: int = 1
+) -> np.ndarray | None:
+    """Re-decide the pixels within ``band`` px of a mask's boundary by GrabCut.
+
+    ``rgb``: h×w×3 uint8 frame; ``mask``: h×w bool, the current estimate of the object.
+    Pixels deeper than ``band`` px inside the mask are sure object, farther than ``band`` px
+    outside sure background; in between each pixel's current label is GrabCut's *probable*
+    label. GrabCut fits colour mixtures (5 Gaussians a side) to this frame's pixels so
+    labelled and cuts along image edges. Runs on the crop around the band only (its cost
+    follows the object's size, not the frame's). ``iterations``: GrabCut's re-estimations.
+
+    Returns the new mask (bool, h×w; unchanged farther than ``band`` from the boundary), or
+    None when the mask is empty or one side has no sure pixels (GrabCut needs both).
+    """
+    if band < 1:
+        raise ValueError(f"graph_cut_band: band must be >= 1, got {band}")
+    if not mask.any():
+        return None
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    pad = 2 * band + 2
+    x0, x1 = max(0, int(xs.min()) - pad), min(w, int(xs.max()) + 1 + pad)
+    y0, y1 = max(0, int(ys.min()) - pad), min(h, int(ys.max()) + 1 + pad)
+    crop = mask[y0:y1, x0:x1].astype(np.uint8)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    inner = cv2.erode(crop, disc, borderType=cv2.BORDER_REPLICATE) > 0
+    outer = cv2.dilate(crop, disc) > 0
+    labels = np.full(crop.shape, cv2.GC_BGD, np.uint8)
+    labels[outer] = cv2.GC_PR_BGD
+    labels[crop > 0] = cv2.GC_PR_FGD
+    labels[inner] = cv2.GC_FGD
+    if not (labels == cv2.GC_BGD).any() or not (labels == cv2.GC_FGD).any():
+        return None
+    image = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])  # GrabCut's models are BGR-agnostic
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    cv2.grabCut(image, labels, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    out = np.zeros((h, w), bool)
+    out[y0:y1, x0:x1] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    return out
+
+
+def merge_cut(before: np.ndarray, cut: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """The mask after a graph cut, with removals confirmed by the object's anchor colours.
+
+    ``before``: the mask the cut started from, ``cut``: the cut's mask (both h×w bool);
+    ``colour``: h×w log-odds of the object's anchor colour model (> 0 = object's colours).
+    Pixels the cut adds are kept (the parts the anchor's colours miss are what the cut is
+    for); pixels it removes are removed only where ``colour`` < 0. This frame's mixtures
+    are learnt from the mask itself, so on their own they drift with it: tried with both
+    directions free, the DAVIS tuning sequences lost 0.04 J&F (libby lost the dog for good),
+    with both confirmed by the anchor colours the cut gained 0.01, with additions free 0.02.
+    """
+    removed = before & ~cut
+    return (before & ~(removed & (colour < 0))) | (cut & ~before)
+
+
+def refine_band(rgb: np.ndarray, logits: np.ndarray, colour: np.ndarray, band: int) -> np.ndarray:
+    """Logits (float32, h×w) after :func:`graph_cut_band` and :func:`merge_cut`: at least +1
+    on the merged mask, at most −1 off it (the cut has decided these pixels; a pixel the cut
+    confirms is no longer a near-tie). ``logits``: h×w float32 (> 0 = object); ``colour``:
+    the anchor colour log-odds; ``band``: px, see :func:`graph_cut_band`."""
+    before = logits > 0
+    cut = graph_cut_band(rgb, before, band)
+    if cut is None:
+        return logits
+    after = merge_cut(before, cut, colour)
+    return np.where(after, np.maximum(logits, 1.0), np.minimum(logits, -1.0)).astype(np.float32)
