@@ -63,6 +63,9 @@ def test_graph_cut_needs_a_mask_and_sure_pixels_on_both_sides() -> None:
     image, truth = _red_disc_on_green()
     assert graph_cut_band(image, np.zeros_like(truth), band=3) is None
     assert graph_cut_band(image, np.ones_like(truth), band=3) is None  # no background
+    speck = np.zeros_like(truth)
+    speck[40, 50] = True  # one pixel: no sure object pixels after the erosion
+    assert graph_cut_band(image, speck, band=1) is None
     with pytest.raises(ValueError, match="band"):
         graph_cut_band(image, truth, band=0)
 

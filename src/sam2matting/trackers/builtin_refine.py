@@ -44,7 +44,7 @@ def graph_cut_band(
     follows the object's size, not the frame's). ``iterations``: GrabCut's re-estimations.
 
     Returns the new mask (bool, h×w; unchanged farther than ``band`` from the boundary), or
-    None when the mask is empty or one side has no sure pixels (GrabCut needs both).
+    None when the mask is empty or one side has too few pixels for GrabCut's colour models.
     """
     if band < 1:
         raise ValueError(f"graph_cut_band: band must be >= 1, got {band}")
@@ -65,14 +65,24 @@ def graph_cut_band(
     labels[inner] = cv2.GC_FGD
     if not (labels == cv2.GC_BGD).any() or not (labels == cv2.GC_FGD).any():
         return None
-    image = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])  # GrabCut's models are BGR-agnostic
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     # GrabCut seeds its colour mixtures with k-means on OpenCV's global RNG: fix it, so a
     # frame's result does not depend on what ran before (a resumed run equals a full one:
     # tests/test_trackers_builtin.py::test_continuing_or_restarting_gives_the_same_frames)
     cv2.setRNGSeed(0)
-    cv2.grabCut(image, labels, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    try:
+        cv2.grabCut(
+            np.ascontiguousarray(rgb[y0:y1, x0:x1]),  # channel order does not matter to it
+            labels,
+            (0, 0, 1, 1),  # the rectangle is ignored with GC_INIT_WITH_MASK
+            bgd,
+            fgd,
+            iterations,
+            cv2.GC_INIT_WITH_MASK,
+        )
+    except cv2.error:  # too few pixels on a side for its colour mixtures
+        return None
     out = np.zeros((h, w), bool)
     out[y0:y1, x0:x1] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
     return out
