@@ -174,9 +174,9 @@ class BuiltinTrackerConfig:
     (see :func:`_regrow`). On: 0.660 vs 0.631 J&F on the DAVIS tuning sequences.
     ``graph_cut_band``: width (px at the working resolution) of the band around the re-fitted
     mask that a GrabCut on the frame re-decides, removals confirmed by the object's colours
-    (see :mod:`~sam2matting.trackers.builtin_refine`); 0 = off. 3: 0.687 vs 0.660 J&F on the
+    (see :mod:`~sam2matting.trackers.builtin_refine`); 0 = off. 3: 0.685 vs 0.660 J&F on the
     DAVIS tuning sequences (with additions unconstrained, 2: 0.669, 3: 0.681, 4: 0.678), at
-    ~1.3× the CPU time per frame.
+    1.05–1.4× the CPU time per frame (the cut runs on the crop around the object).
     """
 
     max_side: int = 512

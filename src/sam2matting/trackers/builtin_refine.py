@@ -25,9 +25,10 @@ __all__ = ["cut_addition_floor", "graph_cut_band", "merge_cut", "refine_band"]
 
 def cut_addition_floor() -> float:
     """Anchor colour log-odds (the cap is 4) at or below which :func:`merge_cut` refuses a
-    pixel the graph cut adds: colours the anchor saw (nearly) only in the background. 3.5
-    on the DAVIS tuning sequences (J&F 0.687; 2: 0.682, 3: 0.685, 3.99: 0.686, no floor:
-    0.681, the difference on kite-surf: 0.563 vs 0.579)."""
+    pixel the graph cut adds: colours the anchor saw (nearly) only in the background. DAVIS
+    tuning sequences, J&F: no floor 0.681 (kite-surf 0.563: the cut took in background), 2:
+    0.682, 3: 0.685, 3.5: 0.685, 3.99: 0.686 (kite-surf 0.579); 3.5 is the middle of the
+    plateau."""
     return 3.5
 
 
@@ -99,7 +100,7 @@ def merge_cut(before: np.ndarray, cut: np.ndarray, colour: np.ndarray) -> np.nda
     ``colour`` < 0. This frame's mixtures are learnt from the mask itself, so on their own
     they drift with it. On the DAVIS tuning sequences (J&F, 0.660 without the cut): both
     directions free 0.620 (libby lost the dog for good), both confirmed by the anchor's
-    colours (> 0 to add, < 0 to remove) 0.672, additions free 0.681, this rule 0.687.
+    colours (> 0 to add, < 0 to remove) 0.672, additions free 0.681, this rule 0.685.
     """
     removed = before & ~cut
     added = cut & ~before & (colour > -cut_addition_floor())
