@@ -116,7 +116,7 @@ from ..types import (
     validate_prompt,
 )
 from .base import propagation_end
-from .builtin_refine import refine_band
+from .builtin_refine import band_pixels, refine_band
 
 if TYPE_CHECKING:
     from ..io.readers import FrameSource
@@ -172,7 +172,8 @@ class BuiltinTrackerConfig:
     ``motion_strength``: weight of the object-vs-background motion evidence (0 = off).
     ``regrow``: take clearly object-coloured pixels next to the mask back into it each frame
     (see :func:`_regrow`). On: 0.660 vs 0.631 J&F on the DAVIS tuning sequences.
-    ``graph_cut_band``: width (px at the working resolution) of the band around the re-fitted
+    ``graph_cut_band``: width (px at a 512-px working resolution, scaled with it, see
+    :func:`~.builtin_refine.band_pixels`) of the band around the re-fitted
     mask that a GrabCut on the frame re-decides, removals confirmed by the object's colours
     (see :mod:`~sam2matting.trackers.builtin_refine`); 0 = off. 3: 0.685 vs 0.660 J&F on the
     DAVIS tuning sequences (with additions unconstrained, 2: 0.669, 3: 0.681, 4: 0.678), at
@@ -1315,7 +1316,8 @@ class BuiltinSession:
         if cfg.regrow and colour is not None:
             logits = _regrow(logits, colour, regrow_reach(self._work_w, self._work_h))
         if cfg.graph_cut_band > 0 and colour is not None:
-            logits = refine_band(frame.rgb, logits, colour, cfg.graph_cut_band)
+            band = band_pixels(cfg.graph_cut_band, self._work_w, self._work_h)
+            logits = refine_band(frame.rgb, logits, colour, band)
         mask = _components_touching(logits > 0, predicted)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
         stepped = dataclasses.replace(state, prob=_sigmoid(logits), logits=logits)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["cut_addition_floor", "graph_cut_band", "merge_cut", "refine_band"]
+__all__ = ["band_pixels", "cut_addition_floor", "graph_cut_band", "merge_cut", "refine_band"]
 
 
 def cut_addition_floor() -> float:
@@ -30,6 +30,15 @@ def cut_addition_floor() -> float:
     0.682, 3: 0.685, 3.5: 0.685, 3.99: 0.686 (kite-surf 0.579); 3.5 is the middle of the
     plateau."""
     return 3.5
+
+
+def band_pixels(band: int, work_w: int, work_h: int) -> int:
+    """The graph cut's band in pixels at a working resolution of ``work_w`` × ``work_h``:
+    ``band`` is set for a 512-px long side and scales with it (like the re-growing reach),
+    at least 1 px; 0 stays 0 (off)."""
+    if band <= 0:
+        return 0
+    return max(1, round(band * max(work_w, work_h) / 512))
 
 
 def graph_cut_band(
