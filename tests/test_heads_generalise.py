@@ -16,6 +16,7 @@ import torch
 from sam2matting.degrade import degrade_mask, parse_degradations
 from sam2matting.eval.validation import (
     CATEGORIES,
+    ValidationClip,
     build_validation,
     make_cutout,
     spider_web_cutout,
@@ -66,9 +67,15 @@ def test_validation_clips_cover_every_category_and_never_training_sources() -> N
     # the tuning clips are the opposite: training cutouts (some made opaque) and the training
     # generator's synthetic kinds only, disjoint names
     tuning = tuning_clips()
-    assert all(t.source.startswith(("train:", "synth:", "trainhard:")) for t in tuning)
-    assert {t.source.split(":")[0] for t in tuning} == {"train", "synth", "trainhard"}
+    assert all(t.source.startswith(("train:", "synth:", "trainhard:", "davis:")) for t in tuning)
+    assert {t.source.split(":")[0] for t in tuning} == {"train", "synth", "trainhard", "davis"}
     assert not {t.source.split(":")[1] for t in tuning} & set(DEV_FOREGROUNDS)
+    # DAVIS silhouettes: the tuning clips' sequences are never validation's foregrounds
+    def davis_sequences(rows: list[ValidationClip]) -> set[str]:
+        return {r.source.split(":")[1] for r in rows if r.source.startswith("davis:")}
+
+    assert davis_sequences(tuning) == {"libby", "kite-surf"}
+    assert not davis_sequences(tuning) & davis_sequences(clips)
 
 
 def test_spider_web_is_thin_soft_and_has_an_opaque_hub() -> None:

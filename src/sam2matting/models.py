@@ -199,6 +199,7 @@ def build_official(
     # colour-line refinement unless asked for
     head_opts.setdefault("temporal", 0.0)
     head_opts.setdefault("edge_radius", 0)
+    head_opts.setdefault("arbiter", False)
     label = preset.name if preset is not None else "path"
     tracker = build_from_state_dict(
         label,

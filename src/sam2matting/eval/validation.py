@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..io.cutouts import _cut_edges
+from ..io.cutouts import _cut_edges, smooth_silhouette
 from .synth import (
     DEV_FOREGROUNDS,
     DIFFICULTIES,
@@ -92,17 +92,6 @@ class ValidationClip:
     source: str
 
 
-def _smooth_silhouette(mask: np.ndarray, supersample: int = 4, sigma: float = 1.2) -> np.ndarray:
-    """Exact anti-aliased alpha of a binary silhouette: smoothed (sigma in pixels) at
-    ``supersample``× to remove the annotation's staircase, thresholded, area-averaged back."""
-    h, w = mask.shape
-    s = supersample
-    big = cv2.resize(mask.astype(np.float32), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
-    big = cv2.GaussianBlur(big, (0, 0), sigma * s)
-    hard = (big > 0.5).astype(np.float32)
-    return cv2.resize(hard, (w, h), interpolation=cv2.INTER_AREA)
-
-
 def _fbm(rng: np.random.Generator, h: int, w: int, base: int) -> np.ndarray:
     """Smooth noise in [0, 1] (a few octaves of upsampled uniform noise)."""
     out = np.zeros((h, w), np.float32)
@@ -144,7 +133,7 @@ def davis_silhouette_cutout(
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     mask = labels == biggest
     rng = np.random.default_rng([seed, frame, len(sequence)])
-    alpha = _smooth_silhouette(mask)
+    alpha = smooth_silhouette(mask)
     premult = rgb * alpha[..., None]
     if variant == "glass":
         inner = cv2.erode(
@@ -176,10 +165,10 @@ def davis_silhouette_cutout(
 
 def opaque_cutout(cutout: Cutout) -> Cutout:
     """``cutout`` made a hard-edged object: its alpha > 0.5 as an exact anti-aliased silhouette
-    (:func:`_smooth_silhouette`), its own colours (premultiplied by the new alpha)."""
+    (:func:`smooth_silhouette`), its own colours (premultiplied by the new alpha)."""
     alpha = np.asarray(cutout.alpha, np.float32)
     fg = np.clip(cutout.premultiplied / np.maximum(alpha, 1e-3)[..., None], 0.0, 1.0)
-    hard = _smooth_silhouette(alpha > 0.5)
+    hard = smooth_silhouette(alpha > 0.5)
     return Cutout(f"{cutout.name}-opaque", fg * hard[..., None], hard, dict(cutout.cut_edges))
 
 
@@ -298,6 +287,10 @@ def tuning_clips(seed: int = 0, frames: int = 20) -> list[ValidationClip]:
         ("hard", "trainhard:p3m_p_818e689d", "videos/04_coffee.mp4", "medium"),
         ("hard", "trainhard:am2k_sample13", "videos/02_cups.mp4", "easy"),
         ("hard", "trainhard:p3m_p_bac3c1ff", "videos/03_blocks.mp4", "medium"),
+        # DAVIS silhouettes as validation's hard edges are made (the frame's own colour at the
+        # edge), from the tuning-split sequences only (validation's come from the others)
+        ("hard", "davis:libby:10:hard", "videos/02_cups.mp4", "medium"),
+        ("hard", "davis:kite-surf:0:hard", "videos/04_coffee.mp4", "easy"),
     ]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4711]))
     out = []

@@ -20,12 +20,14 @@ frame's or the object's area.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 
 from .classical import guided_filter
 
-__all__ = ["colour_line_refine"]
+__all__ = ["colour_line_refine", "outline_crops"]
 
 
 def _outline_pixels(alpha: np.ndarray) -> np.ndarray:
@@ -40,11 +42,27 @@ def _outline_pixels(alpha: np.ndarray) -> np.ndarray:
     return mark
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of the runs of True in a 1-D bool array."""
-    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+def outline_crops(
+    mark: np.ndarray, block: int, reach: int
+) -> Iterator[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """Crops covering every True pixel of ``mark`` (H×W bool): per row of ``block``-px blocks,
+    each run of blocks holding a marked pixel as one core ``(y0, y1, x0, x1)`` with its context
+    ``(cy0, cy1, cx0, cx1)`` grown by ``reach`` px (clipped to the frame)."""
+    h, w = mark.shape
+    nby, nbx = -(-h // block), -(-w // block)
+    padded = np.zeros((nby * block, nbx * block), bool)
+    padded[:h, :w] = mark
+    blocks = np.asarray(padded.reshape(nby, block, nbx, block).any(axis=(1, 3)))
+    for by in range(nby):
+        y0, y1 = by * block, min(h, (by + 1) * block)
+        row = np.concatenate([[False], blocks[by], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(row))
+        for bx0, bx1 in zip(edges[::2], edges[1::2], strict=True):
+            x0, x1 = int(bx0) * block, min(w, int(bx1) * block)
+            yield (
+                (y0, y1, x0, x1),
+                (max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)),
+            )
 
 
 def colour_line_refine(
@@ -61,30 +79,20 @@ def colour_line_refine(
         return alpha
     if eps <= 0:
         raise ValueError(f"colour-line eps must be > 0, got {eps}")
-    h, w = alpha.shape
     reach = 2 * radius + 1
     mark = _outline_pixels(alpha)
     if not mark.any():
         return alpha
     # a pixel changes only if an outline pixel lies within 2·radius of it
     mark = cv2.dilate(mark.astype(np.uint8), np.ones((2 * reach - 1, 2 * reach - 1), np.uint8))
-    nby, nbx = -(-h // block), -(-w // block)
-    padded = np.zeros((nby * block, nbx * block), np.uint8)
-    padded[:h, :w] = mark
-    blocks: np.ndarray = np.asarray(padded.reshape(nby, block, nbx, block).any(axis=(1, 3)))
     out = alpha.copy()
     scale = np.float32(1.0 / 255.0)
-    for by in range(nby):
-        y0, y1 = by * block, min(h, (by + 1) * block)
-        cy0, cy1 = max(0, y0 - reach), min(h, y1 + reach)
-        for bx0, bx1 in _runs(blocks[by]):
-            x0, x1 = bx0 * block, min(w, bx1 * block)
-            cx0, cx1 = max(0, x0 - reach), min(w, x1 + reach)
-            crop = alpha[cy0:cy1, cx0:cx1]
-            guide = image[cy0:cy1, cx0:cx1].astype(np.float32) * scale
-            refined = guided_filter(guide, crop, int(radius), float(eps))
-            # a degenerate window (float32 cancellation in the 3×3 solve) keeps the input
-            refined = np.where(np.isfinite(refined), refined, crop)
-            core = refined[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
-            out[y0:y1, x0:x1] = np.clip(core, 0.0, 1.0)
+    for (y0, y1, x0, x1), (cy0, cy1, cx0, cx1) in outline_crops(mark > 0, block, reach):
+        crop = alpha[cy0:cy1, cx0:cx1]
+        guide = image[cy0:cy1, cx0:cx1].astype(np.float32) * scale
+        refined = guided_filter(guide, crop, int(radius), float(eps))
+        # a degenerate window (float32 cancellation in the 3×3 solve) keeps the input
+        refined = np.where(np.isfinite(refined), refined, crop)
+        core = refined[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+        out[y0:y1, x0:x1] = np.clip(core, 0.0, 1.0)
     return out

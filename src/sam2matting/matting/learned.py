@@ -53,6 +53,7 @@ from ..bridge.trimap import morphological_trimap, pseudo_trimap
 from ..errors import InputError, Sam2MattingError
 from ..preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ..types import ObjectTrack, check_rgb_frame
+from .arbiter import EdgeArbiter, arbitrate, load_arbiter
 from .classical import band_alpha
 from .edge_refine import colour_line_refine
 from .encoders import CompactEncoder, EncoderConfig, normalize_rgb, tap_tracker_features
@@ -401,6 +402,10 @@ class LearnedMattingConfig:
     the lowest MAD under both mask conditions (clean MAD 8.02 → 7.81, Grad 0.44 → 0.40, dtSSD
     2.08 → 1.79; tracker-like 8.30 → 8.10, 0.55 → 0.49, 2.45 → 2.12); radius ≥ 3 blurred fur,
     eps 1e-5 is numerically unstable in float32.
+    ``arbiter``: the edge arbiter (:mod:`.arbiter`, needs ``edge_radius`` > 0) chooses per
+    outline pixel between the refined learned matte and the tracker's mask refined the same
+    way, so an outline the mask already has right stays a one-pixel edge; ``arbiter_weights``:
+    its weights file (default: the shipped one). Off for official checkpoints.
     """
 
     weights: str | None = "default"
@@ -425,6 +430,8 @@ class LearnedMattingConfig:
     temporal: float = 0.5
     edge_radius: int = 2
     edge_eps: float = 1e-4
+    arbiter: bool = True
+    arbiter_weights: str | None = None
 
 
 def _binary_mask(track: ObjectTrack, height: int, width: int) -> np.ndarray:
@@ -471,6 +478,9 @@ class LearnedMatting:
                 f"edge_radius must be >= 0 and edge_eps > 0, got {self.config.edge_radius} / "
                 f"{self.config.edge_eps}"
             )
+        self.arbiter: EdgeArbiter | None = None
+        if self.config.arbiter and self.config.edge_radius > 0 and not net.config.official:
+            self.arbiter = load_arbiter(self.config.arbiter_weights, self.device)
         to = self.config.tensor_ops
         self.tensor_ops = self.device.type != "cpu" if to is None else bool(to)
         #: seconds per stage for the last call (bridge+heads, refine, …), for benchmarks
@@ -560,6 +570,14 @@ class LearnedMatting:
             r, eps = int(self.config.edge_radius), float(self.config.edge_eps)
             out = {oid: colour_line_refine(image, a, r, eps) for oid, a in out.items()}
             self.last_timings["edges"] = time.perf_counter() - t0
+            if self.arbiter is not None:
+                t0 = time.perf_counter()
+                h, w = image.shape[:2]
+                for oid, a in out.items():
+                    mask = _binary_mask(tracks[oid], h, w)
+                    crisp = colour_line_refine(image, mask, r, eps)
+                    out[oid] = arbitrate(self.arbiter, image, a, crisp, mask)
+                self.last_timings["arbiter"] = time.perf_counter() - t0
         if self.config.temporal > 0:  # on the host: flow and the blend are OpenCV work
             t0 = time.perf_counter()
             out = {oid: self.temporal(oid, frame_index, image, a) for oid, a in out.items()}

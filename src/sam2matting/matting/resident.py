@@ -45,6 +45,7 @@ from ..bridge.trimap import pseudo_trimap
 from ..errors import InputError
 from ..preprocess import IMAGENET_MEAN, IMAGENET_STD
 from ..types import ObjectTrack, check_rgb_frame
+from .arbiter import arbiter_inputs
 from .device_ops import band_alpha, bounding_box, dilate, erode, guided_filter, resize
 from .encoders import tap_tracker_features
 from .heads import resize_to
@@ -60,6 +61,7 @@ class LearnedStage(Protocol):
     config: Any
     device: torch.device
     temporal: Any
+    arbiter: Any
     last_timings: dict[str, float]
     last_transfers: dict[str, int]
     last_coverage: float
@@ -518,10 +520,23 @@ def _frame(
     if cfg.edge_radius > 0:  # colour-line refinement (matting/edge_refine.py), whole frame
         t5 = time.perf_counter()
         guide = image_t.expand(alpha.shape[0], -1, -1, -1)
-        refined = guided_filter(guide, alpha[:, None], int(cfg.edge_radius), float(cfg.edge_eps))
-        refined = torch.where(torch.isfinite(refined), refined, alpha[:, None])
-        alpha = refined[:, 0].clamp_(0.0, 1.0)
+        r, eps = int(cfg.edge_radius), float(cfg.edge_eps)
+
+        def colour_lines(a: torch.Tensor) -> torch.Tensor:
+            refined = guided_filter(guide, a[:, None], r, eps)
+            refined = torch.where(torch.isfinite(refined), refined, a[:, None])
+            return refined[:, 0].clamp_(0.0, 1.0)
+
+        alpha = colour_lines(alpha)
         timings["edges"] = time.perf_counter() - t5
+        arbiter = stage.arbiter
+        if arbiter is not None:  # the edge arbiter (matting/arbiter.py), whole frame
+            t6 = time.perf_counter()
+            known = (logits.at((h, w), keep)[:, 0] > 0).float()
+            crisp = colour_lines(known)
+            x = arbiter_inputs(guide, alpha[:, None], crisp[:, None], known[:, None])
+            alpha = arbiter.blend(x)[:, 0].float().clamp_(0.0, 1.0)
+            timings["arbiter"] = time.perf_counter() - t6
     if b == b_all:
         return alpha
     out = torch.zeros((b_all, h, w), device=dev)
