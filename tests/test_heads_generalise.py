@@ -70,6 +70,7 @@ def test_validation_clips_cover_every_category_and_never_training_sources() -> N
     assert all(t.source.startswith(("train:", "synth:", "trainhard:", "davis:")) for t in tuning)
     assert {t.source.split(":")[0] for t in tuning} == {"train", "synth", "trainhard", "davis"}
     assert not {t.source.split(":")[1] for t in tuning} & set(DEV_FOREGROUNDS)
+
     # DAVIS silhouettes: the tuning clips' sequences are never validation's foregrounds
     def davis_sequences(rows: list[ValidationClip]) -> set[str]:
         return {r.source.split(":")[1] for r in rows if r.source.startswith("davis:")}

@@ -62,6 +62,7 @@ class EdgeArbiter(nn.Module):
         last = self.net[-1]
         assert isinstance(last, nn.Conv2d)
         nn.init.zeros_(last.weight)
+        assert last.bias is not None
         nn.init.constant_(last.bias, 3.0)  # untrained: w ≈ 0.95, i.e. the learned matte
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

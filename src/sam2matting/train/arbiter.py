@@ -173,7 +173,9 @@ def _windows(
     usable = [i for i, c in enumerate(centres) if len(c)]
     if not usable:
         raise InputError("no training sample has pixels where the two mattes differ")
-    xs, gts, ws = [], [], []
+    xs: list[torch.Tensor] = []
+    gts: list[torch.Tensor] = []
+    ws: list[torch.Tensor] = []
     while len(xs) < count:
         i = usable[int(rng.integers(0, len(usable)))]
         s, cy_cx = samples[i], centres[i]
@@ -301,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         samples = make_samples(sampler, stage, cfg, progress=not args.quiet)
         args.out.mkdir(parents=True, exist_ok=True)
         tmp_cache = cache.with_suffix(".tmp.npz")
-        np.savez(tmp_cache, **{f"{i}_{k}": v for i, s in enumerate(samples) for k, v in s.items()})
+        arrays: dict[str, Any] = {
+            f"{i}_{k}": v for i, s in enumerate(samples) for k, v in s.items()
+        }
+        np.savez(tmp_cache, **arrays)
         tmp_cache.replace(cache)
     t1 = time.time()
     net, curve = train_arbiter(samples, cfg, progress=not args.quiet)
