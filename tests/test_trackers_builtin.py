@@ -346,7 +346,12 @@ def test_box_finds_an_object_that_does_not_fill_its_box() -> None:
 
 
 def test_box_fit_score_prefers_the_object_to_the_box() -> None:
-    from sam2matting.trackers.builtin_init import box_fit_score, gradient_magnitude as _gradient_magnitude
+    from sam2matting.trackers.builtin_init import (
+        box_fit_score,
+    )
+    from sam2matting.trackers.builtin_init import (
+        gradient_magnitude as _gradient_magnitude,
+    )
 
     h, w = 100, 100
     gray = np.full((h, w), 100, np.uint8)
@@ -444,7 +449,12 @@ def test_a_click_grows_to_the_whole_object_under_it(monkeypatch) -> None:
 
 
 def test_click_fit_score_prefers_the_whole_object() -> None:
-    from sam2matting.trackers.builtin_init import click_fit_score, gradient_magnitude as _gradient_magnitude
+    from sam2matting.trackers.builtin_init import (
+        click_fit_score,
+    )
+    from sam2matting.trackers.builtin_init import (
+        gradient_magnitude as _gradient_magnitude,
+    )
 
     image, truth = _patched_animal()
     import cv2

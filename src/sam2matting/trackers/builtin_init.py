@@ -135,14 +135,16 @@ def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     """How well a candidate mask fits a box prompt (higher is better; −inf when empty).
 
     A box drawn around an object touches it on all four sides, so the mask's own bounding box
-    should match it (IoU of the two boxes, weight 0.25); an object's outline follows image
-    edges — log of the mean gradient on the outline inside the box over the box's mean
-    gradient (weight 0.5), and the share of outline pixels above the box's 75th gradient
-    percentile (weight 1); a mask covering more than 90 % of the box is the box, not the
-    object. The edge terms are not capped (the first score capped the contrast at 3×, where
-    nearly every hypothesis sat, so the box's straight sides through sky or water went
-    unnoticed). Weights chosen on the tuning images (training-split matting cutouts, DAVIS dog
-    / kite-surf / libby) by mean first-frame J; see ``benchmarks/results/builtin_tracker_init.md``.
+    should match it (IoU of the two boxes); an object's outline follows image edges — log of
+    the mean gradient on the outline inside the box over the box's mean gradient, and the
+    share of outline pixels above the box's 75th gradient percentile; weight 1 each. A mask
+    covering more than 90 % of the box is the box, not the object. The edge terms are not
+    capped (the first score capped the contrast at 3×, where nearly every hypothesis sat, so
+    a mask whose outline ran along the box's sides through sky or water went unnoticed).
+    Weights chosen on the tuning images (training-split matting cutouts, DAVIS dog /
+    kite-surf / libby first frames, and the same cutouts pasted small into wide frames,
+    the two sets weighed equally) by mean first-frame J; see
+    ``benchmarks/results/builtin_tracker_init.md``.
     """
     x0, y0, x1, y1 = box
     if not mask.any() or x1 <= x0 or y1 <= y0:
@@ -164,7 +166,7 @@ def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
         support = float((on_outline > np.percentile(in_box, 75)).mean())
     else:
         contrast, support = 0.0, 0.0
-    return 0.25 * tight + 0.5 * contrast + support - 2.0 * max(0.0, fill - 0.9)
+    return tight + contrast + support - 2.0 * max(0.0, fill - 0.9)
 
 
 def segment_box(
