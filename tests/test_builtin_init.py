@@ -159,3 +159,28 @@ def test_box_fit_score_prefers_edges_to_the_box() -> None:
 @pytest.mark.parametrize("fraction", [0.02, 0.32])
 def test_click_seed_fractions_span_small_and_large(fraction: float) -> None:
     assert fraction in builtin_init.click_seed_fractions()
+
+
+def _davis_first_frame(root, name: str):
+    from sam2matting.eval.datasets import read_davis
+
+    clip = next(iter(read_davis(root / "davis", [name])))
+    with clip.source() as src:
+        image = next(im for _, im in src.iter_frames(0, 1))
+    return image, clip.read_ground_truth(0)[1][1]
+
+
+@pytest.mark.shared_data
+def test_davis_first_masks_from_a_box_and_a_click(shared_data) -> None:
+    """The failures this module was rewritten for: kite-surf from its bounding box (the water
+    in the box was taken, J 0.10) and blackswan from one interior click (the background around
+    the swan, J 0.48)."""
+    image, truth = _davis_first_frame(shared_data, "kite-surf")
+    ys, xs = np.nonzero(truth)
+    box = Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+    assert jaccard(_first_mask(image, box), truth) > 0.5
+    image, truth = _davis_first_frame(shared_data, "blackswan")
+    dist = cv2.distanceTransform(np.pad(truth.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    click = Points(((float(x) + 0.5, float(y) + 0.5),), (1,))
+    assert jaccard(_first_mask(image, click), truth) > 0.8
