@@ -30,13 +30,94 @@ HERE = Path(__file__).resolve().parent
 TUNE = ("dog", "kite-surf", "libby")
 
 
-def click_tuning(name: str) -> bool:
-    """Whether a click-benchmark image is one the click score was tuned on: the AM-2k and GFM
-    cutouts and the DAVIS tuning sequences' first frames (P3M portraits and the other DAVIS
-    first frames are held out)."""
+def tuning_image(name: str) -> bool:
+    """Whether a first-frame benchmark image belongs to the tuning split: the DAVIS tuning
+    sequences' first frames and the training-split matting cutouts (with their small-object
+    composites, ``small/<cutout>``); the other DAVIS sequences and the cutouts the dev benchmark
+    keeps (``DEV_FOREGROUNDS``) are held out. (Before issue 14's first-mask round the click
+    score was tuned on the AM-2k and GFM cutouts and held out P3M: see CHANGELOG.)"""
+    from sam2matting.io.cutouts import DEV_FOREGROUNDS
+
     if name.startswith("davis/"):
         return name.removeprefix("davis/") in TUNE
-    return name.startswith(("am2k_", "gfm_"))
+    return name.removeprefix("small/") not in DEV_FOREGROUNDS
+
+
+def small_objects(
+    data: Path, height_share: float = 0.3, size: tuple[int, int] = (854, 480)
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Small objects in wide frames: each matting cutout, scaled so its subject is
+    ``height_share`` of the frame's height, pasted (alpha-blended) into a ``size`` frame made
+    from the photo of the next cutout of the same split (tuning / held-out), at a position drawn
+    from a generator seeded by its index (on the bottom edge when the subject is cut off at its
+    photo's bottom). Returns (``small/<cutout>``, RGB uint8, truth = alpha > 0.5)."""
+    import cv2
+
+    from sam2matting.eval.datasets import read_alpha
+    from sam2matting.io.readers import _load_image
+
+    width, height = size
+    names = sorted(p.name for p in (data / "matting").iterdir() if (p / "alpha.png").is_file())
+    out: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for split in (True, False):
+        group = [n for n in names if tuning_image(n) == split]
+        photos = {
+            n: _load_image(next(p for p in (data / "matting" / n).iterdir() if p.stem == "image"))
+            for n in group
+        }
+        for i, name in enumerate(group):
+            photo = photos[name].astype(np.float32)
+            alpha = read_alpha(data / "matting" / name / "alpha.png")
+            if alpha.shape != photo.shape[:2]:
+                continue
+            bg = photos[group[(i + 1) % len(group)]]
+            k = max(width / bg.shape[1], height / bg.shape[0])
+            bg_size = (int(np.ceil(bg.shape[1] * k)), int(np.ceil(bg.shape[0] * k)))
+            frame = cv2.resize(bg, bg_size, interpolation=cv2.INTER_AREA)[:height, :width]
+            frame = frame.astype(np.float32)
+            ys = np.flatnonzero((alpha > 0.05).any(axis=1))
+            xs = np.flatnonzero((alpha > 0.05).any(axis=0))
+            y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+            k = height_share * height / (y1 - y0)
+            k = min(k, 0.9 * width / (x1 - x0))
+            tw, th = max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))
+            fg = cv2.resize(photo[y0:y1, x0:x1], (tw, th), interpolation=cv2.INTER_AREA)
+            al = cv2.resize(alpha[y0:y1, x0:x1], (tw, th), interpolation=cv2.INTER_AREA)[..., None]
+            rng = np.random.default_rng(i)
+            px = int(rng.integers(0, width - tw + 1))
+            py = height - th if y1 >= alpha.shape[0] - 1 else int(rng.integers(0, height - th + 1))
+            region = frame[py : py + th, px : px + tw]
+            frame[py : py + th, px : px + tw] = fg * al + region * (1 - al)
+            truth = np.zeros((height, width), bool)
+            truth[py : py + th, px : px + tw] = al[..., 0] > 0.5
+            image = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+            out.append((f"small/{name}", image, truth))
+    return out
+
+
+def run_small(data: Path, options: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """First-frame J from a box and from one click on :func:`small_objects`."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import Box, Points
+
+    out: dict[str, dict[str, float]] = {"box": {}, "click": {}}
+    for name, image, truth in small_objects(data):
+        for mode, prompt in (
+            ("box", Box(*_box_of(truth), frame=0, object_id=1)),
+            ("click", Points((interior_point(truth),), (1,), frame=0, object_id=1)),
+        ):
+            session = build(**options).open(ArraySource([image]))
+            session.add_prompt(prompt)
+            tf = next(session.propagate(0))
+            out[mode][name] = jaccard(tf.objects[1].mask(*truth.shape), truth)
+            session.close()
+        print(
+            f"{name:24s} first-frame J from box {out['box'][name]:.3f}, one click {out['click'][name]:.3f}",
+            flush=True,
+        )
+    return out
 
 
 def _box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
@@ -264,17 +345,26 @@ def markdown(result: dict[str, Any]) -> str:
             f"| matting cutouts | {len(cut)} | {_mean(list(cut.values())):.3f} |",
         ]
         if davis:
-            firsts = [r["box"]["first_j"] for r in davis.values() if "box" in r]
-            lines.append(f"| DAVIS first frames | {len(firsts)} | {_mean(firsts):.3f} |")
+            firsts = {f"davis/{n}": r["box"]["first_j"] for n, r in davis.items() if "box" in r}
             lines.append(
-                f"| **all** | {len(cut) + len(firsts)} | **{_mean(list(cut.values()) + firsts):.3f}** |"
+                f"| DAVIS first frames | {len(firsts)} | {_mean(list(firsts.values())):.3f} |"
             )
+            both = {**cut, **firsts}
+            for label, split in (("tuning", True), ("held-out", False)):
+                ks = [k for k in both if tuning_image(k) == split]
+                lines.append(
+                    f"| {label} (cutouts + DAVIS) | {len(ks)} | {_mean([both[k] for k in ks]):.3f} |"
+                )
+            lines.append(f"| **all** | {len(both)} | **{_mean(list(both.values())):.3f}** |")
         lines += ["", "Per image: " + ", ".join(f"{k} {v:.2f}" for k, v in cut.items()), ""]
     clicks = result.get("clicks")
     if clicks:
         groups = (
-            ("tuning (AM-2k, GFM, DAVIS tuning)", [k for k in clicks if click_tuning(k)]),
-            ("held-out (P3M, DAVIS held-out)", [k for k in clicks if not click_tuning(k)]),
+            (
+                "tuning (training-split cutouts, DAVIS tuning)",
+                [k for k in clicks if tuning_image(k)],
+            ),
+            ("held-out (dev cutouts, DAVIS held-out)", [k for k in clicks if not tuning_image(k)]),
             ("matting cutouts", [k for k in clicks if not k.startswith("davis/")]),
             ("DAVIS first frames", [k for k in clicks if k.startswith("davis/")]),
         )
@@ -292,6 +382,31 @@ def markdown(result: dict[str, Any]) -> str:
             f"| **all** | {len(clicks)} | **{_mean(list(clicks.values())):.3f}** |",
             "",
             "Per image: " + ", ".join(f"{k} {v:.2f}" for k, v in clicks.items()),
+            "",
+        ]
+    small = result.get("small")
+    if small:
+        lines += [
+            "### First-frame J on small objects in wide frames (cutouts pasted at 30 % of the height into 854×480 frames)",
+            "",
+            "| set | images | box | one click |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, split in (("tuning", True), ("held-out", False)):
+            ks = [k for k in small["box"] if tuning_image(k) == split]
+            lines.append(
+                f"| {label} | {len(ks)} | {_mean([small['box'][k] for k in ks]):.3f} | "
+                f"{_mean([small['click'][k] for k in ks]):.3f} |"
+            )
+        lines += [
+            f"| **all** | {len(small['box'])} | **{_mean(list(small['box'].values())):.3f}** | "
+            f"**{_mean(list(small['click'].values())):.3f}** |",
+            "",
+            "Per image (box / click): "
+            + ", ".join(
+                f"{k.removeprefix('small/')} {small['box'][k]:.2f} / {small['click'][k]:.2f}"
+                for k in small["box"]
+            ),
             "",
         ]
     speed = result.get("speed")
@@ -314,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
-    ap.add_argument("--only", choices=["davis", "cutouts", "clicks", "speed"], action="append")
+    ap.add_argument(
+        "--only", choices=["davis", "cutouts", "clicks", "small", "speed"], action="append"
+    )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
     ap.add_argument("--modes", default="mask,box", help="DAVIS prompt modes: mask, box")
     ap.add_argument("--frames", type=int, help="only the first N frames of each sequence")
@@ -334,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     from sam2matting.cli import parse_key_values
 
     options = parse_key_values(args.opt, "--opt")
-    parts = args.only or ["davis", "cutouts", "clicks", "speed"]
+    parts = args.only or ["davis", "cutouts", "clicks", "small", "speed"]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
@@ -348,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         result["cutouts"] = run_cutouts(data, options)
     if "clicks" in parts:
         result["clicks"] = run_clicks(data, options)
+    if "small" in parts:
+        result["small"] = run_small(data, options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)

@@ -346,7 +346,12 @@ def test_box_finds_an_object_that_does_not_fill_its_box() -> None:
 
 
 def test_box_fit_score_prefers_the_object_to_the_box() -> None:
-    from sam2matting.trackers.builtin import _gradient_magnitude, box_fit_score
+    from sam2matting.trackers.builtin_init import (
+        box_fit_score,
+    )
+    from sam2matting.trackers.builtin_init import (
+        gradient_magnitude as _gradient_magnitude,
+    )
 
     h, w = 100, 100
     gray = np.full((h, w), 100, np.uint8)
@@ -429,7 +434,7 @@ def test_a_click_grows_to_the_whole_object_under_it(monkeypatch) -> None:
     the patch belongs to. One seed of the old single size keeps only the patch, so the
     hypotheses are what finds the object. (A patch contrasting far more with the object than
     the object with its background still wins: a limit of the score.)"""
-    from sam2matting.trackers import builtin
+    from sam2matting.trackers import builtin_init
 
     image, truth = _patched_animal()
 
@@ -439,12 +444,17 @@ def test_a_click_grows_to_the_whole_object_under_it(monkeypatch) -> None:
         return next(session.propagate(0)).objects[1].mask(*truth.shape)
 
     assert jaccard(first_mask(), truth) > 0.85
-    monkeypatch.setattr(builtin, "click_seed_fractions", lambda: (0.08,))
+    monkeypatch.setattr(builtin_init, "click_seed_fractions", lambda: (0.08,))
     assert jaccard(first_mask(), truth) < 0.3
 
 
 def test_click_fit_score_prefers_the_whole_object() -> None:
-    from sam2matting.trackers.builtin import _gradient_magnitude, click_fit_score
+    from sam2matting.trackers.builtin_init import (
+        click_fit_score,
+    )
+    from sam2matting.trackers.builtin_init import (
+        gradient_magnitude as _gradient_magnitude,
+    )
 
     image, truth = _patched_animal()
     import cv2

@@ -8,18 +8,10 @@ object); :meth:`ObjectTrack.probability` / :meth:`ObjectTrack.mask` upsample the
 Initial masks (the *anchor* of an object on a prompted frame):
 
 - :class:`~sam2matting.types.MaskPrompt`: the mask, area-resampled to the working resolution;
-- :class:`~sam2matting.types.Box`: several GrabCut hypotheses (outside the box = sure
-  background; as first guess of the object the whole box, an ellipse inscribed in it, or the
-  box's *distinctive* colours, those much more frequent inside the box than outside; as
-  background evidence the whole frame or a ring around the box), the best kept by
-  :func:`box_fit_score` (the mask's own box matches the prompt, it does not fill the box, its
-  outline follows image edges, its colours are the box's own);
-- :class:`~sam2matting.types.Points` alone: GrabCut hypotheses seeded by the clicks — discs at
-  positive clicks are sure foreground, discs at negative clicks sure background, a disc of
-  one of several sizes around each positive click and the colour-similar region flood-filled
-  from it are probable foreground, the rest probable background — keeping the components
-  that hold a positive click; the best hypothesis by :func:`click_fit_score` (edges along the
-  outline, clicks inside, the whole object rather than a part, not the background);
+- :class:`~sam2matting.types.Box` or :class:`~sam2matting.types.Points` alone: several
+  GrabCut hypotheses, the one that looks most like a whole object kept
+  (:mod:`~sam2matting.trackers.builtin_init`: :func:`~.builtin_init.box_fit_score`,
+  :func:`~.builtin_init.click_fit_score`; negative clicks are background evidence);
 - :class:`~sam2matting.types.Points` with a mask or box on the same frame, or on a frame the
   object is being tracked through, *correct* that mask: only a neighbourhood of the clicks may
   change (see :func:`correction_radius`), where GrabCut re-decides with the clicks as hard
@@ -97,7 +89,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +108,9 @@ from ..types import (
     validate_prompt,
 )
 from .base import propagation_end
+from .builtin_init import InitFrame, segment_box, segment_clicks, write_clicks
+from .builtin_init import components_touching as _components_touching
+from .builtin_init import disc_mask as _disc_mask
 from .builtin_refine import band_pixels, refine_band
 
 if TYPE_CHECKING:
@@ -697,113 +692,6 @@ def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -
     return out
 
 
-def _gradient_magnitude(gray: np.ndarray) -> np.ndarray:
-    """Sobel gradient magnitude of a grey uint8 image (float32)."""
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    return cv2.magnitude(gx, gy)
-
-
-def box_fit_score(mask: np.ndarray, box: tuple[int, int, int, int], grad: np.ndarray) -> float:
-    """How well a candidate mask fits a box prompt (higher is better).
-
-    A box drawn around an object touches it on all four sides, so the mask's own bounding box
-    should match it (IoU of the two boxes); an object rarely fills its box (a mask covering
-    more than 90 % of it is the box, not the object); and an object's outline follows image
-    edges (mean gradient on the mask's boundary against the mean gradient inside the box).
-    A fourth term, how much more box-specific the mask's colours are than the rest of the
-    box's, was tried and dropped: it fixed kite-surf's first frame but picked fragments (hair,
-    a collar) on portraits, and lost on the tuning images (0.826 vs 0.829 mean J).
-    """
-    x0, y0, x1, y1 = box
-    if not mask.any():
-        return -np.inf
-    ys, xs = np.nonzero(mask)
-    mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-    ix = max(0, min(x1, mx1) - max(x0, mx0))
-    iy = max(0, min(y1, my1) - max(y0, my0))
-    inter = ix * iy
-    union = (x1 - x0) * (y1 - y0) + (mx1 - mx0) * (my1 - my0) - inter
-    tight = inter / max(union, 1)
-    fill = float(mask[y0:y1, x0:x1].mean()) if x1 > x0 and y1 > y0 else 0.0
-    m = mask.astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    edge = (cv2.dilate(m, kernel) - cv2.erode(m, kernel)) > 0
-    inner_grad = float(grad[y0:y1, x0:x1].mean()) + 1e-3
-    contrast = min(float(grad[edge].mean()) / inner_grad, 3.0) / 3.0
-    return tight + 0.5 * contrast - 2.0 * max(0.0, fill - 0.9)
-
-
-def click_seed_fractions() -> tuple[float, ...]:
-    """Radii (fractions of the frame's longest side) of the probable-object disc around the
-    clicks, one GrabCut hypothesis each: a click says where the object is, not how big it is
-    (4 %: a small bird in a wide shot; 32 %: a portrait filling the frame). GrabCut learns the
-    object's colours from the disc (plus the colour-similar region grown from the click);
-    background caught inside is relabelled by its iterations. 8 % was the single radius
-    before hypotheses."""
-    return (0.04, 0.08, 0.16, 0.32)
-
-
-def click_fit_score(mask: np.ndarray, grad: np.ndarray, clicks: Sequence[tuple[int, int]]) -> float:
-    """How well a candidate mask fits clicks alone (higher is better).
-
-    A click is a point, so the score asks what a whole object looks like: its outline follows
-    image edges (log of the mean gradient on the boundary over the frame's mean gradient), the
-    clicks sit inside it rather than on its rim (distance to the boundary at the clicks over
-    the mask's largest, the frame's edge counting as boundary), it is the whole thing rather
-    than a part of it (square root of its share of the frame: a click on a cat's white chin
-    means the cat), and it is not the background (share of the frame's border it covers, and
-    more than one side of the frame touched over 20 % of its length). Weights chosen on the
-    tuning images (AM-2k and GFM cutouts, DAVIS dog / kite-surf / libby first frames) by
-    mean J over four hypotheses; a colour-separation term (mask against a ring around it)
-    and agreement between hypotheses did not raise it.
-    """
-    h, w = mask.shape
-    area = float(np.count_nonzero(mask))
-    if area == 0:
-        return -np.inf
-    m = mask.astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    edge = (cv2.dilate(m, kernel) - cv2.erode(m, kernel)) > 0
-    # a mask filling the whole frame has no outline: no edge evidence at all
-    outline = float(grad[edge].mean()) if edge.any() else 0.0
-    contrast = outline / (float(grad.mean()) + 1e-3)
-    dist = cv2.distanceTransform(np.pad(m, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-    depth = float(np.mean([dist[y, x] for x, y in clicks])) / max(float(dist.max()), 1e-3)
-    sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
-    border = float(np.concatenate(sides).mean())
-    touched = sum(float(side.mean()) > 0.2 for side in sides)
-    return (
-        0.5 * depth
-        + float(np.log(contrast + 1e-3))
-        + 2.0 * float(np.sqrt(area / (h * w)))
-        - 0.5 * border
-        - 0.5 * max(0, touched - 1)
-    )
-
-
-def _disc_mask(
-    shape: tuple[int, int], centres: Sequence[tuple[int, int]], radius: int
-) -> np.ndarray:
-    out = np.zeros(shape, np.uint8)
-    for x, y in centres:
-        cv2.circle(out, (x, y), radius, 1, thickness=-1)
-    return out.astype(bool)
-
-
-def _components_touching(mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The connected components (8-connectivity) of ``mask`` that overlap ``keep``."""
-    if not mask.any():
-        return mask
-    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return mask if (mask & keep).any() else np.zeros_like(mask)
-    hit = np.zeros(n, bool)
-    hit[np.unique(labels[keep & mask])] = True
-    hit[0] = False
-    return hit[labels]
-
-
 def _regrow(logits: np.ndarray, colour: np.ndarray, reach: int) -> np.ndarray:
     """Give back to the object the clearly object-coloured pixels next to its mask.
 
@@ -849,18 +737,6 @@ def _taken_from_lost(
         ]
         out[obj] = max(fractions, default=0.0)
     return out
-
-
-def _drop_specks(mask: np.ndarray, fraction: float = 0.01) -> np.ndarray:
-    """Remove components smaller than ``fraction`` of the largest (GrabCut leaves specks)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return mask
-    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    areas[0] = 0
-    keep = areas >= fraction * areas.max()
-    keep[0] = False
-    return keep[labels]
 
 
 # -- colour model ---------------------------------------------------------------------------------
@@ -1582,79 +1458,40 @@ class BuiltinSession:
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Write the clicks into a GrabCut label map: grown regions probable, discs sure."""
         pos, neg = prompts.clicks(self._sx, self._sy)
-        r = click_radius(self._work_w, self._work_h)
-        shape = (self._work_h, self._work_w)
-        for xy in pos:
-            labels[self._grow(frame, xy, limit)] = cv2.GC_PR_FGD
-        for xy in neg:
-            labels[self._grow(frame, xy, limit)] = cv2.GC_PR_BGD
-        labels[_disc_mask(shape, pos, r)] = cv2.GC_FGD
-        labels[_disc_mask(shape, neg, r)] = cv2.GC_BGD
+        write_clicks(labels, self._init_frame(frame), pos, neg, limit)
         return pos, neg
 
-    def _segment_box(self, box: Box, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
-        """The object in a box: several GrabCut hypotheses, the best by :func:`box_fit_score`.
+    def _init_frame(self, frame: _WorkFrame) -> InitFrame:
+        """The frame and this session's GrabCut, colour model and flood fill, for
+        :mod:`~sam2matting.trackers.builtin_init`."""
+        bins = self.config.histogram_bins
 
-        Hypotheses differ in what GrabCut first takes for object and for background: the whole
-        box or only an ellipse inscribed in it (a tight box's corners are mostly background),
-        and the whole frame or only a ring around the box as background evidence (a subject
-        that resembles its immediate surroundings needs the whole frame; one whose box holds
-        a lot of a colour common elsewhere needs the ring)."""
+        def colour_llr(fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+            return _ColourModel.learn(frame.bins, fg, bg, bins).llr(frame.bins)
+
+        return InitFrame(
+            rgb=frame.rgb,
+            gray=frame.gray,
+            grabcut=lambda labels, roi: self._grabcut(frame.rgb, labels, roi),
+            colour_llr=colour_llr,
+            grow=lambda seed, limit: self._grow(frame, seed, limit),
+            click_radius=click_radius(self._work_w, self._work_h),
+        )
+
+    def _segment_box(self, box: Box, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
+        """The object in a box (with any clicks on the same frame):
+        :func:`~sam2matting.trackers.builtin_init.segment_box` at the working resolution."""
         x0, y0, x1, y1 = box.x0 * self._sx, box.y0 * self._sy, box.x1 * self._sx, box.y1 * self._sy
         bx0, by0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
         bx1, by1 = min(self._work_w, int(np.ceil(x1))), min(self._work_h, int(np.ceil(y1)))
-        shape = (self._work_h, self._work_w)
-        inside = np.zeros(shape, dtype=bool)
-        inside[by0:by1, bx0:bx1] = True
-        ellipse = np.zeros(shape, np.uint8)
-        centre = ((bx0 + bx1) // 2, (by0 + by1) // 2)
-        axes = (max(1, (bx1 - bx0) // 2), max(1, (by1 - by0) // 2))
-        cv2.ellipse(ellipse, centre, axes, 0, 0, 360, 1, thickness=-1)
-        core = ellipse.astype(bool) & inside
-        margin = 0.5 * max(bx1 - bx0, by1 - by0)
-        ring_roi = self._roi(bx0, by0, bx1, by1, margin)
-        whole = (0, 0, self._work_w, self._work_h)
-        grad = _gradient_magnitude(frame.gray)
-        # colours found in the box but rare outside it: the object's, most likely
-        box_model = _ColourModel.learn(frame.bins, inside, ~inside, self.config.histogram_bins)
-        llr = box_model.llr(frame.bins)
-        distinct = inside & (llr > 1.0)
-        seeds = [inside, core] + ([distinct] if distinct.sum() > 0.05 * inside.sum() else [])
-        best = np.zeros(shape, bool)
-        best_score = -np.inf
-        for seed, roi in ((sd, r) for sd in seeds for r in (whole, ring_roi)):
-            labels = np.full(shape, cv2.GC_BGD, np.uint8)
-            labels[inside] = cv2.GC_PR_BGD
-            labels[seed] = cv2.GC_PR_FGD
-            pos, _ = self._click_labels(labels, prompts, frame, inside)
-            out = _drop_specks(self._grabcut(frame.rgb, labels, roi))
-            if pos:
-                out |= _disc_mask(shape, pos, click_radius(self._work_w, self._work_h))
-            score = box_fit_score(out, (bx0, by0, bx1, by1), grad)
-            if score > best_score:
-                best, best_score = out, score
-        return best
+        pos, neg = prompts.clicks(self._sx, self._sy)
+        return segment_box(self._init_frame(frame), (bx0, by0, bx1, by1), pos, neg)
 
     def _segment_points(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
-        """The object under the clicks: one GrabCut hypothesis per seed size
-        (:func:`click_seed_fractions`), the best kept by :func:`click_fit_score`."""
-        shape = (self._work_h, self._work_w)
-        pos, _ = prompts.clicks(self._sx, self._sy)
-        clicked = _disc_mask(shape, pos, click_radius(self._work_w, self._work_h))
-        grad = _gradient_magnitude(frame.gray)
-        longest = max(self._work_w, self._work_h)
-        best = clicked
-        best_score = -np.inf
-        for fraction in click_seed_fractions():
-            labels = np.full(shape, cv2.GC_PR_BGD, np.uint8)
-            labels[_disc_mask(shape, pos, max(3, round(fraction * longest)))] = cv2.GC_PR_FGD
-            self._click_labels(labels, prompts, frame, np.ones(shape, bool))
-            out = self._grabcut(frame.rgb, labels, (0, 0, self._work_w, self._work_h))
-            out = _components_touching(out, clicked)
-            score = click_fit_score(out, grad, pos)
-            if score > best_score:
-                best, best_score = out, score
-        return best
+        """The object under the clicks:
+        :func:`~sam2matting.trackers.builtin_init.segment_clicks` at the working resolution."""
+        pos, neg = prompts.clicks(self._sx, self._sy)
+        return segment_clicks(self._init_frame(frame), pos, neg)
 
     def _correct(self, base: np.ndarray, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
         """Refine a binary mask with clicks: only pixels near a click may change."""
