@@ -117,9 +117,12 @@ def load_arbiter(path: str | Path | None = None, device: torch.device | None = N
     """The arbiter from a safetensors file (default: the shipped one), in eval mode."""
     from safetensors.torch import load_file
 
-    from .weights import weights_dir
-
-    p = Path(path) if path is not None else weights_dir() / ARBITER_WEIGHTS
+    # the package's weights/ folder (as matting.weights.weights_dir, which imports the heads)
+    p = (
+        Path(path)
+        if path is not None
+        else Path(__file__).resolve().parents[1] / "weights" / ARBITER_WEIGHTS
+    )
     if not p.is_file():
         raise InputError(f"edge arbiter weights not found: {p}")
     state: dict[str, Any] = load_file(str(p))
