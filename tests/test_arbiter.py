@@ -126,6 +126,12 @@ def test_default_head_arbitrates_and_the_option_turns_it_off() -> None:
     off = build_head("sam2matting", temporal=0.0, arbiter=False)
     assert on.arbiter is not None and off.arbiter is None  # type: ignore[attr-defined]
     assert build_head("sam2matting", edge_radius=0).arbiter is None  # type: ignore[attr-defined]
+    assert build_head("sam2matting", arbiter_strength=0.0).arbiter is None  # type: ignore[attr-defined]
+    from sam2matting.errors import InputError
+
+    with pytest.raises(InputError, match="arbiter_strength"):
+        build_head("sam2matting", arbiter_strength=1.5)
+    full = build_head("sam2matting", temporal=0.0, arbiter_strength=1.0)
     image, alpha = _disc(144, 256)
     track = {1: ObjectTrack(np.where(alpha > 0.5, 10.0, -10.0).astype(np.float32))}
     a_on, a_off = on.matte(image, track)[1], off.matte(image, track)[1]
@@ -136,4 +142,7 @@ def test_default_head_arbitrates_and_the_option_turns_it_off() -> None:
     assert differ.any() and not differ.all()
     assert np.abs(a_on - a_off)[~differ].max() <= 1e-4
     assert not np.array_equal(a_on[differ], a_off[differ])
+    # the default strength goes half way from the head's matte to the arbiter's answer
+    a_full = full.matte(image, track)[1]
+    assert np.abs(a_on - (a_off + 0.5 * (a_full - a_off))).max() < 1e-5
     assert M.mad(a_on, alpha) <= 1.5 * M.mad(a_off, alpha)

@@ -535,7 +535,8 @@ def _frame(
             known = (logits.at((h, w), keep)[:, 0] > 0).float()
             crisp = colour_lines(known)
             x = arbiter_inputs(guide, alpha[:, None], crisp[:, None], known[:, None])
-            alpha = arbiter.blend(x)[:, 0].float().clamp_(0.0, 1.0)
+            arb = arbiter.blend(x)[:, 0].float().clamp_(0.0, 1.0)
+            alpha = alpha + float(cfg.arbiter_strength) * (arb - alpha)
             timings["arbiter"] = time.perf_counter() - t6
     if b == b_all:
         return alpha
