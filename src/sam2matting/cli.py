@@ -241,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an option of the matting head, repeatable (VALUE as JSON, else text), e.g. "
         "temporal=0 (no temporal smoothing), edge_radius=0 (no colour-line refinement), "
-        "roi_threshold=0.7, refine=false; a wrong key lists the head's options",
+        "arbiter=false (keep the heads' soft outline where the mask has a hard edge: for "
+        "masks that are often a pixel or two off), roi_threshold=0.7, refine=false; a wrong "
+        "key lists the head's options",
     )
     mm.add_argument(
         "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"
