@@ -116,6 +116,7 @@ from ..types import (
     validate_prompt,
 )
 from .base import propagation_end
+from .builtin_motion import ObjectMotion, camera_shift, initial_flows, object_shift
 from .builtin_refine import band_pixels, refine_band
 
 if TYPE_CHECKING:
@@ -191,6 +192,7 @@ class BuiltinTrackerConfig:
     motion_strength: float = 1.0
     regrow: bool = True
     graph_cut_band: int = 3
+    motion_search: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -661,6 +663,15 @@ def _colour_shift(colour: np.ndarray, predicted: np.ndarray) -> np.ndarray | Non
     return np.array([(bx - px) * scale, (by - py) * scale])
 
 
+def _displacement(motion: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(dx, dy) px by which the affine ``motion`` moves the centre of ``mask`` (bool)."""
+    ys, xs = np.nonzero(mask)
+    cx, cy = float(xs.mean()), float(ys.mean())
+    nx = motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2]
+    ny = motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2]
+    return float(nx - cx), float(ny - cy)
+
+
 def _crop_to_box(mask: np.ndarray) -> np.ndarray:
     """The mask cropped to its bounding box (bool)."""
     ys, xs = np.nonzero(mask)
@@ -984,6 +995,9 @@ class _ObjectState:
     seen_at: int = 0
     #: :func:`elongation` of the last confident mask
     elongation: float = 1.0
+    #: the object's last displacement (dx, dy) px, for the constant-velocity prediction of
+    #: :mod:`~sam2matting.trackers.builtin_motion`
+    velocity: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -1191,7 +1205,7 @@ class BuiltinSession:
                 stepped = None
                 if needs_step and state is not None and cursor is not None:
                     if flow is None:
-                        flow = self._flow_map(frame, cursor.frame)
+                        flow = self._flow_map(frame, cursor.frame, previous)
                     stepped = self._step(state, frame, cursor.frame, flow)
                 if prompts is not None:
                     prob = self._anchor(obj, prompts, frame, stepped.prob if stepped else None)
@@ -1233,11 +1247,24 @@ class BuiltinSession:
         index_map = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
         return _WorkFrame(index, rgb, gray, gray.astype(np.float32) / 255.0, index_map)
 
-    def _flow_map(self, frame: _WorkFrame, previous: _WorkFrame) -> _Flow:
+    def _flow_map(
+        self,
+        frame: _WorkFrame,
+        previous: _WorkFrame,
+        states: dict[int, _ObjectState] | None = None,
+    ) -> _Flow:
         """Backward and forward DIS flow between the previous and this frame, and where they
-        disagree (occlusions, disocclusions, flow failures)."""
-        back = self._flow.calc(frame.gray, previous.gray, None)
-        fwd = self._flow.calc(previous.gray, frame.gray, None)
+        disagree (occlusions, disocclusions, flow failures). With ``motion_search`` the flow
+        starts from the camera's and the objects' large displacements
+        (:func:`_initial_flows`) instead of zero."""
+        init = self._initial_flows(frame, previous, states or {})
+        if init is None:
+            back = self._flow.calc(frame.gray, previous.gray, None)
+            fwd = self._flow.calc(previous.gray, frame.gray, None)
+        else:
+            fwd, back = init  # DIS refines them in place
+            back = self._flow.calc(frame.gray, previous.gray, back)
+            fwd = self._flow.calc(previous.gray, frame.gray, fwd)
         back_map = back + self._grid
         # forward flow at the point each current pixel came from: the round trip should be ~0
         fwd_at_source = cv2.remap(  # type: ignore[call-overload]
@@ -1247,6 +1274,30 @@ class BuiltinSession:
         np.abs(round_trip, out=round_trip)
         unreliable = (round_trip[..., 0] + round_trip[..., 1]) > flow_consistency_tolerance()
         return _Flow(back_map, fwd, unreliable)
+
+    def _initial_flows(
+        self, frame: _WorkFrame, previous: _WorkFrame, states: dict[int, _ObjectState]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Initial (forward, backward) flows from the camera's translation and each object's
+        displacement found by search (:mod:`~sam2matting.trackers.builtin_motion`), or None."""
+        if not self.config.motion_search:
+            return None
+        shape = (self._work_h, self._work_w)
+        masks = [(st.prob > 0.5, st.velocity) for st in states.values()]
+        masks = [(m, v) for m, v in masks if m.any()]
+        exclude = np.zeros(shape, bool)
+        for m, (vx, vy) in masks:
+            # where the object was and where constant velocity puts it
+            moved = _warp_affine(
+                m.astype(np.uint8), np.array([[1.0, 0.0, vx], [0.0, 1.0, vy]]), shape[::-1], 0
+            )
+            exclude |= m | (moved > 0)
+        camera = camera_shift(previous.gray, frame.gray, exclude)
+        cam = camera or (0.0, 0.0)
+        objects = [
+            ObjectMotion(m, object_shift(previous.gray, frame.gray, m, v, cam)) for m, v in masks
+        ]
+        return initial_flows(shape, camera, objects)
 
     def _step(
         self, state: _ObjectState, frame: _WorkFrame, previous: _WorkFrame, flow: _Flow
@@ -1320,7 +1371,10 @@ class BuiltinSession:
             logits = refine_band(frame.rgb, logits, colour, band)
         mask = _components_touching(logits > 0, predicted)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
-        stepped = dataclasses.replace(state, prob=_sigmoid(logits), logits=logits)
+        velocity = _displacement(obj_motion, prev_mask) if obj_motion is not None else (0.0, 0.0)
+        stepped = dataclasses.replace(
+            state, prob=_sigmoid(logits), logits=logits, velocity=velocity
+        )
         if colour is None:
             return stepped
         area = np.count_nonzero(mask)
