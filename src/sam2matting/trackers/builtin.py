@@ -33,7 +33,10 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    forward flow of its interior. The flow follows deformations; the affine fit keeps thin parts
    with the body where the flow is smoothed towards the background, and replaces the flow
    wherever the forward–backward round trip fails (uncovered background would otherwise
-   inherit the object's old position). If the object's colours say the prediction is clearly
+   inherit the object's old position). Before the flow runs, the camera's translation and
+   each object's displacement are found by a coarse search and the flow starts from them
+   (:mod:`~sam2matting.trackers.builtin_motion`): DIS alone misses displacements beyond
+   ~20–30 px a frame. If the object's colours say the prediction is clearly
    misplaced (fast or textureless objects the flow misses), a template match of the predicted
    mask on the colour evidence moves it (:func:`colour_shift_gain`).
 2. **Re-fit**: the moved masks are only a prior — flow errors accumulate and the mask would
@@ -179,6 +182,10 @@ class BuiltinTrackerConfig:
     (see :mod:`~sam2matting.trackers.builtin_refine`); 0 = off. 3: 0.685 vs 0.660 J&F on the
     DAVIS tuning sequences (with additions unconstrained, 2: 0.669, 3: 0.681, 4: 0.678), at
     1.05–1.4× the CPU time per frame (the cut runs on the crop around the object).
+    ``motion_search``: start the optical flow from the camera's translation and each object's
+    displacement found by a coarse search (:mod:`~sam2matting.trackers.builtin_motion`)
+    instead of from zero, so displacements beyond DIS's reach (~20–30 px a frame at 512 px:
+    fast objects, fast pans) are followed. Off = the flow starts from zero, as before.
     """
 
     max_side: int = 512
@@ -1279,7 +1286,8 @@ class BuiltinSession:
         self, frame: _WorkFrame, previous: _WorkFrame, states: dict[int, _ObjectState]
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Initial (forward, backward) flows from the camera's translation and each object's
-        displacement found by search (:mod:`~sam2matting.trackers.builtin_motion`), or None."""
+        displacement found by search (:mod:`~sam2matting.trackers.builtin_motion`), or None
+        (``motion_search`` off, or nothing found: the flow starts from zero)."""
         if not self.config.motion_search:
             return None
         shape = (self._work_h, self._work_w)

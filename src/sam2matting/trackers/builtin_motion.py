@@ -124,6 +124,8 @@ def camera_shift(
             return None
         a[small] = float(a[~small].mean())
         b[small] = float(b[~small].mean())
+    if min(float(a.std()), float(b.std())) < 2.0:  # flat: nothing to correlate
+        return None
     window = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_32F)
     (dx, dy), response = cv2.phaseCorrelate(a, b, window)
     if response < camera_response_floor():
