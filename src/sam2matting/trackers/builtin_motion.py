@@ -185,9 +185,9 @@ def object_shift(
     # the camera's placement, in score-map coordinates
     cx = round((x0 + camera[0] - wx0) / factor)
     cy = round((y0 + camera[1] - wy0) / factor)
-    if 0 <= cy < score.shape[0] and 0 <= cx < score.shape[1]:
-        if best - float(score[cy, cx]) < object_match_margin():
-            return None
+    inside_map = 0 <= cy < score.shape[0] and 0 <= cx < score.shape[1]
+    if inside_map and best - float(score[cy, cx]) < object_match_margin():
+        return None
     return float(wx0 + bx * factor - x0), float(wy0 + by * factor - y0)
 
 
@@ -204,6 +204,12 @@ def _masked_ncc(window: np.ndarray, template: np.ndarray, mask: np.ndarray) -> n
     # flat patches (variance ~0) cannot match a textured template
     out[var < 1.0 * n] = -1.0
     return out
+
+
+def _paint(flow: np.ndarray, where: np.ndarray, dx: float, dy: float) -> None:
+    """Set ``flow`` (a view, h×w×2) to (dx, dy) where ``where`` (h×w bool) holds."""
+    np.copyto(flow[..., 0], np.float32(dx), where=where)
+    np.copyto(flow[..., 1], np.float32(dy), where=where)
 
 
 def initial_flows(
@@ -227,18 +233,28 @@ def initial_flows(
     cam = camera or (0.0, 0.0)
     fwd = np.empty((h, w, 2), np.float32)
     back = np.empty((h, w, 2), np.float32)
-    fwd[...] = cam
-    back[...] = (-cam[0], -cam[1])
+    # channel by channel: broadcasting a pair over the last axis is several times slower
+    fwd[..., 0], fwd[..., 1] = cam
+    back[..., 0], back[..., 1] = -cam[0], -cam[1]
     grow = max(2, round(0.01 * max(h, w)))
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     for o in objects:
         if o.shift is None:
             continue
         dx, dy = o.shift
-        region = cv2.dilate(o.mask.astype(np.uint8), disc)
-        fwd[region > 0] = (dx, dy)
-        landed = cv2.warpAffine(
-            region, np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]), (w, h), flags=cv2.INTER_NEAREST
-        )
-        back[landed > 0] = (-dx, -dy)
+        # on the crop around the object only: the cost follows its size, not the frame's
+        bx, by, bw, bh = cv2.boundingRect(o.mask.astype(np.uint8))
+        if bw == 0:  # an empty mask: nothing to paint
+            continue
+        x0, x1 = max(0, bx - grow), min(w, bx + bw + grow)
+        y0, y1 = max(0, by - grow), min(h, by + bh + grow)
+        region = cv2.dilate(o.mask[y0:y1, x0:x1].astype(np.uint8), disc) > 0
+        _paint(fwd[y0:y1, x0:x1], region, dx, dy)
+        # where the region lands: the crop moved by the shift (whole pixels), clipped
+        ix, iy = round(dx), round(dy)
+        lx0, lx1 = max(0, x0 + ix), min(w, x1 + ix)
+        ly0, ly1 = max(0, y0 + iy), min(h, y1 + iy)
+        if lx1 > lx0 and ly1 > ly0:
+            part = region[ly0 - y0 - iy : ly1 - y0 - iy, lx0 - x0 - ix : lx1 - x0 - ix]
+            _paint(back[ly0:ly1, lx0:lx1], part, -dx, -dy)
     return fwd, back
