@@ -250,11 +250,14 @@ def initial_flows(
         y0, y1 = max(0, by - grow), min(h, by + bh + grow)
         region = cv2.dilate(o.mask[y0:y1, x0:x1].astype(np.uint8), disc) > 0
         _paint(fwd[y0:y1, x0:x1], region, dx, dy)
-        # where the region lands: the crop moved by the shift (whole pixels), clipped
-        ix, iy = round(dx), round(dy)
-        lx0, lx1 = max(0, x0 + ix), min(w, x1 + ix)
-        ly0, ly1 = max(0, y0 + iy), min(h, y1 + iy)
+        # where the region lands (nearest-neighbour warp by the sub-pixel shift), on the crop
+        # around its landing place, clipped to the frame
+        lx0, lx1 = max(0, int(np.floor(x0 + dx))), min(w, int(np.ceil(x1 + dx)) + 1)
+        ly0, ly1 = max(0, int(np.floor(y0 + dy))), min(h, int(np.ceil(y1 + dy)) + 1)
         if lx1 > lx0 and ly1 > ly0:
-            part = region[ly0 - y0 - iy : ly1 - y0 - iy, lx0 - x0 - ix : lx1 - x0 - ix]
-            _paint(back[ly0:ly1, lx0:lx1], part, -dx, -dy)
+            move = np.array([[1.0, 0.0, x0 + dx - lx0], [0.0, 1.0, y0 + dy - ly0]])
+            landed = cv2.warpAffine(
+                region.astype(np.uint8), move, (lx1 - lx0, ly1 - ly0), flags=cv2.INTER_NEAREST
+            )
+            _paint(back[ly0:ly1, lx0:lx1], landed > 0, -dx, -dy)
     return fwd, back
