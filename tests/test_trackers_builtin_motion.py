@@ -66,7 +66,7 @@ def test_camera_shift_ignores_the_excluded_object() -> None:
     assert abs(shift[0] + 20) < 2.0 and abs(shift[1]) < 2.0
 
 
-def test_object_shift_finds_a_large_displacement_and_defers_to_the_camera() -> None:
+def test_object_shift_finds_a_large_displacement_or_says_it_moves_with_the_camera() -> None:
     frames, masks = fast_motion_clip(n=16, seed=1)
     truth = [np.argwhere(m).mean(axis=0)[::-1] for m in masks]
     found = 0
@@ -86,7 +86,11 @@ def test_object_shift_finds_a_large_displacement_and_defers_to_the_camera() -> N
     current = big[40 : 40 + H, 70 : 70 + W].copy()
     patch = np.zeros((H, W), bool)
     patch[100:160, 200:280] = True
-    assert object_shift(previous, current, patch, (0.0, 0.0), (-30.0, 0.0)) is None
+    assert object_shift(previous, current, patch, (0.0, 0.0), (-30.0, 0.0)) == (-30.0, 0.0)
+    # nothing to match (a flat object): None, the caller falls back on constant velocity
+    flat_prev = previous.copy()
+    flat_prev[patch] = 128
+    assert object_shift(flat_prev, current, patch, (5.0, 0.0), (-30.0, 0.0)) is None
 
 
 def test_search_reach_covers_fast_objects_at_512_px() -> None:

@@ -1302,9 +1302,13 @@ class BuiltinSession:
             exclude |= m | (moved > 0)
         camera = camera_shift(previous.gray, frame.gray, exclude)
         cam = camera or (0.0, 0.0)
-        objects = [
-            ObjectMotion(m, object_shift(previous.gray, frame.gray, m, v, cam)) for m, v in masks
-        ]
+        objects = []
+        for m, v in masks:
+            shift = object_shift(previous.gray, frame.gray, m, v, cam)
+            # nothing matched well: constant velocity, not the camera's motion (a dog the
+            # camera pans with would be sent off with the background; DAVIS libby, every
+            # third frame: 0.54 J&F with the camera's, 0.71 with constant velocity)
+            objects.append(ObjectMotion(m, v if shift is None else shift))
         return initial_flows(shape, camera, objects)
 
     def _step(

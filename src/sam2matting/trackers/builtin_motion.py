@@ -17,8 +17,10 @@ displacements are found here, coarsely and robustly, and handed to it:
 - each **object** (:func:`object_shift`): its previous appearance (grey pixels under its mask)
   is searched for by masked normalised cross-correlation at a coarse scale, in a window
   around where constant velocity puts it (its last displacement) that reaches far beyond it
-  (:func:`search_reach`), and taken only when it matches clearly better than staying with
-  the camera does (:func:`object_match_margin`);
+  (:func:`search_reach`), and taken when it matches clearly better than staying with the
+  camera does (:func:`object_match_margin`); otherwise the object moves with the camera, or,
+  when its appearance matches nowhere well, as constant velocity predicts (not with the
+  camera: an object the camera follows would be dragged along with the background);
 - :func:`initial_flows` paints both into a forward and a backward initial flow field: the
   camera's translation everywhere, each object's on its previous mask (forward) and on where
   that mask lands (backward). DIS then refines from there; small motions come out as before.
@@ -149,8 +151,9 @@ def object_shift(
     (:func:`template_side`) over a window that holds the predicted and the camera's
     placements and reaches :func:`search_reach` beyond them. Returns the best displacement
     (px, previous → current) when it matches well (:func:`object_match_floor`) and clearly
-    better than the camera's placement (:func:`object_match_margin`); None otherwise (the
-    object moves with the camera, or cannot be told apart).
+    better than the camera's placement (:func:`object_match_margin`); ``camera`` when it
+    matches well but not clearly better than there (it moves with the camera); None when it
+    cannot be told apart (no texture, a poor best match: motion blur, turning, occlusion).
     """
     ys, xs = np.nonzero(mask)
     if xs.size < 16:
@@ -187,7 +190,7 @@ def object_shift(
     cy = round((y0 + camera[1] - wy0) / factor)
     inside_map = 0 <= cy < score.shape[0] and 0 <= cx < score.shape[1]
     if inside_map and best - float(score[cy, cx]) < object_match_margin():
-        return None
+        return camera  # it moves with the camera (or cannot be told from doing so)
     return float(wx0 + bx * factor - x0), float(wy0 + by * factor - y0)
 
 
