@@ -185,7 +185,10 @@ class BuiltinTrackerConfig:
     ``motion_search``: start the optical flow from the camera's translation and each object's
     displacement found by a coarse search (:mod:`~sam2matting.trackers.builtin_motion`)
     instead of from zero, so displacements beyond DIS's reach (~20–30 px a frame at 512 px:
-    fast objects, fast pans) are followed. Off = the flow starts from zero, as before.
+    fast objects, fast pans) are followed. Off = the flow starts from zero, as before. On:
+    lowest J on the synthetic fast-motion clips 0.38–0.42 → 0.92–0.96, DAVIS tuning sequences
+    with every third frame kept 0.596 → 0.635 J&F (at their own frame rate unchanged), at
+    0–20 % more CPU time per frame.
     """
 
     max_side: int = 512
