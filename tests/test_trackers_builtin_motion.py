@@ -153,13 +153,13 @@ def test_an_object_the_search_cannot_place_keeps_its_own_motion(monkeypatch) -> 
     starts from its constant-velocity prediction, not from the camera's motion: an object the
     camera follows at 40 px a frame would otherwise be sent off with the background (DAVIS
     libby with every third frame kept did exactly that)."""
-    import sam2matting.trackers.builtin as builtin
+    import sam2matting.trackers.builtin_motion as motion
 
     frames, masks = fast_motion_clip(seed=0, path="follow", pan=(40.0, 6.0), same_colours=True)
-    monkeypatch.setattr(builtin, "object_shift", lambda *args: None)
+    monkeypatch.setattr(motion, "object_shift", lambda *args: None)
     ious, scores = _track(frames, masks)
     assert min(ious) >= 0.85 and min(scores) >= 0.5
     # what the camera's motion as the fallback does
-    monkeypatch.setattr(builtin, "object_shift", lambda prev, cur, mask, predicted, camera: camera)
+    monkeypatch.setattr(motion, "object_shift", lambda prev, cur, mask, predicted, camera: camera)
     dragged, _ = _track(frames, masks)
     assert min(dragged) < 0.6

@@ -119,7 +119,7 @@ from ..types import (
     validate_prompt,
 )
 from .base import propagation_end
-from .builtin_motion import ObjectMotion, camera_shift, initial_flows, object_shift
+from .builtin_motion import search_flows
 from .builtin_refine import band_pixels, refine_band
 
 if TYPE_CHECKING:
@@ -1293,26 +1293,8 @@ class BuiltinSession:
         (``motion_search`` off, or nothing found: the flow starts from zero)."""
         if not self.config.motion_search:
             return None
-        shape = (self._work_h, self._work_w)
-        masks = [(st.prob > 0.5, st.velocity) for st in states.values()]
-        masks = [(m, v) for m, v in masks if m.any()]
-        exclude = np.zeros(shape, bool)
-        for m, (vx, vy) in masks:
-            # where the object was and where constant velocity puts it
-            moved = _warp_affine(
-                m.astype(np.uint8), np.array([[1.0, 0.0, vx], [0.0, 1.0, vy]]), shape[::-1], 0
-            )
-            exclude |= m | (moved > 0)
-        camera = camera_shift(previous.gray, frame.gray, exclude)
-        cam = camera or (0.0, 0.0)
-        objects = []
-        for m, v in masks:
-            shift = object_shift(previous.gray, frame.gray, m, v, cam)
-            # nothing matched well: constant velocity, not the camera's motion (a dog the
-            # camera pans with would be sent off with the background; DAVIS libby, every
-            # third frame: 0.54 J&F with the camera's, 0.71 with constant velocity)
-            objects.append(ObjectMotion(m, v if shift is None else shift))
-        return initial_flows(shape, camera, objects)
+        objects = [(st.prob > 0.5, st.velocity) for st in states.values()]
+        return search_flows(previous.gray, frame.gray, objects)
 
     def _step(
         self, state: _ObjectState, frame: _WorkFrame, previous: _WorkFrame, flow: _Flow
