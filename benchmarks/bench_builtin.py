@@ -1,10 +1,11 @@
 """The built-in tracker on real footage: DAVIS J&F from the mask and from its box, first-frame J
-from a box and from one click on DAVIS and on the shared matting cutouts, and tracking speed
-at 512×288.
+from a box and from one click on DAVIS and on the shared matting cutouts, J on synthetic fast
+motion under a panning camera, and tracking speed at 512×288.
 
     python benchmarks/bench_builtin.py                    # everything, writes results/builtin_tracker.{json,md}
     python benchmarks/bench_builtin.py --only davis --seq dog,libby --opt model_update_rate=0.1
     python benchmarks/bench_builtin.py --only speed
+    python benchmarks/bench_builtin.py --only motion    # synthetic, no data needed beyond the check
 
 DAVIS is evaluation-only. Settings are chosen on the *tuning* sequences (``TUNE``) and on the
 synthetic checks in the tests; the other DAVIS sequences are reported as held-out, separately.
@@ -131,7 +132,10 @@ def run_davis(
     options: dict[str, Any],
     modes: list[str],
     max_frames: int | None = None,
+    stride: int = 1,
 ) -> dict[str, Any]:
+    """``stride``: keep every ``stride``-th frame (displacements × ``stride``: DAVIS made
+    fast)."""
     from sam2matting.eval.datasets import read_davis
     from sam2matting.eval.metrics import boundary_f, jaccard
     from sam2matting.io.readers import ArraySource
@@ -143,7 +147,8 @@ def run_davis(
     for clip in davis:
         with clip.source() as src:
             frames = [im for _, im in src.iter_frames(0, max_frames)]
-        gts = [clip.read_ground_truth(i)[1][1] for i in range(len(frames))]
+        gts = [clip.read_ground_truth(i)[1][1] for i in range(0, len(frames), stride)]
+        frames = frames[::stride]
         row: dict[str, Any] = {"frames": len(frames)}
         for mode in modes:
             tracker = build(**options)
@@ -298,6 +303,55 @@ def run_speed(data: Path, options: dict[str, Any], frames: int = 120) -> dict[st
     return res
 
 
+#: synthetic fast-motion cases (``--only motion``): name → fast_motion_clip arguments
+MOTION_CASES: dict[str, dict[str, Any]] = {
+    "orbit 30-50 px, warm colours": {"path": "ellipse"},
+    "orbit 30-50 px, background colours": {"path": "ellipse", "same_colours": True},
+    "zigzag 40 px, background colours": {"path": "zigzag", "same_colours": True},
+    "pan 40 px following it, background colours": {
+        "path": "follow",
+        "pan": (40.0, 6.0),
+        "same_colours": True,
+    },
+}
+
+
+def run_motion(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+    """Synthetic fast motion under a panning camera (``eval.motion_clips``), 30 frames a clip,
+    from the true first mask: minimum and mean J and the lowest confidence per case, with
+    ``options`` and with ``options`` + ``motion_search=False`` (the flow from zero)."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.eval.motion_clips import fast_motion_clip
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    out: dict[str, Any] = {}
+    for name, kwargs in MOTION_CASES.items():
+        row: dict[str, Any] = {}
+        for label, opts in (("on", options), ("off", {**options, "motion_search": False})):
+            js, scores = [], []
+            for seed in seeds:
+                frames, masks = fast_motion_clip(seed=seed, **kwargs)
+                session = build(**opts).open(ArraySource(frames))
+                session.add_prompt(MaskPrompt(masks[0]))
+                for f in session.propagate(0):
+                    js.append(jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]))
+                    scores.append(f.objects[1].score)
+            row[label] = {
+                "min_j": float(min(js)),
+                "mean_j": float(np.mean(js)),
+                "min_score": float(min(scores)),
+            }
+        out[name] = row
+        print(
+            f"{name:45s} min J {row['off']['min_j']:.3f} -> {row['on']['min_j']:.3f}, "
+            f"mean J {row['off']['mean_j']:.3f} -> {row['on']['mean_j']:.3f}",
+            flush=True,
+        )
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -409,6 +463,21 @@ def markdown(result: dict[str, Any]) -> str:
             ),
             "",
         ]
+    motion = result.get("motion")
+    if motion:
+        lines += [
+            "### Synthetic fast motion under a panning camera (30 frames × 3 seeds a case)",
+            "",
+            "| case | min J (flow from zero) | min J | mean J (flow from zero) | mean J | lowest confidence (flow from zero) | lowest confidence |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in motion.items():
+            a, b = r["off"], r["on"]
+            lines.append(
+                f"| {name} | {a['min_j']:.3f} | **{b['min_j']:.3f}** | {a['mean_j']:.3f} | "
+                f"{b['mean_j']:.3f} | {a['min_score']:.2f} | {b['min_score']:.2f} |"
+            )
+        lines.append("")
     speed = result.get("speed")
     if speed:
         lines += [
@@ -430,11 +499,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
     ap.add_argument(
-        "--only", choices=["davis", "cutouts", "clicks", "small", "speed"], action="append"
+        "--only",
+        choices=["davis", "cutouts", "clicks", "small", "motion", "speed"],
+        action="append",
     )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
     ap.add_argument("--modes", default="mask,box", help="DAVIS prompt modes: mask, box")
     ap.add_argument("--frames", type=int, help="only the first N frames of each sequence")
+    ap.add_argument(
+        "--stride", type=int, default=1, help="DAVIS: every Nth frame only (faster motion)"
+    )
     ap.add_argument("--opt", action="append", default=[], help="tracker option NAME=VALUE")
     ap.add_argument(
         "--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)"
@@ -451,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     from sam2matting.cli import parse_key_values
 
     options = parse_key_values(args.opt, "--opt")
-    parts = args.only or ["davis", "cutouts", "clicks", "small", "speed"]
+    parts = args.only or ["davis", "cutouts", "clicks", "small", "motion", "speed"]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
@@ -460,13 +534,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "davis" in parts:
         seqs = args.seq.split(",") if args.seq else None
-        result["davis"] = run_davis(data, seqs, options, args.modes.split(","), args.frames)
+        result["davis"] = run_davis(
+            data, seqs, options, args.modes.split(","), args.frames, args.stride
+        )
+        result["stride"] = args.stride
     if "cutouts" in parts:
         result["cutouts"] = run_cutouts(data, options)
     if "clicks" in parts:
         result["clicks"] = run_clicks(data, options)
     if "small" in parts:
         result["small"] = run_small(data, options)
+    if "motion" in parts:
+        result["motion"] = run_motion(options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)

@@ -1,0 +1,95 @@
+"""Synthetic clips with known masks for fast motion under a panning camera.
+
+A 70×50 textured ellipse over a textured background at 512×288, the camera panning; the
+object's path, speed and colours are chosen so that a tracker whose motion model cannot
+follow large displacements fails (tests/test_trackers_builtin_motion.py,
+``benchmarks/bench_builtin.py --only motion``). Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["MOTION_PATHS", "fast_motion_clip", "textured_background"]
+
+#: object paths of :func:`fast_motion_clip`
+MOTION_PATHS = ("ellipse", "zigzag", "follow")
+
+WIDTH, HEIGHT = 512, 288
+
+
+def textured_background(h: int, w: int, seed: int, cell: int = 6) -> np.ndarray:
+    """h×w×3 uint8 smooth colour noise (values 40–200 a channel, ``cell`` px blobs) with a
+    finer grain on top: texture for optical flow everywhere."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 200, (h // cell + 1, w // cell + 1, 3)).astype(np.uint8)
+    image = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.int32)
+    fine = rng.integers(-25, 25, (h // 2 + 1, w // 2 + 1, 3)).astype(np.float32)
+    image += cv2.resize(fine, (w, h)).astype(np.int32)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _object(seed: int, size: tuple[int, int], same_colours: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A textured ellipse (w × h): blocky colour texture, either warm (reddish, little blue)
+    or drawn from the background's own colour range (colour cannot tell it apart)."""
+    w, h = size
+    rng = np.random.default_rng(seed + 50)
+    if same_colours:
+        blocks = rng.integers(40, 200, (h // 3 + 1, w // 3 + 1, 3)).astype(np.float32)
+    else:
+        blocks = rng.integers(0, 255, (h // 3 + 1, w // 3 + 1, 3)).astype(np.float32)
+        blocks[..., 0] = 90 + 0.5 * blocks[..., 0]
+        blocks[..., 2] = 20 + 0.6 * blocks[..., 2]
+    tex = cv2.resize(blocks, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.uint8)
+    shape = np.zeros((h, w), np.uint8)
+    cv2.ellipse(shape, (w // 2, h // 2), (w // 2 - 1, h // 2 - 1), 0, 0, 360, 1, thickness=-1)
+    return tex, shape.astype(bool)
+
+
+def fast_motion_clip(
+    n: int = 30,
+    seed: int = 0,
+    path: str = "ellipse",
+    pan: tuple[float, float] = (14.0, 3.0),
+    same_colours: bool = False,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(frames, masks): ``n`` RGB uint8 512×288 frames and their bool masks.
+
+    The camera pans by ``pan`` px a frame (the background's content moves by −``pan``).
+    ``path``: "ellipse" (an elliptic orbit at 30–50 px a frame in the image, up to 64 px
+    against the panning background), "zigzag" (40 px a frame, turning back every 6 frames:
+    constant velocity is 80 px off on the turns) or "follow" (the camera follows the
+    object: it stays near the centre while the background moves by ``pan``).
+    ``same_colours``: the object's colours come from the background's range, so colour
+    cannot find it; otherwise they are warm (reddish).
+    """
+    if path not in MOTION_PATHS:
+        raise ValueError(f"path must be one of {MOTION_PATHS}, got {path!r}")
+    span_w = WIDTH + int(abs(pan[0]) * n) + 64
+    span_h = HEIGHT + int(abs(pan[1]) * n) + 64
+    background = textured_background(span_h, span_w, seed)
+    tex, shape = _object(seed, (70, 50), same_colours)
+    oh, ow = shape.shape
+    start_x = 32 if pan[0] >= 0 else span_w - WIDTH - 32
+    start_y = 32 if pan[1] >= 0 else span_h - HEIGHT - 32
+    frames, masks = [], []
+    for i in range(n):
+        ox, oy = start_x + round(pan[0] * i), start_y + round(pan[1] * i)
+        image = background[oy : oy + HEIGHT, ox : ox + WIDTH].copy()
+        if path == "ellipse":
+            t = 0.3125 * i  # radii 160 / 96 px: speed 30–50 px a frame
+            cx, cy = WIDTH / 2 + 160 * np.cos(t), HEIGHT / 2 + 96 * np.sin(t)
+        elif path == "zigzag":
+            leg, back = i % 6, (i // 6) % 2
+            cx = WIDTH / 2 - 120 + (200 - 40 * leg if back else 40 * leg)
+            cy = HEIGHT / 2 + 40 * np.sin(0.5 * i)
+        else:
+            cx, cy = WIDTH / 2 + 10 * np.sin(0.3 * i), HEIGHT / 2 + 5 * np.cos(0.3 * i)
+        x0, y0 = round(cx - ow / 2), round(cy - oh / 2)
+        mask = np.zeros((HEIGHT, WIDTH), bool)
+        mask[y0 : y0 + oh, x0 : x0 + ow] = shape
+        image[y0 : y0 + oh, x0 : x0 + ow][shape] = tex[shape]
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks
