@@ -269,3 +269,24 @@ def test_head_options_reach_the_head_and_bad_ones_are_one_line_errors(
         "unknown option(s) for head 'guided': radius; allowed: band_fraction, guided_eps",
     )
     _no_outputs(out)
+
+
+def test_second_interrupt_in_a_finalizer_prints_no_traceback(capsys, monkeypatch) -> None:
+    """A Ctrl-C that lands inside a ``__del__`` is dropped quietly (the first one is already
+    stopping the run); other unraisable errors still reach the default hook."""
+    from sam2matting.cli import _quiet_interrupts_in_finalizers
+
+    class Interrupted:
+        def __del__(self) -> None:
+            raise KeyboardInterrupt("interrupted")
+
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("boom")
+
+    monkeypatch.setattr(sys, "unraisablehook", _quiet_interrupts_in_finalizers)
+    Interrupted()
+    assert capsys.readouterr().err == ""
+    Broken()
+    err = capsys.readouterr().err
+    assert "ValueError: boom" in err

@@ -489,9 +489,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _quiet_interrupts_in_finalizers(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a second Ctrl-C raises ``KeyboardInterrupt`` wherever Python is,
+    and inside a finalizer (``__del__``, e.g. llvmlite's during garbage collection) Python can
+    only print it with a traceback and go on; the first request is already stopping the run,
+    so such an interrupt is dropped silently. Anything else goes to the default hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     # torch's OpenMP workers spin while idle; on a busy CPU that slows inference 4-10x
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if argv is None:  # the command itself (not embedded use): the process is ours
+        sys.unraisablehook = _quiet_interrupts_in_finalizers
     # before the parser: building it imports the plugin commands, which takes seconds
     previous = _install_signal_handlers()
     terminated = False
