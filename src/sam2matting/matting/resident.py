@@ -511,6 +511,7 @@ def _frame(
             scatter_tile_cores(alpha, fine[:, 0].float(), objects, origins, rc.tile, rc.pad)
     t4 = time.perf_counter()
     timings["refine"] = t4 - t3
+    known: torch.Tensor | None = None  # the tracker's mask at the frame's size, once
     if cfg.paste_known:
         # the pseudo-trimap's known region keeps the tracker's mask at the frame's size
         inside = resize(roi_full[:, None].float(), (h, w))[:, 0] >= 0.5
@@ -532,7 +533,8 @@ def _frame(
         arbiter = stage.arbiter
         if arbiter is not None:  # the edge arbiter (matting/arbiter.py), whole frame
             t6 = time.perf_counter()
-            known = (logits.at((h, w), keep)[:, 0] > 0).float()
+            if known is None:
+                known = (logits.at((h, w), keep)[:, 0] > 0).float()
             crisp = colour_lines(known)
             x = arbiter_inputs(guide, alpha[:, None], crisp[:, None], known[:, None])
             arb = arbiter.blend(x)[:, 0].float().clamp_(0.0, 1.0)
