@@ -340,23 +340,68 @@ def test_sigterm_during_a_blocking_read_exits_and_cleans_up(tmp_path: Path) -> N
     assert not temp.exists()
 
 
-def test_second_ctrl_c_anywhere_exits_130(monkeypatch, capsys) -> None:
-    """A second request raises at once, wherever the program is (here: while the parser is
-    built, which imports the plugin commands): still exit 130 with one line, never a death by
-    SIGINT."""
+def test_second_ctrl_c_anywhere_exits_130_and_cleans_up(tmp_path: Path) -> None:
+    """A second Ctrl-C while the first is still pending stops at once, wherever the main thread
+    is — here between numba calls (pymatting's foreground estimation), where an exception raised
+    from the handler used to surface as a ``SystemError`` traceback: exit 130 with one line,
+    the registered temporaries and the output folders the run created are gone."""
+    temp = tmp_path / ".out.png.partial-1-deadbeef"
+    made = tmp_path / "made" / "out"
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from pathlib import Path
+        from pymatting import estimate_foreground_ml
+        from sam2matting.cli import _install_signal_handlers
+        from sam2matting.cancel import register_created, register_temporary
+        _install_signal_handlers()
+        temp = Path({str(temp)!r}); temp.write_bytes(b"x"); register_temporary(temp)
+        made = Path({str(made)!r}); made.mkdir(parents=True)
+        register_created([made, made.parent])
+        rng = np.random.default_rng(0)
+        image, alpha = rng.random((48, 48, 3)), rng.random((48, 48))
+        estimate_foreground_ml(image, alpha)  # compiled before the signals come
+        print("ready", flush=True)
+        while True:  # never checks for a cancel, like a long step between frame boundaries
+            estimate_foreground_ml(image, alpha)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        "sam2matting: interrupted; no partial output was kept"
+    ], err
+    assert not temp.exists() and not (tmp_path / "made").exists()
+
+
+def test_one_ctrl_c_in_process_still_returns_130(monkeypatch, capsys) -> None:
+    """In-process (embedded) use: a cancel taken at a frame boundary returns 130 with one
+    line, and the handlers are put back after each call."""
     import sam2matting.cli as cli
-    from sam2matting.cancel import request_cancel
+    from sam2matting.cancel import check_cancelled, clear_cancel, request_cancel
 
-    def slow_parser() -> None:
-        request_cancel()
-        request_cancel()  # the second Ctrl-C: raises KeyboardInterrupt here
+    def interrupted_parser() -> None:
+        assert request_cancel() is False  # the first request: nothing was pending
+        check_cancelled()  # a frame boundary takes it: KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "build_parser", slow_parser)
+    monkeypatch.setattr(cli, "build_parser", interrupted_parser)
+    previous = signal.getsignal(signal.SIGINT)
     assert main(["info"]) == 130
     assert "interrupted" in capsys.readouterr().err
-    previous = signal.getsignal(signal.SIGINT)
-    assert main(["info"]) == 130  # and the handlers are put back after each call
     assert signal.getsignal(signal.SIGINT) is previous
+    assert request_cancel() is False  # the request was cleared when the call ended
+    clear_cancel()
 
 
 def test_stale_temporaries_of_dead_runs_are_removed(clip, tmp_path: Path) -> None:
@@ -606,3 +651,47 @@ def test_eval_marks_a_method_that_fails_on_a_clip_and_goes_on(tmp_path: Path, mo
     )
     assert "could not run on s1" in bench.markdown_report(report)
     report.write_json(tmp_path / "r.json")
+
+
+def test_nested_cancel_requests_never_block() -> None:
+    """Python runs a signal handler between any two bytecodes of the main thread, so a second
+    Ctrl-C can run its handler inside the first one's. Simulated here: at every line the first
+    :func:`request_cancel` reaches (its callees included), a nested request is made. Each must
+    return at once; a lock in the path (``threading.Event.set`` had one) made the nested call
+    wait on its own thread for good. Once the first request is recorded, the nested one must
+    see it (the handler's cue to force the exit)."""
+    import threading
+
+    from sam2matting import cancel
+
+    def run_with_nested_at(position: int) -> str:
+        seen = [0]
+        outcome: list[str] = []
+
+        def tracer(frame, event, arg):
+            if event == "line":
+                seen[0] += 1
+                if seen[0] == position:
+                    sys.settrace(None)
+                    pending = cancel.request_cancel()
+                    outcome.append("saw the first" if pending else "came first")
+            return tracer
+
+        def first() -> None:
+            cancel.clear_cancel()
+            sys.settrace(tracer)
+            try:
+                cancel.request_cancel()
+            finally:
+                sys.settrace(None)
+                cancel.clear_cancel()
+
+        worker = threading.Thread(target=first, daemon=True)
+        worker.start()
+        worker.join(timeout=5)
+        assert not worker.is_alive(), f"a nested request at line {position} blocked"
+        return outcome[0] if outcome else "not reached"
+
+    results = [run_with_nested_at(k) for k in range(1, 8)]
+    assert results[0] == "came first"  # nested before anything was recorded
+    assert "saw the first" in results  # nested after the first request was recorded

@@ -30,7 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from .cancel import check_cancelled, register_temporary, unregister_temporary
+from .cancel import (
+    check_cancelled,
+    register_created,
+    register_temporary,
+    unregister_created,
+    unregister_temporary,
+)
 from .engine import DEFAULT_DEPTH, Prefetch
 from .errors import InputError, OutputError, PromptError, Sam2MattingError
 from .io.readers import FrameRange, FrameSource, VideoInfo, open_source
@@ -678,11 +684,13 @@ def _prepare_output_dir(output: str | Path) -> tuple[Path, list[Path]]:
         raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
     if not out.is_dir():
         raise OutputError(f"output path exists and is not a folder: {out}")
+    register_created(created)  # a forced exit (second Ctrl-C) removes them too, when empty
     return out, created
 
 
 def _remove_created(created: Sequence[Path]) -> None:
     """Remove folders a failed run created, deepest first, only while they are empty."""
+    unregister_created(list(created))
     for folder in created:
         try:
             folder.rmdir()
@@ -865,6 +873,7 @@ class ResultWriter:
             self.abort()
             raise
         self._stack.pop_all()
+        unregister_created(self._created)
         self.times.add("encode", time.perf_counter() - t0)
         paths = {key: Path(writer.path) for key, writer in self._writers.items()}
         if self._tiles:
@@ -994,6 +1003,8 @@ def matte_video(
     except BaseException:
         _remove_created(created)
         raise
+    finally:
+        unregister_created(created)
 
 
 def _shift_prompts(prompts: Sequence[Prompt], frames: tuple[int, int | None]) -> list[Prompt]:

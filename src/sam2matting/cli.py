@@ -422,17 +422,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 #: seconds a SIGTERM waits for a frame loop to take it before the process exits anyway
 TERM_GRACE_S = 5.0
+_INTERRUPTED = "sam2matting: interrupted; no partial output was kept"
 
 
 def _install_signal_handlers() -> dict[int, Any]:
     """SIGINT/SIGTERM request a cooperative stop at the next frame (see sam2matting.cancel);
-    a SIGTERM that no loop takes within TERM_GRACE_S (a blocking read) ends the process after
-    deleting its temporaries. Returns the previous handlers."""
-    from .cancel import arm_watchdog, request_cancel
+    a second signal while the first is still pending, or a SIGTERM that no loop takes within
+    TERM_GRACE_S (a blocking read), ends the process at once after deleting its temporaries.
+    Returns the previous handlers."""
+    from .cancel import arm_watchdog, force_exit, request_cancel, start_watchdog
 
     def handler(signum: int, frame: Any) -> None:
         terminated = signum == signal.SIGTERM
-        request_cancel("terminated" if terminated else "interrupted")
+        if request_cancel("terminated" if terminated else "interrupted"):
+            force_exit(143 if terminated else 130, _INTERRUPTED)
         if terminated:
             arm_watchdog(TERM_GRACE_S, 143)
 
@@ -441,6 +444,8 @@ def _install_signal_handlers() -> dict[int, Any]:
     with contextlib.suppress(ValueError):
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, handler)
+    if previous:
+        start_watchdog(message=_INTERRUPTED)
     return previous
 
 
@@ -448,9 +453,13 @@ def _restore_signal_handlers(previous: dict[int, Any], exiting: bool) -> None:
     """Put the previous handlers back; when the process is about to exit, ignore further
     signals instead, so a Ctrl-C during interpreter shutdown cannot turn the exit status 130
     into a death by SIGINT."""
+    from .cancel import stop_watchdog
+
     with contextlib.suppress(ValueError):
         for signum, old in previous.items():
             signal.signal(signum, signal.SIG_IGN if exiting else old)
+    if previous:
+        stop_watchdog()
 
 
 #: options whose value may start with "-" (a negative coordinate: --box -50,10,200,300)
@@ -530,7 +539,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         terminated = str(exc) == "terminated"
-        print("sam2matting: interrupted; no partial output was kept", file=sys.stderr)
+        print(_INTERRUPTED, file=sys.stderr)
         return 143 if terminated else 130
     except BrokenPipeError:
         # output piped into a closed reader (e.g. `| head`): not an error worth a traceback
