@@ -44,6 +44,9 @@ from bench_builtin import TUNE  # noqa: E402
 STAGES = ("warp", "prior", "refit", "edge", "regrow", "graphcut", "components", "final")
 #: an error pixel within this distance (px, frame resolution) of the true boundary is "near"
 NEAR_PX = 3
+#: parts of the true mask that an opening with a disc this wide (px, frame resolution) removes
+#: count as thin
+THIN_PX = 7
 
 
 def _upsample(mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -128,6 +131,15 @@ def anatomy(
     gts = [clip.read_ground_truth(i)[1][1] for i in range(len(frames))]
     h, w = gts[0].shape
     ww, wh = working_size(w, h, int(options.get("max_side", 512)))
+    # how much the object moves: the previous true mask taken as this frame's
+    static = [error_split(gts[t - 1], gts[t]) for t in range(1, len(gts))]
+    # share of the true object in parts thinner than THIN_PX (lines, tails, strings)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (THIN_PX, THIN_PX))
+    thin = [
+        float((g & ~(cv2.morphologyEx(g.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0)).sum())
+        / max(float(g.sum()), 1.0)
+        for g in gts
+    ]
     floor = []
     for gt in gts:
         small = cv2.resize(gt.astype(np.float32), (ww, wh), interpolation=cv2.INTER_AREA)
@@ -146,6 +158,8 @@ def anatomy(
     return {
         "frames": len(frames),
         "resolution_floor": {k: float(np.mean([f[k] for f in floor])) for k in floor[0]},
+        "static": {k: float(np.mean([f[k] for f in static])) for k in static[0]},
+        "thin_share": float(np.mean(thin)),
         "oracle_one_step": _mean_rows(oracle),
         "chained": _mean_rows(inner),
         "chained_j_curve": {
@@ -170,6 +184,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Errors in % of the true object's area; near = within {NEAR_PX} px of the true boundary "
         "(frame resolution). `oracle`: one step from the true mask of the previous frame; "
         "`chained`: the tracker run from the true first mask (frames 1 … n−2). "
+        "Resolution floor: the true mask through the working resolution and back. "
         "Stages: warp = flow warp (affine where the flow fails), prior = blurred vote of "
         "flow and affine warps, refit = + colour + motion log-odds, edge = guided filter, "
         "regrow, graphcut = GrabCut band, components = blobs not touching the prediction "
@@ -180,7 +195,9 @@ def markdown(result: dict[str, Any]) -> str:
         fl = r["resolution_floor"]
         lines += [
             f"### {seq} ({r['frames']} frames); resolution floor J {fl['j']:.3f} "
-            f"(FP {fl['fp_near'] + fl['fp_far']:.1f} %, FN {fl['fn_near'] + fl['fn_far']:.1f} %)",
+            f"(FP {fl['fp_near'] + fl['fp_far']:.1f} %, FN {fl['fn_near'] + fl['fn_far']:.1f} %); "
+            f"previous true mask as the prediction J {r['static']['j']:.3f}; "
+            f"{100 * r['thin_share']:.1f} % of the object thinner than {THIN_PX} px",
             "",
             "| view | stage | J | FP near | FP far | FN near | FN far | area / true |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
