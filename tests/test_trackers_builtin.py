@@ -760,3 +760,73 @@ def test_growth_and_swallow_cues() -> None:
     assert confidence(1000, 500, 1.0, 1.0, anchor_area=1000) == 1.0
     assert confidence(400, 1000, 1.0, 1.0) < 1.0  # shrinking as before
     assert swallow_cue(0.05) == 1.0 and swallow_cue(0.25) < 0.5 and swallow_cue(0.5) == 0.0
+
+
+def _translating_clip(n: int = 10, width: int = 427, height: int = 240):
+    """A hard-edged, textured warm ellipse moving 2.1 px right and 1.3 px down a frame over
+    textured background that pans 1 px a frame; frames of a size the working resolution
+    scales by a non-integer factor. Returns (frames, masks)."""
+    pan = _textured_background(height + 40, width + 40, seed=3)
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames, masks = [], []
+    for t in range(n):
+        image = pan[10 : 10 + height, 10 + t : 10 + t + width].copy()
+        cx, cy = 140 + 2.1 * t, 110 + 1.3 * t
+        mask = ((xx - cx) / 60) ** 2 + ((yy - cy) / 42) ** 2 <= 1
+        body = np.array([205, 125, 60]) + rng.integers(-20, 20, (height, width, 1))
+        image[mask] = np.clip(body, 0, 255).astype(np.uint8)[mask]
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks
+
+
+def test_a_translating_object_neither_grows_nor_shrinks_nor_slides() -> None:
+    """The error anatomy's bias check (benchmarks/bench_builtin_anatomy.py): on a clean
+    translating object the mask keeps its size and place frame after frame — no boundary bias
+    (a pixel of growth or shrinkage a frame) and no offset between the working resolution
+    (here ×0.6) and the frame's (a half-pixel slip compounds into a slide)."""
+    frames, masks = _translating_clip()
+    session = build(max_side=256).open(ArraySource(frames))
+    assert session.working_size == (256, 144)
+    session.add_prompt(MaskPrompt(masks[0]))
+    for f in session.propagate(0):
+        pred, truth = f.objects[1].mask(240, 427), masks[f.index]
+        ys, xs = np.nonzero(pred)
+        ty, tx = np.nonzero(truth)
+        assert abs(pred.sum() / truth.sum() - 1) < 0.03, f.index
+        assert abs(xs.mean() - tx.mean()) < 0.4 and abs(ys.mean() - ty.mean()) < 0.4, f.index
+        assert jaccard(pred, truth) > 0.96, f.index
+
+
+def test_a_mask_prompt_round_trips_through_the_working_resolution() -> None:
+    """Down to the working resolution (area) and back (bilinear on logits): the prompt's own
+    frame returns the prompt, with no half-pixel shift."""
+    frames, masks = _translating_clip(n=1)
+    session = build(max_side=256).open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0]))
+    first = next(iter(session.propagate(0)))
+    pred = first.objects[1].mask(240, 427)
+    ys, xs = np.nonzero(pred)
+    ty, tx = np.nonzero(masks[0])
+    assert jaccard(pred, masks[0]) > 0.985
+    assert abs(xs.mean() - tx.mean()) < 0.1 and abs(ys.mean() - ty.mean()) < 0.1
+
+
+def test_trace_reports_every_stage_of_each_step() -> None:
+    """The stage observer that benchmarks/bench_builtin_anatomy.py scores: every propagated
+    frame reports each stage once, in order, as a working-resolution bool mask."""
+    clip = make_two_disc_clip()
+    session = build().open(ArraySource(clip.frames))
+    seen: list[tuple[int, int, str]] = []
+
+    def trace(index: int, obj: int, stage: str, mask: np.ndarray) -> None:
+        assert mask.dtype == bool and mask.shape == session.working_size[::-1]
+        seen.append((index, obj, stage))
+
+    session.trace = trace
+    session.add_prompt(MaskPrompt(clip.masks[1][0]))
+    n = sum(1 for _ in session.propagate(0, end_frame=3))
+    stages = ["warp", "prior", "refit", "edge", "regrow", "graphcut", "components"]
+    assert n == 4
+    assert seen == [(i, 1, s) for i in range(1, 4) for s in stages]

@@ -92,7 +92,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +177,9 @@ class BuiltinTrackerConfig:
     (see :mod:`~sam2matting.trackers.builtin_refine`); 0 = off. 3: 0.685 vs 0.660 J&F on the
     DAVIS tuning sequences (with additions unconstrained, 2: 0.669, 3: 0.681, 4: 0.678), at
     1.05–1.4× the CPU time per frame (the cut runs on the crop around the object).
+    ``graph_cut_sigmas``: the band is at least this many boundary sigmas
+    (:func:`boundary_sigma`, ~3 % of the object's size) wide, so it grows with the object
+    (see :func:`cut_band`); 0 = ``graph_cut_band`` alone.
     ``motion_search``: start the optical flow from the camera's translation and each object's
     displacement found by a coarse search (:mod:`~sam2matting.trackers.builtin_motion`)
     instead of from zero, so displacements beyond DIS's reach (~20–30 px a frame at 512 px:
@@ -197,6 +200,7 @@ class BuiltinTrackerConfig:
     motion_strength: float = 1.0
     regrow: bool = True
     graph_cut_band: int = 3
+    graph_cut_sigmas: float = 2.0
     motion_search: bool = True
 
     def __post_init__(self) -> None:
@@ -242,6 +246,27 @@ def boundary_sigma(area: float, fraction: float) -> float:
     anchored to the warp. The warped prior is ``signed distance / sigma`` log-odds.
     """
     return float(np.clip(fraction * np.sqrt(max(area, 1.0)), 1.0, 6.0))
+
+
+def cut_band(band: int, sigma: float, sigmas: float) -> int:
+    """Width (px) of the band the graph cut re-decides: ``band`` (the configured width at
+    this working resolution), or ``sigmas`` × the boundary sigma when that is wider.
+
+    Why: the error anatomy (``benchmarks/bench_builtin_anatomy.py``) showed the chained
+    losses on a large object are parts missed *far* from the boundary (DAVIS ``dog``: its
+    shadowed side, which the anchor's colours call background; 9 % of its area missed more
+    than 3 px inside the truth), out of a 3-px band's reach, while on small objects a wider
+    band leaves GrabCut few sure pixels and takes in background. A band proportional to the
+    object's size serves both. DAVIS tuning J&F (mask-started): 3 px alone 0.686 (dog 0.773,
+    kite-surf 0.579, libby 0.705); 2 sigmas 0.694 (0.809, 0.579, 0.695; ~8 px on the dog,
+    3 px on the others); 1.5 sigmas 0.691; a fixed 6 / 8 px band 0.698 / 0.700, but it cost
+    the synthetic fast-motion clips 0.5–1 point of J, which the size-relative band leaves
+    exactly as they were. Chained J (anatomy) for 1.25 / 1.5 / 2 / 2.5 sigmas: 0.726 /
+    0.723 / 0.727 / 0.728 (libby swings ±0.01 with any change; dog rises steadily).
+    """
+    if band <= 0:
+        return 0
+    return max(band, round(sigmas * sigma))
 
 
 def regrow_colour() -> float:
@@ -966,6 +991,10 @@ class BuiltinSession:
         self._flow = _make_flow(config.flow_preset, self._work_w, self._work_h)
         grid_y, grid_x = np.mgrid[0 : self._work_h, 0 : self._work_w].astype(np.float32)
         self._grid = np.dstack([grid_x, grid_y])
+        #: optional observer of the per-frame stages (benchmarks/bench_builtin_anatomy.py):
+        #: called as ``trace(frame_index, object_id, stage, mask)`` with a bool working-size mask
+        self.trace: Callable[[int, int, str, np.ndarray], None] | None = None
+        self._tracing: tuple[int, int] = (0, 0)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -1092,6 +1121,7 @@ class BuiltinSession:
                 if needs_step and state is not None and cursor is not None:
                     if flow is None:
                         flow = self._flow_map(frame, cursor.frame, previous)
+                    self._tracing = (index, obj)
                     stepped = self._step(state, frame, cursor.frame, flow)
                 if prompts is not None:
                     prob = self._anchor(obj, prompts, frame, stepped.prob if stepped else None)
@@ -1217,16 +1247,19 @@ class BuiltinSession:
                 z_motion = cfg.motion_strength * _motion_llr(
                     frame.gray, previous.gray, obj_motion, bg_motion
                 )
+        self._trace("warp", in_flow)
+        predicted = in_flow | in_affine
         votes = 0.5 * (in_flow.astype(np.float32) + in_affine.astype(np.float32))
         # blurring the two motion hypotheses' masks gives a prior whose log-odds ramp across
         # the boundary like (signed distance / sigma): logit(Φ(d / s)) ≈ 1.6 d / s
         prior_p = cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma)
-        predicted = in_flow | in_affine
         z = _logit(prior_p)
+        self._trace("prior", z > 0)
         if colour is not None:
             z += cfg.refit_strength * colour
         if z_motion is not None:
             z += z_motion
+        self._trace("refit", z > 0)
         if cfg.edge_refine:
             p = _guided_filter(
                 frame.guide,
@@ -1237,12 +1270,20 @@ class BuiltinSession:
             logits = _logit(np.clip(p, 0.0, 1.0))
         else:
             logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
+        self._trace("edge", logits > 0)
         if cfg.regrow and colour is not None:
             logits = _regrow(logits, colour, regrow_reach(self._work_w, self._work_h))
+        self._trace("regrow", logits > 0)
         if cfg.graph_cut_band > 0 and colour is not None:
-            band = band_pixels(cfg.graph_cut_band, self._work_w, self._work_h)
+            band = cut_band(
+                band_pixels(cfg.graph_cut_band, self._work_w, self._work_h),
+                sigma,
+                cfg.graph_cut_sigmas,
+            )
             logits = refine_band(frame.rgb, logits, colour, band)
+        self._trace("graphcut", logits > 0)
         mask = _components_touching(logits > 0, predicted)
+        self._trace("components", mask)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
         velocity = _displacement(obj_motion, prev_mask) if obj_motion is not None else (0.0, 0.0)
         stepped = dataclasses.replace(
@@ -1261,6 +1302,11 @@ class BuiltinSession:
             if found_mask.any() and float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
+
+    def _trace(self, stage: str, mask: np.ndarray) -> None:
+        """Report an intermediate mask of :meth:`_step` to :attr:`trace`, if set."""
+        if self.trace is not None:
+            self.trace(self._tracing[0], self._tracing[1], stage, mask)
 
     def _redetect(
         self, state: _ObjectState, frame: _WorkFrame, colour: np.ndarray | None = None
