@@ -184,6 +184,10 @@ class BuiltinTrackerConfig:
     lowest J on the synthetic fast-motion clips 0.38–0.42 → 0.92–0.96, DAVIS tuning sequences
     with every third frame kept 0.596 → 0.635 J&F (at their own frame rate unchanged), at
     0–20 % more CPU time per frame.
+    ``learned_refine``: correct the re-fitted mask near its outline with a small learned
+    network each frame (:mod:`~sam2matting.trackers.builtin_learned`, ~5 k parameters trained
+    on synthetic clips; ``refiner_weights``: its safetensors file, default the shipped one).
+    Off by default (see the module for the figures).
     """
 
     max_side: int = 512
@@ -198,6 +202,8 @@ class BuiltinTrackerConfig:
     regrow: bool = True
     graph_cut_band: int = 3
     motion_search: bool = True
+    learned_refine: bool = False
+    refiner_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -966,6 +972,11 @@ class BuiltinSession:
         self._flow = _make_flow(config.flow_preset, self._work_w, self._work_h)
         grid_y, grid_x = np.mgrid[0 : self._work_h, 0 : self._work_w].astype(np.float32)
         self._grid = np.dstack([grid_x, grid_y])
+        self._refiner = None
+        if config.learned_refine:
+            from .builtin_learned import load_refiner
+
+            self._refiner = load_refiner(config.refiner_weights)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -1093,6 +1104,8 @@ class BuiltinSession:
                     if flow is None:
                         flow = self._flow_map(frame, cursor.frame, previous)
                     stepped = self._step(state, frame, cursor.frame, flow)
+                    if self._refiner is not None:
+                        stepped = self._learned_refine(stepped, state, frame, cursor.frame)
                 if prompts is not None:
                     prob = self._anchor(obj, prompts, frame, stepped.prob if stepped else None)
                     states[obj] = self._anchor_state(prob, frame)
@@ -1261,6 +1274,26 @@ class BuiltinSession:
             if found_mask.any() and float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
+
+    def _learned_refine(
+        self, stepped: _ObjectState, state: _ObjectState, frame: _WorkFrame, previous: _WorkFrame
+    ) -> _ObjectState:
+        """``stepped`` with its logits corrected near the outline by the learned refiner
+        (:func:`~.builtin_learned.refine_logits`), from this and the previous frame and mask."""
+        from .builtin_learned import refine_band_pixels, refine_logits, single_thread
+
+        with single_thread():
+            logits = refine_logits(
+                self._refiner,  # type: ignore[arg-type]
+                frame.rgb,
+                stepped.prob,
+                previous.rgb,
+                state.prob,
+                stepped.logits,
+                refine_band_pixels(self._work_w, self._work_h),
+                LOGIT_LIMIT,
+            )
+        return dataclasses.replace(stepped, prob=_sigmoid(logits), logits=logits)
 
     def _redetect(
         self, state: _ObjectState, frame: _WorkFrame, colour: np.ndarray | None = None
