@@ -972,11 +972,11 @@ class BuiltinSession:
         self._flow = _make_flow(config.flow_preset, self._work_w, self._work_h)
         grid_y, grid_x = np.mgrid[0 : self._work_h, 0 : self._work_w].astype(np.float32)
         self._grid = np.dstack([grid_x, grid_y])
-        self._refiner = None
+        self._refiner: Any = None
         if config.learned_refine:
-            from .builtin_learned import load_refiner
+            from .builtin_learned import LearnedRefiner, load_refiner
 
-            self._refiner = load_refiner(config.refiner_weights)
+            self._refiner = LearnedRefiner(load_refiner(config.refiner_weights))
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -1105,7 +1105,7 @@ class BuiltinSession:
                         flow = self._flow_map(frame, cursor.frame, previous)
                     stepped = self._step(state, frame, cursor.frame, flow)
                     if self._refiner is not None:
-                        stepped = self._learned_refine(stepped, state, frame, cursor.frame)
+                        stepped = self._learned_refine(stepped, state, frame, cursor.frame, flow)
                 if prompts is not None:
                     prob = self._anchor(obj, prompts, frame, stepped.prob if stepped else None)
                     states[obj] = self._anchor_state(prob, frame)
@@ -1276,23 +1276,28 @@ class BuiltinSession:
         return stepped
 
     def _learned_refine(
-        self, stepped: _ObjectState, state: _ObjectState, frame: _WorkFrame, previous: _WorkFrame
+        self,
+        stepped: _ObjectState,
+        state: _ObjectState,
+        frame: _WorkFrame,
+        previous: _WorkFrame,
+        flow: _Flow,
     ) -> _ObjectState:
         """``stepped`` with its logits corrected near the outline by the learned refiner
-        (:func:`~.builtin_learned.refine_logits`), from this and the previous frame and mask."""
-        from .builtin_learned import refine_band_pixels, refine_logits, single_thread
-
-        with single_thread():
-            logits = refine_logits(
-                self._refiner,  # type: ignore[arg-type]
-                frame.rgb,
-                stepped.prob,
-                previous.rgb,
-                state.prob,
-                stepped.logits,
-                refine_band_pixels(self._work_w, self._work_h),
-                LOGIT_LIMIT,
-            )
+        (:class:`~.builtin_learned.LearnedRefiner`) from this frame, its mask, and the previous
+        frame and mask moved here by the backward flow."""
+        prev_rgb = cv2.remap(  # type: ignore[call-overload]
+            previous.rgb, flow.back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        prev_prob = cv2.remap(  # type: ignore[call-overload]
+            state.prob,
+            flow.back,
+            None,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0.0,
+        )
+        logits = self._refiner(frame.rgb, stepped.prob, prev_rgb, prev_prob, stepped.logits)
         return dataclasses.replace(stepped, prob=_sigmoid(logits), logits=logits)
 
     def _redetect(

@@ -4,7 +4,8 @@ The classical re-fit (colour histograms, guided filter, GrabCut band) gets most 
 mask right but its boundary a few pixels wrong on every frame, and those errors feed the next
 frame's warp. A tiny convolutional network (:class:`PropagationRefiner`, ~9 k parameters,
 ±18 px receptive field) looks at the current frame's colours, the tracker's probability, and
-the previous frame with the previous mask at the same place, and predicts a correction of the
+the previous frame and mask moved onto this frame by the tracker's backward optical flow
+(where the two frames agree the flow is right, and so is the moved mask), and predicts a correction of the
 mask's log-odds. It only acts in a band of :func:`refine_band_pixels` around the tracker's
 outline (elsewhere the tracker's answer is kept), so it is computed on blocks along the
 outline only (:func:`~sam2matting.tiling.outline_crops`) and its cost follows the outline's
@@ -33,6 +34,7 @@ from ..tiling import outline_crops
 
 __all__ = [
     "REFINER_WEIGHTS",
+    "LearnedRefiner",
     "PropagationRefiner",
     "load_refiner",
     "refine_band_pixels",
@@ -171,6 +173,37 @@ def refine_logits(
         sel = band[y0:y1, x0:x1]
         out[y0:y1, x0:x1][sel] = np.clip(core[sel], -limit, limit)
     return out
+
+
+class LearnedRefiner:
+    """The refiner as the tracker calls it: ``refiner(rgb, prob, prev_rgb, prev_prob, logits)``
+    → corrected logits (see :func:`refine_logits`; the previous frame and mask already moved
+    onto this frame by the optical flow), on one torch thread."""
+
+    def __init__(self, net: PropagationRefiner, limit: float = 12.0) -> None:
+        self.net = net
+        self.limit = limit
+
+    def __call__(
+        self,
+        rgb: np.ndarray,
+        prob: np.ndarray,
+        prev_rgb: np.ndarray,
+        prev_prob: np.ndarray,
+        logits: np.ndarray,
+    ) -> np.ndarray:
+        h, w = prob.shape
+        with single_thread():
+            return refine_logits(
+                self.net,
+                rgb,
+                prob,
+                prev_rgb,
+                prev_prob,
+                logits,
+                refine_band_pixels(w, h),
+                self.limit,
+            )
 
 
 def load_refiner(path: str | Path | None = None) -> PropagationRefiner:

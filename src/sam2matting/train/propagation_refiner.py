@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..trackers.builtin_learned import (
+    LearnedRefiner,
     PropagationRefiner,
     refine_band_pixels,
     refiner_band,
@@ -77,16 +78,25 @@ class RefinerConfig:
     textured_share: float = 0.2
     occluder_share: float = 0.25
     camera_share: float = 0.6
+    motion_blur: bool = False
+    gt_threshold: float = 0.5
+    min_size: float = 0.12
+    max_shift: int = 3
+    balanced: bool = True
 
 
 @dataclass
 class Clip:
-    """One tracked synthetic clip: frames (T×H×W×3 uint8), ground truth (T×H×W bool) and the
-    tracker's probabilities (T×H×W uint8, p × 255; frame 0 is the anchor)."""
+    """One tracked synthetic clip: frames (T×H×W×3 uint8), ground truth (T×H×W bool), the
+    tracker's probabilities before the refiner (T×H×W uint8, p × 255) and, per frame, the
+    previous frame and the tracker's previous mask moved onto it by the tracker's flow
+    (T×H×W×3 and T×H×W uint8); index 0 (the anchor) of the last three is unused."""
 
     frames: np.ndarray
     gt: np.ndarray
     prob: np.ndarray
+    prev_rgb: np.ndarray
+    prev_prob: np.ndarray
 
 
 # -- synthetic clips -----------------------------------------------------------------------------
@@ -103,7 +113,7 @@ def _layer(
     sampler: CompositeSampler, rng: np.random.Generator, cfg: RefinerConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """A foreground layer (premultiplied float h×w×3, alpha h×w), cropped to its subject and
-    scaled so its larger side is 35–95 % of the frame height."""
+    scaled so its larger side is ``min_size``–95 % of the frame height (log-uniform)."""
     u = rng.random()
     if sampler.cutouts and u < cfg.cutout_share:
         layer = sampler.cutouts[int(rng.integers(0, len(sampler.cutouts)))]
@@ -121,7 +131,11 @@ def _layer(
         ys, xs = np.nonzero(a > 0)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     p, a = np.ascontiguousarray(p[y0:y1, x0:x1]), np.ascontiguousarray(a[y0:y1, x0:x1])
-    k = float(rng.uniform(0.35, 0.95)) * cfg.height / max(p.shape[:2])
+    k = (
+        float(np.exp(rng.uniform(np.log(cfg.min_size), np.log(0.95))))
+        * cfg.height
+        / max(p.shape[:2])
+    )
     size = (max(4, round(p.shape[1] * k)), max(4, round(p.shape[0] * k)))
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
     pf = cv2.resize(p, size, interpolation=interp).astype(np.float32) / 255
@@ -200,7 +214,7 @@ def synthetic_clip(
             pt = cv2.remap(pt, mp, None, cv2.INTER_LINEAR, borderValue=0)  # type: ignore[call-overload]
             at = cv2.remap(at, mp, None, cv2.INTER_LINEAR, borderValue=0)  # type: ignore[call-overload]
         blur = float(np.hypot(*vel)) * 0.6
-        if blur >= 2:  # a fast object is motion-blurred along its motion
+        if cfg.motion_blur and blur >= 2:  # a fast object is blurred along its motion
             ker = _line_kernel(float(vel[0]), float(vel[1]), blur)
             pt = cv2.filter2D(pt, -1, ker, borderType=cv2.BORDER_CONSTANT)
             at = cv2.filter2D(at, -1, ker, borderType=cv2.BORDER_CONSTANT)
@@ -218,37 +232,68 @@ def synthetic_clip(
         if rng.random() < 0.3:
             comp = comp + rng.normal(0, 0.01, comp.shape).astype(np.float32)
         frames.append(np.clip(comp * 255 + 0.5, 0, 255).astype(np.uint8))
-        gts.append(alpha > 0.5)
+        gts.append(alpha > cfg.gt_threshold)
         centre = centre + vel
         vel = vel + rng.normal(0, 0.15 * speed, 2)
         angle += omega
         scale *= math.exp(kappa)
     gt = np.stack(gts)
     areas = gt.reshape(t_len, -1).sum(1)
-    if areas[0] < 200 or areas.min() < 0.3 * areas[0]:
+    if areas[0] < 100 or areas.min() < 0.3 * areas[0]:
         return None
     return np.stack(frames), gt
 
 
+class _Recorder:
+    """Stands in for the tracker's learned refiner: records what the refiner is given each
+    frame, and answers with ``inner``'s correction (or none)."""
+
+    def __init__(self, inner: LearnedRefiner | None) -> None:
+        self.inner = inner
+        self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def __call__(
+        self,
+        rgb: np.ndarray,
+        prob: np.ndarray,
+        prev_rgb: np.ndarray,
+        prev_prob: np.ndarray,
+        logits: np.ndarray,
+    ) -> np.ndarray:
+        self.records.append((prob.copy(), prev_rgb.copy(), prev_prob.copy()))
+        if self.inner is None:
+            return logits
+        return self.inner(rgb, prob, prev_rgb, prev_prob, logits)
+
+
 def tracker_probabilities(
-    frames: np.ndarray, first_mask: np.ndarray, options: dict[str, Any] | None = None
-) -> np.ndarray:
-    """The built-in tracker's probability per frame (T×h×w float32 at its working
-    resolution) run from ``first_mask`` on frame 0 with ``options``."""
+    frames: np.ndarray, first_mask: np.ndarray, refiner: LearnedRefiner | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the built-in tracker (default options), run from ``first_mask`` on frame 0, gives
+    its learned refiner on every later frame: (its probability, the previous frame and the
+    previous mask moved by its flow), T×h×w float32, T×h×w×3 uint8, T×h×w float32 at the
+    working resolution (index 0 zeros). With ``refiner`` the refined masks are what the next
+    frame propagates (as at inference); without, the tracker runs unrefined."""
     from ..io.readers import ArraySource
-    from ..trackers.builtin import build
+    from ..trackers.builtin import BuiltinSession, BuiltinTrackerConfig
     from ..types import MaskPrompt
 
-    tracker = build(**(options or {}))
-    out = []
-    with tracker.open(ArraySource(frames)) as session:
+    recorder = _Recorder(refiner)
+    with BuiltinSession(ArraySource(frames), BuiltinTrackerConfig()) as session:
+        session._refiner = recorder  # the hook the tracker calls when learned_refine is on
         session.add_prompt(MaskPrompt(first_mask, frame=0, object_id=1))
-        for tf in session.propagate(0):
-            out.append(
-                tf.objects[1].probability(*tf.objects[1].logits.shape) if 1 in tf.objects else None
-            )
-    shape = out[0].shape if out[0] is not None else first_mask.shape
-    return np.stack([np.zeros(shape, np.float32) if o is None else o for o in out])
+        count = sum(1 for _ in session.propagate(0))
+    h, w = session.working_size[1], session.working_size[0]
+    prob = np.zeros((count, h, w), np.float32)
+    prev_rgb = np.zeros((count, h, w, 3), np.uint8)
+    prev_prob = np.zeros((count, h, w), np.float32)
+    for t, (p, r, q) in enumerate(recorder.records, start=1):
+        prob[t], prev_rgb[t], prev_prob[t] = p, r, q
+    return prob, prev_rgb, prev_prob
+
+
+def _u8(p: np.ndarray) -> np.ndarray:
+    return np.clip(p * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def make_clips(
@@ -256,7 +301,7 @@ def make_clips(
     cfg: RefinerConfig,
     count: int,
     seed_key: int,
-    options: dict[str, Any] | None = None,
+    refiner: LearnedRefiner | None = None,
     progress: bool = True,
 ) -> list[Clip]:
     """``count`` tracked synthetic clips (deterministic in ``cfg.seed`` and ``seed_key``)."""
@@ -270,10 +315,10 @@ def make_clips(
         if made is None:
             continue
         frames, gt = made
-        prob = tracker_probabilities(frames, gt[0], options)
+        prob, prev_rgb, prev_prob = tracker_probabilities(frames, gt[0], refiner)
         if prob.shape[1:] != gt.shape[1:]:
             raise InputError("clips must be at the tracker's working resolution")
-        out.append(Clip(frames, gt, np.clip(prob * 255 + 0.5, 0, 255).astype(np.uint8)))
+        out.append(Clip(frames, gt, _u8(prob), prev_rgb, _u8(prev_prob)))
         bar.update(1)
     bar.close()
     return out
@@ -291,10 +336,15 @@ def _one(a: np.ndarray, sl: tuple[slice, slice]) -> torch.Tensor:
 
 
 def _windows(
-    clips: list[Clip], rng: np.random.Generator, count: int, crop: int, half_width: int
+    clips: list[Clip],
+    rng: np.random.Generator,
+    count: int,
+    crop: int,
+    half_width: int,
+    max_shift: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``count`` (input, target, band weight) windows centred on band pixels of random frames
-    t ≥ 1 of random clips."""
+    t ≥ 1 of random clips; the tracker's mask dilated or eroded by up to ``max_shift`` px."""
     xs: list[torch.Tensor] = []
     gts: list[torch.Tensor] = []
     ws: list[torch.Tensor] = []
@@ -306,6 +356,10 @@ def _windows(
         c = clips[int(rng.integers(0, len(clips)))]
         t = int(rng.integers(1, len(c.frames)))
         prob = c.prob[t].astype(np.float32) / 255
+        shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
+        if shift:  # the outline moved in or out: errors both ways, whatever the tracker's bias
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(shift) + 1,) * 2)
+            prob = (cv2.dilate if shift > 0 else cv2.erode)(prob, k)
         band = refiner_band(prob, half_width)
         ys, xs_ = np.nonzero(band)
         if not len(ys):
@@ -316,10 +370,10 @@ def _windows(
         x0 = int(np.clip(xs_[j] - crop // 2, 0, w - crop)) & ~1
         sl = (slice(y0, y0 + crop), slice(x0, x0 + crop))
 
-        prev = c.prob[t - 1].astype(np.float32) / 255
+        prev = c.prev_prob[t].astype(np.float32) / 255
         xs.append(
             refiner_inputs(
-                _img(c.frames[t], sl), _one(prob, sl), _img(c.frames[t - 1], sl), _one(prev, sl)
+                _img(c.frames[t], sl), _one(prob, sl), _img(c.prev_rgb[t], sl), _one(prev, sl)
             )
         )
         gts.append(_one(c.gt[t].astype(np.float32), sl))
@@ -328,11 +382,22 @@ def _windows(
 
 
 def refiner_loss(
-    net: PropagationRefiner, x: torch.Tensor, gt: torch.Tensor, weight: torch.Tensor
+    net: PropagationRefiner,
+    x: torch.Tensor,
+    gt: torch.Tensor,
+    weight: torch.Tensor,
+    balanced: bool = True,
 ) -> torch.Tensor:
-    """Binary cross-entropy of the refined logits on the band pixels (``weight``)."""
+    """Binary cross-entropy of the refined logits on the band pixels (``weight``); with
+    ``balanced`` the object's and the background's band pixels weigh the same in total, so the
+    network cannot learn a bias to grow or shrink from how the band is split."""
     bce = F.binary_cross_entropy_with_logits(net(x), gt, reduction="none")
-    return (bce * weight).sum() / weight.sum().clamp(min=1.0)
+    if not balanced:
+        return (bce * weight).sum() / weight.sum().clamp(min=1.0)
+    pos, neg = weight * gt, weight * (1 - gt)
+    return 0.5 * (
+        (bce * pos).sum() / pos.sum().clamp(min=1.0) + (bce * neg).sum() / neg.sum().clamp(min=1.0)
+    )
 
 
 def train_refiner(
@@ -358,8 +423,8 @@ def train_refiner(
     curve: list[float] = []
     running: list[float] = []
     for _ in tqdm(range(n_steps), desc="refiner training", disable=not progress):
-        x, gt, w = _windows(clips, rng, cfg.batch, cfg.crop, half)
-        loss = refiner_loss(net, x, gt, w)
+        x, gt, w = _windows(clips, rng, cfg.batch, cfg.crop, half, cfg.max_shift)
+        loss = refiner_loss(net, x, gt, w, cfg.balanced)
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
@@ -385,11 +450,9 @@ def clip_iou(clips: list[Clip], net: PropagationRefiner | None) -> float:
             mask = prob > 0.5
             if net is not None:
                 logits = np.where(mask, 12.0, -12.0).astype(np.float32)
-                prev = c.prob[t - 1].astype(np.float32) / 255
+                prev = c.prev_prob[t].astype(np.float32) / 255
                 half = refine_band_pixels(prob.shape[1], prob.shape[0])
-                mask = (
-                    refine_logits(net, c.frames[t], prob, c.frames[t - 1], prev, logits, half) > 0
-                )
+                mask = refine_logits(net, c.frames[t], prob, c.prev_rgb[t], prev, logits, half) > 0
             gt = c.gt[t]
             union = np.count_nonzero(mask | gt)
             ious.append(np.count_nonzero(mask & gt) / union if union else 1.0)
@@ -419,6 +482,15 @@ def main(argv: list[str] | None = None) -> int:
         help="2: retrack with the refiner in the loop and continue",
     )
     p.add_argument("--seed", type=int, default=RefinerConfig.seed)
+    p.add_argument(
+        "--gt-threshold",
+        type=float,
+        default=RefinerConfig.gt_threshold,
+        help="ground-truth mask = composite alpha above this",
+    )
+    p.add_argument(
+        "--motion-blur", action="store_true", help="blur fast objects along their motion"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
@@ -429,7 +501,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from safetensors.torch import save_file
 
-    cfg = RefinerConfig(clips=args.clips, frames=args.frames, steps=args.steps, seed=args.seed)
+    cfg = RefinerConfig(
+        clips=args.clips,
+        frames=args.frames,
+        steps=args.steps,
+        seed=args.seed,
+        gt_threshold=args.gt_threshold,
+        motion_blur=args.motion_blur,
+    )
     try:
         sampler = CompositeSampler(DataConfig(data_root=args.data_root), seed=cfg.seed)
     except InputError as e:
@@ -445,16 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.rounds == 2:
         args.out.mkdir(parents=True, exist_ok=True)
-        tmp_w = args.out / "round1.safetensors"
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_w))
-        more = make_clips(
-            sampler,
-            cfg,
-            cfg.clips // 2,
-            2,
-            {"learned_refine": True, "refiner_weights": str(tmp_w)},
-            progress=not args.quiet,
-        )
+        more = make_clips(sampler, cfg, cfg.clips // 2, 2, LearnedRefiner(net), not args.quiet)
         net, curve2 = train_refiner(
             clips + more, cfg, net=net, steps=cfg.steps // 2, progress=not args.quiet
         )
