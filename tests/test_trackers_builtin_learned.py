@@ -56,16 +56,24 @@ def test_blocks_equal_the_whole_frame_and_only_the_band_changes() -> None:
 
 
 def test_shipped_weights_load_and_pull_a_shifted_mask_onto_the_edge() -> None:
+    """The tracker's re-fit drifted 2 px off a hard edge (its usual soft ramp) while the mask
+    the flow moved from the previous frame is right: the refiner pulls it back."""
+    import cv2
+
     net = load_refiner()
     img, truth = _square_scene()
-    _, shifted = _square_scene(shift=4)  # the tracker's mask, 4 px off to the right
-    logits = np.where(shifted > 0.5, 12.0, -12.0).astype(np.float32)
-    out = refine_logits(net, img, shifted, img, truth, logits, refine_band_pixels(160, 96))
+    for shift in (-2, 2):
+        _, shifted = _square_scene(shift=shift)
+        prob = cv2.GaussianBlur(shifted, (0, 0), 1.5)
+        logits = np.log(np.clip(prob, 1e-5, 1 - 1e-5) / np.clip(1 - prob, 1e-5, 1)).astype(
+            np.float32
+        )
+        out = refine_logits(net, img, prob, img, truth, logits, refine_band_pixels(160, 96))
 
-    def iou(m: np.ndarray) -> float:
-        return float((m & (truth > 0.5)).sum() / (m | (truth > 0.5)).sum())
+        def iou(m: np.ndarray) -> float:
+            return float((m & (truth > 0.5)).sum() / (m | (truth > 0.5)).sum())
 
-    assert iou(out > 0) > iou(shifted > 0.5) + 0.02
+        assert iou(out > 0) > iou(prob > 0.5) + 0.015
 
 
 def _clip(n: int = 5) -> np.ndarray:

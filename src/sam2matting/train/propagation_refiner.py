@@ -68,7 +68,7 @@ class RefinerConfig:
     frames: int = 8
     width: int = 512
     height: int = 288
-    steps: int = 1500
+    steps: int = 2500
     batch: int = 16
     crop: int = 64
     lr: float = 3e-3
@@ -79,10 +79,10 @@ class RefinerConfig:
     occluder_share: float = 0.25
     camera_share: float = 0.6
     motion_blur: bool = False
-    gt_threshold: float = 0.5
+    gt_threshold: float = 0.3
     min_size: float = 0.12
-    max_shift: int = 3
-    balanced: bool = True
+    max_shift: int = 0
+    balanced: bool = False
 
 
 @dataclass
@@ -386,7 +386,7 @@ def refiner_loss(
     x: torch.Tensor,
     gt: torch.Tensor,
     weight: torch.Tensor,
-    balanced: bool = True,
+    balanced: bool = False,
 ) -> torch.Tensor:
     """Binary cross-entropy of the refined logits on the band pixels (``weight``); with
     ``balanced`` the object's and the background's band pixels weigh the same in total, so the
