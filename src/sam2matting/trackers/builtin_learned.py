@@ -76,9 +76,9 @@ def single_thread() -> Iterator[None]:
 def refine_band_pixels(work_w: int, work_h: int) -> int:
     """Half width (px) of the band around the tracker's outline that the refiner may change:
     :data:`BAND_AT_512` px at a 512-px working resolution, scaled with it. 3 px: ~half of the
-    tracker's errors on the DAVIS tuning sequences lie within 2 px of its outline; a network
-    trained for an 8-px band did worse there (0.58–0.66 J&F vs 0.68; 2, 3, 5 px: 0.685, 0.678,
-    0.657)."""
+    tracker's errors on the DAVIS tuning sequences lie within 2 px of its outline; networks
+    trained for an 8-px band did worse there (tuning-mean J&F 0.42–0.66 against 0.678; the
+    shipped net used with 2, 3, 5 px: 0.685, 0.678, 0.657; off: 0.686)."""
     return max(1, round(BAND_AT_512 * max(work_w, work_h) / 512))
 
 

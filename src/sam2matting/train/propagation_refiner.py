@@ -104,8 +104,8 @@ class Clip:
 
 def _smooth_field(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
     """h×w×2 smooth random field with unit maximum magnitude."""
-    f = rng.normal(size=(cells, cells * 2, 2)).astype(np.float32)
-    f = cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC)
+    coarse = rng.normal(size=(cells, cells * 2, 2)).astype(np.float32)
+    f = np.asarray(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC))
     return (f / max(float(np.abs(f).max()), 1e-6)).astype(np.float32)
 
 
