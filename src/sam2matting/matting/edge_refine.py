@@ -20,11 +20,10 @@ frame's or the object's area.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import cv2
 import numpy as np
 
+from ..tiling import outline_crops
 from .classical import guided_filter
 
 __all__ = ["colour_line_refine", "outline_crops"]
@@ -40,29 +39,6 @@ def _outline_pixels(alpha: np.ndarray) -> np.ndarray:
     mark[1:, :] |= dy
     mark[:-1, :] |= dy
     return mark
-
-
-def outline_crops(
-    mark: np.ndarray, block: int, reach: int
-) -> Iterator[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
-    """Crops covering every True pixel of ``mark`` (H×W bool): per row of ``block``-px blocks,
-    each run of blocks holding a marked pixel as one core ``(y0, y1, x0, x1)`` with its context
-    ``(cy0, cy1, cx0, cx1)`` grown by ``reach`` px (clipped to the frame)."""
-    h, w = mark.shape
-    nby, nbx = -(-h // block), -(-w // block)
-    padded = np.zeros((nby * block, nbx * block), bool)
-    padded[:h, :w] = mark
-    blocks = np.asarray(padded.reshape(nby, block, nbx, block).any(axis=(1, 3)))
-    for by in range(nby):
-        y0, y1 = by * block, min(h, (by + 1) * block)
-        row = np.concatenate([[False], blocks[by], [False]]).astype(np.int8)
-        edges = np.flatnonzero(np.diff(row))
-        for bx0, bx1 in zip(edges[::2], edges[1::2], strict=True):
-            x0, x1 = int(bx0) * block, min(w, int(bx1) * block)
-            yield (
-                (y0, y1, x0, x1),
-                (max(0, y0 - reach), min(h, y1 + reach), max(0, x0 - reach), min(w, x1 + reach)),
-            )
 
 
 def colour_line_refine(

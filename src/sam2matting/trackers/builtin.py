@@ -187,6 +187,10 @@ class BuiltinTrackerConfig:
     lowest J on the synthetic fast-motion clips 0.38–0.42 → 0.92–0.96, DAVIS tuning sequences
     with every third frame kept 0.596 → 0.635 J&F (at their own frame rate unchanged), at
     0–20 % more CPU time per frame.
+    ``learned_refine``: correct the re-fitted mask near its outline with a small learned
+    network each frame (:mod:`~sam2matting.trackers.builtin_learned`, ~5 k parameters trained
+    on synthetic clips; ``refiner_weights``: its safetensors file, default the shipped one).
+    Off by default (see the module for the figures).
     """
 
     max_side: int = 512
@@ -202,6 +206,8 @@ class BuiltinTrackerConfig:
     graph_cut_band: int = 3
     graph_cut_sigmas: float = 2.0
     motion_search: bool = True
+    learned_refine: bool = False
+    refiner_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -995,6 +1001,11 @@ class BuiltinSession:
         #: called as ``trace(frame_index, object_id, stage, mask)`` with a bool working-size mask
         self.trace: Callable[[int, int, str, np.ndarray], None] | None = None
         self._tracing: tuple[int, int] = (0, 0)
+        self._refiner: Any = None
+        if config.learned_refine:
+            from .builtin_learned import LearnedRefiner, load_refiner
+
+            self._refiner = LearnedRefiner(load_refiner(config.refiner_weights))
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -1123,6 +1134,8 @@ class BuiltinSession:
                         flow = self._flow_map(frame, cursor.frame, previous)
                     self._tracing = (index, obj)
                     stepped = self._step(state, frame, cursor.frame, flow)
+                    if self._refiner is not None:
+                        stepped = self._learned_refine(stepped, state, frame, cursor.frame, flow)
                 if prompts is not None:
                     prob = self._anchor(obj, prompts, frame, stepped.prob if stepped else None)
                     states[obj] = self._anchor_state(prob, frame)
@@ -1307,6 +1320,31 @@ class BuiltinSession:
         """Report an intermediate mask of :meth:`_step` to :attr:`trace`, if set."""
         if self.trace is not None:
             self.trace(self._tracing[0], self._tracing[1], stage, mask)
+
+    def _learned_refine(
+        self,
+        stepped: _ObjectState,
+        state: _ObjectState,
+        frame: _WorkFrame,
+        previous: _WorkFrame,
+        flow: _Flow,
+    ) -> _ObjectState:
+        """``stepped`` with its logits corrected near the outline by the learned refiner
+        (:class:`~.builtin_learned.LearnedRefiner`) from this frame, its mask, and the previous
+        frame and mask moved here by the backward flow."""
+        prev_rgb = cv2.remap(  # type: ignore[call-overload]
+            previous.rgb, flow.back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        prev_prob = cv2.remap(  # type: ignore[call-overload]
+            state.prob,
+            flow.back,
+            None,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0.0,
+        )
+        logits = self._refiner(frame.rgb, stepped.prob, prev_rgb, prev_prob, stepped.logits)
+        return dataclasses.replace(stepped, prob=_sigmoid(logits), logits=logits)
 
     def _redetect(
         self, state: _ObjectState, frame: _WorkFrame, colour: np.ndarray | None = None
