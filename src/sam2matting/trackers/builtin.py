@@ -116,6 +116,14 @@ from .builtin_init import components_touching as _components_touching
 from .builtin_init import disc_mask as _disc_mask
 from .builtin_motion import search_flows
 from .builtin_refine import band_pixels, refine_band
+from .builtin_thin import (
+    ThinLine,
+    extract_lines,
+    native_planes,
+    render_lines,
+    strip_lines,
+    track_lines,
+)
 
 if TYPE_CHECKING:
     from ..io.readers import FrameSource
@@ -187,6 +195,10 @@ class BuiltinTrackerConfig:
     lowest J on the synthetic fast-motion clips 0.38–0.42 → 0.92–0.96, DAVIS tuning sequences
     with every third frame kept 0.596 → 0.635 J&F (at their own frame rate unchanged), at
     0–20 % more CPU time per frame.
+    ``thin_structures``: track the straight thin parts of the object's mask (lines, strings,
+    ropes, antennae) as line segments on the native frame and draw them into the mask
+    (:mod:`~sam2matting.trackers.builtin_thin`); the working resolution's flow and colour
+    lose them at the first frame.
     """
 
     max_side: int = 512
@@ -202,6 +214,7 @@ class BuiltinTrackerConfig:
     graph_cut_band: int = 3
     graph_cut_sigmas: float = 2.0
     motion_search: bool = True
+    thin_structures: bool = False
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -861,6 +874,8 @@ class _WorkFrame:
     gray: np.ndarray
     guide: np.ndarray
     bins: np.ndarray
+    #: the frame at its native resolution, RGB uint8 (``thin_structures`` only)
+    native: np.ndarray | None = None
 
 
 @dataclass
@@ -909,6 +924,8 @@ class _ObjectState:
     #: the object's last displacement (dx, dy) px, for the constant-velocity prediction of
     #: :mod:`~sam2matting.trackers.builtin_motion`
     velocity: tuple[float, float] = (0.0, 0.0)
+    #: thin line segments attached to the object (``thin_structures``), native resolution
+    lines: tuple[ThinLine, ...] = ()
 
 
 @dataclass
@@ -1161,7 +1178,10 @@ class BuiltinSession:
         shift = 8 - int(np.log2(bins))
         q = (np.asarray(rgb, np.uint8) >> shift).astype(np.int32)
         index_map = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
-        return _WorkFrame(index, rgb, gray, gray.astype(np.float32) / 255.0, index_map)
+        native = None
+        if self.config.thin_structures:
+            native = image
+        return _WorkFrame(index, rgb, gray, gray.astype(np.float32) / 255.0, index_map, native)
 
     def _flow_map(
         self,
@@ -1285,9 +1305,18 @@ class BuiltinSession:
         mask = _components_touching(logits > 0, predicted)
         self._trace("components", mask)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
+        # thin lines: tracked on their own and drawn into the output only; the state's
+        # ``prob`` (what the next frame warps, re-fits and cuts) stays the body
+        prob = _sigmoid(logits)
+        lines = state.lines
+        if lines and frame.native is not None:
+            scale = self._native_scale()
+            lines = tuple(track_lines(lines, native_planes(frame.native), obj_motion, scale))
+            logits = render_lines(logits, lines, scale)
+            self._trace("thin", logits > 0)
         velocity = _displacement(obj_motion, prev_mask) if obj_motion is not None else (0.0, 0.0)
         stepped = dataclasses.replace(
-            state, prob=_sigmoid(logits), logits=logits, velocity=velocity
+            state, prob=prob, logits=logits, velocity=velocity, lines=lines
         )
         if colour is None:
             return stepped
@@ -1302,6 +1331,10 @@ class BuiltinSession:
             if found_mask.any() and float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
+
+    def _native_scale(self) -> tuple[float, float]:
+        """(sx, sy): native pixels per working pixel."""
+        return self._width / self._work_w, self._height / self._work_h
 
     def _trace(self, stage: str, mask: np.ndarray) -> None:
         """Report an intermediate mask of :meth:`_step` to :attr:`trace`, if set."""
@@ -1410,6 +1443,10 @@ class BuiltinSession:
         ref_colour = float(model.llr(frame.bins)[mask].mean()) if area else 0.0
         ys, xs = np.nonzero(mask)
         centre = (float(xs.mean()), float(ys.mean())) if area else (0.0, 0.0)
+        lines: tuple[ThinLine, ...] = ()
+        if frame.native is not None:
+            lines = tuple(extract_lines(prob, native_planes(frame.native)))
+            prob = strip_lines(prob, lines, self._native_scale())
         return _ObjectState(
             prob.astype(np.float32),
             model,
@@ -1421,6 +1458,7 @@ class BuiltinSession:
             centre=centre,
             seen_at=frame.index,
             elongation=elongation(mask),
+            lines=lines,
         )
 
     def _update_model(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
@@ -1460,7 +1498,9 @@ class BuiltinSession:
             if lost.any():
                 logits = st.logits.copy()
                 logits[lost] = LOST_PIXEL_LOGIT
-                states[obj] = dataclasses.replace(st, prob=_sigmoid(logits), logits=logits)
+                states[obj] = dataclasses.replace(
+                    st, prob=np.minimum(st.prob, _sigmoid(logits)), logits=logits
+                )
 
     # -- anchors (initial masks from prompts) ----------------------------------------------------
 
