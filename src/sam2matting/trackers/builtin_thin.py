@@ -393,7 +393,10 @@ def track_lines(
         fa, fb, c = _fit(native_gray, line, starts, 4.0, far_end_search(length))
         threshold = keep_fraction() * line.contrast
         if c >= threshold:
-            fb = _far_end(native_gray, line, fa, fb, threshold)
+            walked = _far_end(native_gray, line, fa, fb, threshold)
+            # the walk may lengthen a line, or shorten it to no less than half at a time
+            if float(np.hypot(*(walked - fa))) >= 0.5 * float(np.hypot(*(fb - fa))):
+                fb = walked
             if float(np.hypot(*(fb - fa))) >= 4:
                 out.append(
                     dataclasses.replace(
@@ -421,33 +424,41 @@ def render_lines(
     lines: list[ThinLine] | tuple[ThinLine, ...],
     work_scale: tuple[float, float],
 ) -> np.ndarray:
-    """``logits`` (working resolution) with the seen lines (no current miss) drawn in as object:
-    anti-aliased coverage of each line at its width, as log-odds, united with the body."""
+    """``logits`` (working resolution) with the seen lines (no current miss) drawn in as object,
+    united with the body: the share of each working pixel a line of its width covers, as
+    log-odds (the encoding of an area-resampled mask, which survives the output's bilinear
+    upsampling: the tracker's resolution floor)."""
     seen = [ln for ln in lines if ln.misses == 0]
     if not seen:
         return logits
     sx, sy = work_scale
-    canvas = np.zeros(logits.shape, np.float32)
-    shift = 4
-    f = float(1 << shift)
+    pixel = 0.5 * (sx + sy)  # a working pixel's side in native px
+    work_h, work_w = logits.shape
+    cover = np.zeros(logits.shape, np.float32)
     for ln in seen:
-        a = ((ln.anchor[0] + 0.5) / sx - 0.5, (ln.anchor[1] + 0.5) / sy - 0.5)
-        b = ((ln.end[0] + 0.5) / sx - 0.5, (ln.end[1] + 0.5) / sy - 0.5)
-        # a line up to 2 working px wide is drawn 1 px thick: upsampled (bilinear logits)
-        # it is ~1 working px wide at the right sub-pixel place; wider ones at their width
-        thickness = max(1, round(ln.width / (0.5 * (sx + sy))) - 1)
-        cv2.line(
-            canvas,
-            (round(a[0] * f), round(a[1] * f)),
-            (round(b[0] * f), round(b[1] * f)),
-            1.0,
-            thickness,
-            cv2.LINE_AA,
-            shift,
-        )
-    # coverage 0.5 ↦ 0: a line between two pixel centres gets its edges half-way to the next
-    drawn = np.clip(24.0 * canvas - 12.0, -12.0, 12.0).astype(np.float32)
-    return np.where(canvas > 0.05, np.maximum(logits, drawn), logits).astype(np.float32)
+        a = np.array(ln.anchor, np.float32)
+        b = np.array(ln.end, np.float32)
+        # the line's bounding box on the working grid, 2 px around
+        x0 = max(0, int(min(a[0], b[0]) / sx) - 2)
+        x1 = min(work_w, int(max(a[0], b[0]) / sx) + 3)
+        y0 = max(0, int(min(a[1], b[1]) / sy) - 2)
+        y1 = min(work_h, int(max(a[1], b[1]) / sy) + 3)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        gx = (np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5
+        gy = (np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5
+        px, py = np.meshgrid(gx, gy)
+        d = b - a
+        t = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / max(float(d @ d), 1e-6), 0, 1)
+        dist = np.hypot(px - (a[0] + t * d[0]), py - (a[1] + t * d[1]))
+        # area of the pixel (side ``pixel``, across the line) the line of its width covers
+        half = 0.5 * ln.width
+        inside = np.minimum(dist + 0.5 * pixel, half) - np.maximum(dist - 0.5 * pixel, -half)
+        c = np.clip(inside / pixel, 0.0, 1.0)
+        np.maximum(cover[y0:y1, x0:x1], c, out=cover[y0:y1, x0:x1])
+    p = np.clip(cover, 1e-4, 1 - 1e-4)
+    drawn = np.log(p / (1 - p)).astype(np.float32)
+    return np.where(cover > 0.02, np.maximum(logits, drawn), logits).astype(np.float32)
 
 
 def strip_lines(
