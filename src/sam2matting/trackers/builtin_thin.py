@@ -119,11 +119,34 @@ class ThinLine:
         return float(np.hypot(self.end[0] - self.anchor[0], self.end[1] - self.anchor[1]))
 
 
-def native_planes(image: np.ndarray) -> list[np.ndarray]:
-    """The native RGB frame (uint8) as float32 planes 0–255: red, green, blue, grey."""
-    rgb = np.ascontiguousarray(image)
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return [np.asarray(c, np.float32) for c in cv2.split(rgb)] + [grey.astype(np.float32)]
+class NativePlanes:
+    """The native RGB frame (uint8) as float32 planes 0–255, made when first asked for:
+    ``planes[k]`` for k in 0–3 = red, green, blue, grey (:data:`PLANES`)."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self._rgb = np.ascontiguousarray(image)
+        self._planes: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(PLANES)
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        if k not in self._planes:
+            if k == 3:
+                plane = cv2.cvtColor(self._rgb, cv2.COLOR_RGB2GRAY)
+            else:
+                plane = np.ascontiguousarray(self._rgb[..., k])
+            self._planes[k] = plane.astype(np.float32)
+        return self._planes[k]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self._rgb.shape[0]), int(self._rgb.shape[1])
+
+
+def native_planes(image: np.ndarray) -> NativePlanes:
+    """The planes of the native RGB frame a line can be seen in (see :class:`NativePlanes`)."""
+    return NativePlanes(image)
 
 
 def _samples(
@@ -192,7 +215,7 @@ def _fit(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Best segment near one of the predicted ``starts`` (anchor, end): the anchor shifted by
     up to ``reach_a`` px and the far end by up to ``reach_b`` px across the line; coarse (a
-    sample every 4 px, 1–2 px steps) then fine (every 1.5 px, 0.5 px steps).
+    sample every 6 px, 2 px steps) then fine (every 1.5 px, 0.5 px steps).
     Returns (anchor, end, mean contrast)."""
     best = (-np.inf, starts[0][0], starts[0][1])
     for anchor, end in starts:
@@ -201,7 +224,7 @@ def _fit(
         off_a, off_b = 0.0, 0.0
         score = -np.inf
         for ra, rb, step_a, step_b, step in (
-            (reach_a, reach_b, 1.0, 2.0, 4.0),
+            (reach_a, reach_b, 2.0, 2.0, 6.0),
             (1.0, 2.0, 0.5, 0.5, 1.5),
         ):
             oa = off_a + np.arange(-ra, ra + 1e-6, step_a, dtype=np.float32)
@@ -264,8 +287,8 @@ def _far_end(
 
 
 def _segments(thin: np.ndarray, min_len: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Straight segments of a thin mask (working px): probabilistic Hough, near-duplicates
-    (both ends within 3 px of a longer kept segment) merged."""
+    """Straight segments of a thin mask (working px): probabilistic Hough, segments on the same
+    line (both ends within 2 px of a longer one's line, at most 8 px apart along it) merged."""
     found = cv2.HoughLinesP(
         thin.astype(np.uint8) * 255,
         1,
@@ -282,24 +305,29 @@ def _segments(thin: np.ndarray, min_len: int) -> list[tuple[np.ndarray, np.ndarr
     ]
     segs.sort(key=lambda s: -float(np.hypot(*(s[1] - s[0]))))
     kept: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def near(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
-        d = b - a
-        t = float(np.clip(np.dot(p - a, d) / max(float(np.dot(d, d)), 1e-6), 0.0, 1.0))
-        return float(np.hypot(*(a + t * d - p))) <= 3.0
-
     for a, b in segs:
-        if any(near(a, ka, kb) and near(b, ka, kb) for ka, kb in kept):
-            continue
-        kept.append((a, b))
+        for k, (ka, kb) in enumerate(kept):
+            length = float(np.hypot(*(kb - ka)))
+            u = (kb - ka) / max(length, 1e-6)
+            normal = np.array([-u[1], u[0]], np.float32)
+            if max(abs(float((a - ka) @ normal)), abs(float((b - ka) @ normal))) > 2.0:
+                continue
+            ta, tb = float((a - ka) @ u), float((b - ka) @ u)
+            if min(ta, tb) > length + 8 or max(ta, tb) < -8:
+                continue  # on the same line, but apart: another segment
+            # the same line (a duplicate, or a piece Hough broke off): one segment spans both
+            lo, hi = min(0.0, ta, tb), max(length, ta, tb)
+            kept[k] = (ka + lo * u, ka + hi * u)
+            break
+        else:
+            kept.append((a, b))
     return kept[:12]
 
 
-def extract_lines(prob: np.ndarray, planes: list[np.ndarray]) -> list[ThinLine]:
+def extract_lines(prob: np.ndarray, planes: NativePlanes) -> list[ThinLine]:
     """The straight thin segments of an anchor mask (``prob``, working resolution) that are
     visible lines on the native frame (``planes``: :func:`native_planes`); each keeps the
     plane and polarity in which it contrasts most with both its sides."""
-    native_gray = planes[3]
     work_h, work_w = prob.shape
     mask = (prob > 0.35).astype(np.uint8)
     if not mask.any():
@@ -310,8 +338,8 @@ def extract_lines(prob: np.ndarray, planes: list[np.ndarray]) -> list[ThinLine]:
     thin = (mask > 0) & (body == 0)
     if np.count_nonzero(thin) < min_segment_length(work_w, work_h):
         return []
-    sy = native_gray.shape[0] / work_h
-    sx = native_gray.shape[1] / work_w
+    sy = planes.shape[0] / work_h
+    sx = planes.shape[1] / work_w
     scale = np.array([sx, sy], np.float32)
     to_body = (
         cv2.distanceTransform((body == 0).astype(np.uint8), cv2.DIST_L2, 3) if body.any() else None
@@ -363,7 +391,7 @@ def extract_lines(prob: np.ndarray, planes: list[np.ndarray]) -> list[ThinLine]:
 
 def track_lines(
     lines: list[ThinLine] | tuple[ThinLine, ...],
-    planes: list[np.ndarray],
+    planes: NativePlanes,
     motion: np.ndarray | None,
     work_scale: tuple[float, float],
 ) -> list[ThinLine]:
