@@ -27,10 +27,22 @@ def water_background(h: int, w: int, seed: int) -> np.ndarray:
     fine grain and sparse white glints: a texture full of short ridges in every channel."""
     rng = np.random.default_rng(seed)
     base = np.array([40.0, 150.0, 160.0], np.float32)
-    waves = rng.normal(0, 1, (h // 6 + 1, w // 36 + 1)).astype(np.float32)
-    waves = cv2.resize(waves, (w, h), interpolation=cv2.INTER_CUBIC)
-    grain = rng.normal(0, 1, (h // 2 + 1, w // 4 + 1)).astype(np.float32)
-    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_LINEAR)
+    waves = np.asarray(
+        cv2.resize(
+            rng.normal(0, 1, (h // 6 + 1, w // 36 + 1)).astype(np.float32),
+            (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        ),
+        np.float32,
+    )
+    grain = np.asarray(
+        cv2.resize(
+            rng.normal(0, 1, (h // 2 + 1, w // 4 + 1)).astype(np.float32),
+            (w, h),
+            interpolation=cv2.INTER_LINEAR,
+        ),
+        np.float32,
+    )
     image = base[None, None, :] + (18 * waves + 10 * grain)[..., None] * np.array(
         [0.6, 1.0, 1.0], np.float32
     )

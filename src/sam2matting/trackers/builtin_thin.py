@@ -268,7 +268,7 @@ def _far_end(
     ok = smooth >= threshold
     n = len(ok)
     # the end: the last supported sample before a long gap (a gap may be as long as a
-    # sixth of the way so far: knots, a hand over the line's start, a patch of equal colour)
+    # third of the way so far: knots, a hand over the line's start, a patch of equal colour)
     if not ok.any():
         return b
     first = int(np.argmax(ok))
@@ -280,7 +280,7 @@ def _far_end(
             gap = 0
         else:
             gap += 1
-            if gap > max(2 * win, i // 6):
+            if gap > max(2 * win, i // 3):
                 break
     t = last / max(n - 1, 1)
     return a + (far - a) * t
