@@ -14,32 +14,36 @@ How:
 
 1. **Extraction** (on an anchor mask, working resolution): the mask minus its opening by a
    disc (:func:`thin_opening`) is its thin part; straight segments in it are found by a
-   probabilistic Hough transform, near-duplicates merged. Each segment's *anchor* is its end
+   probabilistic Hough transform, pieces of the same line merged. Each segment's *anchor* is its end
    nearer to the object's body (the opened mask), its far end the other. On the native frame
-   the segment is re-fitted (the search of step 2 with no motion) and its polarity (dark or
-   bright line), width and contrast are measured; a segment without line evidence in the
+   the segment is re-fitted (the search of step 2 with no motion) in each colour plane
+   (:class:`NativePlanes`: red, green, blue, grey) and polarity (darker or brighter than its
+   sides), the best kept with its contrast; its width is measured on the mask; a segment without line evidence in the
    image (its contrast below :func:`min_line_contrast` grey levels) is not kept.
-2. **Tracking** (each frame, native resolution): the anchor moves with the object's affine
-   motion (fitted by the tracker on the forward flow of the body); the line is searched for
+2. **Tracking** (each frame, native resolution): the anchor stays, or moves with the object's
+   affine motion (fitted by the tracker on the forward flow of the body; both are tried); the line is searched for
    among segments whose anchor shifts by up to a few pixels across the line and whose far end
    by up to :func:`far_end_search` px across it, coarse to fine, scoring the mean contrast of
-   a matched profile (the centre against both sides at ± (width / 2 + 2) px) along it
+   a matched profile (the centre against the nearer in value of its two sides at
+   ± (width / 2 + 2) px: an edge is not a line) along it
    (:func:`line_contrast`). The far end is then re-found by walking along the best line (to
    the frame's border at most) while the contrast holds: lines that leave the frame or grow
    longer are followed, trimmed ones shortened.
 3. **Evidence and dropping**: a segment whose best contrast falls below
-   :func:`keep_fraction` × its reference contrast is *missed* on that frame (not drawn, kept
-   at its predicted place); after :func:`max_misses` missed frames in a row it is dropped. So
+   :func:`keep_fraction` × its reference (first-frame) contrast is *missed* on that frame (not
+   drawn, kept where it was); after :func:`max_misses` missed frames in a row it is dropped. So
    a line briefly hidden survives, and one that is gone is not invented for long.
-4. **Output**: kept segments are drawn (anti-aliased, their measured width) into the object's
-   working-resolution logits as a union with the body.
+4. **Output**: seen segments are drawn into the object's working-resolution logits as a union
+   with the body: the share of each pixel a line of its width covers, as log-odds (the
+   encoding of an area-resampled mask). The lines are kept out of the state's soft mask the
+   next frame warps (:func:`strip_lines`).
 
 Only thin parts of the object's own mask are tracked, so nothing is added to an object that
 has none, and a line is never invented from texture: it must have been in a mask and must
 keep its contrast along its whole length. Curved thin parts (a rope's sag, a bent limb) are
 followed as far as a straight segment fits them (Hough segments are short where the curve is
-tight). Costs ~1–3 ms per segment per frame (a few hundred candidate lines × a few hundred
-samples, sampled by :func:`cv2.remap`).
+tight). Costs ~1–2 ms per segment per frame (a few hundred candidate lines × up to a few
+hundred samples, sampled by :func:`cv2.remap`): DAVIS kite-surf with 3–5 lines ~7 ms a frame.
 """
 
 from __future__ import annotations
