@@ -131,3 +131,17 @@ def test_track_lines_follows_a_swinging_line_and_counts_misses() -> None:
             drawn = render_lines(np.full((288, 512), -12.0, np.float32), state, scale)
             assert (drawn <= 0).all()
     assert state == []
+
+
+def test_an_object_that_is_all_strand_has_no_lines_and_is_tracked() -> None:
+    # nothing to attach a line to: the strand stays the body's (it is not stripped away)
+    image = water_background(HEIGHT, WIDTH, seed=5)
+    cv2.line(image, (100, 50), (700, 420), (150, 30, 35), 3, cv2.LINE_AA)
+    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.line(mask, (100, 50), (700, 420), 1, 3)
+    prob = cv2.resize(mask.astype(np.float32), (512, 288), interpolation=cv2.INTER_AREA)
+    assert extract_lines(prob, native_planes(image)) == []
+    frames = [image, image, image]
+    on = _track(ThinClip(frames, [mask > 0] * 3, [mask > 0] * 3), thin_structures=True)
+    off = _track(ThinClip(frames, [mask > 0] * 3, [mask > 0] * 3), thin_structures=False)
+    assert all((a == b).all() for a, b in zip(on, off, strict=True))

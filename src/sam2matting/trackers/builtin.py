@@ -741,8 +741,11 @@ def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -
     small_t: np.ndarray = template.astype(np.float32)
     small_c: np.ndarray = colour
     if scale > 1.0:
+        # explicit size: a 1-px-wide template (a strand) keeps one column, not zero
         small_t = cv2.resize(
-            small_t, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA
+            small_t,
+            (max(1, round(tw / scale)), max(1, round(th / scale))),
+            interpolation=cv2.INTER_AREA,
         )
         small_c = cv2.resize(colour, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_AREA)
     if small_t.shape[0] > small_c.shape[0] or small_t.shape[1] > small_c.shape[1]:

@@ -339,22 +339,22 @@ def extract_lines(prob: np.ndarray, planes: NativePlanes) -> list[ThinLine]:
     k = thin_opening(work_w, work_h)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     body = cv2.morphologyEx(mask, cv2.MORPH_OPEN, disc)
+    if not body.any():
+        return []  # all of it is thin (a strand): nothing to attach a line to; the body's
+        # tracking follows it as it is
     thin = (mask > 0) & (body == 0)
     if np.count_nonzero(thin) < min_segment_length(work_w, work_h):
         return []
     sy = planes.shape[0] / work_h
     sx = planes.shape[1] / work_w
     scale = np.array([sx, sy], np.float32)
-    to_body = (
-        cv2.distanceTransform((body == 0).astype(np.uint8), cv2.DIST_L2, 3) if body.any() else None
-    )
+    to_body = cv2.distanceTransform((body == 0).astype(np.uint8), cv2.DIST_L2, 3)
     lines: list[ThinLine] = []
     for a, b in _segments(thin, min_segment_length(work_w, work_h)):
-        if to_body is not None:
-            da = to_body[int(a[1]), int(a[0])]
-            db = to_body[int(b[1]), int(b[0])]
-            if db < da:
-                a, b = b, a
+        da = to_body[int(a[1]), int(a[0])]
+        db = to_body[int(b[1]), int(b[0])]
+        if db < da:
+            a, b = b, a
         # width: thin pixels near the segment per unit length
         seg_len = float(np.hypot(*(b - a)))
         band = np.zeros_like(mask)
