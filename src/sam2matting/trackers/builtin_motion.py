@@ -181,6 +181,8 @@ def object_shift(
         return None
     # mean-removed on the mask, so brightness changes do not matter
     inside = weight > 0.5
+    if not inside.any():  # a strand thinner than the downscaled grid: nothing to correlate
+        return None
     template = np.where(inside, template - float(template[inside].mean()), 0.0).astype(np.float32)
     if float(np.abs(template).max()) < 2.0:  # textureless: nothing to correlate
         return None
