@@ -469,8 +469,7 @@ def redetect_consistency(
     size = ratio_cue(area, ref_area, 1.5) * ratio_cue(area, anchor_area, 3.0)
     shape = ratio_cue(elongation[0], elongation[1], 1.5)
     colour = float(np.clip((colour_similarity - 0.5) / 0.4, 0.0, 1.0))
-    scale = float(np.sqrt(ref_area))
-    reach = scale * (1.0 + 0.5 * max(elapsed, 0))
+    reach = redetect_reach(ref_area, elapsed)
     position = 1.0 if jump <= reach else max(0.6, float(np.exp(-(jump - reach) / (2.0 * reach))))
     return size * shape * colour * position
 
@@ -714,10 +713,50 @@ def _crop_to_box(mask: np.ndarray) -> np.ndarray:
     return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy()
 
 
-def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -> np.ndarray | None:
-    """Place ``template`` (bool, cropped) where the mean colour log-odds under it is highest,
-    over the whole frame (on a copy downscaled so the template's long side is ~24 px); the
-    placed mask (bool, frame size), or None when the best mean is below ``threshold``."""
+def redetect_reach(ref_area: float, elapsed: int) -> float:
+    """How far (px) from where the object was last seen with confidence it may plausibly be
+    ``elapsed`` frames later: its size (square root of its reference area) plus half its size
+    per frame. Used by the re-detection search (:func:`_find_template`: placements farther
+    away pay for it) and by :func:`redetect_consistency`."""
+    scale = float(np.sqrt(max(ref_area, 1.0)))
+    return scale * (1.0 + 0.5 * max(elapsed, 0))
+
+
+def redetect_distance_cost() -> float:
+    """Score (in units of the object's anchor colour log-odds) a re-detection placement pays
+    per :func:`redetect_reach` beyond the reach: on 01_dog the whole-frame search otherwise
+    jumped to a bed of brown leaves across the frame while the dog, turned towards the camera
+    and showing less of its brown, stood where it was lost."""
+    return 0.5
+
+
+def redetect_contrast() -> float:
+    """Weight of the surround in the re-detection score: a placement scores its mean colour
+    log-odds minus this times the (positive part of the) mean in a ring around it. The
+    object's colour model is learnt against the background next to it on the anchor frame,
+    so a far region of colours that background lacked (a flower bed) is object-coloured
+    throughout — inside the template and around it — while the object stands out from its
+    surroundings."""
+    return 0.5
+
+
+def _find_template(
+    colour: np.ndarray,
+    template: np.ndarray,
+    threshold: float,
+    near: tuple[float, float] | None = None,
+    reach: float = 0.0,
+    cost: float = 0.0,
+) -> np.ndarray | None:
+    """Place ``template`` (bool, cropped) where the object most likely is, over the whole
+    frame (on a copy downscaled so the template's long side is ~24 px); the placed mask
+    (bool, frame size), or None when no placement's mean colour log-odds reaches
+    ``threshold``.
+
+    A placement scores its mean colour log-odds, minus :func:`redetect_contrast` times the
+    positive part of the mean in a ring around it (a region of object colours larger than
+    the object is not the object), minus ``cost`` per ``reach`` px its centre lies beyond
+    ``reach`` from ``near`` (working-resolution px; None: no position prior)."""
     h, w = colour.shape
     th, tw = template.shape
     if th > h or tw > w or not template.any():
@@ -733,9 +772,30 @@ def _find_template(colour: np.ndarray, template: np.ndarray, threshold: float) -
     if small_t.shape[0] > small_c.shape[0] or small_t.shape[1] > small_c.shape[1]:
         return None
     area = max(float(small_t.sum()), 1.0)
-    score = np.asarray(cv2.matchTemplate(small_c, small_t, cv2.TM_CCORR), np.float32) / area
+    inside = np.asarray(cv2.matchTemplate(small_c, small_t, cv2.TM_CCORR), np.float32) / area
+    score = inside.copy()
+    weight = redetect_contrast()
+    pad = max(2, round(0.25 * max(small_t.shape)))
+    if weight > 0:
+        # the ring around the template, on the frame padded with neutral evidence (0)
+        grown = cv2.copyMakeBorder(small_t, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1))
+        ring = np.clip(cv2.dilate(grown, disc) - grown, 0.0, 1.0).astype(np.float32)
+        padded = cv2.copyMakeBorder(small_c, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+        ring_mean = np.asarray(
+            cv2.matchTemplate(padded, ring, cv2.TM_CCORR), np.float32
+        ) / max(float(ring.sum()), 1.0)
+        score -= weight * np.maximum(ring_mean[: score.shape[0], : score.shape[1]], 0.0)
+    if near is not None and reach > 0 and cost > 0:
+        ys, xs = np.mgrid[0 : score.shape[0], 0 : score.shape[1]].astype(np.float32)
+        # placement centre in working-resolution px
+        cx = (xs + small_t.shape[1] / 2.0) * scale
+        cy = (ys + small_t.shape[0] / 2.0) * scale
+        dist = np.hypot(cx - near[0], cy - near[1])
+        score -= cost * np.maximum(dist - reach, 0.0) / reach
+    score[inside < threshold] = -np.inf
     _, best, _, (bx, by) = cv2.minMaxLoc(score)
-    if best < threshold:
+    if not np.isfinite(best):
         return None
     x0 = min(max(round(bx * scale), 0), w - tw)
     y0 = min(max(round(by * scale), 0), h - th)
@@ -1307,12 +1367,19 @@ class BuiltinSession:
         area = np.count_nonzero(mask)
         mean_colour = float(colour[mask].mean()) if area else -np.inf
         off_colour = state.ref_colour > 0.25 and mean_colour < 0.5 * state.ref_colour
-        if area < lost_area_fraction() * state.ref_area or off_colour:
-            # the flow has lost the object (its mask collapsed, or sits on other colours):
-            # look for it where its colours are, and keep whichever holds them better
+        searching = state.doubt and state.trust == 0  # following an unconfirmed look-alike
+        if area < lost_area_fraction() * state.ref_area or off_colour or searching:
+            # the flow has lost the object (its mask collapsed, or sits on other colours), or
+            # follows a re-detection that was not consistent with the object last frame:
+            # look for it where its colours are, and keep whichever holds them better (while
+            # searching: whichever is more consistent with the object before the loss)
             found = self._redetect(state, frame, colour)
             found_mask = found.logits > 0
-            if found_mask.any() and float(colour[found_mask].mean()) > mean_colour:
+            if not found_mask.any():
+                return stepped
+            if searching and area:
+                return found if self._more_consistent(state, frame, found_mask, mask) else stepped
+            if float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
 
@@ -1358,7 +1425,12 @@ class BuiltinSession:
         if colour is None:
             colour = state.model.llr(frame.bins)
         placed = _find_template(
-            colour, _crop_to_box(state.template), redetect_colour(state.ref_colour)
+            colour,
+            _crop_to_box(state.template),
+            redetect_colour(state.ref_colour),
+            near=state.centre,
+            reach=redetect_reach(state.ref_area, abs(frame.index - state.seen_at)),
+            cost=redetect_distance_cost() * max(state.ref_colour, 1.0),
         )
         if placed is None:
             return lost
@@ -1410,6 +1482,19 @@ class BuiltinSession:
             seen_at=frame.index,
             elongation=elongation(mask),
         )
+
+    def _more_consistent(
+        self, state: _ObjectState, frame: _WorkFrame, a: np.ndarray, b: np.ndarray
+    ) -> bool:
+        """Whether mask ``a`` is more consistent with the object before its loss than ``b``
+        (:func:`redetect_consistency`; both non-empty)."""
+
+        def consistency(mask: np.ndarray) -> float:
+            ys, xs = np.nonzero(mask)
+            centre = (float(xs.mean()), float(ys.mean()))
+            return self._consistency(state, frame, mask, float(xs.size), centre)
+
+        return consistency(a) > consistency(b)
 
     def _consistency(
         self,
