@@ -191,6 +191,12 @@ class BuiltinTrackerConfig:
     network each frame (:mod:`~sam2matting.trackers.builtin_learned`, ~5 k parameters trained
     on synthetic clips; ``refiner_weights``: its safetensors file, default the shipped one).
     Off by default (see the module for the figures).
+    ``hide_unconfirmed``: report an empty mask for an object while it is lost and its
+    re-detection is not yet confirmed (:func:`redetect_probation`; its confidence is ≤ 0.45
+    then): a compositor is better served by an empty matte than by a look-alike (on 01_dog a
+    bed of leaves or the owner's arm) at confidence 0. The tracker keeps following the
+    candidate internally, so a confirmed re-detection shows up again. Off = the candidate is
+    reported, as before.
     """
 
     max_side: int = 512
@@ -208,6 +214,7 @@ class BuiltinTrackerConfig:
     motion_search: bool = True
     learned_refine: bool = False
     refiner_weights: str | None = None
+    hide_unconfirmed: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1215,9 +1222,17 @@ class BuiltinSession:
                 index=index,
                 image=image,
                 objects={
-                    obj: ObjectTrack(logits=st.logits, score=st.score) for obj, st in states.items()
+                    obj: ObjectTrack(logits=self._reported(st), score=st.score)
+                    for obj, st in states.items()
                 },
             )
+
+    def _reported(self, state: _ObjectState) -> np.ndarray:
+        """The logits reported for an object: empty while it is lost and a re-detection is
+        not yet confirmed (``hide_unconfirmed``), else its own."""
+        if self.config.hide_unconfirmed and state.doubt:
+            return np.full_like(state.logits, -LOGIT_LIMIT)
+        return state.logits
 
     def _prepare(self, index: int, image: np.ndarray) -> _WorkFrame:
         """Resize to the working resolution and precompute grey and colour-bin images."""
