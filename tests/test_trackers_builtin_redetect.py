@@ -47,17 +47,19 @@ def test_object_found_again_not_the_look_alike(seed: int) -> None:
     assert min(scores[i] for i in tail) >= 0.6
 
 
-def test_unconfirmed_redetection_hidden_only_with_the_option() -> None:
-    shown, shown_scores, masks, _ = _track(0, hide_unconfirmed=False)
+def test_look_alike_hidden_only_with_the_option() -> None:
+    shown, shown_scores, masks, distractor = _track(0, hide_unconfirmed=False)
     hidden, hidden_scores, _, _ = _track(0)
     assert shown_scores == hidden_scores  # the option changes the reported mask only
-    probation = [
-        i
-        for i in range(HIDDEN[1], len(masks))
-        if shown[i].any() and shown_scores[i] < 0.5 and jaccard(shown[i], masks[i]) > 0.9
-    ]
-    assert probation  # the re-detection is right but not yet confirmed on these frames ...
-    assert not any(hidden[i].any() for i in probation)  # ... and is not reported
+    # while the object is gone the tracker follows candidates on the look-alike, at a
+    # confidence that reads as lost; they are reported only with the option off
+    on_look_alike = [i for i, p in enumerate(shown) if (p & distractor).any()]
+    assert on_look_alike
+    assert all(shown_scores[i] < 0.5 for i in on_look_alike)
+    assert not any(hidden[i].any() for i in on_look_alike)
+    # frames where the object is back are reported alike
+    back = range(HIDDEN[1] + 6, len(masks))
+    assert all(np.array_equal(shown[i], hidden[i]) for i in back)
 
 
 def _evidence() -> tuple[np.ndarray, np.ndarray]:
