@@ -352,6 +352,45 @@ def run_motion(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> d
     return out
 
 
+def run_reappear(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+    """An object that vanishes for 10 frames and reappears elsewhere beside a larger look-alike
+    (``eval.motion_clips.reappear_clip``, 36 frames a clip, from the true first mask), with
+    ``options`` and with ``hide_unconfirmed=False``: mean J over all frames (an empty mask on
+    an empty frame scores 1), frames whose reported mask touches the look-alike, and J on the
+    last 10 frames (after the reappearance and the probation)."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.eval.motion_clips import reappear_clip
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    out: dict[str, Any] = {}
+    for label, opts in (("default", options), ("shown", {**options, "hide_unconfirmed": False})):
+        js, tail, on_look_alike = [], [], 0
+        for seed in seeds:
+            frames, masks, distractor = reappear_clip(seed=seed)
+            session = build(**opts).open(ArraySource(frames))
+            session.add_prompt(MaskPrompt(masks[0]))
+            for f in session.propagate(0):
+                pred = f.objects[1].mask(*masks[0].shape)
+                j = jaccard(pred, masks[f.index])
+                js.append(j)
+                if f.index >= len(frames) - 10:
+                    tail.append(j)
+                on_look_alike += int((pred & distractor).any())
+        out[label] = {
+            "mean_j": float(np.mean(js)),
+            "last10_j": float(np.mean(tail)),
+            "look_alike_frames": on_look_alike,
+        }
+        print(
+            f"reappear ({label}): mean J {out[label]['mean_j']:.3f}, last 10 frames J "
+            f"{out[label]['last10_j']:.3f}, frames on the look-alike {on_look_alike}",
+            flush=True,
+        )
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -478,6 +517,20 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{b['mean_j']:.3f} | {a['min_score']:.2f} | {b['min_score']:.2f} |"
             )
         lines.append("")
+    reappear = result.get("reappear")
+    if reappear:
+        lines += [
+            "### Synthetic loss and reappearance beside a look-alike (36 frames × 3 seeds)",
+            "",
+            "| reported while unconfirmed | mean J | J, last 10 frames | frames on the look-alike |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, r in reappear.items():
+            lines.append(
+                f"| {'empty' if label == 'default' else 'candidate'} | {r['mean_j']:.3f} | "
+                f"{r['last10_j']:.3f} | {r['look_alike_frames']} |"
+            )
+        lines.append("")
     speed = result.get("speed")
     if speed:
         lines += [
@@ -546,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         result["small"] = run_small(data, options)
     if "motion" in parts:
         result["motion"] = run_motion(options)
+        result["reappear"] = run_reappear(options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)

@@ -547,7 +547,7 @@ def test_a_look_alike_of_another_size_and_shape_is_reported_lost() -> None:
     from sam2matting.lost import LossMonitor, LostSpan
 
     frames, masks, other = _look_alike_clip()
-    session = build().open(ArraySource(frames))
+    session = build(hide_unconfirmed=False).open(ArraySource(frames))
     session.add_prompt(MaskPrompt(masks[0]))
     out = list(session.propagate(0))
     scores = [f.objects[1].score for f in out]
@@ -555,6 +555,12 @@ def test_a_look_alike_of_another_size_and_shape_is_reported_lost() -> None:
     # the tracker did jump to the look-alike: the case the confidence has to catch
     assert jaccard(out[-1].objects[1].mask(144, 256), other[-1]) > 0.8
     assert max(scores[6:]) < 0.5
+    # by default (hide_unconfirmed) the look-alike is not reported: an empty mask instead
+    hidden = build().open(ArraySource(frames))
+    hidden.add_prompt(MaskPrompt(masks[0]))
+    out_hidden = list(hidden.propagate(0))
+    assert [f.objects[1].score for f in out_hidden] == scores
+    assert not out_hidden[-1].objects[1].mask(144, 256).any()
     monitor = LossMonitor()
     for f in out:
         monitor.update(f.index, {1: f.objects[1].score})

@@ -3,7 +3,9 @@
 A 70×50 textured ellipse over a textured background at 512×288, the camera panning; the
 object's path, speed and colours are chosen so that a tracker whose motion model cannot
 follow large displacements fails (tests/test_trackers_builtin_motion.py,
-``benchmarks/bench_builtin.py --only motion``). Deterministic for a given seed.
+``benchmarks/bench_builtin.py --only motion``); and an object that vanishes and reappears
+elsewhere next to a larger look-alike (:func:`reappear_clip`, re-detection). Deterministic for
+a given seed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MOTION_PATHS", "fast_motion_clip", "textured_background"]
+__all__ = ["MOTION_PATHS", "fast_motion_clip", "reappear_clip", "textured_background"]
 
 #: object paths of :func:`fast_motion_clip`
 MOTION_PATHS = ("ellipse", "zigzag", "follow")
@@ -93,3 +95,41 @@ def fast_motion_clip(
         frames.append(image)
         masks.append(mask)
     return frames, masks
+
+
+def reappear_clip(
+    n: int = 36, seed: int = 0, hidden: tuple[int, int] = (10, 20)
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """(frames, masks, distractor): an object that vanishes and reappears elsewhere, with a
+    look-alike in view all along.
+
+    The warm 70×50 ellipse of :func:`fast_motion_clip` crosses a static textured 512×288
+    background at 6 px a frame from the left; on frames ``hidden[0]`` to ``hidden[1] - 1`` it
+    is gone (it ran out of view, or behind something), and from ``hidden[1]`` it is back
+    100 px further right and 60 px lower (where its motion could not have taken it), moving
+    on. A larger (130×95) ellipse wearing the object's texture (the same colours) sits in the top-left corner the
+    whole time: a whole-frame search on colour alone jumps to it. ``masks``: the object's
+    true masks (empty while hidden); ``distractor``: the look-alike's mask (bool).
+    """
+    background = textured_background(HEIGHT, WIDTH, seed + 7)
+    tex, shape = _object(seed, (70, 50), False)
+    # the look-alike wears the object's own texture, enlarged: the same colours
+    big_tex = cv2.resize(tex, (130, 95), interpolation=cv2.INTER_NEAREST)
+    big_shape = _object(seed, (130, 95), False)[1]
+    distractor = np.zeros((HEIGHT, WIDTH), bool)
+    distractor[8 : 8 + 95, 8 : 8 + 130] = big_shape
+    background[8 : 8 + 95, 8 : 8 + 130][big_shape] = big_tex[big_shape]
+    oh, ow = shape.shape
+    frames, masks = [], []
+    for i in range(n):
+        image = background.copy()
+        mask = np.zeros((HEIGHT, WIDTH), bool)
+        if not hidden[0] <= i < hidden[1]:
+            x0, y0 = 170 + 6 * i, 150
+            if i >= hidden[1]:
+                x0, y0 = x0 + 100 - 6 * (hidden[1] - hidden[0]), y0 + 60
+            mask[y0 : y0 + oh, x0 : x0 + ow] = shape
+            image[y0 : y0 + oh, x0 : x0 + ow][shape] = tex[shape]
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks, distractor
