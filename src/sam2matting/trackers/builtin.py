@@ -226,7 +226,7 @@ class BuiltinTrackerConfig:
     graph_cut_band: int = 3
     graph_cut_sigmas: float = 2.0
     motion_search: bool = True
-    learned_refine: bool = False
+    learned_refine: bool = True
     refiner_weights: str | None = None
     thin_structures: bool = True
 
@@ -1387,8 +1387,13 @@ class BuiltinSession:
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=0.0,
         )
-        logits = self._refiner(frame.rgb, stepped.prob, prev_rgb, prev_prob, stepped.logits)
-        return dataclasses.replace(stepped, prob=_sigmoid(logits), logits=logits)
+        # the body only: thin lines (``thin_structures``) are drawn into the output after it and
+        # never enter ``prob`` (what the next frame warps)
+        body = self._refiner(frame.rgb, stepped.prob, prev_rgb, prev_prob, _logit(stepped.prob))
+        logits = body
+        if stepped.lines:
+            logits = render_lines(body, stepped.lines, self._native_scale())
+        return dataclasses.replace(stepped, prob=_sigmoid(body), logits=logits)
 
     def _redetect(
         self, state: _ObjectState, frame: _WorkFrame, colour: np.ndarray | None = None
