@@ -204,7 +204,7 @@ class BuiltinTrackerConfig:
     network each frame (:mod:`~sam2matting.trackers.builtin_learned`, ~5 k parameters trained
     on synthetic clips; ``refiner_weights``: its safetensors file, default the shipped one).
     Grow-only in a 2-px band; DAVIS tuning J&F 0.763 → 0.770, but off by default: it costs
-    ~7 ms of CPU a frame (tracking 27 → 22 frames per CPU-second, under the 25 target) and
+    ~9 ms of CPU a frame (tracking 27 → 22 frames per CPU-second, under the 25 target) and
     ~0.01 of the lowest J on one synthetic fast-motion case (see the module).
     ``thin_structures``: track the straight thin parts of the object's mask (lines, strings,
     ropes, antennae, poles) as line segments on the native frame and draw them into the

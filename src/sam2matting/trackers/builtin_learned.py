@@ -21,7 +21,7 @@ DAVIS (on libby false negatives 2474 → 3369 pixels a frame, false positives 13
 (0.763 → 0.755). Grow-only it rises on all three tuning sequences, J&F dog 0.809 → 0.812,
 kite-surf 0.784 → 0.794, libby 0.695 → 0.705 (mean 0.763 → 0.770); see the CHANGELOG for the
 variants tried. With ``thin_structures`` it corrects the body only; the lines are drawn after.
-Off by default for its cost: ~7 ms of CPU a frame on DAVIS dog at 512×288 (tracking 26.5–28.1
+Off by default for its cost: ~9 ms of CPU a frame on DAVIS dog at 512×288 (tracking 26.5–28.1
 → 21.4–22.4 frames per CPU-second, under the 25 target), and the synthetic fast-motion clips'
 lowest J moves by −0.011 to +0.002.
 """
