@@ -55,6 +55,23 @@ def test_blocks_equal_the_whole_frame_and_only_the_band_changes() -> None:
     np.testing.assert_array_equal(blocks[~band], logits[~band])
 
 
+def test_the_refiner_only_adds_to_the_mask() -> None:
+    """Grow-only (the default): the tracker's logits are raised, never lowered; two-sided, the
+    same net lowers some (what made every two-sided variant shrink the mask on DAVIS)."""
+    net = _random_net(1)
+    rng = np.random.default_rng(1)
+    h, w = 96, 128
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    prob = (((yy - 48) ** 2 + (xx - 64) ** 2) < 30**2).astype(np.float32)
+    logits = np.where(prob > 0.5, 3.0, -3.0).astype(np.float32)
+    grown = refine_logits(net, rgb, prob, rgb, prob, logits, 4)
+    both = refine_logits(net, rgb, prob, rgb, prob, logits, 4, grow_only=False)
+    assert (grown >= logits).all() and (grown > logits).any()
+    assert (both < logits).any()
+    np.testing.assert_array_equal(grown, np.maximum(both, logits))
+
+
 def test_shipped_weights_load_and_pull_a_shifted_mask_onto_the_edge() -> None:
     """The tracker's re-fit drifted 2 px off a hard edge (its usual soft ramp) while the mask
     the flow moved from the previous frame is right: the refiner pulls it back."""
@@ -132,3 +149,29 @@ def test_training_steps_lower_the_loss() -> None:
     with torch.no_grad():
         after = float(refiner_loss(net, x, gt, w))
     assert after < before and len(curve) == 1
+
+
+def test_thin_lines_stay_out_of_the_refined_body() -> None:
+    """With ``thin_structures`` the refiner corrects the body only and the lines are drawn after
+    it: refining the output (lines included) made its answer the mask the next frame warps, so
+    the lines leaked into the body (or were cut: DAVIS kite-surf 0.784 -> 0.631)."""
+    import cv2
+
+    from sam2matting.eval.thin_clips import HEIGHT, WIDTH, thin_line_clip
+
+    clip = thin_line_clip(n=6, seed=0)
+    session = build(learned_refine=True).open(ArraySource(clip.frames))
+    session.add_prompt(MaskPrompt(clip.masks[0]))
+    masks = [f.objects[1].mask(HEIGHT, WIDTH) for f in session.propagate(0)]
+    prob = session._cursor.states[1].prob  # what the next frame would warp
+    size = (prob.shape[1], prob.shape[0])
+    body = clip.masks[-1] & ~clip.thin[-1]
+    body = cv2.resize(body.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    body = cv2.dilate(body, np.ones((7, 7), np.uint8)) > 0
+    lines = (
+        cv2.resize(clip.thin[-1].astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.3
+    ) & ~body
+    assert lines.sum() > 50
+    # the lines are in the output, not in the state
+    assert (masks[-1] & clip.thin[-1]).sum() > 0.6 * clip.thin[-1].sum()
+    assert (prob[lines] > 0.5).mean() < 0.2, (prob[lines] > 0.5).mean()

@@ -40,7 +40,6 @@ from ..errors import InputError
 from ..trackers.builtin_learned import (
     LearnedRefiner,
     PropagationRefiner,
-    refine_band_pixels,
     refiner_band,
     refiner_inputs,
 )
@@ -83,6 +82,14 @@ class RefinerConfig:
     min_size: float = 0.12
     max_shift: int = 0
     balanced: bool = False
+    prev_jitter: int = 0
+    area_weight: float = 0.0
+    grow_only: bool = False
+    band: int = 3
+
+    def band_pixels(self) -> int:
+        """Half width (px) of the band trained on, ``band`` px at a 512-px frame, scaled."""
+        return max(1, round(self.band * max(self.width, self.height) / 512))
 
 
 @dataclass
@@ -342,9 +349,12 @@ def _windows(
     crop: int,
     half_width: int,
     max_shift: int = 0,
+    prev_jitter: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``count`` (input, target, band weight) windows centred on band pixels of random frames
-    t ≥ 1 of random clips; the tracker's mask dilated or eroded by up to ``max_shift`` px."""
+    t ≥ 1 of random clips; the tracker's mask dilated or eroded by up to ``max_shift`` px, and
+    the moved previous mask shifted by up to ``prev_jitter`` px and dilated or eroded by up to
+    half that (so it cannot simply be copied: the image edge has to decide)."""
     xs: list[torch.Tensor] = []
     gts: list[torch.Tensor] = []
     ws: list[torch.Tensor] = []
@@ -371,6 +381,14 @@ def _windows(
         sl = (slice(y0, y0 + crop), slice(x0, x0 + crop))
 
         prev = c.prev_prob[t].astype(np.float32) / 255
+        if prev_jitter and rng.random() < 0.5:
+            dx, dy = rng.integers(-prev_jitter, prev_jitter + 1, 2)
+            m = np.array([[1.0, 0.0, float(dx)], [0.0, 1.0, float(dy)]], np.float32)
+            prev = cv2.warpAffine(prev, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            grow = int(rng.integers(-(prev_jitter // 2), prev_jitter // 2 + 1))
+            if grow:
+                k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(grow) + 1,) * 2)
+                prev = (cv2.dilate if grow > 0 else cv2.erode)(prev, k)
         xs.append(
             refiner_inputs(
                 _img(c.frames[t], sl), _one(prob, sl), _img(c.prev_rgb[t], sl), _one(prev, sl)
@@ -387,17 +405,30 @@ def refiner_loss(
     gt: torch.Tensor,
     weight: torch.Tensor,
     balanced: bool = False,
+    area_weight: float = 0.0,
+    grow_only: bool = False,
 ) -> torch.Tensor:
     """Binary cross-entropy of the refined logits on the band pixels (``weight``); with
     ``balanced`` the object's and the background's band pixels weigh the same in total, so the
     network cannot learn a bias to grow or shrink from how the band is split."""
-    bce = F.binary_cross_entropy_with_logits(net(x), gt, reduction="none")
+    logits = net(x)
+    if grow_only:  # as applied: the refiner may only add to the tracker's mask
+        logits = torch.maximum(logits, torch.logit(x[:, 3:4].clamp(1e-4, 1 - 1e-4)))
+    bce = F.binary_cross_entropy_with_logits(logits, gt, reduction="none")
     if not balanced:
-        return (bce * weight).sum() / weight.sum().clamp(min=1.0)
-    pos, neg = weight * gt, weight * (1 - gt)
-    return 0.5 * (
-        (bce * pos).sum() / pos.sum().clamp(min=1.0) + (bce * neg).sum() / neg.sum().clamp(min=1.0)
-    )
+        loss = (bce * weight).sum() / weight.sum().clamp(min=1.0)
+    else:
+        pos, neg = weight * gt, weight * (1 - gt)
+        loss = 0.5 * (
+            (bce * pos).sum() / pos.sum().clamp(min=1.0)
+            + (bce * neg).sum() / neg.sum().clamp(min=1.0)
+        )
+    if area_weight:
+        # the soft object area in each window's band against the truth's: no bias to grow or
+        # shrink (a bias compounds through the next frame's warp)
+        diff = ((torch.sigmoid(logits) - gt) * weight).sum(dim=(1, 2, 3))
+        loss = loss + area_weight * (diff / weight.sum(dim=(1, 2, 3)).clamp(min=1.0)).pow(2).mean()
+    return loss
 
 
 def train_refiner(
@@ -417,14 +448,14 @@ def train_refiner(
     if net is None:
         net = PropagationRefiner(cfg.net_width)
     net.train()
-    half = refine_band_pixels(cfg.width, cfg.height)
+    half = cfg.band_pixels()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, n_steps))
     curve: list[float] = []
     running: list[float] = []
     for _ in tqdm(range(n_steps), desc="refiner training", disable=not progress):
-        x, gt, w = _windows(clips, rng, cfg.batch, cfg.crop, half, cfg.max_shift)
-        loss = refiner_loss(net, x, gt, w, cfg.balanced)
+        x, gt, w = _windows(clips, rng, cfg.batch, cfg.crop, half, cfg.max_shift, cfg.prev_jitter)
+        loss = refiner_loss(net, x, gt, w, cfg.balanced, cfg.area_weight, cfg.grow_only)
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
@@ -438,9 +469,10 @@ def train_refiner(
     return net.eval(), curve
 
 
-def clip_iou(clips: list[Clip], net: PropagationRefiner | None) -> float:
+def clip_iou(clips: list[Clip], net: PropagationRefiner | None, cfg: RefinerConfig) -> float:
     """Mean IoU (frames t ≥ 1) of the tracker's masks, refined one step by ``net`` when given
-    (each frame from the tracker's own previous mask: no feedback)."""
+    (each frame from the tracker's own previous mask: no feedback), in the band trained on,
+    grow-only when trained so."""
     from ..trackers.builtin_learned import refine_logits
 
     ious = []
@@ -451,8 +483,17 @@ def clip_iou(clips: list[Clip], net: PropagationRefiner | None) -> float:
             if net is not None:
                 logits = np.where(mask, 12.0, -12.0).astype(np.float32)
                 prev = c.prev_prob[t].astype(np.float32) / 255
-                half = refine_band_pixels(prob.shape[1], prob.shape[0])
-                mask = refine_logits(net, c.frames[t], prob, c.prev_rgb[t], prev, logits, half) > 0
+                refined = refine_logits(
+                    net,
+                    c.frames[t],
+                    prob,
+                    c.prev_rgb[t],
+                    prev,
+                    logits,
+                    cfg.band_pixels(),
+                    grow_only=cfg.grow_only,
+                )
+                mask = refined > 0
             gt = c.gt[t]
             union = np.count_nonzero(mask | gt)
             ious.append(np.count_nonzero(mask & gt) / union if union else 1.0)
@@ -491,6 +532,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--motion-blur", action="store_true", help="blur fast objects along their motion"
     )
+    p.add_argument(
+        "--max-shift", type=int, default=0, help="dilate/erode the tracker's mask by up to N px"
+    )
+    p.add_argument(
+        "--prev-jitter", type=int, default=0, help="shift the moved previous mask by up to N px"
+    )
+    p.add_argument("--balanced", action="store_true", help="object and background weigh alike")
+    p.add_argument(
+        "--area-weight", type=float, default=0.0, help="weight of the band-area agreement term"
+    )
+    p.add_argument(
+        "--grow-only", action="store_true", help="train for a refiner that only adds pixels"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
@@ -508,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         gt_threshold=args.gt_threshold,
         motion_blur=args.motion_blur,
+        max_shift=args.max_shift,
+        balanced=args.balanced,
+        prev_jitter=args.prev_jitter,
+        area_weight=args.area_weight,
+        grow_only=args.grow_only,
     )
     try:
         sampler = CompositeSampler(DataConfig(data_root=args.data_root), seed=cfg.seed)
@@ -524,7 +583,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.rounds == 2:
         args.out.mkdir(parents=True, exist_ok=True)
-        more = make_clips(sampler, cfg, cfg.clips // 2, 2, LearnedRefiner(net), not args.quiet)
+        more = make_clips(
+            sampler,
+            cfg,
+            cfg.clips // 2,
+            2,
+            LearnedRefiner(net, grow_only=cfg.grow_only),
+            not args.quiet,
+        )
         net, curve2 = train_refiner(
             clips + more, cfg, net=net, steps=cfg.steps // 2, progress=not args.quiet
         )
@@ -536,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     t2 = time.time()
-    iou_before, iou_after = clip_iou(val, None), clip_iou(val, net)
+    iou_before, iou_after = clip_iou(val, None, cfg), clip_iou(val, net, cfg)
     print(
         f"validation clips (synthetic, training split): mask IoU {iou_before:.4f} -> {iou_after:.4f} refined"
     )
