@@ -271,6 +271,30 @@ def test_head_options_reach_the_head_and_bad_ones_are_one_line_errors(
     _no_outputs(out)
 
 
+def test_tracker_options_reach_the_tracker_and_bad_ones_are_one_line_errors(
+    video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sam2matting.io.writers import read_alpha_frames
+
+    base = ["matte", str(video), "--box", "20,10,110,70", "--tracker", "builtin", "-q"]
+    plain, coarse = tmp_path / "plain", tmp_path / "coarse"
+    assert main([*base, "-o", str(plain)]) == 0
+    assert main([*base, "-o", str(coarse), "--tracker-option", "max_side=40"]) == 0
+    a = list(read_alpha_frames(next(plain.glob("*.alpha-png"))))
+    b = list(read_alpha_frames(next(coarse.glob("*.alpha-png"))))
+    assert len(a) == len(b) == 6
+    assert any(not np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # it reached it
+    for option, match in [
+        ("bogus=1", "unknown option(s) for the builtin tracker: bogus; allowed: "),
+        ('max_side="big"', "the builtin tracker option max_side='big': expected int"),
+        ("max_side=8", "max_side must be >= 32"),
+        ("thin_structures", "--tracker-option wants KEY=VALUE"),
+    ]:
+        out = tmp_path / "bad"
+        _fails(capsys, [*base, "-o", str(out), "--tracker-option", option], match)
+        _no_outputs(out)
+
+
 def test_second_interrupt_in_a_finalizer_prints_no_traceback(capsys, monkeypatch) -> None:
     """A Ctrl-C that lands inside a ``__del__`` is dropped quietly (the first one is already
     stopping the run); other unraisable errors still reach the default hook."""

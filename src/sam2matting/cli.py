@@ -246,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
         "key lists the head's options",
     )
     mm.add_argument(
+        "--tracker-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the tracker, repeatable (VALUE as JSON, else text), e.g. for "
+        "--tracker builtin: max_side=854 (track at a finer working resolution), "
+        "thin_structures=false, hide_unconfirmed=false (show a re-detected look-alike while "
+        "it is unconfirmed), learned_refine=true; a wrong key lists the tracker's options",
+    )
+    mm.add_argument(
         "--masks-dir", help="for --tracker oracle: folder of ground-truth masks, one per frame"
     )
     mm.add_argument(
@@ -347,7 +357,7 @@ def _cmd_matte(args: argparse.Namespace) -> int:
         raise PromptError("no prompt given: use --point, --box, --mask or --text (see --help)")
     if args.model and (args.tracker or args.head):
         raise Sam2MattingError("--model brings its own tracker and heads: drop --tracker / --head")
-    tracker_options: dict[str, Any] = {}
+    tracker_options: dict[str, Any] = parse_key_values(args.tracker_option, "--tracker-option")
     if args.masks_dir:
         tracker_options["masks_dir"] = args.masks_dir
     head_options = parse_key_values(args.head_option, "--head-option")

@@ -222,14 +222,14 @@ def band_alpha(
 
 
 def build_closed_form(**options: object) -> ClassicalMatting:
-    from .options import check_head_options
+    from ..options import check_head_options
 
     check_head_options("closed-form", ClassicalConfig, options, exclude=("solver",))
     return ClassicalMatting(ClassicalConfig(solver="closed-form", **options))  # type: ignore[arg-type]
 
 
 def build_mask_only(**options: object) -> ClassicalMatting:
-    from .options import check_head_options
+    from ..options import check_head_options
 
     check_head_options("mask", ClassicalConfig, options, exclude=("solver",))
     return ClassicalMatting(ClassicalConfig(solver="mask", **options))  # type: ignore[arg-type]

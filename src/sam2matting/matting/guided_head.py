@@ -8,8 +8,8 @@ import torch.
 
 from __future__ import annotations
 
+from ..options import check_head_options
 from .classical import ClassicalConfig, ClassicalMatting
-from .options import check_head_options
 
 __all__ = ["build_guided"]
 

@@ -467,8 +467,8 @@ def build_learned_head(
     import torch
 
     from ..device import resolve_device, resolve_dtype
+    from ..options import check_head_options
     from .learned import LearnedMatting, LearnedMattingConfig
-    from .options import check_head_options
 
     check_head_options("sam2matting", LearnedMattingConfig, options, exclude=("timings",))
     cfg = LearnedMattingConfig(device=device, dtype=dtype, **options)

@@ -1111,12 +1111,9 @@ class BuiltinTracker:
 
 def build(**options: Any) -> BuiltinTracker:
     """Registry builder: ``options`` are :class:`BuiltinTrackerConfig` fields."""
-    known = {f.name for f in dataclasses.fields(BuiltinTrackerConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise Sam2MattingError(
-            f"unknown option(s) for the builtin tracker: {', '.join(unknown)}; choose from: {', '.join(sorted(known))}"
-        )
+    from ..options import check_options
+
+    check_options("the builtin tracker", BuiltinTrackerConfig, options)
     return BuiltinTracker(BuiltinTrackerConfig(**options))
 
 

@@ -1,6 +1,7 @@
-"""Checking a head's options (``head_options``, ``--head-option KEY=VALUE``) against its config
-dataclass before anything is built: an unknown key or a value of the wrong kind is a one-line
-:class:`~sam2matting.errors.InputError` that names the head and what it accepts."""
+"""Checking options against a config dataclass before anything is built — a head's
+(``head_options``, ``--head-option KEY=VALUE``) or the built-in tracker's (``tracker_options``,
+``--tracker-option``): an unknown key or a value of the wrong kind is a one-line
+:class:`~sam2matting.errors.InputError` that names the component and what it accepts."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import InputError
+from .errors import InputError
 
-__all__ = ["check_head_options"]
+__all__ = ["check_head_options", "check_options"]
 
 
 def _accepts(hint: Any, value: Any) -> bool | None:
@@ -46,20 +47,28 @@ def _describe(hint: Any) -> str:
     return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
-def check_head_options(
-    head: str, config_cls: Any, options: Mapping[str, Any], exclude: Iterable[str] = ()
+def check_options(
+    what: str, config_cls: Any, options: Mapping[str, Any], exclude: Iterable[str] = ()
 ) -> None:
     """Raise :class:`InputError` if ``options`` has a key that ``config_cls`` (a dataclass)
-    lacks (or that is in ``exclude``), or a value whose kind the field cannot take."""
+    lacks (or that is in ``exclude``), or a value whose kind the field cannot take. ``what``
+    names the component in the message (e.g. ``"head 'guided'"``)."""
     fields = {f.name: f for f in dataclasses.fields(config_cls) if f.name not in set(exclude)}
     unknown = sorted(set(options) - set(fields))
     if unknown:
         raise InputError(
-            f"unknown option(s) for head {head!r}: {', '.join(unknown)}; "
+            f"unknown option(s) for {what}: {', '.join(unknown)}; "
             f"allowed: {', '.join(sorted(fields))}"
         )
     hints = typing.get_type_hints(config_cls)
     for key, value in options.items():
         hint = hints.get(key)
         if hint is not None and _accepts(hint, value) is False:
-            raise InputError(f"head {head!r} option {key}={value!r}: expected {_describe(hint)}")
+            raise InputError(f"{what} option {key}={value!r}: expected {_describe(hint)}")
+
+
+def check_head_options(
+    head: str, config_cls: Any, options: Mapping[str, Any], exclude: Iterable[str] = ()
+) -> None:
+    """:func:`check_options` for the matting head registered as ``head``."""
+    check_options(f"head {head!r}", config_cls, options, exclude)
