@@ -23,7 +23,6 @@ ground truth, on the pixels where ``A`` and ``E`` differ.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -43,6 +42,7 @@ from ..matting.arbiter import EdgeArbiter, arbiter_inputs
 from ..matting.edge_refine import colour_line_refine
 from ..types import ObjectTrack
 from .data import CompositeSampler, DataConfig, simulate_tracker_mask
+from .small_nets import save_weights_and_manifest, start
 
 __all__ = ["ArbiterConfig", "ArbiterSampler", "main", "make_samples", "train_arbiter"]
 
@@ -267,15 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    if not (Path(args.data_root) / "matting").is_dir():
-        print(f"error: {args.data_root} has no matting/ folder", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from safetensors.torch import save_file
-
+    status = start(args)
+    if status is not None:
+        return status
     from ..matting.registry import build_head
-    from ..matting.weights import sha256_file
 
     cfg = ArbiterConfig(
         samples=args.samples,
@@ -311,31 +306,22 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.time()
     net, curve = train_arbiter(samples, cfg, progress=not args.quiet)
     t2 = time.time()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{args.name}.safetensors"
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    tmp.replace(path)
-    manifest = {
-        "format": "safetensors",
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "parameters": sum(int(t.numel()) for t in net.state_dict().values()),
-        "config": asdict(cfg),
-        "command": "python -m sam2matting.train.arbiter " + shlex.join(argv or sys.argv[1:]),
-        "data": {
+    save_weights_and_manifest(
+        net,
+        args.out,
+        args.name,
+        config=asdict(cfg),
+        command="python -m sam2matting.train.arbiter " + shlex.join(argv or sys.argv[1:]),
+        data={
             "training_cutouts": sampler.sources,
             "backgrounds": "training background videos + procedural",
             "held_out": "dev-benchmark / validation cutouts, DAVIS: never used",
         },
-        "learned_head": "the shipped default (sam2matting head, ROI paste, no refinement)",
-        "loss_curve_per_100_steps": [round(v, 5) for v in curve],
-        "seconds": {"samples": round(t1 - t0, 1), "training": round(t2 - t1, 1)},
-        "torch": torch.__version__,
-    }
-    man = path.with_suffix(".json")
-    man.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {path} ({manifest['parameters']} parameters) and {man.name}")
+        learned_head="the shipped default (sam2matting head, ROI paste, no refinement)",
+        loss_curve_per_100_steps=[round(v, 5) for v in curve],
+        seconds={"samples": round(t1 - t0, 1), "training": round(t2 - t1, 1)},
+        torch=torch.__version__,
+    )
     return 0
 
 

@@ -22,7 +22,6 @@ the refiner may change (:func:`~sam2matting.trackers.builtin_learned.refiner_ban
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shlex
 import sys
@@ -44,6 +43,7 @@ from ..trackers.builtin_learned import (
     refiner_inputs,
 )
 from .data import CompositeSampler, DataConfig, synthetic_foreground
+from .small_nets import save_weights_and_manifest, start
 
 __all__ = [
     "Clip",
@@ -548,13 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    if not (Path(args.data_root) / "matting").is_dir():
-        print(f"error: {args.data_root} has no matting/ folder", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from safetensors.torch import save_file
-
+    status = start(args)
+    if status is not None:
+        return status
     cfg = RefinerConfig(
         clips=args.clips,
         frames=args.frames,
@@ -606,38 +602,24 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"validation clips (synthetic, training split): mask IoU {iou_before:.4f} -> {iou_after:.4f} refined"
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{args.name}.safetensors"
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    tmp.replace(path)
-    from ..matting.weights import sha256_file
-
-    manifest = {
-        "format": "safetensors",
-        "file": path.name,
-        "sha256": sha256_file(path),
-        "parameters": sum(int(t.numel()) for t in net.state_dict().values()),
-        "config": asdict(cfg),
-        "rounds": rounds,
-        "command": "python -m sam2matting.train.propagation_refiner "
+    save_weights_and_manifest(
+        net,
+        args.out,
+        args.name,
+        config=asdict(cfg),
+        rounds=rounds,
+        command="python -m sam2matting.train.propagation_refiner "
         + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "data": {
+        data={
             "training_cutouts": sampler.sources,
             "backgrounds": "procedural textures + frames of videos/02_cups.mp4, 03_blocks.mp4, 04_coffee.mp4",
             "input_masks": "the built-in tracker's own masks on the synthetic clips (default options)",
             "held_out": "DAVIS, 01_dog, bedroom, 05_default_juggle, dev-benchmark / validation cutouts: never used",
         },
-        "validation_iou_one_step": {
-            "tracker": round(iou_before, 4),
-            "refined": round(iou_after, 4),
-        },
-        "seconds": {"clips": round(t1 - t0, 1), "training": round(t2 - t1, 1)},
-        "torch": torch.__version__,
-    }
-    man = path.with_suffix(".json")
-    man.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {path} ({manifest['parameters']} parameters) and {man.name}")
+        validation_iou_one_step={"tracker": round(iou_before, 4), "refined": round(iou_after, 4)},
+        seconds={"clips": round(t1 - t0, 1), "training": round(t2 - t1, 1)},
+        torch=torch.__version__,
+    )
     return 0
 
 
