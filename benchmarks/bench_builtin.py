@@ -547,6 +547,21 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def davis_data_root(data: Path | None) -> Path | None:
+    """The shared data folder holding ``davis/`` (``data``, else the default, else the shared
+    folder of a worktree's main checkout); None, after saying so, when there is none."""
+    from sam2matting.eval.datasets import default_data_root
+
+    root = data or default_data_root()
+    fallback = Path("/work/shared/data")
+    if not (root / "davis").is_dir() and (fallback / "davis").is_dir():
+        root = fallback
+    if not (root / "davis").is_dir():
+        print(f"skipped: {root / 'davis'} not found (needs ../shared/data)")
+        return None
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -567,13 +582,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)"
     )
     args = ap.parse_args(argv)
-    from sam2matting.eval.datasets import default_data_root
-
-    data = args.data or default_data_root()
-    if not (data / "davis").is_dir():
-        data = Path("/work/shared/data") if Path("/work/shared/data/davis").is_dir() else data
-    if not (data / "davis").is_dir():
-        print(f"skipped: {data / 'davis'} not found (needs ../shared/data)")
+    data = davis_data_root(args.data)
+    if data is None:
         return 0
     from sam2matting.cli import parse_key_values
 

@@ -38,7 +38,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE  # noqa: E402
+from bench_builtin import TUNE, davis_data_root  # noqa: E402
 
 #: the stages of BuiltinSession._step, in order (each reported through ``session.trace``)
 STAGES = ("warp", "prior", "refit", "edge", "regrow", "graphcut", "components", "final")
@@ -232,13 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     from sam2matting.cli import parse_key_values
-    from sam2matting.eval.datasets import default_data_root
 
-    data = args.data or default_data_root()
-    if not (data / "davis").is_dir():
-        data = Path("/work/shared/data") if Path("/work/shared/data/davis").is_dir() else data
-    if not (data / "davis").is_dir():
-        print(f"skipped: {data / 'davis'} not found (needs ../shared/data)")
+    data = davis_data_root(args.data)
+    if data is None:
         return 0
     seqs = args.seq.split(",")
     held_out = [s for s in seqs if s not in TUNE]
