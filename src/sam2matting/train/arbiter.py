@@ -27,7 +27,6 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -42,7 +41,7 @@ from ..matting.arbiter import EdgeArbiter, arbiter_inputs
 from ..matting.edge_refine import colour_line_refine
 from ..types import ObjectTrack
 from .data import CompositeSampler, DataConfig, simulate_tracker_mask
-from .small_nets import save_weights_and_manifest, start
+from .small_nets import add_common_arguments, save_weights_and_manifest, start
 
 __all__ = ["ArbiterConfig", "ArbiterSampler", "main", "make_samples", "train_arbiter"]
 
@@ -250,9 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             "its manifest."
         ),
     )
-    p.add_argument("--data-root", required=True, help="../shared/data (training cutouts, videos)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--name", default="sam2matting-edge-arbiter-v1")
+    add_common_arguments(p, "sam2matting-edge-arbiter-v1")
     p.add_argument("--samples", type=int, default=ArbiterConfig.samples)
     p.add_argument("--steps", type=int, default=ArbiterConfig.steps)
     p.add_argument("--seed", type=int, default=ArbiterConfig.seed)
@@ -264,8 +261,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--batch", type=int, default=ArbiterConfig.batch, help="windows per step")
     p.add_argument("--crop", type=int, default=ArbiterConfig.crop, help="window side (px)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     status = start(args)
     if status is not None:

@@ -27,7 +27,6 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -43,7 +42,7 @@ from ..trackers.builtin_learned import (
     refiner_inputs,
 )
 from .data import CompositeSampler, DataConfig, synthetic_foreground
-from .small_nets import save_weights_and_manifest, start
+from .small_nets import add_common_arguments, save_weights_and_manifest, start
 
 __all__ = [
     "Clip",
@@ -509,9 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             "manifest."
         ),
     )
-    p.add_argument("--data-root", required=True, help="../shared/data (training cutouts, videos)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--name", default="sam2matting-propagation-refiner-v1")
+    add_common_arguments(p, "sam2matting-propagation-refiner-v1")
     p.add_argument("--clips", type=int, default=RefinerConfig.clips)
     p.add_argument("--frames", type=int, default=RefinerConfig.frames)
     p.add_argument("--steps", type=int, default=RefinerConfig.steps)
@@ -545,8 +542,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--grow-only", action="store_true", help="train for a refiner that only adds pixels"
     )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     status = start(args)
     if status is not None:

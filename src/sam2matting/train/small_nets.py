@@ -13,7 +13,17 @@ from typing import Any
 
 import torch
 
-__all__ = ["save_weights_and_manifest", "start"]
+__all__ = ["add_common_arguments", "save_weights_and_manifest", "start"]
+
+
+def add_common_arguments(p: argparse.ArgumentParser, name: str) -> None:
+    """The arguments every small network's training command takes: ``--data-root``, ``--out``,
+    ``--name`` (default ``name``), ``--threads``, ``--quiet``."""
+    p.add_argument("--data-root", required=True, help="../shared/data (training cutouts, videos)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--name", default=name, help=f"weights file stem (default {name})")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def start(args: argparse.Namespace) -> int | None:
