@@ -5,8 +5,9 @@ horizontal wave streaks and glints, moving with a slow pan) at 854×480, the siz
 frame, so a tracker working at 512 px sees the 2-px lines at ~1.2 px. Lines (kite lines,
 ropes: dark red, 2 px wide, anti-aliased) run from the body towards the frame's top-right
 corner, swinging by a fraction of a degree a frame. Optional distractors: a fence of straight
-bright posts in the background (straight lines that belong to nothing), and lines that vanish
-on a given frame (cut ropes). Used by ``tests/test_trackers_builtin_thin.py``. Deterministic
+bright posts in the background (straight lines that belong to nothing), lines that vanish
+on a given frame (cut ropes), and a plain hazy sky above a horizon where the lines run on
+faintly (at a quarter of their opacity, as DAVIS kite-surf's lines do over the shore and sky). Used by ``tests/test_trackers_builtin_thin.py``. Deterministic
 for a given seed.
 """
 
@@ -17,9 +18,24 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ThinClip", "thin_line_clip", "water_background"]
+__all__ = ["ThinClip", "sky_background", "thin_line_clip", "water_background"]
 
 WIDTH, HEIGHT = 854, 480
+#: the horizon of ``thin_line_clip(sky=True)``: rows above it are sky
+HORIZON = 170
+#: the lines' opacity over the sky (haze)
+SKY_OPACITY = 0.25
+
+
+def sky_background(h: int, w: int, seed: int) -> np.ndarray:
+    """h×w×3 uint8 plain hazy sky: a smooth blue-grey gradient (lighter towards the horizon)
+    with a compressed frame's grain (σ ≈ 1.5 grey levels)."""
+    rng = np.random.default_rng(seed + 11)
+    rows = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    top = np.array([110.0, 130.0, 165.0], np.float32)
+    low = np.array([135.0, 150.0, 175.0], np.float32)
+    image = top + (low - top) * rows + rng.normal(0, 1.5, (h, w, 1)).astype(np.float32)
+    return np.clip(np.broadcast_to(image, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
 def water_background(h: int, w: int, seed: int) -> np.ndarray:
@@ -78,16 +94,24 @@ def thin_line_clip(
     lines: int = 3,
     fence: bool = False,
     cut_at: int | None = None,
+    sky: bool = False,
 ) -> ThinClip:
     """A body with ``lines`` attached lines (0: none) over water, ``n`` frames.
 
     The body drifts by ~(3, 1) px a frame, the camera pans by 2 px; the lines swing by
     0.25° a frame. ``fence``: bright vertical posts in the background (not the object's).
     ``cut_at``: from this frame on the lines are gone from the image and the mask.
+    ``sky``: rows above :data:`HORIZON` are a plain sky (:func:`sky_background`) over which
+    the lines show at :data:`SKY_OPACITY` of their opacity (they stay in the mask).
     """
     rng = np.random.default_rng(seed + 7)
     pan = 2.0
     big = water_background(HEIGHT, WIDTH + int(pan * n) + 8, seed)
+    if sky:
+        big[:HORIZON] = sky_background(HORIZON, big.shape[1], seed)
+    haze = np.ones((HEIGHT, 1), np.float32)
+    if sky:
+        haze[:HORIZON] = SKY_OPACITY
     if fence:
         for x in range(30, big.shape[1], 70):
             cv2.line(big, (x, 280), (x + 4, 470), (225, 225, 215), 3, cv2.LINE_AA)
@@ -133,6 +157,7 @@ def thin_line_clip(
                     4,
                 )
                 alpha = np.maximum(layer.astype(np.float32) / 255.0, line.astype(np.float32))
+                alpha *= haze
                 colour = np.array([150.0, 30.0, 35.0], np.float32)
                 frame[:] = (
                     frame * (1 - alpha[..., None]) + colour[None, None, :] * alpha[..., None]

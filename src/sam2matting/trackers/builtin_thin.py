@@ -67,6 +67,10 @@ __all__ = [
 PLANES = ("red", "green", "blue", "grey")
 
 
+#: log-odds bound of a drawn line (the tracker's logit range)
+LINE_LOGIT_LIMIT = 12.0
+
+
 def thin_opening(work_w: int, work_h: int) -> int:
     """Diameter (working px) of the disc whose opening removes the *thin* parts of a mask: 5 px
     at 512 (parts thinner than ~7–8 px of a 854-px frame, the anatomy's "thin" measure)."""
@@ -94,6 +98,21 @@ def keep_fraction() -> float:
 def max_misses() -> int:
     """Missed frames in a row after which a line is dropped (a short occlusion survives)."""
     return 3
+
+
+def faint_line_floor() -> float:
+    """Grey levels of matched-profile contrast a line's continuation needs at least over a
+    plain background (:func:`faint_line_ratio`): 4, about twice a compressed frame's noise
+    on sky."""
+    return 4.0
+
+
+def faint_line_ratio() -> float:
+    """How many times the line's contrast must exceed the best contrast of the same profile on
+    parallel lines beside it (floored at 1 grey level) for a fainter continuation to count:
+    3 (DAVIS kite-surf's lines over the sky read ~5–11 against ~0–1 beside them, and over
+    the water ~50–90 against up to ~10)."""
+    return 3.0
 
 
 def far_end_search(length: float) -> float:
@@ -246,11 +265,17 @@ def _fit(
 
 
 def _far_end(
-    gray: np.ndarray, line: ThinLine, a: np.ndarray, b: np.ndarray, threshold: float
+    gray: np.ndarray,
+    line: ThinLine,
+    a: np.ndarray,
+    b: np.ndarray,
+    threshold: float,
+    faint_support: bool = True,
 ) -> np.ndarray:
     """Walk from the anchor along a→b (to 1.3 × its length or the frame's border) while the
-    contrast holds (a running mean over ~13 px above ``threshold``, short gaps passed); the
-    far end found (``b`` when nothing holds)."""
+    contrast holds (a running mean over ~13 px above ``threshold``, or with ``faint_support``
+    a fainter line that still stands out from its surroundings, short gaps passed); the far
+    end found (``b`` when nothing holds)."""
     h, w = gray.shape
     d = b - a
     length = float(np.hypot(*d))
@@ -265,11 +290,31 @@ def _far_end(
     if reach <= 2:
         return b
     far = a + unit * reach
-    values = line_contrast(gray, a[None], far[None], line.width, line.polarity)[0]
-    values = np.nan_to_num(values, nan=0.0)
     win = 9
-    smooth = np.convolve(values, np.ones(win) / win, mode="same")
+    kernel = np.ones(win) / win
+    values = line_contrast(gray, a[None], far[None], line.width, line.polarity)[0]
+    smooth = np.convolve(np.nan_to_num(values, nan=0.0), kernel, mode="same")
     ok = smooth >= threshold
+    if faint_support:
+        # where the background is plain (sky, calm water, a wall) a line stays visible at a
+        # fraction of the contrast it had over texture: a sample is also supported when the
+        # line stands out from the same matched profile on parallel lines beside it (the
+        # background's own line-likeness there) by :func:`faint_line_ratio`
+        normal = np.array([-unit[1], unit[0]], np.float32)
+        offsets = np.array([-2.0, -1.0, 1.0, 2.0], np.float32)[:, None] * (line.width + 4.0)
+        beside = line_contrast(
+            gray,
+            a[None] + offsets * normal[None],
+            far[None] + offsets * normal[None],
+            line.width,
+            line.polarity,
+        )
+        noise = np.array(
+            [np.convolve(np.nan_to_num(v, nan=0.0), kernel, mode="same") for v in beside]
+        ).max(axis=0)
+        ok |= (smooth >= faint_line_floor()) & (
+            smooth >= faint_line_ratio() * np.maximum(noise, 1.0)
+        )
     n = len(ok)
     # the end: the last supported sample before a long gap (a gap may be as long as a
     # third of the way so far: knots, a hand over the line's start, a patch of equal colour)
@@ -355,42 +400,57 @@ def extract_lines(prob: np.ndarray, planes: NativePlanes) -> list[ThinLine]:
         db = to_body[int(b[1]), int(b[0])]
         if db < da:
             a, b = b, a
-        # width: thin pixels near the segment per unit length
-        seg_len = float(np.hypot(*(b - a)))
-        band = np.zeros_like(mask)
-        cv2.line(
-            band,
-            (round(float(a[0])), round(float(a[1]))),
-            (round(float(b[0])), round(float(b[1]))),
-            1,
-            3,
-        )
-        width = (
-            float(np.count_nonzero(thin & (band > 0))) / max(seg_len, 1.0) * float(np.mean(scale))
-        )
-        width = float(np.clip(width, 1.0, 6.0))
+        width = _mask_width(thin, a, b, float(np.mean(scale)), 3)
         na, nb = (a + 0.5) * scale - 0.5, (b + 0.5) * scale - 0.5
-        best: ThinLine | None = None
-        for channel, polarity in [(c, p) for c in range(len(planes)) for p in (1.0, -1.0)]:
-            cand = ThinLine(
-                (float(na[0]), float(na[1])),
-                (float(nb[0]), float(nb[1])),
-                width,
-                polarity,
-                0.0,
-                channel=channel,
-            )
-            fa, fb, c = _fit(planes[channel], cand, [(na, nb)], 2.0, 3.0)
-            if best is None or c > best.contrast:
-                best = dataclasses.replace(
-                    cand,
-                    anchor=(float(fa[0]), float(fa[1])),
-                    end=(float(fb[0]), float(fb[1])),
-                    contrast=c,
-                )
+        best = _best_profile(planes, na, nb, width)
         if best is not None and best.contrast >= min_line_contrast():
             lines.append(best)
     return lines
+
+
+def _mask_width(thin: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float, band: int) -> float:
+    """Width (native px, 1–8) of the thin mask along a→b (working px): its pixels within a
+    ``band``-px wide strip along the segment per unit length, × ``scale`` (native per working
+    px)."""
+    seg_len = float(np.hypot(*(b - a)))
+    strip = np.zeros(thin.shape, np.uint8)
+    cv2.line(
+        strip,
+        (round(float(a[0])), round(float(a[1]))),
+        (round(float(b[0])), round(float(b[1]))),
+        1,
+        band,
+    )
+    width = float(np.count_nonzero(thin & (strip > 0))) / max(seg_len, 1.0) * scale
+    return float(np.clip(width, 1.0, 8.0))
+
+
+def _best_profile(
+    planes: NativePlanes, na: np.ndarray, nb: np.ndarray, width: float
+) -> ThinLine | None:
+    """The segment na→nb (native px) re-fitted in each plane and polarity, the one with the
+    highest contrast against both sides kept (None for a segment under 4 px)."""
+    if float(np.hypot(*(nb - na))) < 4:
+        return None
+    best: ThinLine | None = None
+    for channel, polarity in [(c, p) for c in range(len(planes)) for p in (1.0, -1.0)]:
+        cand = ThinLine(
+            (float(na[0]), float(na[1])),
+            (float(nb[0]), float(nb[1])),
+            width,
+            polarity,
+            0.0,
+            channel=channel,
+        )
+        fa, fb, c = _fit(planes[channel], cand, [(na, nb)], 2.0, 3.0)
+        if best is None or c > best.contrast:
+            best = dataclasses.replace(
+                cand,
+                anchor=(float(fa[0]), float(fa[1])),
+                end=(float(fb[0]), float(fb[1])),
+                contrast=c,
+            )
+    return best
 
 
 def track_lines(
@@ -398,6 +458,7 @@ def track_lines(
     planes: NativePlanes,
     motion: np.ndarray | None,
     work_scale: tuple[float, float],
+    faint_support: bool = True,
 ) -> list[ThinLine]:
     """Each line found again on this frame (``planes``: :func:`native_planes`), searched
     around two predictions: where it was, and moved with the object's affine ``motion`` (2×3,
@@ -425,7 +486,7 @@ def track_lines(
         fa, fb, c = _fit(native_gray, line, starts, 4.0, far_end_search(length))
         threshold = keep_fraction() * line.contrast
         if c >= threshold:
-            walked = _far_end(native_gray, line, fa, fb, threshold)
+            walked = _far_end(native_gray, line, fa, fb, threshold, faint_support)
             # the walk may lengthen a line, or shorten it to no less than half at a time
             if float(np.hypot(*(walked - fa))) >= 0.5 * float(np.hypot(*(fb - fa))):
                 fb = walked
@@ -451,22 +512,42 @@ def track_lines(
     return out
 
 
+def line_edge_slope() -> float:
+    """Log-odds per native px across a drawn line's edge (``"distance"`` rendering): 4, so the
+    line's centre reads ~0.98 and 1 px outside it ~0.02; only the zero crossing (the mask)
+    depends on the rendering's geometry, this sets how soft its probability is."""
+    return 4.0
+
+
 def render_lines(
     logits: np.ndarray,
     lines: list[ThinLine] | tuple[ThinLine, ...],
     work_scale: tuple[float, float],
+    encoding: str = "distance",
 ) -> np.ndarray:
     """``logits`` (working resolution) with the seen lines (no current miss) drawn in as object,
-    united with the body: the share of each working pixel a line of its width covers, as
-    log-odds (the encoding of an area-resampled mask, which survives the output's bilinear
-    upsampling: the tracker's resolution floor)."""
+    united with the body.
+
+    ``encoding``: ``"distance"`` (default) writes each working pixel's signed distance (native
+    px, × :func:`line_edge_slope`) to the line's edge, positive inside: a bilinear upsampling
+    of a linear function is exact, so the native-resolution mask (the logits resized
+    bilinearly, > 0) has the line's width wherever the working grid has a sample on either
+    side of each edge; a line narrower than a working pixel is drawn half a working pixel wide
+    (its nearest samples kept positive) rather than lost between samples. ``"area"``: the share
+    of each working pixel a line of its width covers, as log-odds (the encoding of an
+    area-resampled mask: a 2-px line at 1.7 native px per working px reads below 0.5 on most
+    of its samples, so about half its pixels are lost on upsampling: DAVIS kite-surf's
+    resolution floor)."""
+    if encoding not in ("distance", "area"):
+        raise ValueError(f"encoding must be 'distance' or 'area', not {encoding!r}")
     seen = [ln for ln in lines if ln.misses == 0]
     if not seen:
         return logits
     sx, sy = work_scale
     pixel = 0.5 * (sx + sy)  # a working pixel's side in native px
     work_h, work_w = logits.shape
-    cover = np.zeros(logits.shape, np.float32)
+    floor = -LINE_LOGIT_LIMIT
+    drawn = np.full(logits.shape, floor, np.float32)
     for ln in seen:
         a = np.array(ln.anchor, np.float32)
         b = np.array(ln.end, np.float32)
@@ -483,14 +564,18 @@ def render_lines(
         d = b - a
         t = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / max(float(d @ d), 1e-6), 0, 1)
         dist = np.hypot(px - (a[0] + t * d[0]), py - (a[1] + t * d[1]))
-        # area of the pixel (side ``pixel``, across the line) the line of its width covers
         half = 0.5 * ln.width
-        inside = np.minimum(dist + 0.5 * pixel, half) - np.maximum(dist - 0.5 * pixel, -half)
-        c = np.clip(inside / pixel, 0.0, 1.0)
-        np.maximum(cover[y0:y1, x0:x1], c, out=cover[y0:y1, x0:x1])
-    p = np.clip(cover, 1e-4, 1 - 1e-4)
-    drawn = np.log(p / (1 - p)).astype(np.float32)
-    return np.where(cover > 0.02, np.maximum(logits, drawn), logits).astype(np.float32)
+        if encoding == "distance":
+            # a sample within half a working pixel of the centre line is always inside
+            edge = max(half, 0.55 * pixel)
+            value = np.clip(line_edge_slope() * (edge - dist), floor, LINE_LOGIT_LIMIT)
+        else:
+            # area of the pixel (side ``pixel``, across the line) the line of its width covers
+            inside = np.minimum(dist + 0.5 * pixel, half) - np.maximum(dist - 0.5 * pixel, -half)
+            c = np.clip(np.clip(inside / pixel, 0.0, 1.0), 1e-4, 1 - 1e-4)
+            value = np.where(c > 0.02, np.log(c / (1 - c)), floor)
+        np.maximum(drawn[y0:y1, x0:x1], value, out=drawn[y0:y1, x0:x1])
+    return np.where(drawn > floor, np.maximum(logits, drawn), logits).astype(np.float32)
 
 
 def strip_lines(
