@@ -115,6 +115,14 @@ def faint_line_ratio() -> float:
     return 3.0
 
 
+def faint_line_max_width(pixel: float) -> float:
+    """Widest line (native px) whose faint continuation is followed: 2 working pixels of side
+    ``pixel`` native px (3.3 px at 854 → 512). Thicker thin parts (a leg, a tail) are held by
+    the body's flow and colour at the working resolution; following them beyond their own
+    contrast would run along the body's edges instead."""
+    return 2.0 * pixel
+
+
 def far_end_search(length: float) -> float:
     """How far (native px) the far end of a line of ``length`` px is searched across it per
     frame: 8 % of its length (a 500-px kite line swinging by ~4.5°), at least 6 px."""
@@ -409,7 +417,7 @@ def extract_lines(prob: np.ndarray, planes: NativePlanes) -> list[ThinLine]:
 
 
 def _mask_width(thin: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float, band: int) -> float:
-    """Width (native px, 1–8) of the thin mask along a→b (working px): its pixels within a
+    """Width (native px, 1–6) of the thin mask along a→b (working px): its pixels within a
     ``band``-px wide strip along the segment per unit length, × ``scale`` (native per working
     px)."""
     seg_len = float(np.hypot(*(b - a)))
@@ -422,7 +430,7 @@ def _mask_width(thin: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float, ba
         band,
     )
     width = float(np.count_nonzero(thin & (strip > 0))) / max(seg_len, 1.0) * scale
-    return float(np.clip(width, 1.0, 8.0))
+    return float(np.clip(width, 1.0, 6.0))
 
 
 def _best_profile(
@@ -465,7 +473,9 @@ def track_lines(
     working resolution, previous → this frame; None: none) at its anchor (the affine motion
     of a whole object need not hold at its edge); ``work_scale``: (sx, sy) working → native.
     Missed lines count a miss (kept where they were); lines missed :func:`max_misses` times
-    in a row are dropped."""
+    in a row are dropped. ``faint_support``: the far end also follows the line where it runs
+    on fainter but still stands out from its surroundings (lines up to
+    :func:`faint_line_max_width` wide; see :func:`_far_end`)."""
     sx, sy = work_scale
     out: list[ThinLine] = []
     for line in lines:
@@ -486,7 +496,8 @@ def track_lines(
         fa, fb, c = _fit(native_gray, line, starts, 4.0, far_end_search(length))
         threshold = keep_fraction() * line.contrast
         if c >= threshold:
-            walked = _far_end(native_gray, line, fa, fb, threshold, faint_support)
+            faint = faint_support and line.width <= faint_line_max_width(0.5 * (sx + sy))
+            walked = _far_end(native_gray, line, fa, fb, threshold, faint)
             # the walk may lengthen a line, or shorten it to no less than half at a time
             if float(np.hypot(*(walked - fa))) >= 0.5 * float(np.hypot(*(fb - fa))):
                 fb = walked
@@ -533,7 +544,9 @@ def render_lines(
     of a linear function is exact, so the native-resolution mask (the logits resized
     bilinearly, > 0) has the line's width wherever the working grid has a sample on either
     side of each edge; a line narrower than a working pixel is drawn half a working pixel wide
-    (its nearest samples kept positive) rather than lost between samples. ``"area"``: the share
+    (its nearest samples kept positive) rather than lost between samples. Lines wider than
+    :func:`faint_line_max_width` (2 working px) are drawn by area either way: there the area
+    encoding is near exact, and those parts are the body's more than lines. ``"area"``: the share
     of each working pixel a line of its width covers, as log-odds (the encoding of an
     area-resampled mask: a 2-px line at 1.7 native px per working px reads below 0.5 on most
     of its samples, so about half its pixels are lost on upsampling: DAVIS kite-surf's
@@ -565,7 +578,7 @@ def render_lines(
         t = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / max(float(d @ d), 1e-6), 0, 1)
         dist = np.hypot(px - (a[0] + t * d[0]), py - (a[1] + t * d[1]))
         half = 0.5 * ln.width
-        if encoding == "distance":
+        if encoding == "distance" and ln.width <= faint_line_max_width(pixel):
             # a sample within half a working pixel of the centre line is always inside
             edge = max(half, 0.55 * pixel)
             value = np.clip(line_edge_slope() * (edge - dist), floor, LINE_LOGIT_LIMIT)
