@@ -381,7 +381,9 @@ def _segments(thin: np.ndarray, min_len: int) -> list[tuple[np.ndarray, np.ndarr
     return kept[:12]
 
 
-def extract_lines(prob: np.ndarray, planes: NativePlanes) -> list[ThinLine]:
+def extract_lines(
+    prob: np.ndarray, planes: NativePlanes, width_from_coverage: bool = True
+) -> list[ThinLine]:
     """The straight thin segments of an anchor mask (``prob``, working resolution) that are
     visible lines on the native frame (``planes``: :func:`native_planes`); each keeps the
     plane and polarity in which it contrasts most with both its sides."""
@@ -409,6 +411,12 @@ def extract_lines(prob: np.ndarray, planes: NativePlanes) -> list[ThinLine]:
         if db < da:
             a, b = b, a
         width = _mask_width(thin, a, b, float(np.mean(scale)), 3)
+        if width_from_coverage:
+            # a line under 2 working px: its thresholded pixels overstate its width (a
+            # 1.4-px kite line reads 2.2 px); the anchor mask's coverage along it does not
+            covered = _mask_width(np.where(body == 0, prob, 0.0), a, b, float(np.mean(scale)), 3)
+            if covered <= faint_line_max_width(float(np.mean(scale))):
+                width = covered
         na, nb = (a + 0.5) * scale - 0.5, (b + 0.5) * scale - 0.5
         best = _best_profile(planes, na, nb, width)
         if best is not None and best.contrast >= min_line_contrast():
@@ -429,7 +437,8 @@ def _mask_width(thin: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float, ba
         1,
         band,
     )
-    width = float(np.count_nonzero(thin & (strip > 0))) / max(seg_len, 1.0) * scale
+    # ``thin`` bool: its pixels; float: its coverage (an area-resampled mask's values)
+    width = float(np.sum(np.where(strip > 0, thin, 0))) / max(seg_len, 1.0) * scale
     return float(np.clip(width, 1.0, 6.0))
 
 
