@@ -1481,7 +1481,7 @@ class BuiltinSession:
                     native_planes(frame.native),
                     obj_motion,
                     scale,
-                    faint_support=self.config.thin_faint_lines,
+                    faint=self.config.thin_faint_lines,
                 )
             )
             logits = render_lines(logits, lines, scale)
@@ -1672,7 +1672,9 @@ class BuiltinSession:
         centre = (float(xs.mean()), float(ys.mean())) if area else (0.0, 0.0)
         lines: tuple[ThinLine, ...] = ()
         if frame.native is not None:
-            lines = tuple(extract_lines(prob, native_planes(frame.native)))
+            lines = tuple(
+                extract_lines(prob, native_planes(frame.native), faint=self.config.thin_faint_lines)
+            )
             prob = strip_lines(prob, lines, self._native_scale())
         return _ObjectState(
             prob.astype(np.float32),

@@ -229,10 +229,17 @@ def line_contrast(
     return np.minimum(left, right)
 
 
-def _score(values: np.ndarray) -> np.ndarray:
-    """Mean contrast per candidate, samples outside the frame ignored (−inf when none inside)."""
+def _score(values: np.ndarray, clipped: bool = False) -> np.ndarray:
+    """Mean contrast per candidate, samples outside the frame ignored (−inf when none inside).
+    ``clipped``: samples below zero count as zero. A long line's contrast changes along it: it
+    turns darker than a bright shore it crosses, a dark sleeve starts it at the bar; those
+    stretches say only that the profile does not match there, and a mean that subtracts them
+    drops a line that is plainly visible elsewhere (DAVIS kite-surf's top line, lost after
+    25 frames without)."""
     inside = ~np.isnan(values)
     count = inside.sum(axis=1)
+    if clipped:
+        values = np.maximum(values, 0.0)
     total = np.where(inside, values, 0.0).sum(axis=1)
     return np.where(count >= 4, total / np.maximum(count, 1), -np.inf)
 
@@ -243,6 +250,7 @@ def _fit(
     starts: list[tuple[np.ndarray, np.ndarray]],
     reach_a: float,
     reach_b: float,
+    clipped: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Best segment near one of the predicted ``starts`` (anchor, end): the anchor shifted by
     up to ``reach_a`` px and the far end by up to ``reach_b`` px across the line; coarse (a
@@ -264,7 +272,7 @@ def _fit(
             ga, gb = ga.ravel(), gb.ravel()
             a = anchor[None, :] + ga[:, None] * normal[None, :]
             b = end[None, :] + gb[:, None] * normal[None, :]
-            s = _score(line_contrast(gray, a, b, line.width, line.polarity, step))
+            s = _score(line_contrast(gray, a, b, line.width, line.polarity, step), clipped)
             i = int(np.argmax(s))
             score, off_a, off_b = float(s[i]), float(ga[i]), float(gb[i])
         if score > best[0]:
@@ -382,11 +390,19 @@ def _segments(thin: np.ndarray, min_len: int) -> list[tuple[np.ndarray, np.ndarr
 
 
 def extract_lines(
-    prob: np.ndarray, planes: NativePlanes, width_from_coverage: bool = True
+    prob: np.ndarray,
+    planes: NativePlanes,
+    width_from_coverage: bool = True,
+    faint: bool = True,
 ) -> list[ThinLine]:
     """The straight thin segments of an anchor mask (``prob``, working resolution) that are
     visible lines on the native frame (``planes``: :func:`native_planes`); each keeps the
-    plane and polarity in which it contrasts most with both its sides."""
+    plane and polarity in which it contrasts most with both its sides.
+
+    ``width_from_coverage``: a line under 2 working px wide takes its width from the mask's
+    coverage along it (the values of an area-resampled mask), not from its thresholded pixels,
+    which overstate it. ``faint``: such a line is scored with negative samples as zero
+    (:func:`_score`), as :func:`track_lines` will score it."""
     work_h, work_w = prob.shape
     mask = (prob > 0.35).astype(np.uint8)
     if not mask.any():
@@ -418,7 +434,8 @@ def extract_lines(
             if covered <= faint_line_max_width(float(np.mean(scale))):
                 width = covered
         na, nb = (a + 0.5) * scale - 0.5, (b + 0.5) * scale - 0.5
-        best = _best_profile(planes, na, nb, width)
+        fading = faint and width <= faint_line_max_width(float(np.mean(scale)))
+        best = _best_profile(planes, na, nb, width, fading)
         if best is not None and best.contrast >= min_line_contrast():
             lines.append(best)
     return lines
@@ -443,10 +460,11 @@ def _mask_width(thin: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float, ba
 
 
 def _best_profile(
-    planes: NativePlanes, na: np.ndarray, nb: np.ndarray, width: float
+    planes: NativePlanes, na: np.ndarray, nb: np.ndarray, width: float, clipped: bool = False
 ) -> ThinLine | None:
     """The segment na→nb (native px) re-fitted in each plane and polarity, the one with the
-    highest contrast against both sides kept (None for a segment under 4 px)."""
+    highest contrast against both sides kept (None for a segment under 4 px); ``clipped``:
+    scored by :func:`_score` with negative samples as zero."""
     if float(np.hypot(*(nb - na))) < 4:
         return None
     best: ThinLine | None = None
@@ -459,7 +477,7 @@ def _best_profile(
             0.0,
             channel=channel,
         )
-        fa, fb, c = _fit(planes[channel], cand, [(na, nb)], 2.0, 3.0)
+        fa, fb, c = _fit(planes[channel], cand, [(na, nb)], 2.0, 3.0, clipped)
         if best is None or c > best.contrast:
             best = dataclasses.replace(
                 cand,
@@ -475,16 +493,18 @@ def track_lines(
     planes: NativePlanes,
     motion: np.ndarray | None,
     work_scale: tuple[float, float],
-    faint_support: bool = True,
+    faint: bool = True,
 ) -> list[ThinLine]:
     """Each line found again on this frame (``planes``: :func:`native_planes`), searched
     around two predictions: where it was, and moved with the object's affine ``motion`` (2×3,
     working resolution, previous → this frame; None: none) at its anchor (the affine motion
     of a whole object need not hold at its edge); ``work_scale``: (sx, sy) working → native.
     Missed lines count a miss (kept where they were); lines missed :func:`max_misses` times
-    in a row are dropped. ``faint_support``: the far end also follows the line where it runs
-    on fainter but still stands out from its surroundings (lines up to
-    :func:`faint_line_max_width` wide; see :func:`_far_end`)."""
+    in a row are dropped. ``faint`` (lines up to :func:`faint_line_max_width` wide, which
+    fade and change along their length): the far end also follows the line where it runs on
+    fainter but still stands out from its surroundings (:func:`_far_end`), and stretches
+    where its profile does not match count as zero contrast, not against it (:func:`_score`;
+    with the line extracted the same way, see :func:`extract_lines`)."""
     sx, sy = work_scale
     out: list[ThinLine] = []
     for line in lines:
@@ -502,11 +522,11 @@ def track_lines(
         length = float(np.hypot(*(b - a)))
         if length < 4:
             continue
-        fa, fb, c = _fit(native_gray, line, starts, 4.0, far_end_search(length))
+        fading = faint and line.width <= faint_line_max_width(0.5 * (sx + sy))
+        fa, fb, c = _fit(native_gray, line, starts, 4.0, far_end_search(length), fading)
         threshold = keep_fraction() * line.contrast
         if c >= threshold:
-            faint = faint_support and line.width <= faint_line_max_width(0.5 * (sx + sy))
-            walked = _far_end(native_gray, line, fa, fb, threshold, faint)
+            walked = _far_end(native_gray, line, fa, fb, threshold, fading)
             # the walk may lengthen a line, or shorten it to no less than half at a time
             if float(np.hypot(*(walked - fa))) >= 0.5 * float(np.hypot(*(fb - fa))):
                 fb = walked
