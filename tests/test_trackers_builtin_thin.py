@@ -156,7 +156,7 @@ def test_an_object_that_is_all_strand_has_no_lines_and_is_tracked() -> None:
 
 
 def test_faint_lines_followed_over_plain_sky() -> None:
-    # above the horizon the lines show at a quarter of their opacity (haze over a plain sky):
+    # above the horizon the lines show at 15 % of their opacity (haze over a plain sky):
     # far below the contrast they had over the water, but far above the sky's own
     clip = thin_line_clip(n=12, seed=0, sky=True)
     sky = np.zeros((HEIGHT, WIDTH), bool)
@@ -170,11 +170,11 @@ def test_faint_lines_followed_over_plain_sky() -> None:
 
     on = sky_jaccard(_track(clip, thin_faint_lines=True))
     off = sky_jaccard(_track(clip, thin_faint_lines=False))
-    # measured: on 0.84-0.96 on frames 1-11 (mean 0.90); off 0.48-0.67 (mean 0.57: the walk
-    # stops at the horizon, the lines are cut back towards it)
-    assert min(on) > 0.8, on
-    assert np.mean(off) < 0.65, off
-    assert np.mean(on) - np.mean(off) > 0.25
+    # measured on frames 1-11: on 0.84-0.96 (mean 0.90; seeds 1, 2: 0.82-0.94); off
+    # 0.39-0.48 (the walk stops at the horizon, the lines are cut back towards it)
+    assert min(on) > 0.75, on
+    assert max(off) < 0.6, off
+    assert np.mean(on) - np.mean(off) > 0.3
 
 
 def test_distance_rendering_keeps_a_thin_line_at_native_resolution() -> None:

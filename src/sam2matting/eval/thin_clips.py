@@ -7,8 +7,8 @@ ropes: dark red, 2 px wide, anti-aliased) run from the body towards the frame's 
 corner, swinging by a fraction of a degree a frame. Optional distractors: a fence of straight
 bright posts in the background (straight lines that belong to nothing), lines that vanish
 on a given frame (cut ropes), and a plain hazy sky above a horizon where the lines run on
-faintly (at a quarter of their opacity, as DAVIS kite-surf's lines do over the shore and sky). Used by ``tests/test_trackers_builtin_thin.py``. Deterministic
-for a given seed.
+faintly (at 15 % of their opacity, as DAVIS kite-surf's lines do over the shore and sky).
+Used by ``tests/test_trackers_builtin_thin.py``. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ WIDTH, HEIGHT = 854, 480
 #: the horizon of ``thin_line_clip(sky=True)``: rows above it are sky
 HORIZON = 170
 #: the lines' opacity over the sky (haze)
-SKY_OPACITY = 0.25
+SKY_OPACITY = 0.15
 
 
 def sky_background(h: int, w: int, seed: int) -> np.ndarray:
