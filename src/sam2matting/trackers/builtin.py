@@ -219,13 +219,16 @@ class BuiltinTrackerConfig:
     (kite-surf 0.579 → 0.783, its F 0.480 → 0.839; dog and libby unchanged), the synthetic
     fast-motion clips and the first-frame box / click figures unchanged; objects without
     straight thin parts cost nothing, kite-surf ~7 ms a frame more.
-    ``thin_faint_lines`` (with ``thin_structures``): a tracked line's far end also follows the
-    line where it runs on at a fraction of its contrast but still stands out from the same
-    profile beside it (over sky, calm water: :func:`~.builtin_thin.faint_line_ratio`), instead
-    of stopping where its contrast falls below that of its first frame. On: DAVIS kite-surf
-    J&F 0.785 → 0.826 (F 0.837 → 0.908: its kite lines are now followed over the shore and
-    the sky up to the frame's edge), dog and libby unchanged (no lines); chosen on kite-surf
-    and the synthetic ``thin_line_clip(sky=True)``.
+    ``thin_faint_lines`` (with ``thin_structures``): lines under 2 working px wide may fade
+    and change along their length (:mod:`~sam2matting.trackers.builtin_thin`): the far end
+    also follows a line where it runs on at a fraction of its first contrast but still stands
+    out from the same profile beside it (sky, calm water: :func:`~.builtin_thin.faint_line_ratio`),
+    and stretches where its profile does not match (darker than a bright shore it crosses, a
+    dark sleeve at its start) count as zero contrast instead of against it. Chosen on DAVIS
+    kite-surf (on: J&F 0.789 → 0.846, F 0.841 → 0.936: its kite lines followed over the shore
+    and the sky to the frame's edge, the faintest line no longer dropped after 25 frames) and
+    the synthetic ``thin_line_clip(sky=True)`` (thin J over the sky 0.43 → 0.87–0.90); dog and
+    libby identical (no thin lines), thicker thin parts unchanged.
     ``hide_unconfirmed``: report an empty mask for an object while it follows a re-detection
     that is not yet confirmed (:func:`redetect_probation`; confidence ≤ 0.45 then), has not
     been consistent with the object for :func:`shown_after` frames in a row and lies away

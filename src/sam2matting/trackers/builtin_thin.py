@@ -18,8 +18,10 @@ How:
    nearer to the object's body (the opened mask), its far end the other. On the native frame
    the segment is re-fitted (the search of step 2 with no motion) in each colour plane
    (:class:`NativePlanes`: red, green, blue, grey) and polarity (darker or brighter than its
-   sides), the best kept with its contrast; its width is measured on the mask; a segment without line evidence in the
-   image (its contrast below :func:`min_line_contrast` grey levels) is not kept.
+   sides), the best kept with its contrast; its width is measured on the mask (for a line
+   under 2 working px, from the mask's coverage along it: its thresholded pixels overstate
+   it); a segment without line evidence in the image (its contrast below
+   :func:`min_line_contrast` grey levels) is not kept.
 2. **Tracking** (each frame, native resolution): the anchor stays, or moves with the object's
    affine motion (fitted by the tracker on the forward flow of the body; both are tried); the line is searched for
    among segments whose anchor shifts by up to a few pixels across the line and whose far end
@@ -28,15 +30,22 @@ How:
    ± (width / 2 + 2) px: an edge is not a line) along it
    (:func:`line_contrast`). The far end is then re-found by walking along the best line (to
    the frame's border at most) while the contrast holds: lines that leave the frame or grow
-   longer are followed, trimmed ones shortened.
+   longer are followed, trimmed ones shortened. Lines under 2 working px wide may *fade and
+   change* along their length (``faint``, the tracker's ``thin_faint_lines``): the walk also
+   passes where the line runs on fainter than its threshold but still stands out from the same
+   profile on parallel lines beside it (:func:`faint_line_ratio`: a kite line over sky), and
+   stretches where the profile does not match (darker than a bright shore it crosses) count
+   as zero contrast in the scores, not against the line.
 3. **Evidence and dropping**: a segment whose best contrast falls below
    :func:`keep_fraction` × its reference (first-frame) contrast is *missed* on that frame (not
    drawn, kept where it was); after :func:`max_misses` missed frames in a row it is dropped. So
    a line briefly hidden survives, and one that is gone is not invented for long.
 4. **Output**: seen segments are drawn into the object's working-resolution logits as a union
-   with the body: the share of each pixel a line of its width covers, as log-odds (the
-   encoding of an area-resampled mask). The lines are kept out of the state's soft mask the
-   next frame warps (:func:`strip_lines`).
+   with the body: lines under 2 working px as the signed distance to their edge (which the
+   output's bilinear upsampling reproduces, so the frame-size mask has the line's width:
+   better than the area-resampled true mask, the "resolution floor"), wider ones as the share
+   of each pixel they cover, as log-odds (:func:`render_lines`). The lines are kept out of
+   the state's soft mask the next frame warps (:func:`strip_lines`).
 
 Only thin parts of the object's own mask are tracked, so nothing is added to an object that
 has none, and a line is never invented from texture: it must have been in a mask and must
