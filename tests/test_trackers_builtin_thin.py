@@ -11,8 +11,10 @@ import pytest
 from sam2matting.eval.thin_clips import (
     HEIGHT,
     HORIZON,
+    SKY_OPACITY,
     WIDTH,
     ThinClip,
+    sky_background,
     thin_line_clip,
     water_background,
 )
@@ -242,3 +244,45 @@ def test_a_line_crossing_a_brighter_background_is_kept() -> None:
         assert len(lines) == 1 and lines[0].channel == 0 and lines[0].polarity > 0
         moved = track_lines(lines, native_planes(second), None, scale, faint=faint)
         assert len(moved) == 1 and moved[0].misses == misses, (faint, moved)
+
+
+def test_a_faint_line_is_followed_to_its_end_not_beyond() -> None:
+    # a line from the water into a plain sky, where it shows at 15 % opacity, ending in the
+    # sky (not at the frame's edge): with ``faint`` its far end is found where it ends, also
+    # when it has grown longer; without, the walk stops at the horizon
+    a = np.array([300.0, 300.0])
+    d = np.array([340.0, -200.0]) / np.hypot(340.0, 200.0)
+
+    def frame(length: float) -> np.ndarray:
+        image = water_background(HEIGHT, WIDTH, seed=7)
+        image[:HORIZON] = sky_background(HORIZON, WIDTH, seed=7)
+        end = a + length * d
+        layer = np.zeros((HEIGHT, WIDTH), np.uint8)
+        cv2.line(
+            layer, (4800, 4800), (round(end[0] * 16), round(end[1] * 16)), 255, 2, cv2.LINE_AA, 4
+        )
+        alpha = layer.astype(np.float32) / 255.0
+        alpha[:HORIZON] *= SKY_OPACITY
+        colour = np.array([150.0, 30.0, 35.0], np.float32)
+        return (image * (1 - alpha[..., None]) + colour * alpha[..., None]).astype(np.uint8)
+
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    t = np.clip((xs - a[0]) * d[0] + (ys - a[1]) * d[1], 0, 400)
+    line_mask = np.hypot(xs - a[0] - t * d[0], ys - a[1] - t * d[1]) <= 1.0
+    prob = np.zeros((288, 512), np.float32)
+    cv2.ellipse(prob, (160, 200), (22, 22), 0, 0, 360, 1.0, -1)
+    prob = np.maximum(
+        prob, cv2.resize(line_mask.astype(np.float32), (512, 288), interpolation=cv2.INTER_AREA)
+    )
+    scale = (WIDTH / 512, HEIGHT / 288)
+    for faint in (True, False):
+        lines = extract_lines(prob, native_planes(frame(400)), faint=faint)
+        assert len(lines) == 1
+        for length in (400.0, 520.0):
+            moved = track_lines(lines, native_planes(frame(length)), None, scale, faint=faint)
+            assert len(moved) == 1 and moved[0].misses == 0
+            end = np.array(moved[0].end)
+            if faint:  # measured: within 5 px of the true end
+                assert np.hypot(*(end - (a + length * d))) < 8, (length, end)
+            else:  # measured: cut at (524, 169)
+                assert end[1] > HORIZON - 5, (length, end)
