@@ -1,6 +1,9 @@
 """Thin structures of the built-in tracker (:mod:`sam2matting.trackers.builtin_thin`): lines
 attached to a moving object over water kept with ``thin_structures`` on (and lost without),
-nothing thin added where the object has none or the image shows none, cut lines dropped."""
+nothing thin added where the object has none or the image shows none, cut lines dropped;
+with ``thin_faint_lines`` lines followed where they fade over a plain sky (to their end, not
+beyond) and kept where they cross a brighter band; thin lines measured at the width of the
+mask's coverage and drawn so the frame-size mask keeps it."""
 
 from __future__ import annotations
 
