@@ -26,6 +26,8 @@ from sam2matting.trackers.builtin import build
 from sam2matting.trackers.builtin_thin import (
     ThinLine,
     extract_lines,
+    max_dormant,
+    max_misses,
     native_planes,
     render_lines,
     track_lines,
@@ -135,15 +137,17 @@ def test_track_lines_follows_a_swinging_line_and_counts_misses() -> None:
     d = np.array(moved[0].end) - np.array(moved[0].anchor)
     # the found line points where the drawn one does (angle within 0.5 degrees)
     assert abs(np.degrees(np.arctan2(d[1], d[0]) - np.arctan2(-288, 606))) < 0.5
-    # gone: a miss (not drawn), then dropped after three
-    state: list[ThinLine] = moved
-    for k in range(3):
-        state = track_lines(state, native_planes(image), None, scale)
-        if k < 2:
-            assert len(state) == 1 and state[0].misses == k + 1
-            drawn = render_lines(np.full((288, 512), -12.0, np.float32), state, scale)
-            assert (drawn <= 0).all()
-    assert state == []
+    # gone: a miss (not drawn), then dropped after three; with ``refind`` (the default) kept
+    # out of sight and searched for until max_dormant() misses
+    for refind, lifetime in ((False, max_misses()), (True, max_dormant())):
+        state: list[ThinLine] = moved
+        for k in range(lifetime):
+            state = track_lines(state, native_planes(image), None, scale, refind=refind)
+            if k < lifetime - 1:
+                assert len(state) == 1 and state[0].misses == k + 1
+                drawn = render_lines(np.full((288, 512), -12.0, np.float32), state, scale)
+                assert (drawn <= 0).all()
+        assert state == [], refind
 
 
 def test_an_object_that_is_all_strand_has_no_lines_and_is_tracked() -> None:
@@ -289,3 +293,26 @@ def test_a_faint_line_is_followed_to_its_end_not_beyond() -> None:
                 assert np.hypot(*(end - (a + length * d))) < 8, (length, end)
             else:  # measured: cut at (524, 169)
                 assert end[1] > HORIZON - 5, (length, end)
+
+
+def test_a_hidden_line_is_found_again() -> None:
+    # the lines leave the image and the mask on frames 4-9 and are back from frame 10 (the
+    # body has moved on ~18 px meanwhile): dropped after three misses they are lost for good;
+    # kept out of sight and carried with the body (``thin_refind_lines``) they are found again
+    clip = thin_line_clip(n=14, seed=1, hidden=(4, 9))
+    on = _track(clip, thin_refind_lines=True)
+    off = _track(clip, thin_refind_lines=False)
+    body_only = _track(clip, thin_structures=False)
+    for i in range(4, 10):  # nothing drawn while they are hidden
+        assert (on[i] & ~body_only[i]).sum() == 0, i
+    back_on = [
+        _thin_jaccard(m, t, th)
+        for m, t, th in zip(on[10:], clip.masks[10:], clip.thin[10:], strict=True)
+    ]
+    back_off = [
+        _thin_jaccard(m, t, th)
+        for m, t, th in zip(off[10:], clip.masks[10:], clip.thin[10:], strict=True)
+    ]
+    # measured: on 0.87-0.93, off 0.01
+    assert min(back_on) > 0.75, back_on
+    assert max(back_off) < 0.1, back_off

@@ -6,7 +6,7 @@ frame, so a tracker working at 512 px sees the 2-px lines at ~1.2 px. Lines (kit
 ropes: dark red, 2 px wide, anti-aliased) run from the body towards the frame's top-right
 corner, swinging by a fraction of a degree a frame. Optional distractors: a fence of straight
 bright posts in the background (straight lines that belong to nothing), lines that vanish
-on a given frame (cut ropes), and a plain hazy sky above a horizon where the lines run on
+on a given frame (cut ropes) or for a while, and a plain hazy sky above a horizon where the lines run on
 faintly (at 15 % of their opacity, as DAVIS kite-surf's lines do over the shore and sky).
 Used by ``tests/test_trackers_builtin_thin.py``. Deterministic for a given seed.
 """
@@ -95,6 +95,7 @@ def thin_line_clip(
     fence: bool = False,
     cut_at: int | None = None,
     sky: bool = False,
+    hidden: tuple[int, int] | None = None,
 ) -> ThinClip:
     """A body with ``lines`` attached lines (0: none) over water, ``n`` frames.
 
@@ -103,6 +104,8 @@ def thin_line_clip(
     ``cut_at``: from this frame on the lines are gone from the image and the mask.
     ``sky``: rows above :data:`HORIZON` are a plain sky (:func:`sky_background`) over which
     the lines show at :data:`SKY_OPACITY` of their opacity (they stay in the mask).
+    ``hidden``: (first, last) frames without the lines in the image and the mask (a line
+    hidden for a while, there again after).
     """
     rng = np.random.default_rng(seed + 7)
     pan = 2.0
@@ -138,7 +141,8 @@ def thin_line_clip(
         mask = np.zeros((HEIGHT, WIDTH), bool)
         mask[y0 : y0 + bh, x0 : x0 + bw] = body_mask
         thin = np.zeros((HEIGHT, WIDTH), bool)
-        if cut_at is None or i < cut_at:
+        gone = hidden is not None and hidden[0] <= i <= hidden[1]
+        if (cut_at is None or i < cut_at) and not gone:
             for k, angle in enumerate(angles):
                 theta = np.deg2rad(angle + 0.25 * i * (1 if k % 2 == 0 else -1))
                 a = (x0 + bw * 0.75, y0 + bh * 0.25 + 6 * k)

@@ -132,6 +132,12 @@ def faint_line_max_width(pixel: float) -> float:
     return 2.0 * pixel
 
 
+def max_dormant() -> int:
+    """Missed frames in a row after which a thin line kept for re-finding (``refind``) is
+    dropped: 15 (half a second at 30 frames/s)."""
+    return 15
+
+
 def far_end_search(length: float) -> float:
     """How far (native px) the far end of a line of ``length`` px is searched across it per
     frame: 8 % of its length (a 500-px kite line swinging by ~4.5°), at least 6 px."""
@@ -503,6 +509,7 @@ def track_lines(
     motion: np.ndarray | None,
     work_scale: tuple[float, float],
     faint: bool = True,
+    refind: bool = True,
 ) -> list[ThinLine]:
     """Each line found again on this frame (``planes``: :func:`native_planes`), searched
     around two predictions: where it was, and moved with the object's affine ``motion`` (2×3,
@@ -513,7 +520,10 @@ def track_lines(
     fade and change along their length): the far end also follows the line where it runs on
     fainter but still stands out from its surroundings (:func:`_far_end`), and stretches
     where its profile does not match count as zero contrast, not against it (:func:`_score`;
-    with the line extracted the same way, see :func:`extract_lines`)."""
+    with the line extracted the same way, see :func:`extract_lines`). ``refind`` (such lines
+    only): a line missed :func:`max_misses` times is not dropped but kept out of sight and
+    searched for, carried along with the object's motion, until :func:`max_dormant` missed
+    frames in a row (a line hidden for a moment behind a person, a wave, spray)."""
     sx, sy = work_scale
     out: list[ThinLine] = []
     for line in lines:
@@ -549,15 +559,19 @@ def track_lines(
                     )
                 )
                 continue
-        if line.misses + 1 < max_misses():
-            out.append(
-                dataclasses.replace(
-                    line,
-                    anchor=(float(a[0]), float(a[1])),
-                    end=(float(b[0]), float(b[1])),
-                    misses=line.misses + 1,
-                )
+        if fading and refind and line.misses + 1 < max_dormant():
+            # searched for again on the next frames: carried along with the object meanwhile
+            a, b = starts[-1]
+        elif line.misses + 1 >= max_misses():
+            continue
+        out.append(
+            dataclasses.replace(
+                line,
+                anchor=(float(a[0]), float(a[1])),
+                end=(float(b[0]), float(b[1])),
+                misses=line.misses + 1,
             )
+        )
     return out
 
 
