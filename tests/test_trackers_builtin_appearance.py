@@ -100,9 +100,9 @@ def _track(frames, masks, **options):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("name", LIGHT_CASES)
 def test_the_object_is_kept_and_not_reported_lost_when_its_appearance_changes(name: str) -> None:
     """With the anchor's colours only (the old behaviour) the object is reported lost
-    (confidence < 0.5) while it is in full view, and its mask degrades on the walk into the
-    sun; following its appearance it is kept, confidently."""
-    frames, masks = light_clip(name, n=40, seed=0)
+    (confidence < 0.5) while it is in full view on every clip, and its mask is lost in the
+    exposure drift (mean J 0.45); following its appearance it is kept, confidently."""
+    frames, masks = light_clip(name, n=30, seed=0)
     ious, scores = _track(frames, masks)
     assert min(scores) >= 0.5
     assert min(ious) > 0.9

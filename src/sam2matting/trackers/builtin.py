@@ -35,8 +35,10 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    drift. The new log-odds are ``prior + colour + motion``: the prior is the two hypotheses'
    masks averaged and blurred, a ramp of about (signed distance to the boundary) / sigma
    (:func:`boundary_sigma`); ``colour`` is the log-likelihood ratio of per-object 3-D colour
-   histograms learnt on the anchor frame (mask interior vs a ring of background around it;
-   frozen by default, see ``model_update_rate``); ``motion`` compares how well the object's and
+   histograms learnt on the anchor frame (mask interior vs a ring of background around it),
+   mixed with a recent model learnt on confident frames only as far as the anchor's colours
+   stop explaining the object (light, exposure, a new side turning into view:
+   ``appearance_memory``, :mod:`~sam2matting.trackers.builtin_appearance`); ``motion`` compares how well the object's and
    the background's affine motions explain each pixel. Colour and motion are capped, so they
    move the boundary by a few sigma where they disagree with the prior, but cannot invent or
    delete regions far from it.
@@ -1729,6 +1731,7 @@ class BuiltinSession:
             model,
             logits,
             appearance=_appearance.start(model.fg, model.bg) if follows else None,
+            anchor_model=model if follows else None,
             ref_area=area,
             template=mask if area else None,
             ref_colour=ref_colour,
@@ -1787,6 +1790,11 @@ class BuiltinSession:
             align=self.config.appearance_alignment,
         )
         bins = self.config.histogram_bins
+        base = state.anchor_model or state.model
+        if _appearance.unchanged(followed):
+            # the anchor still explains the object and no light has been measured: its model
+            # as it is (and no cost)
+            return dataclasses.replace(state, appearance=followed, model=base)
         fg, bg = _appearance.histograms(followed, bins, self.config.appearance_memory)
         model = _ColourModel(fg, bg)
         anchor = model
