@@ -1814,17 +1814,21 @@ class BuiltinSession:
         if not mask.any():
             return state
         anchor = state.anchor_model or state.model
-        fit = float(anchor.llr(frame.bins)[mask].mean())
+        fit = float(anchor.table[frame.bins[mask]].mean())
         memory = dataclasses.replace(
             state.appearance, need=_appearance.memory_need(fit, state.ref_colour)
         )
         if not state.doubt and state.score >= confident_score():
-            sd = _signed_distance(mask)
             sigma = boundary_sigma(float(np.count_nonzero(mask)), self.config.boundary_uncertainty)
             inner, outer = background_ring(sigma)
+            # distances on the crop around the object and its background ring only
+            ys, xs = np.nonzero(mask)
+            x0, y0, x1, y1 = self._roi(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, outer + 2)
+            sd = _signed_distance(mask[y0:y1, x0:x1])
+            crop_bins = frame.bins[y0:y1, x0:x1]
             bins = self.config.histogram_bins
-            fg = _ColourModel.histogram(frame.bins, sd > _appearance.interior_depth(sigma), bins)
-            bg = _ColourModel.histogram(frame.bins, (sd < -inner) & (sd > -outer), bins)
+            fg = _ColourModel.histogram(crop_bins, sd > _appearance.interior_depth(sigma), bins)
+            bg = _ColourModel.histogram(crop_bins, (sd < -inner) & (sd > -outer), bins)
             memory = _appearance.remember(memory, fg, bg)
         return dataclasses.replace(state, appearance=memory)
 
