@@ -1,11 +1,13 @@
 """The built-in tracker on real footage: DAVIS J&F from the mask and from its box, first-frame J
 from a box and from one click on DAVIS and on the shared matting cutouts, J on synthetic fast
-motion under a panning camera, and tracking speed at 512×288.
+motion under a panning camera and on synthetic appearance changes, and tracking speed at
+512×288.
 
     python benchmarks/bench_builtin.py                    # everything, writes results/builtin_tracker.{json,md}
     python benchmarks/bench_builtin.py --only davis --seq dog,libby --opt model_update_rate=0.1
     python benchmarks/bench_builtin.py --only speed
     python benchmarks/bench_builtin.py --only motion    # synthetic, no data needed beyond the check
+    python benchmarks/bench_builtin.py --only light     # synthetic light / exposure / turning clips
 
 DAVIS is evaluation-only. Settings are chosen on the *tuning* sequences (``TUNE``) and on the
 synthetic checks in the tests; the other DAVIS sequences are reported as held-out, separately.
@@ -391,6 +393,51 @@ def run_reappear(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) ->
     return out
 
 
+#: appearance stages off: the colour model stays the anchor's (the tracker before issue 14's
+#: appearance round)
+ANCHOR_ONLY = {"appearance_alignment": False, "appearance_memory": 0.0}
+
+
+def run_light(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+    """Synthetic appearance changes (``eval.light_clips``: shade into sun, exposure and white
+    balance drift, an object turning to show another colour; 40 frames a clip, from the true
+    first mask): mean and minimum J and the lowest confidence per case, with ``options`` and
+    with the colour model kept at the anchor's (:data:`ANCHOR_ONLY`, model_update_rate 0)."""
+    from sam2matting.eval.light_clips import LIGHT_CASES, light_clip
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    out: dict[str, Any] = {}
+    anchor_only = {**options, **ANCHOR_ONLY, "model_update_rate": 0.0}
+    for name in LIGHT_CASES:
+        row: dict[str, Any] = {}
+        for label, opts in (("on", options), ("off", anchor_only)):
+            js, scores = [], []
+            for seed in seeds:
+                frames, masks = light_clip(name, seed=seed)
+                session = build(**opts).open(ArraySource(frames))
+                session.add_prompt(MaskPrompt(masks[0]))
+                for f in session.propagate(0):
+                    js.append(jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]))
+                    scores.append(f.objects[1].score)
+            row[label] = {
+                "min_j": float(min(js)),
+                "mean_j": float(np.mean(js)),
+                "min_score": float(min(scores)),
+                "lost_frames": sum(1 for v in scores if v < 0.5),
+            }
+        out[name] = row
+        print(
+            f"{name:15s} mean J {row['off']['mean_j']:.3f} -> {row['on']['mean_j']:.3f}, "
+            f"min J {row['off']['min_j']:.3f} -> {row['on']['min_j']:.3f}, lowest confidence "
+            f"{row['off']['min_score']:.2f} -> {row['on']['min_score']:.2f}",
+            flush=True,
+        )
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -531,6 +578,22 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{r['last10_j']:.3f} | {r['look_alike_frames']} |"
             )
         lines.append("")
+    light = result.get("light")
+    if light:
+        lines += [
+            "### Synthetic appearance changes (40 frames × 3 seeds a case; anchor colours only → following the appearance)",
+            "",
+            "| case | mean J | min J | lowest confidence | frames reported lost (of 120) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, r in light.items():
+            a, b = r["off"], r["on"]
+            lines.append(
+                f"| {name} | {a['mean_j']:.3f} → **{b['mean_j']:.3f}** | {a['min_j']:.3f} → "
+                f"{b['min_j']:.3f} | {a['min_score']:.2f} → {b['min_score']:.2f} | "
+                f"{a['lost_frames']} → {b['lost_frames']} |"
+            )
+        lines.append("")
     speed = result.get("speed")
     if speed:
         lines += [
@@ -568,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
     ap.add_argument(
         "--only",
-        choices=["davis", "cutouts", "clicks", "small", "motion", "speed"],
+        choices=["davis", "cutouts", "clicks", "small", "motion", "light", "speed"],
         action="append",
     )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
@@ -588,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     from sam2matting.cli import parse_key_values
 
     options = parse_key_values(args.opt, "--opt")
-    parts = args.only or ["davis", "cutouts", "clicks", "small", "motion", "speed"]
+    parts = args.only or ["davis", "cutouts", "clicks", "small", "motion", "light", "speed"]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
@@ -610,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     if "motion" in parts:
         result["motion"] = run_motion(options)
         result["reappear"] = run_reappear(options)
+    if "light" in parts:
+        result["light"] = run_light(options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)
