@@ -125,6 +125,7 @@ from .base import propagation_end
 from .builtin_init import InitFrame, segment_box, segment_clicks, write_clicks
 from .builtin_init import components_touching as _components_touching
 from .builtin_init import disc_mask as _disc_mask
+from .builtin_memory import advance, align, lift_prior, memory_support, remember
 from .builtin_motion import search_flows
 from .builtin_refine import band_pixels, refine_band
 from .builtin_thin import (
@@ -246,6 +247,7 @@ class BuiltinTrackerConfig:
     refiner_weights: str | None = None
     thin_structures: bool = True
     hide_unconfirmed: bool = True
+    part_memory: float = 0.1
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -268,6 +270,8 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: graph_cut_band must be >= 0")
         if self.motion_strength < 0:
             raise Sam2MattingError("builtin tracker: motion_strength must be >= 0")
+        if not 0 <= self.part_memory <= 1:
+            raise Sam2MattingError("builtin tracker: part_memory must be in [0, 1]")
 
 
 # -- heuristics (named, documented; sizes in working-resolution pixels) -------------------------
@@ -1061,6 +1065,9 @@ class _ObjectState:
     velocity: tuple[float, float] = (0.0, 0.0)
     #: thin line segments attached to the object (``thin_structures``), native resolution
     lines: tuple[ThinLine, ...] = ()
+    #: the object's recent confident shape moved to this frame (``part_memory``; float32,
+    #: [0, 1]; None: start from the mask), see :mod:`~sam2matting.trackers.builtin_memory`
+    memory: np.ndarray | None = None
 
 
 @dataclass
@@ -1430,6 +1437,14 @@ class BuiltinSession:
         # the boundary like (signed distance / sigma): logit(Φ(d / s)) ≈ 1.6 d / s
         prior_p = cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma)
         z = _logit(prior_p)
+        memory = None
+        if cfg.part_memory > 0:
+            # parts the object showed on recent confident frames, moved with its own motion:
+            # where the warp dropped them, this frame's evidence decides again
+            remembered = prev_mask.astype(np.float32) if state.memory is None else state.memory
+            memory = align(advance(remembered, obj_motion), predicted)
+            z = lift_prior(z, memory, sigma)
+            predicted = predicted | (memory >= memory_support())
         self._trace("prior", z > 0)
         if colour is not None:
             z += cfg.refit_strength * colour
@@ -1472,7 +1487,7 @@ class BuiltinSession:
             self._trace("thin", logits > 0)
         velocity = _displacement(obj_motion, prev_mask) if obj_motion is not None else (0.0, 0.0)
         stepped = dataclasses.replace(
-            state, prob=prob, logits=logits, velocity=velocity, lines=lines
+            state, prob=prob, logits=logits, velocity=velocity, lines=lines, memory=memory
         )
         if colour is None:
             return stepped
@@ -1561,7 +1576,9 @@ class BuiltinSession:
         logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
         mask = _components_touching(logits > 0, placed)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
-        return dataclasses.replace(state, prob=_sigmoid(logits), logits=logits, doubt=True, trust=0)
+        return dataclasses.replace(
+            state, prob=_sigmoid(logits), logits=logits, doubt=True, trust=0, memory=None
+        )
 
     def _score(self, state: _ObjectState, frame: _WorkFrame, taken: float = 0.0) -> _ObjectState:
         """Attach this frame's confidence (see :func:`confidence`, times :func:`swallow_cue`
@@ -1594,8 +1611,12 @@ class BuiltinSession:
             return dataclasses.replace(state, score=score)
         rate = size_follow_rate()
         followed = (1 - rate) * state.ref_area + rate * area
+        memory = state.memory
+        if memory is not None and self.config.part_memory > 0:
+            memory = remember(memory, state.prob > 0.5, self.config.part_memory)
         return dataclasses.replace(
             state,
+            memory=memory,
             score=score,
             ref_area=min(followed, max_growth_rate() * state.ref_area),
             template=mask,

@@ -1,0 +1,204 @@
+"""Shape memory of the built-in tracker: parts of the object it dropped come back.
+
+Kept apart from :mod:`sam2matting.trackers.builtin` (the session, prompts, confidence) so
+each piece is a small function with a known answer on synthetic frames. Everything works at
+the tracker's working resolution.
+
+Why: the per-frame step of :mod:`~sam2matting.trackers.builtin` only ever moves the
+*previous* mask. A part it drops on one frame is gone for good unless its colours are
+clearly the object's right next to the mask (:func:`~.builtin._regrow`). A thin occluder
+crossing the object drops parts one strip at a time: as a pole sweeps over a running dog
+(DAVIS ``libby``, camera panning with the dog) the pixels it uncovers were occluder on the
+previous frame, hence not object, and the warp carries "not object" onto them; frame after
+frame the part beyond the pole is lost (down to 40 % of the dog's area) and never returns.
+The error anatomy (``benchmarks/bench_builtin_anatomy.py``) calls these misses *far* from
+the boundary: no band around the current outline reaches them.
+
+The memory is a soft mask (float32, [0, 1]) of the object's recent confident shape, moved
+every frame with the object's own robust affine motion (:func:`advance`; fitted on the
+interior's forward flow, which an occluder does not drag) and blended with the new mask on
+confident frames (:func:`remember`, an exponential moving average). Where the memory holds
+the object and the frame's warped prior does not, the prior is lifted to
+:func:`memory_prior` log-odds (:func:`lift_prior`): the frame's own evidence (anchor
+colours, motion, the graph cut) then decides, so a part the object still shows comes back
+while an occluder in front of it (other colours) stays out and does not cut off what lies
+beyond it. Parts that really left (a leg swinging, the object turning) fade from the memory
+within a few confident frames.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "advance",
+    "align",
+    "align_reach",
+    "lift_prior",
+    "memory_depth",
+    "memory_part_share",
+    "memory_prior",
+    "memory_support",
+    "remember",
+    "shift",
+]
+
+
+def memory_prior() -> float:
+    """Prior log-odds given to pixels the memory holds (mean ≥ :func:`memory_support`) where
+    the warped prior is lower: 0 is neutral, so this frame's colour and motion evidence
+    alone decides whether the part is there. Positive values would keep parts against
+    mildly background colours (an occluder of the object's colours); negative ones would
+    need strong colour evidence, which is what the re-growing step already asks for."""
+    return 0.0
+
+
+def memory_support() -> float:
+    """Memory value (the blended share of recent confident masks holding the pixel) from
+    which a pixel counts as remembered object: a majority of the recent masks."""
+    return 0.5
+
+
+def advance(memory: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
+    """The memory (float32 h×w, [0, 1], aligned to the previous frame) moved to this frame by
+    the translation the object's affine ``motion`` (2×3, previous → current pixels) gives the
+    memory's centre; unchanged without a motion. Only the translation: the affine fit's
+    scale and shear are noisy (a few % a frame on DAVIS ``libby``) and, composed frame after
+    frame, would deform the memory; :func:`align` then corrects the placement. Pixels coming
+    from outside the frame are 0 (not remembered)."""
+    if motion is None:
+        return memory
+    ys, xs = np.nonzero(memory >= memory_support())
+    if xs.size == 0:
+        return memory
+    cx, cy = float(xs.mean()), float(ys.mean())
+    dx = motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2] - cx
+    dy = motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2] - cy
+    return shift(memory, dx, dy)
+
+
+def shift(memory: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """``memory`` (float32 h×w) translated by (dx, dy) px, 0 where it comes from outside."""
+    h, w = memory.shape
+    if dx == 0 and dy == 0:
+        return memory
+    moved = cv2.warpAffine(
+        memory,
+        np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    return np.asarray(moved, np.float32)
+
+
+def align_reach(area: float) -> int:
+    """How far (px) :func:`align` searches around the motion's placement: 15 % of the
+    object's size (square root of its area), at least 2 px: the translation error the flow
+    leaves over a frame, not a re-detection."""
+    return max(2, round(0.15 * float(np.sqrt(max(area, 1.0)))))
+
+
+def align(memory: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """The memory (float32 h×w) translated to match this frame's ``predicted`` mask (bool
+    h×w, the previous mask moved by the flow) best: the least squared difference within
+    :func:`align_reach` px (on a copy downscaled so the memory's long side is ~48 px).
+
+    Why: the memory is moved by the object's motion, whose errors would accumulate frame
+    after frame; the prediction carries the same motion but is re-fitted on every frame, so
+    its placement does not drift. With parts missing from the prediction, the memory still
+    fits best where the parts both hold sit.
+    """
+    core = memory >= memory_support()
+    if not core.any() or not predicted.any():
+        return memory
+    h, w = memory.shape
+    ys, xs = np.nonzero(core)
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    reach = align_reach(float(xs.size))
+    scale = max(1.0, max(x1 - x0, y1 - y0) / 48.0)
+    pad = int(np.ceil(reach))
+    target = np.zeros((y1 - y0 + 2 * pad, x1 - x0 + 2 * pad), np.float32)
+    # the prediction in the window around the memory (outside the frame counts as empty)
+    wy0, wx0 = y0 - pad, x0 - pad
+    sy0, sx0 = max(0, wy0), max(0, wx0)
+    sy1, sx1 = min(h, y1 + pad), min(w, x1 + pad)
+    target[sy0 - wy0 : sy1 - wy0, sx0 - wx0 : sx1 - wx0] = predicted[sy0:sy1, sx0:sx1]
+    template: np.ndarray = memory[y0:y1, x0:x1]
+    if scale > 1.0:
+        size = (max(1, round((x1 - x0) / scale)), max(1, round((y1 - y0) / scale)))
+        template = cv2.resize(template, size, interpolation=cv2.INTER_AREA)
+        target = cv2.resize(
+            target,
+            (size[0] + 2 * max(1, round(pad / scale)), size[1] + 2 * max(1, round(pad / scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+    cost = np.asarray(cv2.matchTemplate(target, template, cv2.TM_SQDIFF), np.float32)
+    centre = ((cost.shape[1] - 1) / 2.0, (cost.shape[0] - 1) / 2.0)
+    _, _, (bx, by), _ = cv2.minMaxLoc(cost)
+    # ties (a flat cost) stay where the motion put the memory
+    if float(cost[int(round(centre[1])), int(round(centre[0]))]) <= float(cost[by, bx]):
+        return memory
+    return shift(memory, (bx - centre[0]) * scale, (by - centre[1]) * scale)
+
+
+def memory_depth() -> float:
+    """Depth (in boundary sigmas) inside the memory from which its prior is lifted fully:
+    only the memory's thick parts (a head, a torso) are remembered, its outline and thin
+    parts (legs, a tail) are not: they move with the object's articulation, not with its
+    translation, and a memory of them would lift background where they were."""
+    return 2.0
+
+
+def memory_part_share() -> float:
+    """Share of the remembered object's area (its core) that the fully lifted interior of a
+    dropped piece must reach before the piece is lifted (see :func:`lift_prior`): parts
+    (a head, the half beyond a pole), not the slivers a slightly misplaced memory leaves
+    along the outline of an object that holds still."""
+    return 0.03
+
+
+def lift_prior(prior: np.ndarray, memory: np.ndarray, sigma: float) -> np.ndarray:
+    """Prior log-odds (float32 h×w) with remembered parts lifted to :func:`memory_prior`.
+
+    ``prior``: the warped prior's log-odds; ``memory``: the aligned memory (see
+    :func:`advance`, :func:`align`); ``sigma``: the boundary's expected error (px). The
+    lift ramps like the warped prior (1.6 log-odds per sigma) from :func:`memory_depth`
+    sigmas inside the memory's core (memory ≥ :func:`memory_support`) up to the cap, so
+    only the core's thick interior is lifted fully. Pixels with a higher prior keep it: the
+    memory never lowers the evidence for the object.
+    """
+    core = (memory >= memory_support()).astype(np.uint8)
+    if not core.any():
+        return prior
+    inside = cv2.distanceTransform(core, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
+    depth = inside - outside - memory_depth() * sigma
+    lifted = np.minimum(1.6 * depth / max(sigma, 0.5), memory_prior()).astype(np.float32)
+    # only whole dropped parts: where the lift raises the prior, in connected pieces whose
+    # fully lifted core is a noticeable share of the remembered object (a sliver along the
+    # outline is the memory's misalignment, not a part the warp dropped)
+    raised = (lifted > prior).astype(np.uint8)
+    if not raised.any():
+        return prior
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(raised, connectivity=8)
+    full = (depth >= 0) & (raised > 0)
+    full_per_label = np.bincount(labels[full], minlength=count)
+    needed = memory_part_share() * float(np.count_nonzero(core))
+    keep = full_per_label >= max(needed, 1.0)
+    keep[0] = False
+    if not keep.any():
+        return prior
+    return np.where(keep[labels], lifted, prior).astype(np.float32)
+
+
+def remember(memory: np.ndarray, mask: np.ndarray, rate: float) -> np.ndarray:
+    """The memory after a confident frame: ``(1 − rate) · memory + rate · mask``.
+
+    ``memory``: float32 h×w aligned to this frame; ``mask``: bool h×w, the frame's mask;
+    ``rate`` in (0, 1]: how fast the memory follows the object (1 = the last mask only). A
+    part absent from the masks fades below :func:`memory_support` after
+    ``log(0.5) / log(1 − rate)`` frames (7 at rate 0.1)."""
+    return ((1.0 - rate) * memory + rate * mask.astype(np.float32)).astype(np.float32)
