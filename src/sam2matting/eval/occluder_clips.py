@@ -28,7 +28,9 @@ def animal_shape(width: int = 220, height: int = 130) -> np.ndarray:
     w, h = width, height
     cv2.ellipse(s, (int(0.45 * w), int(0.42 * h)), (int(0.3 * w), int(0.2 * h)), 0, 0, 360, 1, -1)
     # neck and head
-    neck = np.array([[0.66 * w, 0.3 * h], [0.8 * w, 0.12 * h], [0.86 * w, 0.2 * h], [0.74 * w, 0.45 * h]])
+    neck = np.array(
+        [[0.66 * w, 0.3 * h], [0.8 * w, 0.12 * h], [0.86 * w, 0.2 * h], [0.74 * w, 0.45 * h]]
+    )
     cv2.fillPoly(s, [neck.astype(np.int32)], 1)
     cv2.ellipse(s, (int(0.86 * w), int(0.17 * h)), (int(0.11 * w), int(0.13 * h)), 0, 0, 360, 1, -1)
     # legs: thin rectangles
@@ -37,7 +39,9 @@ def animal_shape(width: int = 220, height: int = 130) -> np.ndarray:
         x = int(fx * w)
         cv2.rectangle(s, (x, int(0.5 * h)), (x + leg_w, h - 2), 1, -1)
     # tail
-    cv2.line(s, (int(0.16 * w), int(0.35 * h)), (int(0.03 * w), int(0.12 * h)), 1, max(2, leg_w // 2))
+    cv2.line(
+        s, (int(0.16 * w), int(0.35 * h)), (int(0.03 * w), int(0.12 * h)), 1, max(2, leg_w // 2)
+    )
     return s.astype(bool)
 
 

@@ -49,6 +49,10 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    agree, see :mod:`~sam2matting.trackers.builtin_refine`); then only the connected
    components that overlap the predicted mask are kept (new blobs far from the object are
    colour false positives).
+3a. **Shape memory** (``part_memory``): a soft mask of the object's recent confident shape
+   moves with it; where its thick interior holds a part this frame's warp dropped (the
+   strip a thin occluder uncovered, the part beyond it), the prior is lifted to neutral and
+   the frame's own evidence decides (:mod:`~sam2matting.trackers.builtin_memory`).
 3b. **Thin structures** (``thin_structures``): straight thin parts of an anchor mask (kite
    lines, ropes, antennae) are taken out of the body the steps above follow and tracked as
    line segments on the frame's native resolution (:mod:`~sam2matting.trackers.builtin_thin`:
@@ -125,7 +129,7 @@ from .base import propagation_end
 from .builtin_init import InitFrame, segment_box, segment_clicks, write_clicks
 from .builtin_init import components_touching as _components_touching
 from .builtin_init import disc_mask as _disc_mask
-from .builtin_memory import advance, align, lift_prior, memory_support, remember
+from .builtin_memory import follow, lift_prior, memory_support, remember
 from .builtin_motion import search_flows
 from .builtin_refine import band_pixels, refine_band
 from .builtin_thin import (
@@ -228,6 +232,17 @@ class BuiltinTrackerConfig:
     leaves) at confidence 0. The tracker keeps following and searching internally, so a
     confirmed re-detection shows up again. Off = the candidate is reported, as before (same
     DAVIS tuning J&F: those candidates lie near the loss and are kept either way).
+    ``part_memory``: rate at which a shape memory of the object follows its confident masks
+    (:mod:`~sam2matting.trackers.builtin_memory`; 0 = off). The memory moves with the
+    object's motion, is re-aligned on the frame's prediction, and where its thick interior
+    holds a part the warp dropped (a thin occluder sweeping over the object uncovers pixels
+    that were occluder on the previous frame), the prior there is lifted to neutral so this
+    frame's colours and motion decide: the part comes back, the occluder stays out. Choice
+    rule: the largest mean mask J&F on the DAVIS tuning sequences with no sequence more
+    than 0.005 below its value without the memory and the synthetic pole clips
+    (:func:`~sam2matting.eval.occluder_clips.pole_clip`) at least 0.015 mean J above it.
+    0.1: see ``benchmarks/results/builtin_tracker_memory.md`` (0.05 cost the dog 0.04 J&F;
+    0.2 kept the dog but lost most of libby's gain; 0.3 likewise).
     """
 
     max_side: int = 512
@@ -1068,6 +1083,8 @@ class _ObjectState:
     #: the object's recent confident shape moved to this frame (``part_memory``; float32,
     #: [0, 1]; None: start from the mask), see :mod:`~sam2matting.trackers.builtin_memory`
     memory: np.ndarray | None = None
+    #: the grey frame (uint8) the memory was last confirmed on, moved with it
+    memory_image: np.ndarray | None = None
 
 
 @dataclass
@@ -1437,12 +1454,13 @@ class BuiltinSession:
         # the boundary like (signed distance / sigma): logit(Φ(d / s)) ≈ 1.6 d / s
         prior_p = cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma)
         z = _logit(prior_p)
-        memory = None
+        memory = memory_image = None
         if cfg.part_memory > 0:
             # parts the object showed on recent confident frames, moved with its own motion:
             # where the warp dropped them, this frame's evidence decides again
             remembered = prev_mask.astype(np.float32) if state.memory is None else state.memory
-            memory = align(advance(remembered, obj_motion), predicted)
+            seen = previous.gray if state.memory_image is None else state.memory_image
+            memory, memory_image = follow(remembered, seen, frame.gray, obj_motion)
             z = lift_prior(z, memory, sigma)
             predicted = predicted | (memory >= memory_support())
         self._trace("prior", z > 0)
@@ -1487,7 +1505,13 @@ class BuiltinSession:
             self._trace("thin", logits > 0)
         velocity = _displacement(obj_motion, prev_mask) if obj_motion is not None else (0.0, 0.0)
         stepped = dataclasses.replace(
-            state, prob=prob, logits=logits, velocity=velocity, lines=lines, memory=memory
+            state,
+            prob=prob,
+            logits=logits,
+            velocity=velocity,
+            lines=lines,
+            memory=memory,
+            memory_image=memory_image,
         )
         if colour is None:
             return stepped
@@ -1577,7 +1601,13 @@ class BuiltinSession:
         mask = _components_touching(logits > 0, placed)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
         return dataclasses.replace(
-            state, prob=_sigmoid(logits), logits=logits, doubt=True, trust=0, memory=None
+            state,
+            prob=_sigmoid(logits),
+            logits=logits,
+            doubt=True,
+            trust=0,
+            memory=None,
+            memory_image=None,
         )
 
     def _score(self, state: _ObjectState, frame: _WorkFrame, taken: float = 0.0) -> _ObjectState:
@@ -1611,12 +1641,14 @@ class BuiltinSession:
             return dataclasses.replace(state, score=score)
         rate = size_follow_rate()
         followed = (1 - rate) * state.ref_area + rate * area
-        memory = state.memory
+        memory, memory_image = state.memory, state.memory_image
         if memory is not None and self.config.part_memory > 0:
             memory = remember(memory, state.prob > 0.5, self.config.part_memory)
+            memory_image = frame.gray
         return dataclasses.replace(
             state,
             memory=memory,
+            memory_image=memory_image,
             score=score,
             ref_area=min(followed, max_growth_rate() * state.ref_area),
             template=mask,
