@@ -201,23 +201,26 @@ def memory_depth() -> float:
     """Depth (in boundary sigmas) inside the memory from which its prior is lifted fully:
     only the memory's thick parts (a head, a torso) are remembered, its outline and thin
     parts (legs, a tail) are not: they move with the object's articulation, not with its
-    translation, and a memory of them would lift background where they were. Mean J&F over
-    24-frame windows of the DAVIS tuning sequences (``bench_builtin_memory.py``; dog /
-    kite-surf / libby, ``part_memory`` 0.1) for 1 / 2 / 3 sigmas: 0.837 / 0.804 / 0.751,
-    0.834 / 0.810 / 0.751, 0.835 / 0.808 / 0.723 (3 σ measured with a 2 % part gate, see
-    :func:`memory_part_share`); pole clips' mean J 0.857 / 0.853 / 0.846 (0.836 without the
-    memory). 2 has the best mean (0.798; 1: 0.797)."""
-    return 2.0
+    translation, and a memory of them would lift background where they were.
+
+    DAVIS tuning sequences (``benchmarks/bench_builtin_memory.py``, ``part_memory`` 0.1), mean
+    J&F over 24-frame windows dog / kite-surf / libby for 1 / 2 / 3 sigmas: 0.837 / 0.804 /
+    0.751, 0.834 / 0.810 / 0.751, 0.835 / 0.808 / 0.723 (without the memory 0.838 / 0.806 /
+    0.675); but one run through the dog's 60 frames from its first mask: 0.768 / 0.780 /
+    0.809 (without 0.809): a shallow memory lags the dog's turning body by a few frames and
+    lifts the ground along its outline, frame after frame. 3 keeps the dog and half of
+    libby's gain."""
+    return 3.0
 
 
 def memory_part_share() -> float:
     """Share of the remembered object's area (its core) that the fully lifted interior of a
-    raised piece must reach before the piece is lifted (see :func:`lift_prior`); 0: any
-    piece holding at least one fully lifted pixel (a ramp cut off from its core is not
-    lifted). Meant to keep out the slivers a slightly misplaced memory leaves along the
-    outline of an object that holds still, but on the tuning windows a 2 % gate lost more on
-    libby (0.751 → 0.742–0.743 J&F) than it kept out on the dog (±0.003)."""
-    return 0.0
+    raised piece must reach before the piece is lifted (see :func:`lift_prior`): parts (a
+    head, the half beyond a pole), not the slivers a slightly misplaced memory leaves along
+    the outline of an object that holds still. One run through the dog at a depth of
+    3 sigmas: 0.806 J&F without the gate, 0.809 with 2 %; at 1 sigma, 24-frame windows of
+    libby 0.751 without, 0.742 with it (dog 0.837 / 0.833)."""
+    return 0.02
 
 
 def lift_prior(prior: np.ndarray, memory: np.ndarray, sigma: float) -> np.ndarray:
