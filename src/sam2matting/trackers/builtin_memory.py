@@ -15,9 +15,11 @@ The error anatomy (``benchmarks/bench_builtin_anatomy.py``) calls these misses *
 the boundary: no band around the current outline reaches them.
 
 The memory is a soft mask (float32, [0, 1]) of the object's recent confident shape, moved
-every frame with the object's own robust affine motion (:func:`advance`; fitted on the
-interior's forward flow, which an occluder does not drag) and blended with the new mask on
-confident frames (:func:`remember`, an exponential moving average). Where the memory holds
+every frame by the translation of the object's affine motion (:func:`motion_shift`),
+corrected by matching the object's remembered appearance under the memory on the frame
+(:func:`locate`, :func:`follow`: a masked match that a thin occluder barely disturbs), and
+blended with the new mask on confident frames (:func:`remember`, an exponential moving
+average). Where the memory holds
 the object and the frame's warped prior does not, the prior is lifted to
 :func:`memory_prior` log-odds (:func:`lift_prior`): the frame's own evidence (anchor
 colours, motion, the graph cut) then decides, so a part the object still shows comes back
@@ -32,7 +34,6 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "advance",
     "align_reach",
     "follow",
     "lift_prior",
@@ -41,6 +42,7 @@ __all__ = [
     "memory_part_share",
     "memory_prior",
     "memory_support",
+    "motion_shift",
     "remember",
     "shift",
     "shift_image",
@@ -62,22 +64,21 @@ def memory_support() -> float:
     return 0.5
 
 
-def advance(memory: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
-    """The memory (float32 h×w, [0, 1], aligned to the previous frame) moved to this frame by
-    the translation the object's affine ``motion`` (2×3, previous → current pixels) gives the
-    memory's centre; unchanged without a motion. Only the translation: the affine fit's
-    scale and shear are noisy (a few % a frame on DAVIS ``libby``) and, composed frame after
-    frame, would deform the memory; :func:`locate` then corrects the placement. Pixels coming
-    from outside the frame are 0 (not remembered)."""
+def motion_shift(memory: np.ndarray, motion: np.ndarray | None) -> tuple[float, float]:
+    """The translation (dx, dy) px the object's affine ``motion`` (2×3, previous → current
+    pixels) gives the memory's centre; (0, 0) without a motion or a memory. Only the
+    translation: the affine fit's scale and shear are noisy (a few % a frame on DAVIS
+    ``libby``) and, composed frame after frame, would deform the memory; :func:`locate`
+    then corrects the placement."""
     if motion is None:
-        return memory
+        return 0.0, 0.0
     ys, xs = np.nonzero(memory >= memory_support())
     if xs.size == 0:
-        return memory
+        return 0.0, 0.0
     cx, cy = float(xs.mean()), float(ys.mean())
     dx = motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2] - cx
     dy = motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2] - cy
-    return shift(memory, dx, dy)
+    return float(dx), float(dy)
 
 
 def shift(memory: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -103,12 +104,18 @@ def align_reach(area: float) -> int:
     return max(2, round(0.15 * float(np.sqrt(max(area, 1.0)))))
 
 
-def locate(memory: np.ndarray, appearance: np.ndarray, gray: np.ndarray) -> tuple[float, float]:
+def locate(
+    memory: np.ndarray,
+    appearance: np.ndarray,
+    gray: np.ndarray,
+    guess: tuple[float, float] = (0.0, 0.0),
+) -> tuple[float, float]:
     """Translation (dx, dy) px that moves the remembered object onto this frame best: its
     appearance under the memory's core (``appearance``: the grey frame the memory was last
-    confirmed on, uint8 h×w, moved with the memory) matched on ``gray`` (this frame, uint8
-    h×w) within :func:`align_reach` px, by masked least squares (on copies downscaled so the
-    memory's long side is ~48 px). (0, 0) when the match is flat.
+    confirmed on, uint8 h×w, aligned with ``memory``) matched on ``gray`` (this frame, uint8
+    h×w) within :func:`align_reach` px of ``guess`` (the motion's translation), by masked
+    least squares (on copies downscaled so the memory's long side is ~48 px). ``guess``
+    itself when the match is flat.
 
     Why: the object's motion from the flow is fitted on the previous *mask*; where the mask
     has taken in background (a patch left behind as the object runs on) the fit lags the
@@ -117,14 +124,15 @@ def locate(memory: np.ndarray, appearance: np.ndarray, gray: np.ndarray) -> tupl
     the squared differences only."""
     core = memory >= memory_support()
     if not core.any():
-        return 0.0, 0.0
+        return guess
     h, w = memory.shape
     ys, xs = np.nonzero(core)
     x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
     reach = align_reach(float(xs.size))
     scale = max(1.0, max(x1 - x0, y1 - y0) / 48.0)
-    wx0, wy0 = max(0, x0 - reach), max(0, y0 - reach)
-    wx1, wy1 = min(w, x1 + reach), min(h, y1 + reach)
+    gx, gy = round(guess[0]), round(guess[1])
+    wx0, wy0 = max(0, x0 + gx - reach), max(0, y0 + gy - reach)
+    wx1, wy1 = min(w, x1 + gx + reach), min(h, y1 + gy + reach)
     template = np.asarray(appearance[y0:y1, x0:x1], np.float32)
     weight = np.asarray(core[y0:y1, x0:x1], np.float32)
     window = np.asarray(gray[wy0:wy1, wx0:wx1], np.float32)
@@ -136,16 +144,19 @@ def locate(memory: np.ndarray, appearance: np.ndarray, gray: np.ndarray) -> tupl
 
         template, weight, window = small(template), small(weight), small(window)
     if window.shape[0] < template.shape[0] or window.shape[1] < template.shape[1]:
-        return 0.0, 0.0
+        return guess
     cost = np.asarray(cv2.matchTemplate(window, template, cv2.TM_SQDIFF, mask=weight), np.float32)
     if not np.isfinite(cost).all():
-        return 0.0, 0.0
-    # where the memory sits now in the cost map
-    px = min(max(round((x0 - wx0) / scale), 0), cost.shape[1] - 1)
-    py = min(max(round((y0 - wy0) / scale), 0), cost.shape[0] - 1)
+        return guess
+    # the placement (in the cost map) that leaves the memory where it is
+    px = (x0 - wx0) / scale
+    py = (y0 - wy0) / scale
+    # the guess's placement, and the best
+    qx = min(max(round((x0 + gx - wx0) / scale), 0), cost.shape[1] - 1)
+    qy = min(max(round((y0 + gy - wy0) / scale), 0), cost.shape[0] - 1)
     _, _, (bx, by), _ = cv2.minMaxLoc(cost)
-    if float(cost[py, px]) <= float(cost[by, bx]):
-        return 0.0, 0.0
+    if float(cost[qy, qx]) <= float(cost[by, bx]):
+        return guess
     fx = bx + _vertex(cost[by, bx - 1 : bx + 2]) if 0 < bx < cost.shape[1] - 1 else float(bx)
     fy = by + _vertex(cost[by - 1 : by + 2, bx]) if 0 < by < cost.shape[0] - 1 else float(by)
     return (fx - px) * scale, (fy - py) * scale
@@ -167,21 +178,14 @@ def follow(
     gray: np.ndarray,
     motion: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(memory, appearance) moved from the previous frame to this one: by the translation of
-    the object's ``motion`` (see :func:`advance`), then by the appearance match
-    (:func:`locate`). ``memory``: float32 h×w; ``appearance``: uint8 h×w (both aligned to
-    the previous frame); ``gray``: this frame, uint8 h×w."""
-    moved = advance(memory, motion)
-    if moved is not memory and motion is not None:
-        ys, xs = np.nonzero(memory >= memory_support())
-        cx, cy = float(xs.mean()), float(ys.mean())
-        dx = motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2] - cx
-        dy = motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2] - cy
-        appearance = shift_image(appearance, dx, dy)
-    ddx, ddy = locate(moved, appearance, gray)
-    if ddx == 0 and ddy == 0:
-        return moved, appearance
-    return shift(moved, ddx, ddy), shift_image(appearance, ddx, ddy)
+    """(memory, appearance) moved from the previous frame to this one by the appearance match
+    (:func:`locate`) around the translation of the object's ``motion``
+    (:func:`motion_shift`), in one interpolation. ``memory``: float32 h×w; ``appearance``:
+    uint8 h×w (both aligned to the previous frame); ``gray``: this frame, uint8 h×w."""
+    dx, dy = locate(memory, appearance, gray, motion_shift(memory, motion))
+    if dx == 0 and dy == 0:
+        return memory, appearance
+    return shift(memory, dx, dy), shift_image(appearance, dx, dy)
 
 
 def shift_image(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -233,9 +237,24 @@ def lift_prior(prior: np.ndarray, memory: np.ndarray, sigma: float) -> np.ndarra
     only the core's thick interior is lifted fully. Pixels with a higher prior keep it: the
     memory never lowers the evidence for the object.
     """
-    core = (memory >= memory_support()).astype(np.uint8)
-    if not core.any():
+    whole = memory >= memory_support()
+    if not whole.any():
         return prior
+    # the lift reaches at most (|floor| / 1.6 − depth) sigmas beyond the core (a prior is
+    # never below −12 log-odds): work on the crop around it, the rest stays as it is
+    ys, xs = np.nonzero(whole)
+    margin = int(np.ceil(8.0 * sigma)) + 2
+    h, w = whole.shape
+    x0, x1 = max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin)
+    y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
+    out = prior.astype(np.float32, copy=True)
+    out[y0:y1, x0:x1] = _lift_crop(prior[y0:y1, x0:x1], whole[y0:y1, x0:x1], sigma)
+    return out
+
+
+def _lift_crop(prior: np.ndarray, whole: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`lift_prior` on a crop holding the memory's core (bool ``whole``) with a margin."""
+    core = whole.astype(np.uint8)
     inside = cv2.distanceTransform(core, cv2.DIST_L2, 3)
     outside = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
     depth = inside - outside - memory_depth() * sigma
