@@ -88,8 +88,8 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
 Several objects are tracked together with one flow per frame; a pixel belongs to at most one
 object (the largest logit wins; an object anchored by a prompt on this frame wins over tracked
 ones). Memory is bounded: a session keeps the previous working-resolution grey frame, each
-object's mask and colour model, one anchor mask per prompt, never the clip. Everything is
-deterministic.
+object's mask, colour model and shape memory (a soft mask and a grey frame), one anchor mask
+per prompt, never the clip. Everything is deterministic.
 
 Session semantics (see :mod:`sam2matting.trackers.base`):
 
@@ -234,7 +234,8 @@ class BuiltinTrackerConfig:
     DAVIS tuning J&F: those candidates lie near the loss and are kept either way).
     ``part_memory``: rate at which a shape memory of the object follows its confident masks
     (:mod:`~sam2matting.trackers.builtin_memory`; 0 = off). The memory moves with the
-    object's motion, is re-aligned on the frame's prediction, and where its thick interior
+    object's motion, corrected by matching its remembered appearance on the frame, and where
+    its thick interior
     holds a part the warp dropped (a thin occluder sweeping over the object uncovers pixels
     that were occluder on the previous frame), the prior there is lifted to neutral so this
     frame's colours and motion decide: the part comes back, the occluder stays out. Choice
