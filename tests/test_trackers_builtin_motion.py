@@ -159,7 +159,8 @@ def test_an_object_the_search_cannot_place_keeps_its_own_motion(monkeypatch) -> 
     monkeypatch.setattr(motion, "object_shift", lambda *args: None)
     ious, scores = _track(frames, masks)
     assert min(ious) >= 0.85 and min(scores) >= 0.5
-    # what the camera's motion as the fallback does
+    # what the camera's motion as the fallback does (without the shape memory, whose
+    # appearance match pulls a dragged mask part of the way back: min J 0.76 with it)
     monkeypatch.setattr(motion, "object_shift", lambda prev, cur, mask, predicted, camera: camera)
-    dragged, _ = _track(frames, masks)
+    dragged, _ = _track(frames, masks, part_memory=0.0)
     assert min(dragged) < 0.6
