@@ -227,6 +227,13 @@ class BuiltinTrackerConfig:
     leaves) at confidence 0. The tracker keeps following and searching internally, so a
     confirmed re-detection shows up again. Off = the candidate is reported, as before (same
     DAVIS tuning J&F: those candidates lie near the loss and are kept either way).
+    ``embed_strength``: weight of a learned appearance cue in the re-fit
+    (:mod:`~sam2matting.trackers.builtin_embed`): per-pixel embeddings of a small network
+    (~32 k parameters, trained on still images only) matched by attention against the
+    object's memory (the anchor frame's embeddings and mask) give each pixel near the object
+    an object log-odds, capped at ±4 like the colour term, added times this weight next to
+    it; 0 = off (``embed_weights``: the network's safetensors file, default the shipped one).
+    EMBED_DEFAULT_NOTE
     """
 
     max_side: int = 512
@@ -246,6 +253,8 @@ class BuiltinTrackerConfig:
     refiner_weights: str | None = None
     thin_structures: bool = True
     hide_unconfirmed: bool = True
+    embed_strength: float = 0.0
+    embed_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -268,6 +277,8 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: graph_cut_band must be >= 0")
         if self.motion_strength < 0:
             raise Sam2MattingError("builtin tracker: motion_strength must be >= 0")
+        if self.embed_strength < 0:
+            raise Sam2MattingError("builtin tracker: embed_strength must be >= 0")
 
 
 # -- heuristics (named, documented; sizes in working-resolution pixels) -------------------------
@@ -1011,6 +1022,8 @@ class _WorkFrame:
     bins: np.ndarray
     #: the frame at its native resolution, RGB uint8 (``thin_structures`` only)
     native: np.ndarray | None = None
+    #: the learned pixel embeddings (``embed_strength``), computed on first use
+    embedding: np.ndarray | None = None
 
 
 @dataclass
@@ -1061,6 +1074,10 @@ class _ObjectState:
     velocity: tuple[float, float] = (0.0, 0.0)
     #: thin line segments attached to the object (``thin_structures``), native resolution
     lines: tuple[ThinLine, ...] = ()
+    #: the anchor's and the last confident frame's embeddings and labels
+    #: (``embed_strength``, :mod:`.builtin_embed`)
+    memory: Any = None
+    recent: Any = None
 
 
 @dataclass
@@ -1149,6 +1166,12 @@ class BuiltinSession:
             from .builtin_learned import LearnedRefiner, load_refiner
 
             self._refiner = LearnedRefiner(load_refiner(config.refiner_weights))
+        self._embedder: Any = None
+        self._embed_cleanup = True
+        if config.embed_strength > 0:
+            from .builtin_embed import EmbeddingCue, load_embedder
+
+            self._embedder = EmbeddingCue(load_embedder(config.embed_weights))
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -1289,8 +1312,9 @@ class BuiltinSession:
             taken = _taken_from_lost(states, previous)
             for obj, st in states.items():
                 if obj not in anchored:
-                    states[obj] = self._score(
-                        self._update_model(st, frame), frame, taken.get(obj, 0.0)
+                    states[obj] = self._remember(
+                        self._score(self._update_model(st, frame), frame, taken.get(obj, 0.0)),
+                        frame,
                     )
             cursor = _Cursor(frame, states, step)
             self._cursor = cursor
@@ -1433,6 +1457,12 @@ class BuiltinSession:
         self._trace("prior", z > 0)
         if colour is not None:
             z += cfg.refit_strength * colour
+        if self._embedder is not None and state.memory is not None:
+            cue = self._embedder(state.memory, state.recent, self._embedding(frame), predicted)
+            z += cfg.embed_strength * cue
+            if colour is not None and self._embed_cleanup:
+                # the cleanup stages (regrow, graph cut) judge by the appearance evidence too
+                colour = colour + cfg.embed_strength * cue
         if z_motion is not None:
             z += z_motion
         self._trace("refit", z > 0)
@@ -1494,6 +1524,20 @@ class BuiltinSession:
             if float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
+
+    def _remember(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
+        """With ``embed_strength``: a confident frame's embeddings and mask become the object's
+        recent memory (next to its anchor's), so background met on the way is known."""
+        if self._embedder is None or state.doubt or state.score < confident_score():
+            return state
+        recent = self._embedder.memory(self._embedding(frame), state.prob)
+        return dataclasses.replace(state, recent=recent) if recent is not None else state
+
+    def _embedding(self, frame: _WorkFrame) -> np.ndarray:
+        """The frame's learned pixel embeddings (``embed_strength``), computed once a frame."""
+        if frame.embedding is None:
+            frame.embedding = self._embedder.embed(frame.rgb)
+        return frame.embedding
 
     def _native_scale(self) -> tuple[float, float]:
         """(sx, sy): native pixels per working pixel."""
@@ -1658,6 +1702,9 @@ class BuiltinSession:
         if frame.native is not None:
             lines = tuple(extract_lines(prob, native_planes(frame.native)))
             prob = strip_lines(prob, lines, self._native_scale())
+        memory = None
+        if self._embedder is not None:
+            memory = self._embedder.memory(self._embedding(frame), prob)
         return _ObjectState(
             prob.astype(np.float32),
             model,
@@ -1670,6 +1717,7 @@ class BuiltinSession:
             seen_at=frame.index,
             elongation=elongation(mask),
             lines=lines,
+            memory=memory,
         )
 
     def _update_model(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
