@@ -6,6 +6,7 @@ motion under a panning camera, and tracking speed at 512×288.
     python benchmarks/bench_builtin.py --only davis --seq dog,libby --opt model_update_rate=0.1
     python benchmarks/bench_builtin.py --only speed
     python benchmarks/bench_builtin.py --only motion    # synthetic, no data needed beyond the check
+    python benchmarks/bench_builtin.py --only texture --opt embed_strength=1   # synthetic, same colours
 
 DAVIS is evaluation-only. Settings are chosen on the *tuning* sequences (``TUNE``) and on the
 synthetic checks in the tests; the other DAVIS sequences are reported as held-out, separately.
@@ -391,6 +392,35 @@ def run_reappear(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) ->
     return out
 
 
+def run_texture(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+    """An object moving into a patch of its own colours in another texture
+    (``eval.texture_clips.same_colour_clip``, 24 frames a clip, from the true first mask):
+    minimum and mean J with ``options`` and with ``options`` + ``embed_strength=0`` (no
+    learned appearance cue)."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.eval.texture_clips import same_colour_clip
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    out: dict[str, Any] = {}
+    for label, opts in (("options", options), ("no cue", {**options, "embed_strength": 0.0})):
+        js = []
+        for seed in seeds:
+            frames, masks = same_colour_clip(seed=seed)
+            session = build(**opts).open(ArraySource(frames))
+            session.add_prompt(MaskPrompt(masks[0]))
+            for f in session.propagate(0):
+                js.append(jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]))
+        out[label] = {"min_j": float(min(js)), "mean_j": float(np.mean(js))}
+        print(
+            f"same colours, other texture ({label}): min J {out[label]['min_j']:.3f}, "
+            f"mean J {out[label]['mean_j']:.3f}",
+            flush=True,
+        )
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -531,6 +561,17 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{r['last10_j']:.3f} | {r['look_alike_frames']} |"
             )
         lines.append("")
+    texture = result.get("texture")
+    if texture:
+        lines += [
+            "### Synthetic: into a patch of the object's colours in another texture (24 frames × 3 seeds)",
+            "",
+            "| | min J | mean J |",
+            "|---|---:|---:|",
+        ]
+        for label, r in texture.items():
+            lines.append(f"| {label} | {r['min_j']:.3f} | {r['mean_j']:.3f} |")
+        lines.append("")
     speed = result.get("speed")
     if speed:
         lines += [
@@ -568,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
     ap.add_argument(
         "--only",
-        choices=["davis", "cutouts", "clicks", "small", "motion", "speed"],
+        choices=["davis", "cutouts", "clicks", "small", "motion", "texture", "speed"],
         action="append",
     )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
@@ -588,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     from sam2matting.cli import parse_key_values
 
     options = parse_key_values(args.opt, "--opt")
-    parts = args.only or ["davis", "cutouts", "clicks", "small", "motion", "speed"]
+    parts = args.only or ["davis", "cutouts", "clicks", "small", "motion", "texture", "speed"]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
@@ -610,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     if "motion" in parts:
         result["motion"] = run_motion(options)
         result["reappear"] = run_reappear(options)
+    if "texture" in parts:
+        result["texture"] = run_texture(options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)

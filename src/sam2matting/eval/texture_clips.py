@@ -47,7 +47,7 @@ def _paint(pattern: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def same_colour_clip(
-    n: int = 24, seed: int = 0, speed: float = 6.0, period: int = 8
+    n: int = 24, seed: int = 0, speed: float = 6.0, period: int = 6
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(frames, masks): ``n`` RGB uint8 512×288 frames and their bool masks.
 

@@ -1167,7 +1167,6 @@ class BuiltinSession:
 
             self._refiner = LearnedRefiner(load_refiner(config.refiner_weights))
         self._embedder: Any = None
-        self._embed_cleanup = True
         if config.embed_strength > 0:
             from .builtin_embed import EmbeddingCue, load_embedder
 
@@ -1457,12 +1456,13 @@ class BuiltinSession:
         self._trace("prior", z > 0)
         if colour is not None:
             z += cfg.refit_strength * colour
+        # what the cleanup stages (regrow, graph cut) judge by: colour, plus the learned cue
+        appearance = colour
         if self._embedder is not None and state.memory is not None:
             cue = self._embedder(state.memory, state.recent, self._embedding(frame), predicted)
             z += cfg.embed_strength * cue
-            if colour is not None and self._embed_cleanup:
-                # the cleanup stages (regrow, graph cut) judge by the appearance evidence too
-                colour = colour + cfg.embed_strength * cue
+            if colour is not None:
+                appearance = colour + cfg.embed_strength * cue
         if z_motion is not None:
             z += z_motion
         self._trace("refit", z > 0)
@@ -1477,16 +1477,16 @@ class BuiltinSession:
         else:
             logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
         self._trace("edge", logits > 0)
-        if cfg.regrow and colour is not None:
-            logits = _regrow(logits, colour, regrow_reach(self._work_w, self._work_h))
+        if cfg.regrow and appearance is not None:
+            logits = _regrow(logits, appearance, regrow_reach(self._work_w, self._work_h))
         self._trace("regrow", logits > 0)
-        if cfg.graph_cut_band > 0 and colour is not None:
+        if cfg.graph_cut_band > 0 and appearance is not None:
             band = cut_band(
                 band_pixels(cfg.graph_cut_band, self._work_w, self._work_h),
                 sigma,
                 cfg.graph_cut_sigmas,
             )
-            logits = refine_band(frame.rgb, logits, colour, band)
+            logits = refine_band(frame.rgb, logits, appearance, band)
         self._trace("graphcut", logits > 0)
         mask = _components_touching(logits > 0, predicted)
         self._trace("components", mask)
