@@ -69,14 +69,10 @@ class EmbedderConfig:
 
 
 def _straight(p: np.ndarray, a: np.ndarray) -> np.ndarray:
-    return np.where(a[..., None] > 1e-3, p / np.maximum(a[..., None], 1e-3), 0.0).astype(
-        np.float32
-    )
+    return np.where(a[..., None] > 1e-3, p / np.maximum(a[..., None], 1e-3), 0.0).astype(np.float32)
 
 
-def lookalike(
-    rng: np.random.Generator, colours: np.ndarray, texture: np.ndarray
-) -> np.ndarray:
+def lookalike(rng: np.random.Generator, colours: np.ndarray, texture: np.ndarray) -> np.ndarray:
     """``texture`` (h×w×3 float) recoloured with ``colours`` (K×3 float, the object's pixels):
     each pixel takes the colour of the same brightness rank, so the patch has the object's
     colour distribution and the texture's structure."""
@@ -112,7 +108,7 @@ def _bend_maps(rng: np.random.Generator, n: int, amount: float) -> np.ndarray | 
         return None
     coarse = rng.normal(size=(4, 4, 2)).astype(np.float32)
     f = np.asarray(cv2.resize(coarse, (n, n), interpolation=cv2.INTER_CUBIC))
-    f *= float(rng.uniform(0, amount)) / max(float(np.abs(f).max()), 1e-6)
+    f = f * (float(rng.uniform(0, amount)) / max(float(np.abs(f).max()), 1e-6))
     grid = np.dstack(np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32)))
     return (grid + f).astype(np.float32)
 
@@ -164,7 +160,9 @@ def make_pair(
             cam = np.clip(off + rng.uniform(-0.15, 0.15, 2) * n, 0, big - n)
             cam_s = float(np.exp(rng.uniform(-0.1, 0.1)))
         m_cam = np.array([[cam_s, 0, -cam[0]], [0, cam_s, -cam[1]]], np.float32)
-        bg_k = cv2.warpAffine(bg, m_cam, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        bg_k = cv2.warpAffine(
+            bg, m_cam, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
         pk = cv2.warpAffine(p, m_fg, (n, n), flags=cv2.INTER_LINEAR, borderValue=0)
         ak = cv2.warpAffine(a, m_fg, (n, n), flags=cv2.INTER_LINEAR, borderValue=0)
         if k == 1:
