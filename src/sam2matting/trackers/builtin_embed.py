@@ -1,25 +1,33 @@
 """A learned appearance cue for the built-in tracker: pixel embeddings matched against a memory.
 
 The tracker's colour model is a 3-D colour histogram: it cannot tell an object from background
-of the same colours (a dog's shadowed flank from the ground, a striped shirt from a striped
-wall). A small convolutional network (:class:`PixelEmbedder`, ~30 k parameters) maps a frame to
-one unit-length embedding per pixel at a quarter of the working resolution (``STRIDE`` 4, about
-±30 px of view: texture, not just colour). On the frame an object is anchored, the embeddings
-and the anchor mask form its *memory* (:class:`EmbedMemory`); on every later frame each pixel
-near the object attends over the memory (soft attention, as in space-time-memory networks'
-label transfer) and the attention-weighted memory labels are its object probability
-(:func:`attend`). Its log-odds, capped at :data:`CUE_LIMIT`, are an extra term of the tracker's
-re-fit next to the colour log-likelihood ratio (tracker option ``embed_strength``).
+of the same colours (a dog's shadowed flank from the ground, a striped shirt from a patterned
+wall). A small convolutional network (:class:`PixelEmbedder`, 32 k parameters) maps a frame to
+one unit-length 16-channel embedding per pixel at a quarter of the working resolution
+(:data:`STRIDE` 4, about ±30 px of view: texture, not just colour). The embeddings and mask of
+the frame an object is anchored on, and of its last confident frame, form its *memory*
+(:class:`EmbedMemory`, at most :data:`MEMORY_SIZE` pixels each, from the box around the mask);
+on every later frame the pixels in a band around the predicted outline (:func:`query_band`)
+attend over the memory (soft attention, as in space-time-memory networks' label transfer) and
+the attention-weighted memory labels are their object probability (:func:`transfer_logits`).
+Its log-odds, capped at :data:`CUE_LIMIT`, join the colour log-likelihood ratio in the
+tracker's re-fit and in the evidence its regrow and graph-cut stages judge by (tracker option
+``embed_strength``).
 
 The network is trained on still images only (:mod:`sam2matting.train.pixel_embedder`): two
-views of one composite of a training-split cutout over a background (warped, recoloured,
+views of one composite of a training-split foreground over a background (warped, recoloured,
 blurred, occluded differently), view 2's mask predicted by attention over view 1's embeddings
-and mask; backgrounds often hold a patch of the object's own colours with another texture, so
+and mask; backgrounds often hold a patch of the object's own colours in another texture, so
 colour alone cannot win. DAVIS is never used for training.
 
-Cost at 512×288 on one CPU thread: the network ~4–6 ms a frame (once per frame, shared by every
-object), the attention ~1–2 ms per object (queries only in a box around the object's
-predicted mask; the memory subsampled to at most :data:`MEMORY_SIZE` pixels).
+What it does (``benchmarks/results/builtin_tracker_embed.md``): on the synthetic clip of an
+object moving into a patch of its own colours in another texture
+(:mod:`sam2matting.eval.texture_clips`) it holds the object where the colour model lets the
+mask spread into the patch; on the DAVIS tuning sequences it lowers J&F at every strength
+tried (the mask shrinks), so it is off by default.
+
+Cost at 512×288 on one CPU thread: the network ~5 ms a frame (once per frame, shared by every
+object), the attention ~2 ms per object on a large object.
 """
 
 from __future__ import annotations
