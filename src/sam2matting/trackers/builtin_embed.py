@@ -32,9 +32,12 @@ object), the attention ~2 ms per object on a large object.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -43,7 +46,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import WeightsError
-from .builtin_learned import single_thread
 
 __all__ = [
     "CUE_LIMIT",
@@ -58,6 +60,7 @@ __all__ = [
     "embedding_cue",
     "load_embedder",
     "make_memory",
+    "on_one_thread",
     "query_band",
     "transfer_logits",
 ]
@@ -122,14 +125,47 @@ def transfer_logits(
     return torch.logit(1e-4 + (1 - 2e-4) * p)
 
 
-@torch.inference_mode()
-def embed_frame(net: PixelEmbedder, rgb: np.ndarray) -> np.ndarray:
-    """float32 ⌈h/4⌉×⌈w/4⌉×D embeddings of an RGB uint8 h×w×3 frame (one torch thread, NHWC)."""
+_T = TypeVar("_T")
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def on_one_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` on a persistent worker thread whose torch runs one intra-op thread (the
+    caller's setting is untouched), under :func:`torch.inference_mode`.
+
+    Why not ``torch.set_num_threads(1)`` around the call (as
+    :func:`~.builtin_learned.single_thread`): switching the count back and forth made every
+    call of the network ~17 ms slower on this CPU (oneDNN rebuilds its state for the thread
+    count: 22 ms a frame instead of 5). Why one thread at all: two OpenMP threads on a busy
+    2-core machine were ~20× slower."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                1,
+                thread_name_prefix="sam2matting-embed",
+                initializer=torch.set_num_threads,
+                initargs=(1,),
+            )
+
+    def call() -> _T:
+        with torch.inference_mode():
+            return fn(*args)
+
+    return _POOL.submit(call).result()
+
+
+def _embed(net: PixelEmbedder, rgb: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-    x = x.contiguous(memory_format=torch.channels_last)
-    with single_thread():
-        e = net(x)
+    e = net(x.contiguous(memory_format=torch.channels_last))
     return np.ascontiguousarray(e[0].permute(1, 2, 0).numpy(), np.float32)
+
+
+def embed_frame(net: PixelEmbedder, rgb: np.ndarray) -> np.ndarray:
+    """float32 ⌈h/4⌉×⌈w/4⌉×D embeddings of an RGB uint8 h×w×3 frame (one torch thread, NHWC,
+    :func:`on_one_thread`)."""
+    return on_one_thread(_embed, net, rgb)
 
 
 def _box(mask: np.ndarray, grow: float, pad: int) -> tuple[int, int, int, int] | None:
@@ -187,18 +223,20 @@ def make_memory(
     return EmbedMemory(np.ascontiguousarray(keys, np.float32), lab.astype(np.float32))
 
 
-@torch.inference_mode()
+def _attend(memory: EmbedMemory, queries: np.ndarray, log_scale: float) -> np.ndarray:
+    z = transfer_logits(
+        torch.from_numpy(np.ascontiguousarray(queries, np.float32)),
+        torch.from_numpy(memory.keys),
+        torch.from_numpy(memory.labels),
+        torch.tensor(log_scale),
+    )
+    return np.asarray(z.numpy(), np.float32)
+
+
 def attend(memory: EmbedMemory, queries: np.ndarray, log_scale: float) -> np.ndarray:
     """Object log-odds (float32 (N,)) of ``queries`` (N×D embeddings) by attention over
-    ``memory`` (:func:`transfer_logits`), on one torch thread."""
-    with single_thread():
-        z = transfer_logits(
-            torch.from_numpy(np.ascontiguousarray(queries, np.float32)),
-            torch.from_numpy(memory.keys),
-            torch.from_numpy(memory.labels),
-            torch.tensor(log_scale),
-        )
-    return np.asarray(z.numpy(), np.float32)
+    ``memory`` (:func:`transfer_logits`), on one torch thread (:func:`on_one_thread`)."""
+    return on_one_thread(_attend, memory, queries, log_scale)
 
 
 def query_band(small: np.ndarray) -> np.ndarray:
