@@ -3,8 +3,8 @@
 # (src/sam2matting/weights/sam2matting-pixel-embedder-v1.safetensors): 1200 Adam steps on
 # batches of 8 pairs of 128-px views of still composites from the training split (label
 # transfer by attention). CPU, one torch thread (two threads on a busy 2-core machine are
-# ~10x slower: OpenMP oversubscription), ~10 min on a busy 2-core machine. Deterministic in
-# the seed.
+# ~10x slower: OpenMP oversubscription): 709 s on the busy shared 2-core machine (load 4-8)
+# that trained v1; deterministic in the seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
