@@ -141,4 +141,4 @@ def test_tracker_keeps_to_the_textured_object(strength: float) -> None:
     if strength == 0:
         assert min(js) < 0.3  # the failure the cue fixes
     else:
-        assert min(js) > 0.6 and np.mean(js) > 0.8
+        assert min(js) > 0.5 and np.mean(js) > 0.8
