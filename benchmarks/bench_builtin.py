@@ -8,6 +8,7 @@ motion under a panning camera and on synthetic appearance changes, and tracking 
     python benchmarks/bench_builtin.py --only speed
     python benchmarks/bench_builtin.py --only motion    # synthetic, no data needed beyond the check
     python benchmarks/bench_builtin.py --only light     # synthetic light / exposure / turning clips
+    python benchmarks/bench_builtin.py --only texture --opt embed_strength=1   # synthetic, same colours
 
 DAVIS is evaluation-only. Settings are chosen on the *tuning* sequences (``TUNE``) and on the
 synthetic checks in the tests; the other DAVIS sequences are reported as held-out, separately.
@@ -438,6 +439,35 @@ def run_light(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> di
     return out
 
 
+def run_texture(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+    """An object moving into a patch of its own colours in another texture
+    (``eval.texture_clips.same_colour_clip``, 24 frames a clip, from the true first mask):
+    minimum and mean J with ``options`` and with ``options`` + ``embed_strength=0`` (no
+    learned appearance cue)."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.eval.texture_clips import same_colour_clip
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    out: dict[str, Any] = {}
+    for label, opts in (("options", options), ("no cue", {**options, "embed_strength": 0.0})):
+        js = []
+        for seed in seeds:
+            frames, masks = same_colour_clip(seed=seed)
+            session = build(**opts).open(ArraySource(frames))
+            session.add_prompt(MaskPrompt(masks[0]))
+            for f in session.propagate(0):
+                js.append(jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]))
+        out[label] = {"min_j": float(min(js)), "mean_j": float(np.mean(js))}
+        print(
+            f"same colours, other texture ({label}): min J {out[label]['min_j']:.3f}, "
+            f"mean J {out[label]['mean_j']:.3f}",
+            flush=True,
+        )
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -578,6 +608,16 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{r['last10_j']:.3f} | {r['look_alike_frames']} |"
             )
         lines.append("")
+    texture = result.get("texture")
+    if texture:
+        lines += [
+            "### Synthetic: into a patch of the object's colours in another texture (24 frames × 3 seeds)",
+            "",
+            "| | min J | mean J |",
+            "|---|---:|---:|",
+        ]
+        for label, r in texture.items():
+            lines.append(f"| {label} | {r['min_j']:.3f} | {r['mean_j']:.3f} |")
     light = result.get("light")
     if light:
         lines += [
@@ -631,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
     ap.add_argument(
         "--only",
-        choices=["davis", "cutouts", "clicks", "small", "motion", "light", "speed"],
+        choices=["davis", "cutouts", "clicks", "small", "motion", "light", "texture", "speed"],
         action="append",
     )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
@@ -651,7 +691,16 @@ def main(argv: list[str] | None = None) -> int:
     from sam2matting.cli import parse_key_values
 
     options = parse_key_values(args.opt, "--opt")
-    parts = args.only or ["davis", "cutouts", "clicks", "small", "motion", "light", "speed"]
+    parts = args.only or [
+        "davis",
+        "cutouts",
+        "clicks",
+        "small",
+        "motion",
+        "light",
+        "texture",
+        "speed",
+    ]
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
@@ -675,6 +724,8 @@ def main(argv: list[str] | None = None) -> int:
         result["reappear"] = run_reappear(options)
     if "light" in parts:
         result["light"] = run_light(options)
+    if "texture" in parts:
+        result["texture"] = run_texture(options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)
@@ -682,8 +733,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (HERE / "results" / "builtin_tracker" if args.only is None else None)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-        out.with_suffix(".md").write_text(md)
+        # a stem like "x_0.5" keeps its dot: with_suffix would write "x_0.json"
+        stem = out.with_suffix("") if out.suffix in (".json", ".md") else out
+        Path(f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+        Path(f"{stem}.md").write_text(md)
     return 0
 
 
