@@ -365,14 +365,14 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: motion_strength must be >= 0")
         if not 0 <= self.part_memory <= 1:
             raise Sam2MattingError("builtin tracker: part_memory must be in [0, 1]")
+        if self.embed_strength < 0:
+            raise Sam2MattingError("builtin tracker: embed_strength must be >= 0")
 
     @property
     def follows_appearance(self) -> bool:
         """Whether the colour model follows the object's appearance
         (:mod:`~sam2matting.trackers.builtin_appearance`)."""
         return self.appearance_alignment or self.appearance_memory > 0
-        if self.embed_strength < 0:
-            raise Sam2MattingError("builtin tracker: embed_strength must be >= 0")
 
 
 # -- heuristics (named, documented; sizes in working-resolution pixels) -------------------------
