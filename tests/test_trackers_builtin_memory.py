@@ -151,3 +151,12 @@ def test_memory_brings_back_the_parts_poles_sweep_away() -> None:
     without = _mean_j(1, part_memory=0.0)
     assert with_memory > 0.85
     assert with_memory > without + 0.008
+
+
+def test_lift_prior_of_a_memory_filling_the_frame_is_finite_and_silent() -> None:
+    # the whole crop is core (an object filling the frame): OpenCV's distance transform has
+    # no zero pixel to measure from and answers ~FLT_MAX, which once overflowed to −inf
+    prior = np.full((24, 32), -6.0, np.float32)
+    with np.errstate(over="raise", invalid="raise"):
+        lifted = lift_prior(prior, np.ones((24, 32), np.float32), 2.0)
+    assert np.isfinite(lifted).all() and (lifted >= prior).all()

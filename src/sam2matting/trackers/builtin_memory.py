@@ -258,6 +258,11 @@ def _lift_crop(prior: np.ndarray, whole: np.ndarray, sigma: float) -> np.ndarray
     core = whole.astype(np.uint8)
     inside = cv2.distanceTransform(core, cv2.DIST_L2, 3)
     outside = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3)
+    # a crop that is core throughout (or has none) has no zero pixel: OpenCV answers
+    # ~FLT_MAX, and 1.6 × that overflows; a distance beyond the crop's sides means the same
+    cap = float(sum(core.shape))
+    np.minimum(inside, cap, out=inside)
+    np.minimum(outside, cap, out=outside)
     depth = inside - outside - memory_depth() * sigma
     lifted = np.minimum(1.6 * depth / max(sigma, 0.5), memory_prior()).astype(np.float32)
     # only whole dropped parts: where the lift raises the prior, in connected pieces whose
