@@ -129,6 +129,14 @@ from ..types import (
 )
 from . import builtin_appearance as _appearance
 from .base import propagation_end
+from .builtin_compete import (
+    Territory,
+    camera_shift,
+    follow_territory,
+    territory_frames,
+    territory_tolerance,
+    veto,
+)
 from .builtin_init import InitFrame, segment_box, segment_clicks, write_clicks
 from .builtin_init import components_touching as _components_touching
 from .builtin_init import disc_mask as _disc_mask
@@ -333,6 +341,7 @@ class BuiltinTrackerConfig:
     part_memory: float = 0.1
     embed_strength: float = 0.0
     embed_weights: str | None = None
+    compete_territory: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1032,8 +1041,14 @@ def _taken_from_lost(
     """Object → the largest fraction of another object's last trusted mask (its
     ``template``) that the object's mask covers now, counting only objects that were lost on
     the previous frame (see :func:`swallow_cue`)."""
+
+    def place(obj: int, template: np.ndarray) -> np.ndarray:
+        # the template moved with the camera since (``compete_territory``), else as it was
+        territory = states[obj].territory
+        return template if territory is None else territory.moved()
+
     lost = [
-        (obj, st.template)
+        (obj, place(obj, st.template))
         for obj, st in previous.items()
         if st.score < 0.5 and st.template is not None and obj in states
     ]
@@ -1195,6 +1210,8 @@ class _ObjectState:
     #: (``embed_strength``, :mod:`.builtin_embed`)
     embed_anchor: Any = None
     embed_recent: Any = None
+    #: where the object was last trusted, moved with the camera (``compete_territory``)
+    territory: Territory | None = None
 
 
 @dataclass
@@ -1424,6 +1441,8 @@ class BuiltinSession:
                     anchored.append(obj)
                 elif stepped is not None:
                     states[obj] = stepped
+            if self.config.compete_territory and len(states) > 1:
+                self._compete(states, previous, anchored, flow, index)
             self._resolve_overlaps(states, anchored)
             taken = _taken_from_lost(states, previous)
             for obj, st in states.items():
@@ -1979,6 +1998,56 @@ class BuiltinSession:
             bg = _ColourModel.histogram(crop_bins, (sd < -inner) & (sd > -outer), bins)
             memory = _appearance.remember(memory, fg, bg)
         return dataclasses.replace(state, appearance=memory)
+
+    def _compete(
+        self,
+        states: dict[int, _ObjectState],
+        previous: dict[int, _ObjectState],
+        anchored: list[int],
+        flow: _Flow | None,
+        index: int,
+    ) -> None:
+        """``compete_territory`` (:mod:`~sam2matting.trackers.builtin_compete`): follow each
+        object's territory with the camera and take from every tracked mask the pixels it
+        claims in a lost object's territory outside its own."""
+        shift = camera_shift(flow.fwd) if flow is not None else (0.0, 0.0)
+        # lost objects' territories on the previous frame: a mask trusted there does not
+        # extend its own territory into them (no creeping over a lost neighbour)
+        held = {
+            obj: st.territory.moved()
+            for obj, st in previous.items()
+            if st.territory is not None and st.score < 0.5
+        }
+        for obj, st in states.items():
+            before = previous.get(obj)
+            if before is not None and obj not in anchored:
+                template = before.template
+                for other, place in held.items():
+                    if other != obj and template is not None:
+                        template = template & ~place
+                territory = follow_territory(before.territory, template, before.seen_at, shift)
+                states[obj] = dataclasses.replace(st, territory=territory)
+        reserved = {
+            obj: st.territory.moved()
+            for obj, st in states.items()
+            if st.territory is not None
+            and previous[obj].score < 0.5
+            and abs(index - st.territory.seen_at) <= territory_frames()
+        }
+        if not reserved:
+            return
+        tolerance = territory_tolerance(self._work_w, self._work_h)
+        for obj, st in states.items():
+            if obj in anchored or st.territory is None:
+                continue
+            others = [m for other, m in reserved.items() if other != obj]
+            out = veto(st.logits > 0, st.territory.moved(), others, tolerance)
+            if out.any():
+                logits = st.logits.copy()
+                logits[out] = LOST_PIXEL_LOGIT
+                states[obj] = dataclasses.replace(
+                    st, prob=np.minimum(st.prob, _sigmoid(logits)), logits=logits
+                )
 
     def _resolve_overlaps(self, states: dict[int, _ObjectState], anchored: list[int]) -> None:
         """Give each pixel to at most one object: anchored objects first, then the largest logit."""
