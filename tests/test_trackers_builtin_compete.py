@@ -12,6 +12,7 @@ from sam2matting.trackers.builtin import build
 from sam2matting.trackers.builtin_compete import (
     Territory,
     camera_shift,
+    contested,
     follow_territory,
     veto,
 )
@@ -77,35 +78,53 @@ def _covered(run, masks, frames_range):  # type: ignore[no-untyped-def]
     )
 
 
+def _mean_j(run, masks, obj: int, frames_range) -> float:  # type: ignore[no-untyped-def]
+    return float(
+        np.mean(
+            [
+                ((run[i][obj][0] > 0) & masks[obj][i]).sum()
+                / max(((run[i][obj][0] > 0) | masks[obj][i]).sum(), 1)
+                for i in frames_range
+            ]
+        )
+    )
+
+
 def test_a_lost_neighbour_of_the_same_colours_is_not_swallowed() -> None:
-    """Object 2 is hidden on frames 12–16 next to object 1 and comes out on 17 still touching
-    it; until it walks away (frame 24) object 1 must not grow over it. Without competition
-    object 1 covers all of it from frame 20 on."""
-    frames, masks = swallow_clip(n=25)
-    after = range(17, 25)
-    without = _run(frames, masks, (1, 2), compete_territory=False)
+    """Object 2 is hidden on frames 12–16 next to object 1, comes out on 17 still touching it
+    and walks away from 24 on. Without competition object 1 grows over all of it and object 2
+    is never found again (it is searched for on object 1's colours, inside object 1); with it
+    object 1 keeps to its own place and object 2 is re-found on the frame it comes out."""
+    frames, masks = swallow_clip(n=32)
+    after = range(17, 32)
+    without = _run(frames, masks, (1, 2), object_competition=False)
     with_ = _run(frames, masks, (1, 2))
     assert _covered(without, masks, after) > 0.9
     assert _covered(with_, masks, after) < 0.2
+    assert _mean_j(with_, masks, 1, after) > _mean_j(without, masks, 1, after) + 0.1
+    assert _mean_j(without, masks, 2, after) < 0.1
+    assert _mean_j(with_, masks, 2, after) > 0.85
+    # trusted again once it has been consistent for the probation
+    assert all(with_[i][2][1] >= 0.5 for i in range(23, 32))
 
-    # and object 1 itself is kept better (its J on those frames)
-    def mean_j(run) -> float:  # type: ignore[no-untyped-def]
-        return float(
-            np.mean(
-                [
-                    ((run[i][1][0] > 0) & masks[1][i]).sum()
-                    / ((run[i][1][0] > 0) | masks[1][i]).sum()
-                    for i in after
-                ]
-            )
-        )
 
-    assert mean_j(with_) > mean_j(without) + 0.1
+def test_contested_counts_a_claim_held_beyond_the_holders_territory() -> None:
+    own1 = _square(10, 10, 20)
+    grown = own1 | _square(30, 10, 20)  # object 1 grew over where object 2 is re-found
+    claim = _square(32, 12, 16)
+    out = contested({1: grown, 2: claim}, {2: claim}, {1: own1, 2: None}, tolerance=1)
+    assert out[1] == 1.0 and out[2] == 0.0
+    # a claim inside object 1's own territory (a look-alike part of it) costs nothing
+    inside = _square(12, 12, 10)
+    assert contested({1: grown, 2: inside}, {2: inside}, {1: own1, 2: None}, 1)[1] == 0.0
+    # nor one inside the claimant's own territory (the veto settles those)
+    out = contested({1: grown, 2: claim}, {2: claim}, {1: own1, 2: claim}, 1)
+    assert out[1] == 0.0
 
 
 def test_one_object_runs_exactly_as_without_competition() -> None:
     frames, masks = swallow_clip(n=8)
     a = _run(frames, masks, (1,))
-    b = _run(frames, masks, (1,), compete_territory=False)
+    b = _run(frames, masks, (1,), object_competition=False)
     for x, y in zip(a, b, strict=True):
         assert (x[1][0] == y[1][0]).all() and x[1][1] == y[1][1]

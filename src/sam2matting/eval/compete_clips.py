@@ -17,7 +17,10 @@ import numpy as np
 
 from .motion_clips import HEIGHT, WIDTH, textured_background
 
-__all__ = ["swallow_clip"]
+__all__ = ["MAX_FRAMES", "swallow_clip"]
+
+#: the longest clip :func:`swallow_clip` draws
+MAX_FRAMES = 64
 
 
 def _palette_texture(rng: np.random.Generator, palette: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -48,8 +51,11 @@ def swallow_clip(
     frame 24. An occluder (a grey bar, colours of neither object) covers object 2 entirely on
     frames ``hidden[0]`` … ``hidden[1] - 1``. The camera pans by ``pan`` px a frame.
     """
-    span_w = WIDTH + int(abs(pan[0]) * n) + 64
-    span_h = HEIGHT + int(abs(pan[1]) * n) + 64
+    if not 1 <= n <= MAX_FRAMES:
+        raise ValueError(f"swallow_clip: n must be in [1, {MAX_FRAMES}], got {n}")
+    # the scene is drawn for the longest clip, so a shorter one is its beginning
+    span_w = WIDTH + int(abs(pan[0]) * MAX_FRAMES) + 64
+    span_h = HEIGHT + int(abs(pan[1]) * MAX_FRAMES) + 64
     background = textured_background(span_h, span_w, seed, cell=8)
     rng = np.random.default_rng(seed + 7)
     palette = np.array(

@@ -132,6 +132,7 @@ from .base import propagation_end
 from .builtin_compete import (
     Territory,
     camera_shift,
+    contested,
     follow_territory,
     territory_frames,
     territory_tolerance,
@@ -341,7 +342,7 @@ class BuiltinTrackerConfig:
     part_memory: float = 0.1
     embed_strength: float = 0.0
     embed_weights: str | None = None
-    compete_territory: bool = True
+    object_competition: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1013,6 +1014,22 @@ def _surround(colour: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.sort(strips, axis=0)[2]
 
 
+def held_by_others(
+    previous: dict[int, _ObjectState], obj: int, config: BuiltinTrackerConfig
+) -> np.ndarray | None:
+    """bool: the pixels objects other than ``obj`` held on the previous frame while trusted
+    (confident, not a re-detection on probation), or None (``object_competition`` off, or no
+    such object)."""
+    if not config.object_competition:
+        return None
+    held = [
+        st.logits > 0
+        for other, st in previous.items()
+        if other != obj and not st.doubt and st.score >= confident_score()
+    ]
+    return np.logical_or.reduce(held) if held else None
+
+
 def _regrow(logits: np.ndarray, colour: np.ndarray, reach: int) -> np.ndarray:
     """Give back to the object the clearly object-coloured pixels next to its mask.
 
@@ -1043,7 +1060,7 @@ def _taken_from_lost(
     the previous frame (see :func:`swallow_cue`)."""
 
     def place(obj: int, template: np.ndarray) -> np.ndarray:
-        # the template moved with the camera since (``compete_territory``), else as it was
+        # the template moved with the camera since (``object_competition``), else as it was
         territory = states[obj].territory
         return template if territory is None else territory.moved()
 
@@ -1210,7 +1227,7 @@ class _ObjectState:
     #: (``embed_strength``, :mod:`.builtin_embed`)
     embed_anchor: Any = None
     embed_recent: Any = None
-    #: where the object was last trusted, moved with the camera (``compete_territory``)
+    #: where the object was last trusted, moved with the camera (``object_competition``)
     territory: Territory | None = None
 
 
@@ -1295,6 +1312,9 @@ class BuiltinSession:
         #: called as ``trace(frame_index, object_id, stage, mask)`` with a bool working-size mask
         self.trace: Callable[[int, int, str, np.ndarray], None] | None = None
         self._tracing: tuple[int, int] = (0, 0)
+        #: pixels other, trusted objects held on the previous frame (``object_competition``):
+        #: a re-detection does not search inside them
+        self._held_by_others: np.ndarray | None = None
         self._refiner: Any = None
         if config.learned_refine:
             from .builtin_learned import LearnedRefiner, load_refiner
@@ -1432,6 +1452,7 @@ class BuiltinSession:
                     if flow is None:
                         flow = self._flow_map(frame, cursor.frame, previous)
                     self._tracing = (index, obj)
+                    self._held_by_others = held_by_others(previous, obj, self.config)
                     stepped = self._step(state, frame, cursor.frame, flow)
                     if self._refiner is not None:
                         stepped = self._learned_refine(stepped, state, frame, cursor.frame, flow)
@@ -1441,10 +1462,33 @@ class BuiltinSession:
                     anchored.append(obj)
                 elif stepped is not None:
                     states[obj] = stepped
-            if self.config.compete_territory and len(states) > 1:
+            claims: dict[int, np.ndarray] = {}
+            if self.config.object_competition and len(states) > 1:
                 self._compete(states, previous, anchored, flow, index)
+                # what re-detected objects claim before the overlaps are resolved, once their
+                # re-detection was consistent with them on the previous frame (a look-alike
+                # claim is not evidence against a neighbour)
+                claims = {
+                    obj: st.logits > 0
+                    for obj, st in states.items()
+                    if obj not in anchored
+                    and obj in previous
+                    and previous[obj].doubt
+                    and previous[obj].trust > 0
+                }
             self._resolve_overlaps(states, anchored)
             taken = _taken_from_lost(states, previous)
+            if claims:
+                held = contested(
+                    {obj: st.logits > 0 for obj, st in states.items()},
+                    claims,
+                    {
+                        obj: None if st.territory is None else st.territory.moved()
+                        for obj, st in states.items()
+                    },
+                    territory_tolerance(self._work_w, self._work_h),
+                )
+                taken = {obj: max(taken.get(obj, 0.0), held[obj]) for obj in states}
             for obj, st in states.items():
                 if obj not in anchored:
                     scored = self._score(self._update_model(st, frame), frame, taken.get(obj, 0.0))
@@ -1759,6 +1803,9 @@ class BuiltinSession:
             return lost
         if colour is None:
             colour = state.model.llr(frame.bins)
+        if self._held_by_others is not None:
+            # one pixel, one owner: the object is not looked for inside a trusted neighbour
+            colour = np.where(self._held_by_others, -colour_llr_limit(), colour)
         placed = _find_template(
             colour,
             _crop_to_box(state.template),
@@ -2007,7 +2054,7 @@ class BuiltinSession:
         flow: _Flow | None,
         index: int,
     ) -> None:
-        """``compete_territory`` (:mod:`~sam2matting.trackers.builtin_compete`): follow each
+        """``object_competition`` (:mod:`~sam2matting.trackers.builtin_compete`): follow each
         object's territory with the camera and take from every tracked mask the pixels it
         claims in a lost object's territory outside its own."""
         shift = camera_shift(flow.fwd) if flow is not None else (0.0, 0.0)

@@ -115,3 +115,40 @@ def veto(
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
     near = cv2.dilate(own.astype(np.uint8), disc) > 0
     return taken & ~near
+
+
+def contested(
+    masks: dict[int, np.ndarray],
+    claims: dict[int, np.ndarray],
+    own: dict[int, np.ndarray | None],
+    tolerance: int,
+) -> dict[int, float]:
+    """Object → the largest fraction of another, lost or unconfirmed object's own claim
+    (``claims``: its mask before overlap resolution) that the object's final mask (``masks``)
+    holds outside its ``own`` territory widened by ``tolerance`` px. A lost object re-found
+    beyond where a neighbour was last trusted, under the neighbour's mask, has most likely been
+    swallowed by it (the neighbour grew over it while it was lost, and wins the pixels on its
+    larger logits): the neighbour's confidence pays for it, like the swallow of a lost
+    object's territory (the tracker's ``swallow_cue``). A claim inside the neighbour's own
+    territory is a re-detection on a look-alike part of the neighbour and costs nothing; one
+    inside the claimant's own territory is settled by :func:`veto` instead."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+    out: dict[int, float] = {}
+    for obj, mask in masks.items():
+        territory = own.get(obj)
+        if territory is None:
+            out[obj] = 0.0
+            continue
+        beyond = mask & ~(cv2.dilate(territory.astype(np.uint8), disc) > 0)
+        fractions = [
+            float(np.count_nonzero(beyond & claim & ~_or_empty(own.get(other), claim)))
+            / float(np.count_nonzero(claim))
+            for other, claim in claims.items()
+            if other != obj and claim.any()
+        ]
+        out[obj] = max(fractions, default=0.0)
+    return out
+
+
+def _or_empty(mask: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return np.zeros_like(like) if mask is None else mask
