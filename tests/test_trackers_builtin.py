@@ -747,7 +747,10 @@ def test_a_mask_that_swallows_a_lost_neighbour_is_reported_lost() -> None:
     prompts = [MaskPrompt(first[0], object_id=1), MaskPrompt(second[0], object_id=2)]
     # without the graph cut: the cut learns this frame's colours and keeps object 1's mask on
     # the recoloured square, so object 2 cannot swallow it and the cue has nothing to see
-    out, scores, spans = _balloon_scores(frames, prompts, 2, graph_cut_band=0)
+    # (without object competition, which keeps object 2 off object 1's place: see below)
+    out, scores, spans = _balloon_scores(
+        frames, prompts, 2, graph_cut_band=0, object_competition=False
+    )
     assert min(scores[:6]) >= 0.8
     taken = [float((f.objects[2].mask(h, w) & first[0]).sum() / first[0].sum()) for f in out]
     swallowed = [i for i, t in enumerate(taken) if t > 0.5]
@@ -755,6 +758,11 @@ def test_a_mask_that_swallows_a_lost_neighbour_is_reported_lost() -> None:
     assert max(scores[i] for i in swallowed) < 0.5
     covered = {i for s in spans for i in range(s.start, s.end + 1)}
     assert set(swallowed) <= covered
+    # with it (the default), object 2 does not swallow lost object 1 and stays confident
+    out, scores, _ = _balloon_scores(frames, prompts, 2, graph_cut_band=0)
+    taken = [float((f.objects[2].mask(h, w) & first[0]).sum() / first[0].sum()) for f in out]
+    assert max(taken) < 0.2
+    assert min(scores) >= 0.8
 
 
 def test_growth_and_swallow_cues() -> None:
