@@ -1467,6 +1467,7 @@ class BuiltinSession:
                     self._tracing = (index, obj)
                     self._held_by_others = held_by_others(previous, obj, self.config)
                     stepped = self._step(state, frame, cursor.frame, flow)
+                    self._held_by_others = None
                     if self._refiner is not None:
                         stepped = self._learned_refine(stepped, state, frame, cursor.frame, flow)
                 if prompts is not None:
