@@ -38,8 +38,10 @@ __all__ = [
     "click_seed_fractions",
     "min_click_growth",
     "negative_colour_margin",
+    "pick_whole",
     "segment_box",
     "segment_clicks",
+    "texture_image",
 ]
 
 #: (x0, y0, x1, y1) in working-resolution pixels, inclusive-exclusive
@@ -52,8 +54,9 @@ class InitFrame:
     """A frame at the tracker's working resolution and the tracker's routines on it.
 
     ``rgb``: H×W×3 uint8; ``gray``: H×W uint8.
-    ``grabcut(labels, roi)``: GrabCut initialised with the label map ``labels`` (H×W uint8 of
-    ``cv2.GC_*``) on ``roi`` = (x0, y0, x1, y1); returns the H×W bool foreground.
+    ``grabcut(labels, roi, image=None)``: GrabCut initialised with the label map ``labels``
+    (H×W uint8 of ``cv2.GC_*``) on ``roi`` = (x0, y0, x1, y1), on ``image`` (H×W×3 uint8,
+    default ``rgb``); returns the H×W bool foreground.
     ``colour_llr(fg, bg)``: H×W float32 colour log-likelihood ratio of every pixel under
     colour histograms learnt on the bool selections ``fg`` and ``bg`` (> 0: ``fg``-like).
     ``grow(seed, limit)``: H×W bool colour-similar region flood-filled from ``seed`` (x, y),
@@ -63,7 +66,7 @@ class InitFrame:
 
     rgb: np.ndarray
     gray: np.ndarray
-    grabcut: Callable[[np.ndarray, PixelBox], np.ndarray]
+    grabcut: Callable[..., np.ndarray]
     colour_llr: Callable[[np.ndarray, np.ndarray], np.ndarray]
     grow: Callable[[XY, np.ndarray], np.ndarray]
     click_radius: int
@@ -133,6 +136,23 @@ def _frame_border(shape: tuple[int, int]) -> np.ndarray:
 # -- box ------------------------------------------------------------------------------------------
 
 
+def texture_image(rgb: np.ndarray) -> np.ndarray:
+    """A 3-channel uint8 image for GrabCut where a light object on a light background differs
+    more than in RGB: lightness with local contrast equalised (CLAHE, 4×4 tiles), local
+    texture (standard deviation of lightness over 7×7 px, ×6) and the blue–yellow opponent
+    channel (Lab b, its spread around neutral ×3). A white T-shirt and a white curtain share a
+    colour but not their folds' texture; skin, hair and beige differ from white in b."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    light = lab[..., 0]
+    equalised = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(light)
+    lf = light.astype(np.float32)
+    mean = cv2.blur(lf, (7, 7))
+    sd = np.sqrt(np.maximum(cv2.blur(lf * lf, (7, 7)) - mean * mean, 0.0))
+    texture = np.clip(sd * 6.0, 0, 255).astype(np.uint8)
+    b = np.clip((lab[..., 2].astype(np.float32) - 128.0) * 3.0 + 128.0, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.dstack([equalised, texture, b]))
+
+
 def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     """How well a candidate mask fits a box prompt (higher is better; −inf when empty).
 
@@ -176,6 +196,8 @@ def segment_box(
     box: PixelBox,
     pos: Sequence[XY] = (),
     neg: Sequence[XY] = (),
+    texture_core: float = 0.0,
+    whole_margin: float = 0.0,
 ) -> np.ndarray:
     """The object in ``box`` (working-resolution pixels): the best GrabCut hypothesis by
     :func:`box_fit_score`. ``pos`` / ``neg``: clicks given with the box on the same frame.
@@ -185,7 +207,13 @@ def segment_box(
     box's distinctive colours (a thin subject in a box of mostly sky or water), and the whole
     frame or only a ring around the box as background evidence (a subject that resembles its
     immediate surroundings needs the whole frame; one whose box holds a lot of a colour common
-    elsewhere needs the ring). Returns H×W bool.
+    elsewhere needs the ring). With ``texture_core`` > 0, four more (whole box or ellipse ×
+    whole frame or ring) run on :func:`texture_image` instead of RGB, with a smaller ellipse
+    (``texture_core`` × the inscribed one's axes) marked *sure* object: when the object's
+    colours are common in the background (a white shirt before a white wall), RGB GrabCut
+    gives all of them to the background and keeps only a distinctive patch; the sure core
+    makes the object model learn them too, and texture and b separate them from the
+    background's. Returns H×W bool.
     """
     h, w = frame.shape
     bx0, by0, bx1, by1 = box
@@ -208,22 +236,59 @@ def segment_box(
     # colours found in the box but rare outside it: the object's, most likely
     distinct = inside & (frame.colour_llr(inside, ~inside) > 1.0)
     seeds = [inside, core] + ([distinct] if distinct.sum() > 0.05 * inside.sum() else [])
-    best = np.zeros((h, w), bool)
-    best_score = -np.inf
-    for seed, roi in ((sd, r) for sd in seeds for r in (whole, ring_roi)):
+    variants: list[tuple[np.ndarray, PixelBox, np.ndarray | None, np.ndarray | None]] = [
+        (sd, r, None, None) for sd in seeds for r in (whole, ring_roi)
+    ]
+    if texture_core > 0:
+        small = np.zeros((h, w), np.uint8)
+        small_axes = (max(1, round(axes[0] * texture_core)), max(1, round(axes[1] * texture_core)))
+        cv2.ellipse(small, centre, small_axes, 0, 0, 360, 1, thickness=-1)
+        sure = small.astype(bool) & inside
+        images = (None, texture_image(frame.rgb))
+        variants += [
+            (sd, r, sure, im) for im in images for sd in (inside, core) for r in (whole, ring_roi)
+        ]
+    scored: list[tuple[float, np.ndarray]] = []
+    for seed, roi, fixed, image in variants:
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[inside] = cv2.GC_PR_BGD
         labels[seed] = cv2.GC_PR_FGD
+        if fixed is not None:
+            labels[fixed] = cv2.GC_FGD
         write_clicks(labels, frame, pos, neg, inside)
-        out = drop_specks(frame.grabcut(labels, roi))
+        out = drop_specks(frame.grabcut(labels, roi, image))
         if pos:
             out |= disc_mask((h, w), pos, frame.click_radius)
         if neg:
             out &= ~disc_mask((h, w), neg, frame.click_radius)
-        score = box_fit_score(out, box, grad)
-        if score > best_score:
-            best, best_score = out, score
-    return best
+        scored.append((box_fit_score(out, box, grad), out))
+    return pick_whole(scored, whole_margin)
+
+
+def pick_whole(scored: Sequence[tuple[float, np.ndarray]], margin: float) -> np.ndarray:
+    """The best-scoring mask of ``scored`` ((score, H×W bool) pairs, at least one), or a
+    larger one that contains it when that scores at most ``margin`` lower.
+
+    Edge evidence favours a part of the object whose colour stands out (a red sleeve on a
+    white shirt before a white wall: its outline has all the contrast) over the whole object,
+    whose outline runs partly through weak white-on-white edges. A hypothesis that holds the
+    best one (90 % of its pixels) and is at least 1.5× its area is the same object's fuller
+    extent; within ``margin`` of the best score the largest such one is kept.
+    """
+    best_score, best = max(scored, key=lambda sm: sm[0])
+    if margin <= 0 or not np.isfinite(best_score) or not best.any():
+        return best
+    area = int(np.count_nonzero(best))
+    chosen, chosen_area = best, area
+    for score, mask in scored:
+        if score < best_score - margin:
+            continue
+        m_area = int(np.count_nonzero(mask))
+        if m_area < 1.5 * area or m_area <= chosen_area:
+            continue
+        if np.count_nonzero(mask & best) >= 0.9 * area:
+            chosen, chosen_area = mask, m_area
+    return chosen
 
 
 # -- clicks ---------------------------------------------------------------------------------------
