@@ -53,19 +53,19 @@ def lookalike_frame(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         ("torso", (cx - 32, top + 42, cx + 30, bed_top - 30), (233, 233, 233)),
     ]
     for _, (x0, y0, x1, y1), colour in parts:
-        layer = np.zeros((h, w), np.uint8)
-        cv2.rectangle(layer, (x0, y0), (x1, y1), 1, thickness=-1)
-        layer = cv2.GaussianBlur(layer * 255, (0, 0), 3) > 127
+        rect = np.zeros((h, w), np.uint8)
+        cv2.rectangle(rect, (x0, y0), (x1, y1), 1, thickness=-1)
+        layer = cv2.GaussianBlur(rect * 255, (0, 0), 3) > 127
         fig[layer] = colour
         truth |= layer.astype(np.uint8)
     head = np.zeros((h, w), np.uint8)
     cv2.ellipse(head, (cx, top + 22), (20, 24), 0, 0, 360, 1, thickness=-1)
-    fig[head > 0] = (238, 222, 206)
+    fig[head > 0] = (236, 230, 222)
     truth |= head
     sleeve = np.zeros((h, w), np.uint8)
     cv2.rectangle(sleeve, (cx + 8, top + 46), (cx + 30, top + 96), 1, thickness=-1)
     fig[sleeve > 0] = (200, 30, 36)
-    # soft shading on the figure (no texture), a faint dark outline where it meets the wall
+    # soft shading across the figure (no texture)
     shade = 1.0 - 0.06 * np.clip((xx - cx) / 40.0, -1, 1)
     fig *= shade[..., None]
     inside = truth.astype(bool)

@@ -153,6 +153,18 @@ def texture_image(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.dstack([equalised, texture, b]))
 
 
+def box_iou(mask: np.ndarray, box: PixelBox) -> float:
+    """IoU of a non-empty mask's own bounding box with ``box``."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.nonzero(mask)
+    mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    ix = max(0, min(x1, mx1) - max(x0, mx0))
+    iy = max(0, min(y1, my1) - max(y0, my0))
+    inter = ix * iy
+    union = (x1 - x0) * (y1 - y0) + (mx1 - mx0) * (my1 - my0) - inter
+    return float(inter / max(union, 1))
+
+
 def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     """How well a candidate mask fits a box prompt (higher is better; −inf when empty).
 
@@ -171,13 +183,7 @@ def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     x0, y0, x1, y1 = box
     if not mask.any() or x1 <= x0 or y1 <= y0:
         return -np.inf
-    ys, xs = np.nonzero(mask)
-    mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-    ix = max(0, min(x1, mx1) - max(x0, mx0))
-    iy = max(0, min(y1, my1) - max(y0, my0))
-    inter = ix * iy
-    union = (x1 - x0) * (y1 - y0) + (mx1 - mx0) * (my1 - my0) - inter
-    tight = inter / max(union, 1)
+    tight = box_iou(mask, box)
     fill = float(mask[y0:y1, x0:x1].mean())
     inside = np.zeros(mask.shape, bool)
     inside[y0:y1, x0:x1] = True
@@ -262,23 +268,28 @@ def segment_box(
         if neg:
             out &= ~disc_mask((h, w), neg, frame.click_radius)
         scored.append((box_fit_score(out, box, grad), out))
-    return pick_whole(scored, whole_margin)
+    return pick_whole(scored, box, whole_margin)
 
 
-def pick_whole(scored: Sequence[tuple[float, np.ndarray]], margin: float) -> np.ndarray:
+def pick_whole(
+    scored: Sequence[tuple[float, np.ndarray]], box: PixelBox, margin: float
+) -> np.ndarray:
     """The best-scoring mask of ``scored`` ((score, H×W bool) pairs, at least one), or a
     larger one that contains it when that scores at most ``margin`` lower.
 
     Edge evidence favours a part of the object whose colour stands out (a red sleeve on a
     white shirt before a white wall: its outline has all the contrast) over the whole object,
     whose outline runs partly through weak white-on-white edges. A hypothesis that holds the
-    best one (90 % of its pixels) and is at least 1.5× its area is the same object's fuller
-    extent; within ``margin`` of the best score the largest such one is kept.
+    best one (90 % of its pixels), is at least 1.5× its area and whose own bounding box fits
+    ``box`` better (IoU higher by 0.05: a box touches the whole object on all four sides) is
+    the same object's fuller extent; within ``margin`` of the best score the largest such one
+    is kept.
     """
     best_score, best = max(scored, key=lambda sm: sm[0])
     if margin <= 0 or not np.isfinite(best_score) or not best.any():
         return best
     area = int(np.count_nonzero(best))
+    fit = box_iou(best, box)
     chosen, chosen_area = best, area
     for score, mask in scored:
         if score < best_score - margin:
@@ -286,7 +297,7 @@ def pick_whole(scored: Sequence[tuple[float, np.ndarray]], margin: float) -> np.
         m_area = int(np.count_nonzero(mask))
         if m_area < 1.5 * area or m_area <= chosen_area:
             continue
-        if np.count_nonzero(mask & best) >= 0.9 * area:
+        if np.count_nonzero(mask & best) >= 0.9 * area and box_iou(mask, box) > fit + 0.05:
             chosen, chosen_area = mask, m_area
     return chosen
 
