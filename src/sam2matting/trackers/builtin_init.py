@@ -7,7 +7,9 @@ and the one that looks most like a whole object is kept:
   it, or the box's *distinctive* colours (much more frequent inside the box than outside),
   against whole-frame or ring background evidence; scored by :func:`box_fit_score` (the
   mask's own box matches the prompt, its outline runs along image edges, it does not fill the
-  box).
+  box); also GrabCut on :func:`texture_image` (lightness, texture, blue–yellow) with a sure
+  core, for objects coloured like their surroundings, and optionally (:func:`pick_whole`) a
+  fuller hypothesis that contains the best one instead of it.
 - **clicks** (:func:`segment_clicks`): GrabCut seeded with a disc of one of several sizes
   around the positive clicks (:func:`click_seed_fractions`, 2–32 % of the frame), the
   colour-similar region flood-filled from each click, discs at the clicks as sure object;
@@ -219,7 +221,9 @@ def segment_box(
     colours are common in the background (a white shirt before a white wall), RGB GrabCut
     gives all of them to the background and keeps only a distinctive patch; the sure core
     makes the object model learn them too, and texture and b separate them from the
-    background's. Returns H×W bool.
+    background's (and, when ``whole_margin`` > 0, the same four on RGB). The best by
+    :func:`box_fit_score` is kept, or with ``whole_margin`` > 0 a fuller mask that contains
+    it (:func:`pick_whole`). Returns H×W bool.
     """
     h, w = frame.shape
     bx0, by0, bx1, by1 = box
@@ -250,7 +254,10 @@ def segment_box(
         small_axes = (max(1, round(axes[0] * texture_core)), max(1, round(axes[1] * texture_core)))
         cv2.ellipse(small, centre, small_axes, 0, 0, 360, 1, thickness=-1)
         sure = small.astype(bool) & inside
-        images = (None, texture_image(frame.rgb))
+        # RGB with the sure core too when a fuller mask may be picked (its hypotheses are
+        # never the best-scoring one on the tuning images, only a fuller extent of it)
+        texture = texture_image(frame.rgb)
+        images = (None, texture) if whole_margin > 0 else (texture,)
         variants += [
             (sd, r, sure, im) for im in images for sd in (inside, core) for r in (whole, ring_roi)
         ]
