@@ -202,7 +202,7 @@ class BuiltinTrackerConfig:
     box first-frame J on the tuning images (training-split cutouts, their small-object
     composites, DAVIS dog / kite-surf / libby first frames), the default kept when no set
     gets worse: cutouts 0.833 / 0.833, small composites 0.874 → 0.888, DAVIS 0.710 / 0.710;
-    about 2.5× the time of a box prompt (four more GrabCuts).
+    a box prompt takes ~1.7× as long (four more GrabCuts; ~0.5 s at 512×288).
     ``box_whole_margin``: from a box, keep a hypothesis that contains the best-scoring one
     and fits the box better when it scores at most this much lower
     (:func:`~sam2matting.trackers.builtin_init.pick_whole`; 0 = off) — the whole boy rather
