@@ -155,6 +155,16 @@ def texture_image(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.dstack([equalised, texture, b]))
 
 
+def core_background_llr() -> float:
+    """Mean colour log-likelihood ratio (box against outside) over the box's centre below which
+    the texture hypotheses mark no sure core: the centre is coloured like the background (the
+    hole of a C-shaped object, whose box centre lies in its notch), so marking it object would
+    make GrabCut take the background in. A white shirt before a white wall sits near 0 (its
+    white is about as common inside the box as out); background in a hole about a third of the
+    box sits near log(1/3) ≈ −1.1."""
+    return -0.7
+
+
 def box_iou(mask: np.ndarray, box: PixelBox) -> float:
     """IoU of a non-empty mask's own bounding box with ``box``."""
     x0, y0, x1, y1 = box
@@ -244,23 +254,33 @@ def segment_box(
     whole = (0, 0, w, h)
     grad = gradient_magnitude(frame.gray)
     # colours found in the box but rare outside it: the object's, most likely
-    distinct = inside & (frame.colour_llr(inside, ~inside) > 1.0)
+    box_llr = frame.colour_llr(inside, ~inside)
+    distinct = inside & (box_llr > 1.0)
     seeds = [inside, core] + ([distinct] if distinct.sum() > 0.05 * inside.sum() else [])
     variants: list[tuple[np.ndarray, PixelBox, np.ndarray | None, np.ndarray | None]] = [
         (sd, r, None, None) for sd in seeds for r in (whole, ring_roi)
     ]
-    if texture_core > 0:
+    if texture_core > 0 and (bx1 - bx0) * (by1 - by0) > 0:
         small = np.zeros((h, w), np.uint8)
         small_axes = (max(1, round(axes[0] * texture_core)), max(1, round(axes[1] * texture_core)))
         cv2.ellipse(small, centre, small_axes, 0, 0, 360, 1, thickness=-1)
         sure = small.astype(bool) & inside
+        if float(box_llr[sure].mean()) < core_background_llr():
+            sure[:] = False  # the box's centre is coloured like the outside: a hole, not object
         # RGB with the sure core too when a fuller mask may be picked (its hypotheses are
         # never the best-scoring one on the tuning images, only a fuller extent of it)
         texture = texture_image(frame.rgb)
         images = (None, texture) if whole_margin > 0 else (texture,)
-        variants += [
-            (sd, r, sure, im) for im in images for sd in (inside, core) for r in (whole, ring_roi)
-        ]
+        variants += (
+            []
+            if not sure.any()
+            else [
+                (sd, r, sure, im)
+                for im in images
+                for sd in (inside, core)
+                for r in (whole, ring_roi)
+            ]
+        )
     scored: list[tuple[float, np.ndarray]] = []
     for seed, roi, fixed, image in variants:
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
@@ -270,6 +290,8 @@ def segment_box(
             labels[fixed] = cv2.GC_FGD
         write_clicks(labels, frame, pos, neg, inside)
         out = drop_specks(frame.grabcut(labels, roi, image))
+        if fixed is not None and not (out & ~fixed).any():
+            continue  # nothing beyond the sure core: no evidence of an object (a flat box)
         if pos:
             out |= disc_mask((h, w), pos, frame.click_radius)
         if neg:
