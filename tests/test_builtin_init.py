@@ -184,3 +184,39 @@ def test_davis_first_masks_from_a_box_and_a_click(shared_data) -> None:
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
     click = Points(((float(x) + 0.5, float(y) + 0.5),), (1,))
     assert jaccard(_first_mask(image, click), truth) > 0.8
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_box_on_a_lookalike_figure_takes_the_whole_figure(seed: int) -> None:
+    """A white figure with one red sleeve before a white curtain (issue 14, the boy in
+    ``bedroom.mp4``): the sleeve has all the edge contrast, so the best-scoring hypothesis
+    is the sleeve and legs alone (J ≈ 0.51–0.55, the default); a hypothesis that holds it
+    and scores nearly as well is the whole figure (``box_whole_margin``)."""
+    from sam2matting.eval.lookalike_clips import lookalike_frame
+
+    image, truth = lookalike_frame(seed)
+    ys, xs = np.nonzero(truth)
+    box = Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1), 0, 1)
+
+    def first(**options) -> float:
+        session = build(**options).open(ArraySource([image]))
+        session.add_prompt(box)
+        return jaccard(next(session.propagate(0)).objects[1].mask(*truth.shape), truth)
+
+    assert first(box_whole_margin=0.5) > 0.9
+    assert first() < 0.7  # the failure the option fixes is still shown by the default
+
+
+def test_pick_whole_keeps_a_containing_mask_within_the_margin() -> None:
+    part = np.zeros((20, 20), bool)
+    part[5:8, 5:8] = True
+    whole = np.zeros((20, 20), bool)
+    whole[4:15, 4:15] = True
+    other = np.zeros((20, 20), bool)
+    other[10:20, 10:20] = True
+    scored = [(3.0, part), (2.7, whole), (2.9, other)]
+    box = (4, 4, 15, 15)
+    assert builtin_init.pick_whole(scored, box, 0.5) is whole
+    assert builtin_init.pick_whole(scored, box, 0.2) is part
+    assert builtin_init.pick_whole(scored, box, 0.0) is part
+    assert builtin_init.pick_whole(scored, (5, 5, 8, 8), 0.5) is part  # the part fits the box

@@ -204,6 +204,20 @@ class BuiltinTrackerConfig:
     ``histogram_bins``: bins per colour channel of the 3-D colour histograms (8, 16, 32, 64;
     32 scored best on DAVIS: 0.70 J vs 0.59 for 16).
     ``grabcut_iterations``: GrabCut iterations for box / points initialisation.
+    ``box_texture_core``: from a box, also try GrabCut on lightness / texture / blue–yellow
+    instead of RGB, with the central ``box_texture_core`` of the inscribed ellipse (fraction
+    of its axes) sure object, for objects coloured like their surroundings (0 = off; see
+    :func:`~sam2matting.trackers.builtin_init.segment_box`). Default 0.2, chosen by mean
+    box first-frame J on the tuning images (training-split cutouts, their small-object
+    composites, DAVIS dog / kite-surf / libby first frames), the default kept when no set
+    gets worse: cutouts 0.833 / 0.833, small composites 0.874 → 0.888, DAVIS 0.710 / 0.710;
+    a box prompt takes ~1.7× as long (four more GrabCuts; ~0.5 s at 512×288).
+    ``box_whole_margin``: from a box, keep a hypothesis that contains the best-scoring one
+    and fits the box better when it scores at most this much lower
+    (:func:`~sam2matting.trackers.builtin_init.pick_whole`; 0 = off) — the whole boy rather
+    than his red sleeve in ``bedroom.mp4``. Default 0 (off): on the tuning images every margin
+    tried (0.3, 0.5) lost more than it gained (kite-surf first-frame J 0.62 → 0.10: the water
+    around the surfer is a "fuller" mask; a small-object composite 0.84 → 0.42).
     ``edge_refine``: apply the guided filter that aligns the mask with image edges.
     ``motion_strength``: weight of the object-vs-background motion evidence (0 = off).
     ``regrow``: take clearly object-coloured pixels next to the mask back into it each frame
@@ -338,6 +352,8 @@ class BuiltinTrackerConfig:
     model_update_rate: float = 0.0
     histogram_bins: int = 32
     grabcut_iterations: int = 4
+    box_texture_core: float = 0.2
+    box_whole_margin: float = 0.0
     edge_refine: bool = True
     motion_strength: float = 1.0
     regrow: bool = True
@@ -382,6 +398,10 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: histogram_bins must be 8, 16, 32 or 64")
         if self.grabcut_iterations < 1:
             raise Sam2MattingError("builtin tracker: grabcut_iterations must be >= 1")
+        if not 0.0 <= self.box_texture_core < 1.0:
+            raise Sam2MattingError("builtin tracker: box_texture_core must be in [0, 1)")
+        if self.box_whole_margin < 0:
+            raise Sam2MattingError("builtin tracker: box_whole_margin must be >= 0")
         if self.graph_cut_band < 0:
             raise Sam2MattingError("builtin tracker: graph_cut_band must be >= 0")
         if self.motion_strength < 0:
@@ -2242,7 +2262,9 @@ class BuiltinSession:
         return InitFrame(
             rgb=frame.rgb,
             gray=frame.gray,
-            grabcut=lambda labels, roi: self._grabcut(frame.rgb, labels, roi),
+            grabcut=lambda labels, roi, image=None: self._grabcut(
+                frame.rgb if image is None else image, labels, roi
+            ),
             colour_llr=colour_llr,
             grow=lambda seed, limit: self._grow(frame, seed, limit),
             click_radius=click_radius(self._work_w, self._work_h),
@@ -2255,7 +2277,14 @@ class BuiltinSession:
         bx0, by0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
         bx1, by1 = min(self._work_w, int(np.ceil(x1))), min(self._work_h, int(np.ceil(y1)))
         pos, neg = prompts.clicks(self._sx, self._sy)
-        return segment_box(self._init_frame(frame), (bx0, by0, bx1, by1), pos, neg)
+        return segment_box(
+            self._init_frame(frame),
+            (bx0, by0, bx1, by1),
+            pos,
+            neg,
+            self.config.box_texture_core,
+            self.config.box_whole_margin,
+        )
 
     def _segment_points(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
         """The object under the clicks:

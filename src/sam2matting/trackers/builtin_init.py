@@ -7,7 +7,9 @@ and the one that looks most like a whole object is kept:
   it, or the box's *distinctive* colours (much more frequent inside the box than outside),
   against whole-frame or ring background evidence; scored by :func:`box_fit_score` (the
   mask's own box matches the prompt, its outline runs along image edges, it does not fill the
-  box).
+  box); also GrabCut on :func:`texture_image` (lightness, texture, blue–yellow) with a sure
+  core, for objects coloured like their surroundings, and optionally (:func:`pick_whole`) a
+  fuller hypothesis that contains the best one instead of it.
 - **clicks** (:func:`segment_clicks`): GrabCut seeded with a disc of one of several sizes
   around the positive clicks (:func:`click_seed_fractions`, 2–32 % of the frame), the
   colour-similar region flood-filled from each click, discs at the clicks as sure object;
@@ -38,8 +40,10 @@ __all__ = [
     "click_seed_fractions",
     "min_click_growth",
     "negative_colour_margin",
+    "pick_whole",
     "segment_box",
     "segment_clicks",
+    "texture_image",
 ]
 
 #: (x0, y0, x1, y1) in working-resolution pixels, inclusive-exclusive
@@ -52,8 +56,9 @@ class InitFrame:
     """A frame at the tracker's working resolution and the tracker's routines on it.
 
     ``rgb``: H×W×3 uint8; ``gray``: H×W uint8.
-    ``grabcut(labels, roi)``: GrabCut initialised with the label map ``labels`` (H×W uint8 of
-    ``cv2.GC_*``) on ``roi`` = (x0, y0, x1, y1); returns the H×W bool foreground.
+    ``grabcut(labels, roi, image=None)``: GrabCut initialised with the label map ``labels``
+    (H×W uint8 of ``cv2.GC_*``) on ``roi`` = (x0, y0, x1, y1), on ``image`` (H×W×3 uint8,
+    default ``rgb``); returns the H×W bool foreground.
     ``colour_llr(fg, bg)``: H×W float32 colour log-likelihood ratio of every pixel under
     colour histograms learnt on the bool selections ``fg`` and ``bg`` (> 0: ``fg``-like).
     ``grow(seed, limit)``: H×W bool colour-similar region flood-filled from ``seed`` (x, y),
@@ -63,7 +68,7 @@ class InitFrame:
 
     rgb: np.ndarray
     gray: np.ndarray
-    grabcut: Callable[[np.ndarray, PixelBox], np.ndarray]
+    grabcut: Callable[..., np.ndarray]
     colour_llr: Callable[[np.ndarray, np.ndarray], np.ndarray]
     grow: Callable[[XY, np.ndarray], np.ndarray]
     click_radius: int
@@ -133,6 +138,45 @@ def _frame_border(shape: tuple[int, int]) -> np.ndarray:
 # -- box ------------------------------------------------------------------------------------------
 
 
+def texture_image(rgb: np.ndarray) -> np.ndarray:
+    """A 3-channel uint8 image for GrabCut where a light object on a light background differs
+    more than in RGB: lightness with local contrast equalised (CLAHE, 4×4 tiles), local
+    texture (standard deviation of lightness over 7×7 px, ×6) and the blue–yellow opponent
+    channel (Lab b, its spread around neutral ×3). A white T-shirt and a white curtain share a
+    colour but not their folds' texture; skin, hair and beige differ from white in b."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    light = lab[..., 0]
+    equalised = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(light)
+    lf = light.astype(np.float32)
+    mean = cv2.blur(lf, (7, 7))
+    sd = np.sqrt(np.maximum(cv2.blur(lf * lf, (7, 7)) - mean * mean, 0.0))
+    texture = np.clip(sd * 6.0, 0, 255).astype(np.uint8)
+    b = np.clip((lab[..., 2].astype(np.float32) - 128.0) * 3.0 + 128.0, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.dstack([equalised, texture, b]))
+
+
+def core_background_llr() -> float:
+    """Mean colour log-likelihood ratio (box against outside) over the box's centre below which
+    the texture hypotheses mark no sure core: the centre is coloured like the background (the
+    hole of a C-shaped object, whose box centre lies in its notch), so marking it object would
+    make GrabCut take the background in. A white shirt before a white wall sits near 0 (its
+    white is about as common inside the box as out); background in a hole about a third of the
+    box sits near log(1/3) ≈ −1.1."""
+    return -0.7
+
+
+def box_iou(mask: np.ndarray, box: PixelBox) -> float:
+    """IoU of a non-empty mask's own bounding box with ``box``."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.nonzero(mask)
+    mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    ix = max(0, min(x1, mx1) - max(x0, mx0))
+    iy = max(0, min(y1, my1) - max(y0, my0))
+    inter = ix * iy
+    union = (x1 - x0) * (y1 - y0) + (mx1 - mx0) * (my1 - my0) - inter
+    return float(inter / max(union, 1))
+
+
 def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     """How well a candidate mask fits a box prompt (higher is better; −inf when empty).
 
@@ -151,13 +195,7 @@ def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     x0, y0, x1, y1 = box
     if not mask.any() or x1 <= x0 or y1 <= y0:
         return -np.inf
-    ys, xs = np.nonzero(mask)
-    mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-    ix = max(0, min(x1, mx1) - max(x0, mx0))
-    iy = max(0, min(y1, my1) - max(y0, my0))
-    inter = ix * iy
-    union = (x1 - x0) * (y1 - y0) + (mx1 - mx0) * (my1 - my0) - inter
-    tight = inter / max(union, 1)
+    tight = box_iou(mask, box)
     fill = float(mask[y0:y1, x0:x1].mean())
     inside = np.zeros(mask.shape, bool)
     inside[y0:y1, x0:x1] = True
@@ -176,6 +214,8 @@ def segment_box(
     box: PixelBox,
     pos: Sequence[XY] = (),
     neg: Sequence[XY] = (),
+    texture_core: float = 0.0,
+    whole_margin: float = 0.0,
 ) -> np.ndarray:
     """The object in ``box`` (working-resolution pixels): the best GrabCut hypothesis by
     :func:`box_fit_score`. ``pos`` / ``neg``: clicks given with the box on the same frame.
@@ -185,7 +225,15 @@ def segment_box(
     box's distinctive colours (a thin subject in a box of mostly sky or water), and the whole
     frame or only a ring around the box as background evidence (a subject that resembles its
     immediate surroundings needs the whole frame; one whose box holds a lot of a colour common
-    elsewhere needs the ring). Returns H×W bool.
+    elsewhere needs the ring). With ``texture_core`` > 0, four more (whole box or ellipse ×
+    whole frame or ring) run on :func:`texture_image` instead of RGB, with a smaller ellipse
+    (``texture_core`` × the inscribed one's axes) marked *sure* object: when the object's
+    colours are common in the background (a white shirt before a white wall), RGB GrabCut
+    gives all of them to the background and keeps only a distinctive patch; the sure core
+    makes the object model learn them too, and texture and b separate them from the
+    background's (and, when ``whole_margin`` > 0, the same four on RGB). The best by
+    :func:`box_fit_score` is kept, or with ``whole_margin`` > 0 a fuller mask that contains
+    it (:func:`pick_whole`). Returns H×W bool.
     """
     h, w = frame.shape
     bx0, by0, bx1, by1 = box
@@ -206,24 +254,81 @@ def segment_box(
     whole = (0, 0, w, h)
     grad = gradient_magnitude(frame.gray)
     # colours found in the box but rare outside it: the object's, most likely
-    distinct = inside & (frame.colour_llr(inside, ~inside) > 1.0)
+    box_llr = frame.colour_llr(inside, ~inside)
+    distinct = inside & (box_llr > 1.0)
     seeds = [inside, core] + ([distinct] if distinct.sum() > 0.05 * inside.sum() else [])
-    best = np.zeros((h, w), bool)
-    best_score = -np.inf
-    for seed, roi in ((sd, r) for sd in seeds for r in (whole, ring_roi)):
+    variants: list[tuple[np.ndarray, PixelBox, np.ndarray | None, np.ndarray | None]] = [
+        (sd, r, None, None) for sd in seeds for r in (whole, ring_roi)
+    ]
+    if texture_core > 0 and (bx1 - bx0) * (by1 - by0) > 0:
+        small = np.zeros((h, w), np.uint8)
+        small_axes = (max(1, round(axes[0] * texture_core)), max(1, round(axes[1] * texture_core)))
+        cv2.ellipse(small, centre, small_axes, 0, 0, 360, 1, thickness=-1)
+        sure = small.astype(bool) & inside
+        if float(box_llr[sure].mean()) < core_background_llr():
+            sure[:] = False  # the box's centre is coloured like the outside: a hole, not object
+        # RGB with the sure core too when a fuller mask may be picked (its hypotheses are
+        # never the best-scoring one on the tuning images, only a fuller extent of it)
+        texture = texture_image(frame.rgb)
+        images = (None, texture) if whole_margin > 0 else (texture,)
+        variants += (
+            []
+            if not sure.any()
+            else [
+                (sd, r, sure, im)
+                for im in images
+                for sd in (inside, core)
+                for r in (whole, ring_roi)
+            ]
+        )
+    scored: list[tuple[float, np.ndarray]] = []
+    for seed, roi, fixed, image in variants:
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[inside] = cv2.GC_PR_BGD
         labels[seed] = cv2.GC_PR_FGD
+        if fixed is not None:
+            labels[fixed] = cv2.GC_FGD
         write_clicks(labels, frame, pos, neg, inside)
-        out = drop_specks(frame.grabcut(labels, roi))
+        out = drop_specks(frame.grabcut(labels, roi, image))
+        if fixed is not None and not (out & ~fixed).any():
+            continue  # nothing beyond the sure core: no evidence of an object (a flat box)
         if pos:
             out |= disc_mask((h, w), pos, frame.click_radius)
         if neg:
             out &= ~disc_mask((h, w), neg, frame.click_radius)
-        score = box_fit_score(out, box, grad)
-        if score > best_score:
-            best, best_score = out, score
-    return best
+        scored.append((box_fit_score(out, box, grad), out))
+    return pick_whole(scored, box, whole_margin)
+
+
+def pick_whole(
+    scored: Sequence[tuple[float, np.ndarray]], box: PixelBox, margin: float
+) -> np.ndarray:
+    """The best-scoring mask of ``scored`` ((score, H×W bool) pairs, at least one), or a
+    larger one that contains it when that scores at most ``margin`` lower.
+
+    Edge evidence favours a part of the object whose colour stands out (a red sleeve on a
+    white shirt before a white wall: its outline has all the contrast) over the whole object,
+    whose outline runs partly through weak white-on-white edges. A hypothesis that holds the
+    best one (90 % of its pixels), is at least 1.5× its area and whose own bounding box fits
+    ``box`` better (IoU higher by 0.05: a box touches the whole object on all four sides) is
+    the same object's fuller extent; within ``margin`` of the best score the largest such one
+    is kept.
+    """
+    best_score, best = max(scored, key=lambda sm: sm[0])
+    if margin <= 0 or not np.isfinite(best_score) or not best.any():
+        return best
+    area = int(np.count_nonzero(best))
+    fit = box_iou(best, box)
+    chosen, chosen_area = best, area
+    for score, mask in scored:
+        if score < best_score - margin:
+            continue
+        m_area = int(np.count_nonzero(mask))
+        if m_area < 1.5 * area or m_area <= chosen_area:
+            continue
+        if np.count_nonzero(mask & best) >= 0.9 * area and box_iou(mask, box) > fit + 0.05:
+            chosen, chosen_area = mask, m_area
+    return chosen
 
 
 # -- clicks ---------------------------------------------------------------------------------------
