@@ -21,13 +21,13 @@ It is trained on still-image composites from the training split only (:mod:`sam2
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..shipped_nets import load_shipped_net
 from .edge_refine import outline_crops
 
 __all__ = [
@@ -114,20 +114,13 @@ def arbitrate(
 
 
 def load_arbiter(path: str | Path | None = None, device: torch.device | None = None) -> EdgeArbiter:
-    """The arbiter from a safetensors file (default: the shipped one), in eval mode."""
-    from safetensors.torch import load_file
-
-    # the package's weights/ folder (as matting.weights.weights_dir, which imports the heads)
-    p = (
-        Path(path)
-        if path is not None
-        else Path(__file__).resolve().parents[1] / "weights" / ARBITER_WEIGHTS
+    """The arbiter from a safetensors file (default: the shipped one), in eval mode;
+    :class:`~sam2matting.errors.InputError` (one line) when the file is absent or wrong."""
+    return load_shipped_net(
+        path,
+        ARBITER_WEIGHTS,
+        lambda state: EdgeArbiter(int(state["net.0.weight"].shape[0])),
+        "edge arbiter",
+        error=InputError,
+        device=device,
     )
-    if not p.is_file():
-        raise InputError(f"edge arbiter weights not found: {p}")
-    state: dict[str, Any] = load_file(str(p))
-    width = int(state["net.0.weight"].shape[0])
-    net = EdgeArbiter(width)
-    net.load_state_dict(state)
-    net = net.eval().to(device or torch.device("cpu"))
-    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import WeightsError
+from ..shipped_nets import load_shipped_net
 
 __all__ = [
     "CUE_LIMIT",
@@ -317,24 +317,12 @@ class EmbeddingCue:
 def load_embedder(path: str | Path | None = None) -> PixelEmbedder:
     """The embedder from a safetensors file (default: the shipped one), in eval mode on CPU;
     :class:`~sam2matting.errors.WeightsError` (one line) when the file is absent or wrong."""
-    from safetensors.torch import load_file
-
-    p = (
-        Path(path)
-        if path is not None
-        else Path(__file__).resolve().parents[1] / "weights" / EMBED_WEIGHTS
-    )
-    if not p.is_file():
-        raise WeightsError(f"builtin tracker: pixel embedder weights not found: {p}")
-    try:
-        state: dict[str, Any] = load_file(str(p))
-        net = PixelEmbedder(
+    return load_shipped_net(
+        path,
+        EMBED_WEIGHTS,
+        lambda state: PixelEmbedder(
             int(state["body.2.weight"].shape[0]), int(state["project.weight"].shape[0])
-        )
-        net.load_state_dict(state)
-    except Exception as exc:  # corrupt file, wrong architecture
-        raise WeightsError(
-            f"builtin tracker: cannot load pixel embedder weights {p}: {exc}"
-        ) from exc
-    net = net.eval()
-    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
+        ),
+        "pixel embedder",
+        prefix="builtin tracker: ",
+    )

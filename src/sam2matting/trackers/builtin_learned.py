@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -39,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import WeightsError
+from ..shipped_nets import load_shipped_net
 from ..tiling import outline_crops
 
 __all__ = [
@@ -234,22 +233,10 @@ class LearnedRefiner:
 def load_refiner(path: str | Path | None = None) -> PropagationRefiner:
     """The refiner from a safetensors file (default: the shipped one), in eval mode on CPU;
     :class:`~sam2matting.errors.WeightsError` (one line) when the file is absent or wrong."""
-    from safetensors.torch import load_file
-
-    p = (
-        Path(path)
-        if path is not None
-        else Path(__file__).resolve().parents[1] / "weights" / REFINER_WEIGHTS
+    return load_shipped_net(
+        path,
+        REFINER_WEIGHTS,
+        lambda state: PropagationRefiner(int(state["context.0.weight"].shape[0])),
+        "learned refiner",
+        prefix="builtin tracker: ",
     )
-    if not p.is_file():
-        raise WeightsError(f"builtin tracker: learned refiner weights not found: {p}")
-    try:
-        state: dict[str, Any] = load_file(str(p))
-        net = PropagationRefiner(int(state["context.0.weight"].shape[0]))
-        net.load_state_dict(state)
-    except Exception as exc:  # corrupt file, wrong architecture
-        raise WeightsError(
-            f"builtin tracker: cannot load learned refiner weights {p}: {exc}"
-        ) from exc
-    net = net.eval()
-    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
