@@ -650,6 +650,29 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_header(script: str, argv: list[str], **fields: Any) -> dict[str, Any]:
+    """The fields every built-in tracker benchmark's result starts with: when, on what machine,
+    ``fields`` (options, …) and the command that reproduces it."""
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
+        **fields,
+        "command": f"python benchmarks/{script} " + " ".join(argv),
+    }
+
+
+def write_results(out: Path, result: dict[str, Any], md: str) -> None:
+    """``out``.json and ``out``.md, each written under a temporary name and renamed (an
+    interrupted run leaves no half-written file); a stem like ``x_0.5`` keeps its dot
+    (``Path.with_suffix`` would write ``x_0.json``)."""
+    stem = out.with_suffix("") if out.suffix in (".json", ".md") else out
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, body in ((".json", json.dumps(result, indent=1) + "\n"), (".md", md)):
+        tmp = Path(f"{stem}{suffix}.tmp")
+        tmp.write_text(body)
+        os.replace(tmp, Path(f"{stem}{suffix}"))
+
+
 def davis_data_root(data: Path | None) -> Path | None:
     """The shared data folder holding ``davis/`` (``data``, else the default, else the shared
     folder of a worktree's main checkout); None, after saying so, when there is none."""
@@ -701,12 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         "texture",
         "speed",
     ]
-    result: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
-        "options": options,
-        "command": "python benchmarks/bench_builtin.py " + " ".join(argv),
-    }
+    result = run_header("bench_builtin.py", argv, options=options)
     if "davis" in parts:
         seqs = args.seq.split(",") if args.seq else None
         result["davis"] = run_davis(
@@ -732,11 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     out = args.out or (HERE / "results" / "builtin_tracker" if args.only is None else None)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # a stem like "x_0.5" keeps its dot: with_suffix would write "x_0.json"
-        stem = out.with_suffix("") if out.suffix in (".json", ".md") else out
-        Path(f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-        Path(f"{stem}.md").write_text(md)
+        write_results(out, result, md)
     return 0
 
 

@@ -24,11 +24,7 @@ chosen on the tuning split only.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE, davis_data_root  # noqa: E402
+from bench_builtin import TUNE, davis_data_root, run_header, write_results  # noqa: E402
 
 #: the stages of BuiltinSession._step, in order (each reported through ``session.trace``)
 STAGES = ("warp", "prior", "refit", "edge", "regrow", "graphcut", "components", "final")
@@ -242,14 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {', '.join(held_out)} held out; anatomy runs on {', '.join(TUNE)} only")
         return 2
     options = parse_key_values(args.opt, "--opt")
-    result: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
-        "options": options,
-        "near_px": NEAR_PX,
-        "command": "python benchmarks/bench_builtin_anatomy.py " + " ".join(argv),
-        "sequences": {},
-    }
+    result = run_header("bench_builtin_anatomy.py", argv, options=options, near_px=NEAR_PX)
+    result["sequences"] = {}
     for seq in seqs:
         result["sequences"][seq] = anatomy(data, seq, options, args.frames, args.oracle_every)
         c = result["sequences"][seq]["chained"]
@@ -262,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(result)
     print(md)
     out = args.out or HERE / "results" / "builtin_anatomy"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(md)
+    write_results(out, result, md)
     return 0
 
 

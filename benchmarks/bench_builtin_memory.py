@@ -19,11 +19,7 @@ synthetic clips only.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +28,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE, davis_data_root, run_davis  # noqa: E402
+from bench_builtin import (  # noqa: E402
+    TUNE,
+    davis_data_root,
+    run_davis,
+    run_header,
+    write_results,
+)
 
 
 def run_poles(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, float]:
@@ -146,12 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     data = davis_data_root(args.data)
     if data is None:
         return 0
-    result: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
-        "command": "python benchmarks/bench_builtin_memory.py " + " ".join(argv),
-        "rows": {},
-    }
+    result = run_header("bench_builtin_memory.py", argv)
+    result["rows"] = {}
     for rate in args.rates.split(","):
         options = {"part_memory": float(rate)}
         print(f"part_memory={rate}", flush=True)
@@ -163,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(result)
     print(md)
     out = args.out or HERE / "results" / "builtin_tracker_memory"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(md)
+    write_results(out, result, md)
     return 0
 
 

@@ -17,11 +17,7 @@ the best a 512-px tracker that stores area coverage can do). Scores as bench_bui
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +27,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE, davis_data_root  # noqa: E402
+from bench_builtin import TUNE, davis_data_root, run_header, write_results  # noqa: E402
 
 PARTS = ("main body", "other", "near body", "lines")
 #: opening (px, frame resolution) that separates the thin parts, and the reach of "near body"
@@ -166,14 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     data = davis_data_root(args.data)
     if data is None:
         return 0
-    result: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.machine()} ({os.cpu_count()} CPUs, shared)",
-        "options": options,
-        "command": "python benchmarks/bench_thin_parts.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "sequences": {},
-    }
+    result = run_header(
+        "bench_thin_parts.py", sys.argv[1:] if argv is None else argv, options=options
+    )
+    result["sequences"] = {}
     for seq in seqs:
         result["sequences"][seq] = {
             "floor": run(data, seq, options, floor=True),
@@ -189,11 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     print(text)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        for suffix, body in ((".json", json.dumps(result, indent=1)), (".md", text)):
-            tmp = args.out.with_name(args.out.name + suffix + ".tmp")
-            tmp.write_text(body)
-            os.replace(tmp, args.out.with_name(args.out.name + suffix))
+        write_results(args.out, result, text)
     return 0
 
 
