@@ -30,8 +30,11 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-#: the DAVIS sequences settings were tuned on; the rest are held out (fixed before tuning)
-TUNE = ("dog", "kite-surf", "libby")
+#: the DAVIS sequences settings were tuned on; the rest are held out (fixed before tuning).
+#: car-shadow moved from held-out to tuning in issue 14's fifth session (studied frame by
+#: frame there; its figures from then on are tuned figures): blackswan and horsejump-high
+#: stay held out.
+TUNE = ("dog", "kite-surf", "libby", "car-shadow")
 
 
 def tuning_image(name: str) -> bool:

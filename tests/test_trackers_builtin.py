@@ -594,6 +594,14 @@ def test_redetect_consistency_needs_more_than_colour() -> None:
     # given time, the object may have gone anywhere
     assert redetect_consistency(1000, 1000, 1000, (1.0, 1.0), 0.95, 200.0, 20) == 1.0
     assert redetect_consistency(0, 1000, 1000, (1.0, 1.0), 0.95, 0.0, 1) == 0.0
+    # lost while an occluder hid most of it (a 400 px sliver, elongation 3.5), it comes back
+    # whole: its first-frame size and shape speak for it ...
+    whole = (1000, 400, 1000, (1.1, 3.5, 1.1), 0.95, 10.0, 5)
+    assert redetect_consistency(*whole) == 1.0
+    # ... which the last view alone would not
+    assert redetect_consistency(1000, 400, 0, (1.1, 3.5), 0.95, 10.0, 5) < 0.5
+    # and a look-alike 3.5× the first-frame size is still doubtful
+    assert redetect_consistency(3500, 400, 1000, (1.1, 3.5, 1.1), 0.95, 10.0, 5) < 0.5
 
 
 def test_touching_objects_of_one_colour_do_not_swallow_each_other() -> None:

@@ -355,7 +355,7 @@ class BuiltinTrackerConfig:
     box_texture_core: float = 0.2
     box_whole_margin: float = 0.0
     edge_refine: bool = True
-    motion_strength: float = 1.0
+    motion_strength: float = 2.0
     regrow: bool = True
     graph_cut_band: int = 3
     graph_cut_sigmas: float = 2.0
@@ -613,7 +613,7 @@ def redetect_consistency(
     area: float,
     ref_area: float,
     anchor_area: float,
-    elongation: tuple[float, float],
+    elongation: tuple[float, ...],
     colour_similarity: float,
     jump: float,
     elapsed: int,
@@ -624,10 +624,13 @@ def redetect_consistency(
 
     - size against the object's reference size when it was lost (objects come back about the
       size they left: factor 1.5 either way is free, beyond it the cue falls off linearly in
-      the ratio) and against its first-frame size (looser, factor 3: the object may have
-      approached or receded over the clip);
+      the ratio) *or* its first-frame size, whichever is closer — an object lost while an
+      occluder hid most of it comes back whole, the size it had before — and against its
+      first-frame size (looser, factor 3: the object may have approached or receded over the
+      clip);
     - shape: elongation (the square root of the ratio of the mask's second moments, see
-      :func:`elongation`) against that of its last confident mask, factor 1.5 free;
+      :func:`elongation`) against that of its last confident mask or of its first-frame
+      mask, whichever is closer (the same reason), factor 1.5 free;
     - colour distribution: the Bhattacharyya coefficient between the mask's colour histogram
       and the object's (not just the mean log-odds a patch of the object's commonest colours
       reaches), mapped so that 0.5 → 0 and 0.9 → 1;
@@ -637,8 +640,8 @@ def redetect_consistency(
       elsewhere, e.g. after leaving the frame), but with a doubtful size or colour it tips the
       balance.
 
-    ``elongation``: (this mask's, the last confident mask's); ``jump``/``elapsed``: pixels
-    from the last confident centre, frames since it.
+    ``elongation``: (this mask's, the last confident mask's[, the first-frame mask's]);
+    ``jump``/``elapsed``: pixels from the last confident centre, frames since it.
     Consistent at ≥ 0.5 (the lost threshold).
     """
     if area <= 0 or ref_area <= 0:
@@ -652,8 +655,9 @@ def redetect_consistency(
         r = a / b
         return float(np.clip(free * min(r, 1.0 / r), 0.0, 1.0))
 
-    size = ratio_cue(area, ref_area, 1.5) * ratio_cue(area, anchor_area, 3.0)
-    shape = ratio_cue(elongation[0], elongation[1], 1.5)
+    size = max(ratio_cue(area, ref_area, 1.5), ratio_cue(area, anchor_area, 1.5))
+    size *= ratio_cue(area, anchor_area, 3.0)
+    shape = max(ratio_cue(elongation[0], e, 1.5) for e in elongation[1:])
     colour = float(np.clip((colour_similarity - 0.5) / 0.4, 0.0, 1.0))
     reach = redetect_reach(ref_area, elapsed)
     position = 1.0 if jump <= reach else max(0.6, float(np.exp(-(jump - reach) / (2.0 * reach))))
@@ -1239,8 +1243,9 @@ class _ObjectState:
     anchor_area: float = 0.0
     centre: tuple[float, float] = (0.0, 0.0)
     seen_at: int = 0
-    #: :func:`elongation` of the last confident mask
+    #: :func:`elongation` of the last confident mask and of the anchor mask
     elongation: float = 1.0
+    anchor_elongation: float = 1.0
     #: the object's last displacement (dx, dy) px, for the constant-velocity prediction of
     #: :mod:`~sam2matting.trackers.builtin_motion`
     velocity: tuple[float, float] = (0.0, 0.0)
@@ -1943,7 +1948,7 @@ class BuiltinSession:
             area,
             state.ref_area,
             state.anchor_area,
-            (elongation(mask), state.elongation),
+            (elongation(mask), state.elongation, state.anchor_elongation),
             similarity,
             jump,
             abs(frame.index - state.seen_at),
@@ -1986,6 +1991,7 @@ class BuiltinSession:
             centre=centre,
             seen_at=frame.index,
             elongation=elongation(mask),
+            anchor_elongation=elongation(mask),
             lines=lines,
             embed_anchor=embed_anchor,
         )
