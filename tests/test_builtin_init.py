@@ -220,3 +220,64 @@ def test_pick_whole_keeps_a_containing_mask_within_the_margin() -> None:
     assert builtin_init.pick_whole(scored, box, 0.2) is part
     assert builtin_init.pick_whole(scored, box, 0.0) is part
     assert builtin_init.pick_whole(scored, (5, 5, 8, 8), 0.5) is part  # the part fits the box
+
+
+def _box_around(mask: np.ndarray) -> Box:
+    ys, xs = np.nonzero(mask)
+    return Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_box_on_a_camouflaged_moving_object_finds_it_by_its_motion(seed: int) -> None:
+    """An ellipse of the background's own colour noise: on one frame nothing tells it from
+    its surroundings (every GrabCut hypothesis misses it); over the next frame it moves
+    and the background does not, which finds it."""
+    from sam2matting.eval.lookalike_clips import camouflage_clip
+
+    frames, masks = camouflage_clip(seed)
+    found = []
+    for options in ({"box_motion_frames": 0}, {}):
+        session = build(**options).open(ArraySource(frames))
+        session.add_prompt(_box_around(masks[0]))
+        first = next(session.propagate(0)).objects[1].mask(*masks[0].shape)
+        found.append(jaccard(first, masks[0]))
+    assert found[0] < 0.5
+    assert found[1] > 0.9
+
+
+def test_moving_in_box_is_silent_when_motion_says_nothing() -> None:
+    """No answer (None) when nothing in the box moves against the background (a still
+    clip; a camera pan that moves object and background alike) — the box is then segmented
+    from the frame alone, as for a still image."""
+    from sam2matting.eval.lookalike_clips import camouflage_clip
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+
+    def moving(a: np.ndarray, b: np.ndarray, mask: np.ndarray):
+        ga, gb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b))
+        ys, xs = np.nonzero(mask)
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        return builtin_init.moving_in_box(dis.calc(ga, gb, None), dis.calc(gb, ga, None), box)
+
+    still, masks = camouflage_clip(0, step=0)
+    assert moving(still[0], still[1], masks[0]) is None
+    pan = np.roll(still[0], 4, axis=1)  # the whole frame moves 4 px: object and background
+    assert moving(still[0], pan, masks[0]) is None
+    frames, masks = camouflage_clip(0)
+    found = moving(frames[0], frames[1], masks[0])
+    assert found is not None and jaccard(found, masks[0]) > 0.8
+    # a still image has no next frame: the box is segmented as with the option off
+    image, box = frames[0], _box_around(masks[0])
+    without = build(box_motion_frames=0).open(ArraySource([image]))
+    without.add_prompt(box)
+    expected = next(without.propagate(0)).objects[1].mask(*image.shape[:2])
+    assert np.array_equal(_first_mask(image, box), expected)
+
+
+def test_box_motion_options_are_checked() -> None:
+    from sam2matting.errors import Sam2MattingError
+
+    with pytest.raises(Sam2MattingError):
+        build(box_motion_frames=-1)
+    with pytest.raises(Sam2MattingError):
+        build(box_motion_weight=-0.5)

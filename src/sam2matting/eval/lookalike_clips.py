@@ -9,6 +9,11 @@ sleeve (and whatever shadow or leg joins it) — as the built-in tracker did on 
 (the curtain's folds and the sheet's stripes against the smooth shirt) and the faint warm tint
 of skin and beige.
 
+:func:`camouflage_clip`: a few frames of an ellipse filled with the same smoothed colour
+noise as the background around it (no colour, edge or texture statistic tells them apart on
+one frame), moving against the still background: what is left to find it by is its motion
+(``trackers.builtin_init.moving_in_box``).
+
 Used by ``tests/test_builtin_init.py``. Deterministic for a given seed; no data files.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["lookalike_frame"]
+__all__ = ["camouflage_clip", "lookalike_frame"]
 
 WIDTH, HEIGHT = 512, 288
 
@@ -73,3 +78,30 @@ def lookalike_frame(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     img += rng.normal(0, 2.0, img.shape).astype(np.float32)
     rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     return cv2.GaussianBlur(rgb, (3, 3), 0), inside
+
+
+def camouflage_clip(
+    seed: int = 0, n: int = 4, step: int = 3, size: tuple[int, int] = (256, 144)
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(frames, truth masks): ``n`` RGB uint8 frames of ``size`` (w, h) with an ellipse of the
+    background's own smoothed colour noise moving ``step`` px a frame to the right (0: still)
+    over a still background; the ellipse's texture moves with it."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+
+    def noise() -> np.ndarray:
+        coarse = rng.integers(0, 256, (h // 4 + 2, w // 4 + 2, 3)).astype(np.uint8)
+        return cv2.resize(coarse, (w + 8, h + 8), interpolation=cv2.INTER_CUBIC)[:h, :w]
+
+    background, texture = noise(), noise()
+    frames, masks = [], []
+    for i in range(n):
+        ellipse = np.zeros((h, w), np.uint8)
+        centre = (int(0.35 * w) + step * i, h // 2)
+        cv2.ellipse(ellipse, centre, (int(0.13 * w), int(0.18 * h)), 0, 0, 360, 1, thickness=-1)
+        mask = ellipse.astype(bool)
+        frame = background.copy()
+        frame[mask] = np.roll(texture, step * i, axis=1)[mask]
+        frames.append(frame)
+        masks.append(mask)
+    return frames, masks

@@ -10,6 +10,11 @@ and the one that looks most like a whole object is kept:
   box); also GrabCut on :func:`texture_image` (lightness, texture, blue–yellow) with a sure
   core, for objects coloured like their surroundings, and optionally (:func:`pick_whole`) a
   fuller hypothesis that contains the best one instead of it.
+- **box in a video** (:func:`moving_in_box`): the pixels in the box that move differently
+  from the background over the next few frames are the object more often than not (a child
+  on a bed, a dog on a pavement, a car before a panning camera); they seed two more
+  hypotheses and every hypothesis's score gains its agreement with them. Silent where the
+  background's own motion is noisy (waves) or nothing in the box moves against it.
 - **clicks** (:func:`segment_clicks`): GrabCut seeded with a disc of one of several sizes
   around the positive clicks (:func:`click_seed_fractions`, 2–32 % of the frame), the
   colour-similar region flood-filled from each click, discs at the clicks as sure object;
@@ -39,6 +44,7 @@ __all__ = [
     "click_fit_score",
     "click_seed_fractions",
     "min_click_growth",
+    "moving_in_box",
     "negative_colour_margin",
     "pick_whole",
     "segment_box",
@@ -209,6 +215,77 @@ def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     return tight + contrast + support - 2.0 * max(0.0, fill - 0.9)
 
 
+def moving_in_box(fwd: np.ndarray, back: np.ndarray, box: PixelBox) -> np.ndarray | None:
+    """The pixels of ``box`` that move against the background, or None when motion says
+    nothing.
+
+    ``fwd`` / ``back``: H×W×2 float32 optical flow from the prompted frame to a frame a few
+    frames away and back. The background's motion is a RANSAC affine fit
+    (:func:`cv2.estimateAffine2D`) on flow pairs outside the box that survive the round trip;
+    a pixel in the box *moves* when its flow survives the round trip (pixels about to be
+    covered or uncovered do not) and differs from the background's motion by more than
+    :func:`motion_residual_factor` × the background's own median residual (1 px at least).
+    None when the frame has too few background pairs, when the background's residual is
+    large against the box (water, leaves: :func:`motion_noise_limit`) or when the moving
+    pixels are under 5 % or over 95 % of the box (nothing, or everything, moves).
+    """
+    h, w = fwd.shape[:2]
+    bx0, by0, bx1, by1 = box
+    if bx1 - bx0 < 4 or by1 - by0 < 4:
+        return None
+    inside = np.zeros((h, w), bool)
+    inside[by0:by1, bx0:bx1] = True
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    tx = xs + fwd[..., 0]
+    ty = ys + fwd[..., 1]
+    back_at = cv2.remap(back, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    trip = np.hypot(fwd[..., 0] + back_at[..., 0], fwd[..., 1] + back_at[..., 1])
+    speed = np.hypot(fwd[..., 0], fwd[..., 1])
+    landed = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
+    steady = landed & (trip < 1.0 + 0.1 * speed)
+    outside = steady & ~inside
+    count = int(np.count_nonzero(outside))
+    if count < 200:
+        return None
+    stride = max(1, int(np.sqrt(count / 3000)))
+    sel = np.zeros((h, w), bool)
+    sel[::stride, ::stride] = True
+    oy, ox = np.nonzero(outside & sel)
+    src = np.stack([ox, oy], axis=1).astype(np.float32)
+    dst = src + fwd[oy, ox]
+    affine, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    if affine is None:
+        return None
+    moved_x = affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2]
+    moved_y = affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2]
+    residual = np.hypot(tx - moved_x, ty - moved_y)
+    noise = float(np.median(residual[outside]))
+    diagonal = float(np.hypot(bx1 - bx0, by1 - by0))
+    if noise > motion_noise_limit() * diagonal:
+        return None
+    threshold = max(1.0, motion_residual_factor() * noise)
+    moving = inside & steady & (residual > threshold)
+    moving = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    moving = drop_specks(moving.astype(bool), 0.05)
+    share = float(np.count_nonzero(moving)) / float(np.count_nonzero(inside))
+    if not 0.05 <= share <= 0.95:
+        return None
+    return moving
+
+
+def motion_residual_factor() -> float:
+    """How many times the background's median flow residual a pixel's motion must differ
+    from the background's to count as moving (:func:`moving_in_box`)."""
+    return 4.0
+
+
+def motion_noise_limit() -> float:
+    """The background's median flow residual, as a share of the box's diagonal, beyond
+    which motion is not used for a box (:func:`moving_in_box`): a sea of waves or wind in
+    leaves moves everywhere."""
+    return 0.03
+
+
 def segment_box(
     frame: InitFrame,
     box: PixelBox,
@@ -216,6 +293,8 @@ def segment_box(
     neg: Sequence[XY] = (),
     texture_core: float = 0.0,
     whole_margin: float = 0.0,
+    moving: np.ndarray | None = None,
+    motion_weight: float = 0.0,
 ) -> np.ndarray:
     """The object in ``box`` (working-resolution pixels): the best GrabCut hypothesis by
     :func:`box_fit_score`. ``pos`` / ``neg``: clicks given with the box on the same frame.
@@ -233,7 +312,10 @@ def segment_box(
     makes the object model learn them too, and texture and b separate them from the
     background's (and, when ``whole_margin`` > 0, the same four on RGB). The best by
     :func:`box_fit_score` is kept, or with ``whole_margin`` > 0 a fuller mask that contains
-    it (:func:`pick_whole`). Returns H×W bool.
+    it (:func:`pick_whole`). ``moving``: the box's pixels that move against the background
+    (:func:`moving_in_box`; None: a still image, or motion says nothing): two more hypotheses
+    seeded with them (probable object; their eroded core sure object) and every score plus
+    ``motion_weight`` × the hypothesis's IoU with them. Returns H×W bool.
     """
     h, w = frame.shape
     bx0, by0, bx1, by1 = box
@@ -281,6 +363,15 @@ def segment_box(
                 for r in (whole, ring_roi)
             ]
         )
+    use_motion = moving is not None and motion_weight > 0 and bool(moving.any())
+    if use_motion:
+        assert moving is not None
+        depth = max(1, round(0.05 * min(bx1 - bx0, by1 - by0)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * depth + 1, 2 * depth + 1))
+        moving_core = cv2.erode(moving.astype(np.uint8), kernel).astype(bool)
+        variants += [(moving, r, None, None) for r in (whole, ring_roi)]
+        if moving_core.any():
+            variants += [(moving, r, moving_core, None) for r in (whole, ring_roi)]
     scored: list[tuple[float, np.ndarray]] = []
     for seed, roi, fixed, image in variants:
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
@@ -296,7 +387,12 @@ def segment_box(
             out |= disc_mask((h, w), pos, frame.click_radius)
         if neg:
             out &= ~disc_mask((h, w), neg, frame.click_radius)
-        scored.append((box_fit_score(out, box, grad), out))
+        score = box_fit_score(out, box, grad)
+        if use_motion:
+            assert moving is not None
+            union = np.count_nonzero(out | moving)
+            score += motion_weight * (np.count_nonzero(out & moving) / union if union else 0.0)
+        scored.append((score, out))
     return pick_whole(scored, box, whole_margin)
 
 
