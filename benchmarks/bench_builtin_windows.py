@@ -1,0 +1,161 @@
+"""The built-in tracker on *windows* of the DAVIS tuning sequences, several configurations side
+by side: the figure issue 14's fifth-session defaults (``motion_strength``, ``box_motion_*``)
+were chosen on.
+
+- *mask windows*: 24-frame runs from the true mask started every 8 frames, J&F averaged over
+  their frames (start frames excluded) — one run through a sequence is chaotic (a change that
+  moves an early frame by a few pixels decides whether a later occlusion is survived), many
+  starting states are not (see ``bench_builtin_memory.py``);
+- *box windows*: the same runs started from the true mask's bounding box: the first-frame J
+  (20 first masks over the four tuning sequences instead of 4) and J&F over the window.
+
+    python benchmarks/bench_builtin_windows.py                               # the defaults
+    python benchmarks/bench_builtin_windows.py --config motion_strength=1 --config ""
+    python benchmarks/bench_builtin_windows.py --config box_motion_frames=0 --config "" --box-only
+
+Each ``--config`` is a comma-separated list of tracker options NAME=VALUE ("" = the defaults).
+Held-out DAVIS sequences are never run here: settings are chosen on the tuning split only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_builtin import TUNE, _box_of, davis_data_root, run_header, write_results  # noqa: E402
+from bench_builtin_memory import run_windows  # noqa: E402
+
+WINDOW, STEP = 24, 8
+
+
+def run_box_windows(data: Path, options: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per tuning sequence: mean first-frame J and mean J&F over ``WINDOW``-frame runs from
+    the true mask's bounding box started every ``STEP`` frames (start frames excluded)."""
+    from sam2matting.eval.datasets import read_davis
+    from sam2matting.eval.metrics import boundary_f, jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import Box
+
+    out: dict[str, dict[str, float]] = {}
+    for clip in read_davis(data / "davis", list(TUNE)):
+        with clip.source() as src:
+            frames = [im for _, im in src.iter_frames(0, None)]
+        truth = [clip.read_ground_truth(i)[1][1] for i in range(len(frames))]
+        first, values = [], []
+        for start in range(0, len(frames) - WINDOW + 1, STEP):
+            session = build(**options).open(ArraySource(frames[start : start + WINDOW]))
+            session.add_prompt(Box(*_box_of(truth[start]), frame=0, object_id=1))
+            for tf in session.propagate(0):
+                gt = truth[start + tf.index]
+                pred = tf.objects[1].mask(*gt.shape)
+                if tf.index == 0:
+                    first.append(jaccard(pred, gt))
+                else:
+                    values.append((jaccard(pred, gt) + boundary_f(pred, gt)) / 2)
+            session.close()
+        out[clip.name] = {"first_j": float(np.mean(first)), "jf": float(np.mean(values))}
+        print(
+            f"  box windows {clip.name:12s} first J {out[clip.name]['first_j']:.3f} "
+            f"J&F {out[clip.name]['jf']:.3f}",
+            flush=True,
+        )
+    return out
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    from sam2matting.cli import parse_key_values
+
+    items = [part for part in text.split(",") if part.strip()]
+    return parse_key_values(items, "--config")
+
+
+def markdown(result: dict[str, Any]) -> str:
+    seqs = list(TUNE)
+    lines = [
+        "## Built-in tracker on windows of the DAVIS tuning sequences",
+        "",
+        "| configuration | "
+        + " | ".join(f"{s} mask windows J&F" for s in seqs)
+        + " | **mean** | "
+        + " | ".join(f"{s} box first J" for s in seqs)
+        + " | **mean** | "
+        + " | ".join(f"{s} box windows J&F" for s in seqs)
+        + " | **mean** |",
+        "|---|" + "---:|" * (3 * len(seqs) + 3),
+    ]
+    for label, row in result["rows"].items():
+        cells = [f"`{label}`" if label else "defaults"]
+        mask = row.get("mask")
+        cells += (
+            [f"{mask[s]:.3f}" for s in seqs] + [f"**{np.mean([mask[s] for s in seqs]):.3f}**"]
+            if mask
+            else ["–"] * (len(seqs) + 1)
+        )
+        box = row.get("box")
+        for key in ("first_j", "jf"):
+            cells += (
+                [f"{box[s][key]:.3f}" for s in seqs]
+                + [f"**{np.mean([box[s][key] for s in seqs]):.3f}**"]
+                if box
+                else ["–"] * (len(seqs) + 1)
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Windows: {WINDOW}-frame runs started every {STEP} frames, from the true mask (mask) or "
+        "its bounding box (box); J&F averaged over the windows' frames, start frames excluded; "
+        "box first J averaged over the windows' first frames. Tuning sequences only.",
+        "",
+        f"Run {result['when']} on {result['machine']}.",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
+    ap.add_argument(
+        "--config",
+        action="append",
+        help='tracker options NAME=VALUE,NAME=VALUE ("" = defaults); repeat to compare',
+    )
+    ap.add_argument("--box-only", action="store_true", help="box windows only")
+    ap.add_argument("--mask-only", action="store_true", help="mask windows only")
+    ap.add_argument("--out", type=Path, help="write <out>.json/.md")
+    args = ap.parse_args(argv)
+    data = davis_data_root(args.data)
+    if data is None:
+        return 0
+    configs = args.config or [""]
+    parsed = [(label, parse_config(label)) for label in configs]
+    result = run_header("bench_builtin_windows.py", argv)
+    result["rows"] = {}
+    for label, options in parsed:
+        print(f"configuration: {label or 'defaults'}", flush=True)
+        row: dict[str, Any] = {"options": options}
+        if not args.box_only:
+            row["mask"] = run_windows(data, options)
+        if not args.mask_only:
+            row["box"] = run_box_windows(data, options)
+        result["rows"][label] = row
+    md = markdown(result)
+    print(md)
+    out = args.out or HERE / "results" / "builtin_tracker_windows"
+    write_results(out, result, md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
