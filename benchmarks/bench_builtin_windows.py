@@ -6,12 +6,13 @@ were chosen on.
   their frames (start frames excluded) — one run through a sequence is chaotic (a change that
   moves an early frame by a few pixels decides whether a later occlusion is survived), many
   starting states are not (see ``bench_builtin_memory.py``);
-- *box windows*: the same runs started from the true mask's bounding box: the first-frame J
-  (20 first masks over the four tuning sequences instead of 4) and J&F over the window.
+- *box windows* / *click windows*: the same runs started from the true mask's bounding box
+  or one click at its most interior point: the first-frame J (20 first masks over the four
+  tuning sequences instead of 4) and J&F over the window.
 
     python benchmarks/bench_builtin_windows.py                               # the defaults
     python benchmarks/bench_builtin_windows.py --config motion_strength=1 --config ""
-    python benchmarks/bench_builtin_windows.py --config box_motion_frames=0 --config "" --box-only
+    python benchmarks/bench_builtin_windows.py --config init_motion_frames=0 --config "" --kinds box,click
 
 Each ``--config`` is a comma-separated list of tracker options NAME=VALUE ("" = the defaults).
 Held-out DAVIS sequences are never run here: settings are chosen on the tuning split only.
@@ -29,20 +30,30 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE, _box_of, davis_data_root, run_header, write_results  # noqa: E402
+from bench_builtin import (  # noqa: E402
+    TUNE,
+    _box_of,
+    davis_data_root,
+    interior_point,
+    run_header,
+    write_results,
+)
 from bench_builtin_memory import run_windows  # noqa: E402
 
 WINDOW, STEP = 24, 8
 
 
-def run_box_windows(data: Path, options: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per tuning sequence: mean first-frame J and mean J&F over ``WINDOW``-frame runs from
-    the true mask's bounding box started every ``STEP`` frames (start frames excluded)."""
+def run_prompt_windows(
+    data: Path, options: dict[str, Any], kind: str = "box"
+) -> dict[str, dict[str, float]]:
+    """Per tuning sequence: mean first-frame J and mean J&F over ``WINDOW``-frame runs started
+    every ``STEP`` frames (start frames excluded) from the true mask's bounding box
+    (``kind`` "box") or one click at its most interior point ("click")."""
     from sam2matting.eval.datasets import read_davis
     from sam2matting.eval.metrics import boundary_f, jaccard
     from sam2matting.io.readers import ArraySource
     from sam2matting.trackers.builtin import build
-    from sam2matting.types import Box
+    from sam2matting.types import Box, Points
 
     out: dict[str, dict[str, float]] = {}
     for clip in read_davis(data / "davis", list(TUNE)):
@@ -52,7 +63,11 @@ def run_box_windows(data: Path, options: dict[str, Any]) -> dict[str, dict[str, 
         first, values = [], []
         for start in range(0, len(frames) - WINDOW + 1, STEP):
             session = build(**options).open(ArraySource(frames[start : start + WINDOW]))
-            session.add_prompt(Box(*_box_of(truth[start]), frame=0, object_id=1))
+            session.add_prompt(
+                Box(*_box_of(truth[start]), frame=0, object_id=1)
+                if kind == "box"
+                else Points((interior_point(truth[start]),), (1,), frame=0, object_id=1)
+            )
             for tf in session.propagate(0):
                 gt = truth[start + tf.index]
                 pred = tf.objects[1].mask(*gt.shape)
@@ -63,7 +78,7 @@ def run_box_windows(data: Path, options: dict[str, Any]) -> dict[str, dict[str, 
             session.close()
         out[clip.name] = {"first_j": float(np.mean(first)), "jf": float(np.mean(values))}
         print(
-            f"  box windows {clip.name:12s} first J {out[clip.name]['first_j']:.3f} "
+            f"  {kind} windows {clip.name:12s} first J {out[clip.name]['first_j']:.3f} "
             f"J&F {out[clip.name]['jf']:.3f}",
             flush=True,
         )
@@ -88,8 +103,12 @@ def markdown(result: dict[str, Any]) -> str:
         + " | ".join(f"{s} box first J" for s in seqs)
         + " | **mean** | "
         + " | ".join(f"{s} box windows J&F" for s in seqs)
+        + " | **mean** | "
+        + " | ".join(f"{s} click first J" for s in seqs)
+        + " | **mean** | "
+        + " | ".join(f"{s} click windows J&F" for s in seqs)
         + " | **mean** |",
-        "|---|" + "---:|" * (3 * len(seqs) + 3),
+        "|---|" + "---:|" * (5 * len(seqs) + 5),
     ]
     for label, row in result["rows"].items():
         cells = [f"`{label}`" if label else "defaults"]
@@ -99,20 +118,22 @@ def markdown(result: dict[str, Any]) -> str:
             if mask
             else ["–"] * (len(seqs) + 1)
         )
-        box = row.get("box")
-        for key in ("first_j", "jf"):
-            cells += (
-                [f"{box[s][key]:.3f}" for s in seqs]
-                + [f"**{np.mean([box[s][key] for s in seqs]):.3f}**"]
-                if box
-                else ["–"] * (len(seqs) + 1)
-            )
+        for kind in ("box", "click"):
+            found = row.get(kind)
+            for key in ("first_j", "jf"):
+                cells += (
+                    [f"{found[s][key]:.3f}" for s in seqs]
+                    + [f"**{np.mean([found[s][key] for s in seqs]):.3f}**"]
+                    if found
+                    else ["–"] * (len(seqs) + 1)
+                )
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"Windows: {WINDOW}-frame runs started every {STEP} frames, from the true mask (mask) or "
-        "its bounding box (box); J&F averaged over the windows' frames, start frames excluded; "
-        "box first J averaged over the windows' first frames. Tuning sequences only.",
+        f"Windows: {WINDOW}-frame runs started every {STEP} frames, from the true mask (mask), "
+        "its bounding box (box) or one click at its most interior point (click); J&F averaged "
+        "over the windows' frames, start frames excluded; first J averaged over the windows' "
+        "first frames. Tuning sequences only.",
         "",
         f"Run {result['when']} on {result['machine']}.",
         "",
@@ -131,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help='tracker options NAME=VALUE,NAME=VALUE ("" = defaults); repeat to compare',
     )
-    ap.add_argument("--box-only", action="store_true", help="box windows only")
-    ap.add_argument("--mask-only", action="store_true", help="mask windows only")
+    ap.add_argument(
+        "--kinds",
+        default="mask,box,click",
+        help="comma-separated window kinds: mask, box, click (default: all three)",
+    )
     ap.add_argument("--out", type=Path, help="write <out>.json/.md")
     args = ap.parse_args(argv)
     data = davis_data_root(args.data)
@@ -145,10 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     for label, options in parsed:
         print(f"configuration: {label or 'defaults'}", flush=True)
         row: dict[str, Any] = {"options": options}
-        if not args.box_only:
-            row["mask"] = run_windows(data, options)
-        if not args.mask_only:
-            row["box"] = run_box_windows(data, options)
+        for kind in args.kinds.split(","):
+            if kind == "mask":
+                row["mask"] = run_windows(data, options)
+            elif kind in ("box", "click"):
+                row[kind] = run_prompt_windows(data, options, kind)
+            else:
+                print(f"error: unknown window kind {kind!r} (mask, box, click)")
+                return 2
         result["rows"][label] = row
     md = markdown(result)
     print(md)

@@ -236,9 +236,28 @@ def test_a_box_on_a_camouflaged_moving_object_finds_it_by_its_motion(seed: int) 
 
     frames, masks = camouflage_clip(seed)
     found = []
-    for options in ({"box_motion_frames": 0}, {}):
+    for options in ({"init_motion_frames": 0}, {}):
         session = build(**options).open(ArraySource(frames))
         session.add_prompt(_box_around(masks[0]))
+        first = next(session.propagate(0)).objects[1].mask(*masks[0].shape)
+        found.append(jaccard(first, masks[0]))
+    assert found[0] < 0.5
+    assert found[1] > 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_click_on_a_camouflaged_moving_object_finds_it_by_its_motion(seed: int) -> None:
+    """The same camouflaged ellipse from one click at its centre: the colour-grown and
+    disc-seeded hypotheses cannot find its outline; the region moving under the click can."""
+    from sam2matting.eval.lookalike_clips import camouflage_clip
+
+    frames, masks = camouflage_clip(seed)
+    ys, xs = np.nonzero(masks[0])
+    click = Points(((float(xs.mean()), float(ys.mean())),), (1,), frame=0)
+    found = []
+    for options in ({"click_motion_weight": 0.0}, {}):
+        session = build(**options).open(ArraySource(frames))
+        session.add_prompt(click)
         first = next(session.propagate(0)).objects[1].mask(*masks[0].shape)
         found.append(jaccard(first, masks[0]))
     assert found[0] < 0.5
@@ -268,7 +287,7 @@ def test_moving_in_box_is_silent_when_motion_says_nothing() -> None:
     assert found is not None and jaccard(found, masks[0]) > 0.8
     # a still image has no next frame: the box is segmented as with the option off
     image, box = frames[0], _box_around(masks[0])
-    without = build(box_motion_frames=0).open(ArraySource([image]))
+    without = build(init_motion_frames=0).open(ArraySource([image]))
     without.add_prompt(box)
     expected = next(without.propagate(0)).objects[1].mask(*image.shape[:2])
     assert np.array_equal(_first_mask(image, box), expected)
@@ -278,6 +297,8 @@ def test_box_motion_options_are_checked() -> None:
     from sam2matting.errors import Sam2MattingError
 
     with pytest.raises(Sam2MattingError):
-        build(box_motion_frames=-1)
+        build(init_motion_frames=-1)
     with pytest.raises(Sam2MattingError):
         build(box_motion_weight=-0.5)
+    with pytest.raises(Sam2MattingError):
+        build(click_motion_weight=-0.5)

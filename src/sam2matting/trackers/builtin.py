@@ -138,7 +138,14 @@ from .builtin_compete import (
     territory_tolerance,
     veto,
 )
-from .builtin_init import InitFrame, moving_in_box, segment_box, segment_clicks, write_clicks
+from .builtin_init import (
+    InitFrame,
+    moving_at_clicks,
+    moving_in_box,
+    segment_box,
+    segment_clicks,
+    write_clicks,
+)
 from .builtin_init import components_touching as _components_touching
 from .builtin_init import disc_mask as _disc_mask
 from .builtin_memory import follow, lift_prior, memory_support, remember
@@ -218,16 +225,25 @@ class BuiltinTrackerConfig:
     than his red sleeve in ``bedroom.mp4``. Default 0 (off): on the tuning images every margin
     tried (0.3, 0.5) lost more than it gained (kite-surf first-frame J 0.62 → 0.10: the water
     around the surfer is a "fuller" mask; a small-object composite 0.84 → 0.42).
-    ``box_motion_frames``: in a video, a box's first mask also uses what moves against the
+    ``init_motion_frames``: in a video, a box's first mask also uses what moves against the
     background between the prompted frame and the next one (up to this many frames on, the
     nearest where motion says something; 0 = off):
     :func:`~sam2matting.trackers.builtin_init.moving_in_box`, two more GrabCut hypotheses
     seeded with it and every hypothesis's score plus ``box_motion_weight`` × its IoU with it.
     Default 3 and 1.0, chosen on *box windows* (24-frame runs from the true mask's box every
-    8 frames of the tuning sequences: 20 first masks): first-frame J dog / kite-surf / libby /
-    car-shadow 0.863 / 0.240 / 0.575 / 0.680 (mean 0.590) → 0.897 / 0.299 / 0.662 / 0.746
-    (0.651), window J&F 0.595 → 0.617. A fixed 2 or 3 frames on: 0.626 / 0.593 (a fast dog
+    8 frames of the tuning sequences: 20 first masks;
+    ``benchmarks/bench_builtin_windows.py``): first-frame J dog / kite-surf / libby /
+    car-shadow 0.863 / 0.240 / 0.575 / 0.680 (mean 0.590) → 0.897 / 0.306 / 0.670 / 0.746
+    (0.655), window J&F 0.595 → 0.619. A fixed 2 or 3 frames on: 0.626 / 0.593 (a fast dog
     leaves the flow's reach); weight 0.5 / 2: 0.625 / 0.637. Still images are unchanged.
+    ``click_motion_weight``: the same for clicks (``init_motion_frames`` shared): the moving
+    region under the clicks (:func:`~sam2matting.trackers.builtin_init.moving_at_clicks`)
+    seeds two more hypotheses (pixels far from it sure background: GrabCut would take the
+    whole frame of a camouflaged object) and adds this × its IoU to every score (0 = off).
+    Default 0.5, chosen on *click windows* (one click at the true mask's most interior point,
+    every 8 frames): first J 0.798 / 0.610 / 0.520 / 0.381 (0.577) → 0.883 / 0.610 / 0.520 /
+    0.652 (0.666), window J&F 0.581 → 0.604; at 1: 0.599 / 0.525 (kite-surf's first J 0.610 →
+    0.263: spray moves with the surfer).
     ``edge_refine``: apply the guided filter that aligns the mask with image edges.
     ``motion_strength``: weight of the object-vs-background motion evidence (0 = off).
     ``regrow``: take clearly object-coloured pixels next to the mask back into it each frame
@@ -364,8 +380,9 @@ class BuiltinTrackerConfig:
     grabcut_iterations: int = 4
     box_texture_core: float = 0.2
     box_whole_margin: float = 0.0
-    box_motion_frames: int = 3
+    init_motion_frames: int = 3
     box_motion_weight: float = 1.0
+    click_motion_weight: float = 0.5
     edge_refine: bool = True
     motion_strength: float = 2.0
     regrow: bool = True
@@ -414,10 +431,12 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: box_texture_core must be in [0, 1)")
         if self.box_whole_margin < 0:
             raise Sam2MattingError("builtin tracker: box_whole_margin must be >= 0")
-        if self.box_motion_frames < 0:
-            raise Sam2MattingError("builtin tracker: box_motion_frames must be >= 0")
+        if self.init_motion_frames < 0:
+            raise Sam2MattingError("builtin tracker: init_motion_frames must be >= 0")
         if self.box_motion_weight < 0:
             raise Sam2MattingError("builtin tracker: box_motion_weight must be >= 0")
+        if self.click_motion_weight < 0:
+            raise Sam2MattingError("builtin tracker: click_motion_weight must be >= 0")
         if self.graph_cut_band < 0:
             raise Sam2MattingError("builtin tracker: graph_cut_band must be >= 0")
         if self.motion_strength < 0:
@@ -2307,20 +2326,24 @@ class BuiltinSession:
             neg,
             self.config.box_texture_core,
             self.config.box_whole_margin,
-            self._moving_in_box(frame, pixel_box),
+            None
+            if self.config.box_motion_weight <= 0
+            else self._moving(frame, lambda fwd, back: moving_in_box(fwd, back, pixel_box)),
             self.config.box_motion_weight,
         )
 
-    def _moving_in_box(
-        self, frame: _WorkFrame, box: tuple[int, int, int, int]
+    def _moving(
+        self, frame: _WorkFrame, find: Callable[[np.ndarray, np.ndarray], np.ndarray | None]
     ) -> np.ndarray | None:
-        """:func:`~sam2matting.trackers.builtin_init.moving_in_box` between the prompted
-        frame and the one ``box_motion_frames`` later (earlier at the clip's end); None for
-        a still image or with the option off."""
-        if self.config.box_motion_weight <= 0 or self._num_frames < 2:
+        """``find(fwd, back)`` (:func:`~sam2matting.trackers.builtin_init.moving_in_box` /
+        :func:`~.builtin_init.moving_at_clicks`) on the flows between the prompted frame and
+        the next one, then up to ``init_motion_frames`` on (earlier ones at the clip's end),
+        the first answer kept; None for a still image, with the option off, or when motion
+        says nothing."""
+        if self._num_frames < 2:
             return None
         source = self._require_open()
-        for k in range(1, self.config.box_motion_frames + 1):
+        for k in range(1, self.config.init_motion_frames + 1):
             other = frame.index + k if frame.index + k < self._num_frames else frame.index - k
             if not 0 <= other < self._num_frames or other == frame.index:
                 return None
@@ -2332,16 +2355,22 @@ class BuiltinSession:
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
             fwd = self._flow.calc(frame.gray, gray, None)
             back = self._flow.calc(gray, frame.gray, None)
-            moving = moving_in_box(fwd, back, box)
-            if moving is not None:
-                return moving
+            found = find(fwd, back)
+            if found is not None:
+                return found
         return None
 
     def _segment_points(self, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
         """The object under the clicks:
         :func:`~sam2matting.trackers.builtin_init.segment_clicks` at the working resolution."""
         pos, neg = prompts.clicks(self._sx, self._sy)
-        return segment_clicks(self._init_frame(frame), pos, neg)
+        weight = self.config.click_motion_weight
+        moving = (
+            None
+            if weight <= 0 or not pos
+            else self._moving(frame, lambda fwd, back: moving_at_clicks(fwd, back, pos))
+        )
+        return segment_clicks(self._init_frame(frame), pos, neg, moving, weight)
 
     def _correct(self, base: np.ndarray, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:
         """Refine a binary mask with clicks: only pixels near a click may change."""

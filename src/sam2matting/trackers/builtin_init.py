@@ -44,6 +44,7 @@ __all__ = [
     "click_fit_score",
     "click_seed_fractions",
     "min_click_growth",
+    "moving_at_clicks",
     "moving_in_box",
     "negative_colour_margin",
     "pick_whole",
@@ -235,6 +236,49 @@ def moving_in_box(fwd: np.ndarray, back: np.ndarray, box: PixelBox) -> np.ndarra
         return None
     inside = np.zeros((h, w), bool)
     inside[by0:by1, bx0:bx1] = True
+    moving = _moving(fwd, back, inside, float(np.hypot(bx1 - bx0, by1 - by0)))
+    if moving is None:
+        return None
+    moving = drop_specks(_opened(moving & inside), 0.05)
+    share = float(np.count_nonzero(moving)) / float(np.count_nonzero(inside))
+    if not 0.05 <= share <= 0.95:
+        return None
+    return moving
+
+
+def moving_at_clicks(fwd: np.ndarray, back: np.ndarray, pos: Sequence[XY]) -> np.ndarray | None:
+    """The region that moves against the background under the positive clicks ``pos``
+    (the moving pixels' connected components within 3 px of a click), or None when motion
+    says nothing there (as :func:`moving_in_box`, with the background's motion fitted on the
+    whole frame — the object is the minority RANSAC leaves out — and the object's size
+    judged against the frame's diagonal). None also when the region is under 0.2 % or over
+    half of the frame."""
+    h, w = fwd.shape[:2]
+    if not pos:
+        return None
+    moving = _moving(fwd, back, np.zeros((h, w), bool), float(np.hypot(w, h)) / 4)
+    if moving is None:
+        return None
+    moving = _opened(moving)
+    near = disc_mask((h, w), pos, 3)
+    region = components_touching(moving, near & moving) if (near & moving).any() else None
+    if region is None:
+        return None
+    share = float(np.count_nonzero(region)) / float(h * w)
+    if not 0.002 <= share <= 0.5:
+        return None
+    return region
+
+
+def _moving(
+    fwd: np.ndarray, back: np.ndarray, exclude: np.ndarray, scale: float
+) -> np.ndarray | None:
+    """H×W bool: pixels whose flow survives the round trip and differs from the
+    background's affine motion (fitted on the round-trip survivors outside ``exclude``) by
+    more than :func:`motion_residual_factor` × its median residual (1 px at least); None when
+    the background cannot be fitted or moves noisily (median residual beyond
+    :func:`motion_noise_limit` × ``scale``, the object's size in px)."""
+    h, w = fwd.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     tx = xs + fwd[..., 0]
     ty = ys + fwd[..., 1]
@@ -243,7 +287,7 @@ def moving_in_box(fwd: np.ndarray, back: np.ndarray, box: PixelBox) -> np.ndarra
     speed = np.hypot(fwd[..., 0], fwd[..., 1])
     landed = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
     steady = landed & (trip < 1.0 + 0.1 * speed)
-    outside = steady & ~inside
+    outside = steady & ~exclude
     count = int(np.count_nonzero(outside))
     if count < 200:
         return None
@@ -260,17 +304,29 @@ def moving_in_box(fwd: np.ndarray, back: np.ndarray, box: PixelBox) -> np.ndarra
     moved_y = affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2]
     residual = np.hypot(tx - moved_x, ty - moved_y)
     noise = float(np.median(residual[outside]))
-    diagonal = float(np.hypot(bx1 - bx0, by1 - by0))
-    if noise > motion_noise_limit() * diagonal:
+    if noise > motion_noise_limit() * scale:
         return None
     threshold = max(1.0, motion_residual_factor() * noise)
-    moving = inside & steady & (residual > threshold)
-    moving = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    moving = drop_specks(moving.astype(bool), 0.05)
-    share = float(np.count_nonzero(moving)) / float(np.count_nonzero(inside))
-    if not 0.05 <= share <= 0.95:
-        return None
+    moving: np.ndarray = steady & (residual > threshold)
     return moving
+
+
+def _moving_core(moving: np.ndarray) -> np.ndarray:
+    """The moving region's interior: eroded by 5 % of its bounding box's shorter side (the
+    flow smears motion a few pixels past the object's outline), for *sure* object."""
+    ys, xs = np.nonzero(moving)
+    if xs.size == 0:
+        return moving
+    depth = max(1, round(0.05 * min(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * depth + 1, 2 * depth + 1))
+    core: np.ndarray = cv2.erode(moving.astype(np.uint8), kernel).astype(bool)
+    return core
+
+
+def _opened(mask: np.ndarray) -> np.ndarray:
+    """``mask`` after a 3×3 morphological opening (isolated flow outliers removed)."""
+    kernel = np.ones((3, 3), np.uint8)
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
 
 
 def motion_residual_factor() -> float:
@@ -366,9 +422,7 @@ def segment_box(
     use_motion = moving is not None and motion_weight > 0 and bool(moving.any())
     if use_motion:
         assert moving is not None
-        depth = max(1, round(0.05 * min(bx1 - bx0, by1 - by0)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * depth + 1, 2 * depth + 1))
-        moving_core = cv2.erode(moving.astype(np.uint8), kernel).astype(bool)
+        moving_core = _moving_core(moving)
         variants += [(moving, r, None, None) for r in (whole, ring_roi)]
         if moving_core.any():
             variants += [(moving, r, moving_core, None) for r in (whole, ring_roi)]
@@ -503,11 +557,20 @@ def click_fit_score(mask: np.ndarray, grad: np.ndarray, clicks: Sequence[XY]) ->
     return 0.5 * depth + 0.5 * contrast - 0.5 * border
 
 
-def segment_clicks(frame: InitFrame, pos: Sequence[XY], neg: Sequence[XY] = ()) -> np.ndarray:
+def segment_clicks(
+    frame: InitFrame,
+    pos: Sequence[XY],
+    neg: Sequence[XY] = (),
+    moving: np.ndarray | None = None,
+    motion_weight: float = 0.0,
+) -> np.ndarray:
     """The object under the positive clicks ``pos`` and not under the negative ones ``neg``
     ((x, y) working-resolution pixels): one GrabCut hypothesis per seed size
-    (:func:`click_seed_fractions`), the best by :func:`click_fit_score`. Returns H×W bool
-    (the discs at ``pos`` when no hypothesis is usable)."""
+    (:func:`click_seed_fractions`), the best by :func:`click_fit_score`. ``moving``: the
+    region under the clicks that moves against the background (:func:`moving_at_clicks`;
+    None: a still image, or motion says nothing): one more hypothesis seeded with it, and
+    every score plus ``motion_weight`` × the hypothesis's IoU with it. Returns H×W bool (the
+    discs at ``pos`` when no hypothesis is usable)."""
     h, w = frame.shape
     shape = (h, w)
     clicked = disc_mask(shape, pos, frame.click_radius)
@@ -523,10 +586,28 @@ def segment_clicks(frame: InitFrame, pos: Sequence[XY], neg: Sequence[XY] = ()) 
         negative_like = llr > negative_colour_margin()
     best = clicked
     best_score = -np.inf
-    for fraction in click_seed_fractions():
+    use_motion = moving is not None and motion_weight > 0 and bool(moving.any())
+    # (probable object, sure object, sure background) per hypothesis
+    seeds: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = [
+        (disc_mask(shape, pos, max(3, round(f * longest))), None, None)
+        for f in click_seed_fractions()
+    ]
+    if use_motion:
+        assert moving is not None
+        # far from the moving region is background: with colours shared by the object and
+        # its surroundings, GrabCut would otherwise take the whole frame
+        reach = max(3, round(0.5 * np.sqrt(np.count_nonzero(moving))))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        far = ~cv2.dilate(moving.astype(np.uint8), kernel).astype(bool)
+        seeds += [(moving, None, far), (moving, _moving_core(moving), far)]
+    for seed, sure, outside in seeds:
         labels = np.full(shape, cv2.GC_PR_BGD, np.uint8)
-        labels[disc_mask(shape, pos, max(3, round(fraction * longest)))] = cv2.GC_PR_FGD
+        labels[seed] = cv2.GC_PR_FGD
         labels[negative_like] = cv2.GC_PR_BGD
+        if sure is not None:
+            labels[sure & ~negative_like] = cv2.GC_FGD
+        if outside is not None:
+            labels[outside] = cv2.GC_BGD
         write_clicks(labels, frame, pos, neg, np.ones(shape, bool))
         out = frame.grabcut(labels, (0, 0, w, h))
         out = components_touching(out, clicked)
@@ -535,6 +616,10 @@ def segment_clicks(frame: InitFrame, pos: Sequence[XY], neg: Sequence[XY] = ()) 
         if np.count_nonzero(out) <= min_click_growth() * np.count_nonzero(clicked):
             continue
         score = click_fit_score(out, grad, pos)
+        if use_motion:
+            assert moving is not None
+            union = np.count_nonzero(out | moving)
+            score += motion_weight * (np.count_nonzero(out & moving) / union if union else 0.0)
         if score > best_score:
             best, best_score = out, score
     return best
