@@ -293,6 +293,29 @@ def test_moving_in_box_is_silent_when_motion_says_nothing() -> None:
     assert np.array_equal(_first_mask(image, box), expected)
 
 
+def test_an_unreadable_next_frame_costs_the_motion_cue_not_the_prompt() -> None:
+    """A video whose frame after the prompt cannot be decoded: the box is segmented from its
+    own frame, as with the option off, instead of failing."""
+    from sam2matting.errors import InputError
+    from sam2matting.eval.lookalike_clips import camouflage_clip
+
+    class Broken(ArraySource):
+        def read_frame(self, index: int) -> np.ndarray:
+            if index != 0:
+                raise InputError(f"could not read frame {index}")
+            return super().read_frame(index)
+
+    frames, masks = camouflage_clip(0)
+    box = _box_around(masks[0])
+    broken = build().open(Broken(frames))
+    broken.add_prompt(box)
+    still = build(init_motion_frames=0).open(ArraySource(frames))
+    still.add_prompt(box)
+    first = next(broken.propagate(0, end_frame=0)).objects[1].mask(*masks[0].shape)
+    expected = next(still.propagate(0, end_frame=0)).objects[1].mask(*masks[0].shape)
+    assert np.array_equal(first, expected)
+
+
 def test_box_motion_options_are_checked() -> None:
     from sam2matting.errors import Sam2MattingError
 

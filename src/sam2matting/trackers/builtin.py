@@ -2347,7 +2347,11 @@ class BuiltinSession:
             other = frame.index + k if frame.index + k < self._num_frames else frame.index - k
             if not 0 <= other < self._num_frames or other == frame.index:
                 return None
-            image = source.read_frame(other)
+            try:
+                image = source.read_frame(other)
+            except InputError:
+                # an unreadable neighbour frame costs the motion cue, not the prompt
+                return None
             if (self._work_w, self._work_h) != (self._width, self._height):
                 image = cv2.resize(
                     image, (self._work_w, self._work_h), interpolation=cv2.INTER_AREA
