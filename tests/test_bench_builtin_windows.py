@@ -1,0 +1,57 @@
+"""benchmarks/bench_builtin_windows.py without data: configurations parse and the table
+formats."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture()
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_builtin_windows
+
+    yield bench_builtin_windows
+    sys.modules.pop("bench_builtin_windows", None)
+
+
+def test_a_configuration_is_tracker_options(bench) -> None:
+    assert bench.parse_config("") == {}
+    assert bench.parse_config("motion_strength=1,init_motion_frames=0,thin_structures=false") == {
+        "motion_strength": 1,
+        "init_motion_frames": 0,
+        "thin_structures": False,
+    }
+    from sam2matting.errors import InputError
+
+    with pytest.raises(InputError):
+        bench.parse_config("motion_strength")
+
+
+def test_the_table_has_a_row_per_configuration_and_dashes_for_kinds_not_run(bench) -> None:
+    seqs = bench.TUNE
+    result = {
+        "when": "now",
+        "machine": "here",
+        "command": "python benchmarks/bench_builtin_windows.py",
+        "rows": {
+            "": {
+                "mask": {s: 0.8 for s in seqs},
+                "box": {s: {"first_j": 0.7, "jf": 0.6} for s in seqs},
+            },
+            "motion_strength=1": {"click": {s: {"first_j": 0.5, "jf": 0.4} for s in seqs}},
+        },
+    }
+    md = bench.markdown(result)
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3  # header + two configurations
+    header, defaults, other = rows
+    assert header.count("|") == defaults.count("|") == other.count("|")
+    assert "**0.800**" in defaults and "**0.700**" in defaults and "**0.600**" in defaults
+    assert defaults.rstrip(" |").endswith("–")  # no click windows for the defaults
+    assert "`motion_strength=1`" in other and "**0.500**" in other
