@@ -325,3 +325,19 @@ def test_box_motion_options_are_checked() -> None:
         build(box_motion_weight=-0.5)
     with pytest.raises(Sam2MattingError):
         build(click_motion_weight=-0.5)
+
+
+def test_hypotheses_cut_in_parallel_are_those_of_a_sequential_run(monkeypatch) -> None:
+    """GrabCut hypotheses run on one thread per core; OpenCV's random generator is seeded per
+    thread, so a box's and a click's first masks do not depend on the number of cores."""
+    from sam2matting.eval.lookalike_clips import lookalike_frame
+
+    image, truth = lookalike_frame(0)
+    ys, xs = np.nonzero(truth)
+    prompts = [_box_around(truth), Points(((float(xs.mean()), float(ys.mean())),), (1,))]
+    masks = {}
+    for cores in (1, 4):
+        monkeypatch.setattr(builtin_init.os, "cpu_count", lambda cores=cores: cores)
+        masks[cores] = [_first_mask(image, prompt) for prompt in prompts]
+    for sequential, parallel in zip(masks[1], masks[4], strict=True):
+        assert np.array_equal(sequential, parallel)

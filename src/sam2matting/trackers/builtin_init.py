@@ -32,7 +32,9 @@ its GrabCut, colour-model and flood-fill routines (:class:`InitFrame`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -214,6 +216,28 @@ def box_fit_score(mask: np.ndarray, box: PixelBox, grad: np.ndarray) -> float:
     else:
         contrast, support = 0.0, 0.0
     return tight + contrast + support - 2.0 * max(0.0, fill - 0.9)
+
+
+def grabcut_all(
+    frame: InitFrame, jobs: Sequence[tuple[np.ndarray, PixelBox, np.ndarray | None]]
+) -> list[np.ndarray]:
+    """``frame.grabcut(labels, roi, image)`` for every job, in order, on up to one thread per
+    CPU core: the hypotheses are independent and OpenCV's GrabCut releases the GIL (a click
+    runs five whole-frame GrabCuts, ~0.8 s each at 512×288). Each call seeds OpenCV's
+    random generator, which is per thread, so the masks are those of a sequential run."""
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        return [frame.grabcut(labels, roi, image) for labels, roi, image in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grabcut") as pool:
+        return list(pool.map(lambda job: frame.grabcut(*job), jobs))
+
+
+def overlap(mask: np.ndarray, other: np.ndarray | None) -> float:
+    """IoU of two H×W bool masks (0 when both are empty or ``other`` is None)."""
+    if other is None:
+        return 0.0
+    union = np.count_nonzero(mask | other)
+    return float(np.count_nonzero(mask & other)) / union if union else 0.0
 
 
 def moving_in_box(fwd: np.ndarray, back: np.ndarray, box: PixelBox) -> np.ndarray | None:
@@ -427,6 +451,7 @@ def segment_box(
         if moving_core.any():
             variants += [(moving, r, moving_core, None) for r in (whole, ring_roi)]
     scored: list[tuple[float, np.ndarray]] = []
+    jobs = []
     for seed, roi, fixed, image in variants:
         labels = np.full((h, w), cv2.GC_BGD, np.uint8)
         labels[inside] = cv2.GC_PR_BGD
@@ -434,7 +459,9 @@ def segment_box(
         if fixed is not None:
             labels[fixed] = cv2.GC_FGD
         write_clicks(labels, frame, pos, neg, inside)
-        out = drop_specks(frame.grabcut(labels, roi, image))
+        jobs.append((labels, roi, image))
+    for (_, _, fixed, _), cut in zip(variants, grabcut_all(frame, jobs), strict=True):
+        out = drop_specks(cut)
         if fixed is not None and not (out & ~fixed).any():
             continue  # nothing beyond the sure core: no evidence of an object (a flat box)
         if pos:
@@ -443,9 +470,7 @@ def segment_box(
             out &= ~disc_mask((h, w), neg, frame.click_radius)
         score = box_fit_score(out, box, grad)
         if use_motion:
-            assert moving is not None
-            union = np.count_nonzero(out | moving)
-            score += motion_weight * (np.count_nonzero(out & moving) / union if union else 0.0)
+            score += motion_weight * overlap(out, moving)
         scored.append((score, out))
     return pick_whole(scored, box, whole_margin)
 
@@ -600,6 +625,7 @@ def segment_clicks(
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
         far = ~cv2.dilate(moving.astype(np.uint8), kernel).astype(bool)
         seeds += [(moving, None, far), (moving, _moving_core(moving), far)]
+    jobs = []
     for seed, sure, outside in seeds:
         labels = np.full(shape, cv2.GC_PR_BGD, np.uint8)
         labels[seed] = cv2.GC_PR_FGD
@@ -609,17 +635,16 @@ def segment_clicks(
         if outside is not None:
             labels[outside] = cv2.GC_BGD
         write_clicks(labels, frame, pos, neg, np.ones(shape, bool))
-        out = frame.grabcut(labels, (0, 0, w, h))
-        out = components_touching(out, clicked)
+        jobs.append((labels, (0, 0, w, h), None))
+    for cut in grabcut_all(frame, jobs):
+        out = components_touching(cut, clicked)
         if (out & refused).any():
             continue
         if np.count_nonzero(out) <= min_click_growth() * np.count_nonzero(clicked):
             continue
         score = click_fit_score(out, grad, pos)
         if use_motion:
-            assert moving is not None
-            union = np.count_nonzero(out | moving)
-            score += motion_weight * (np.count_nonzero(out & moving) / union if union else 0.0)
+            score += motion_weight * overlap(out, moving)
         if score > best_score:
             best, best_score = out, score
     return best
