@@ -245,7 +245,16 @@ class BuiltinTrackerConfig:
     0.652 (0.666), window J&F 0.581 → 0.604; at 1: 0.599 / 0.525 (kite-surf's first J 0.610 →
     0.263: spray moves with the surfer).
     ``edge_refine``: apply the guided filter that aligns the mask with image edges.
-    ``motion_strength``: weight of the object-vs-background motion evidence (0 = off).
+    ``motion_strength``: weight of the object-vs-background motion evidence (0 = off; the
+    evidence is capped at ±4 log-odds per unit, see :func:`_motion_llr`). Default 2 (was 1;
+    issue 14's fifth session): at 1 the warped prior and the colours outvoted it, so
+    background that does not move with the object stayed in the mask and the mask drifted
+    with it. On the tuning split's *mask windows* (24-frame runs from the true mask every 8
+    frames, ``benchmarks/bench_builtin_windows.py``) dog / kite-surf / libby / car-shadow
+    0.834 / 0.844 / 0.719 / 0.689 (mean 0.771) → 0.843 / 0.836 / 0.748 / 0.705 (0.783); 1.5:
+    0.782, 2.5: 0.774, 3: 0.760. From the box, one run: 0.655 → 0.717 mean (a first mask that
+    took in background sheds it). RGB instead of grey errors, a different noise level, or the
+    evidence also in the regrow and graph-cut stages measured no better.
     ``regrow``: take clearly object-coloured pixels next to the mask back into it each frame
     (see :func:`_regrow`). On: 0.660 vs 0.631 J&F on the DAVIS tuning sequences.
     ``graph_cut_band``: width (px at a 512-px working resolution, scaled with it, see
