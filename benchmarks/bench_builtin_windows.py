@@ -92,41 +92,36 @@ def parse_config(text: str) -> dict[str, Any]:
     return parse_key_values(items, "--config")
 
 
+#: the table's column groups: (title, row key, value key or None for a plain figure)
+GROUPS = (
+    ("mask windows J&F", "mask", None),
+    ("box first J", "box", "first_j"),
+    ("box windows J&F", "box", "jf"),
+    ("click first J", "click", "first_j"),
+    ("click windows J&F", "click", "jf"),
+)
+
+
 def markdown(result: dict[str, Any]) -> str:
     seqs = list(TUNE)
+    header = ["configuration"]
+    for title, _, _ in GROUPS:
+        header += [f"{s} {title}" for s in seqs] + ["**mean**"]
     lines = [
         "## Built-in tracker on windows of the DAVIS tuning sequences",
         "",
-        "| configuration | "
-        + " | ".join(f"{s} mask windows J&F" for s in seqs)
-        + " | **mean** | "
-        + " | ".join(f"{s} box first J" for s in seqs)
-        + " | **mean** | "
-        + " | ".join(f"{s} box windows J&F" for s in seqs)
-        + " | **mean** | "
-        + " | ".join(f"{s} click first J" for s in seqs)
-        + " | **mean** | "
-        + " | ".join(f"{s} click windows J&F" for s in seqs)
-        + " | **mean** |",
-        "|---|" + "---:|" * (5 * len(seqs) + 5),
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
     ]
     for label, row in result["rows"].items():
         cells = [f"`{label}`" if label else "defaults"]
-        mask = row.get("mask")
-        cells += (
-            [f"{mask[s]:.3f}" for s in seqs] + [f"**{np.mean([mask[s] for s in seqs]):.3f}**"]
-            if mask
-            else ["–"] * (len(seqs) + 1)
-        )
-        for kind in ("box", "click"):
+        for _, kind, key in GROUPS:
             found = row.get(kind)
-            for key in ("first_j", "jf"):
-                cells += (
-                    [f"{found[s][key]:.3f}" for s in seqs]
-                    + [f"**{np.mean([found[s][key] for s in seqs]):.3f}**"]
-                    if found
-                    else ["–"] * (len(seqs) + 1)
-                )
+            if not found:
+                cells += ["–"] * (len(seqs) + 1)
+                continue
+            values = [found[s] if key is None else found[s][key] for s in seqs]
+            cells += [f"{v:.3f}" for v in values] + [f"**{np.mean(values):.3f}**"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
