@@ -14,7 +14,10 @@ and the one that looks most like a whole object is kept:
   from the background over the next few frames are the object more often than not (a child
   on a bed, a dog on a pavement, a car before a panning camera); they seed two more
   hypotheses and every hypothesis's score gains its agreement with them. Silent where the
-  background's own motion is noisy (waves) or nothing in the box moves against it.
+  background's own motion is noisy (waves) or nothing in the box moves against it. Clicks
+  in a video get the same from the moving region under them (:func:`moving_at_clicks`).
+- The GrabCut hypotheses run one per core (:func:`grabcut_all`), with the same masks as in
+  sequence.
 - **clicks** (:func:`segment_clicks`): GrabCut seeded with a disc of one of several sizes
   around the positive clicks (:func:`click_seed_fractions`, 2–32 % of the frame), the
   colour-similar region flood-filled from each click, discs at the clicks as sure object;
