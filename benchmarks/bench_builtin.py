@@ -645,11 +645,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"load average {speed['load_average']:.1f})",
             "",
         ]
-    lines += [
-        f"Options: `{result['options']}`. Run {result['when']} on {result['machine']}.",
-        "",
-        f"Command: `{result['command']}`",
-    ]
+    lines += run_footer(result)
     return "\n".join(lines) + "\n"
 
 
@@ -662,6 +658,17 @@ def run_header(script: str, argv: list[str], **fields: Any) -> dict[str, Any]:
         **fields,
         "command": f"python benchmarks/{script} " + " ".join(argv),
     }
+
+
+def run_footer(result: dict[str, Any]) -> list[str]:
+    """The markdown lines every built-in tracker benchmark's table ends with: the options (when
+    the result has them), when and where it ran, and the command that reproduces it."""
+    options = f"Options: `{result['options']}`. " if "options" in result else ""
+    return [
+        f"{options}Run {result['when']} on {result['machine']}.",
+        "",
+        f"Command: `{result['command']}`",
+    ]
 
 
 def write_results(out: Path, result: dict[str, Any], md: str) -> None:

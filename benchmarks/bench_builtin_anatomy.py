@@ -34,7 +34,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE, davis_data_root, run_header, write_results  # noqa: E402
+from bench_builtin import (  # noqa: E402
+    TUNE,
+    davis_data_root,
+    run_footer,
+    run_header,
+    write_results,
+)
 
 #: the stages of BuiltinSession._step, in order (each reported through ``session.trace``)
 STAGES = ("warp", "prior", "refit", "edge", "regrow", "graphcut", "components", "final")
@@ -205,11 +211,7 @@ def markdown(result: dict[str, Any]) -> str:
                     f"{v['fp_far']:.1f} | {v['fn_near']:.1f} | {v['fn_far']:.1f} | {v['area_ratio']:.3f} |"
                 )
         lines.append("")
-    lines += [
-        f"Options: `{result['options']}`. Run {result['when']} on {result['machine']}.",
-        "",
-        f"Command: `{result['command']}`",
-    ]
+    lines += run_footer(result)
     return "\n".join(lines) + "\n"
 
 

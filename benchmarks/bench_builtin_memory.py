@@ -32,6 +32,7 @@ from bench_builtin import (  # noqa: E402
     TUNE,
     davis_data_root,
     run_davis,
+    run_footer,
     run_header,
     write_results,
 )
@@ -130,12 +131,9 @@ def markdown(result: dict[str, Any]) -> str:
         "chosen on, see the module docstring); *mask* / *box* = one run through the "
         "sequence from the true first mask / from its bounding box (J&F, DAVIS protocol).",
         "",
-        f"Run {result['when']} on {result['machine']}.",
-        "",
-        f"Command: `{result['command']}`",
-        "",
+        *run_footer(result),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from bench_builtin import (  # noqa: E402
     _box_of,
     davis_data_root,
     interior_point,
+    run_footer,
     run_header,
     write_results,
 )
@@ -130,12 +131,9 @@ def markdown(result: dict[str, Any]) -> str:
         "over the windows' frames, start frames excluded; first J averaged over the windows' "
         "first frames. Tuning sequences only.",
         "",
-        f"Run {result['when']} on {result['machine']}.",
-        "",
-        f"Command: `{result['command']}`",
-        "",
+        *run_footer(result),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

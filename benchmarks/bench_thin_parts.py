@@ -27,7 +27,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_builtin import TUNE, davis_data_root, run_header, write_results  # noqa: E402
+from bench_builtin import (  # noqa: E402
+    TUNE,
+    davis_data_root,
+    run_footer,
+    run_header,
+    write_results,
+)
 
 PARTS = ("main body", "other", "near body", "lines")
 #: opening (px, frame resolution) that separates the thin parts, and the reach of "near body"
@@ -135,12 +141,7 @@ def markdown(result: dict[str, Any]) -> str:
                     f"| {seq} | {view} | {r['j']:.3f} | {r['f']:.3f} | {r['jf']:.3f} | {k} | "
                     f"{p['area']:.1f} | {p['fp']:.2f} | {p['fn']:.2f} | {p['fn_of_part']:.1f} |"
                 )
-    lines += [
-        "",
-        f"Options: `{result['options']}`. Run {result['when']} on {result['machine']}.",
-        "",
-        f"Command: `{result['command']}`",
-    ]
+    lines += ["", *run_footer(result)]
     return "\n".join(lines) + "\n"
 
 
