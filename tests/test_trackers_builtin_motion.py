@@ -93,6 +93,33 @@ def test_object_shift_finds_a_large_displacement_or_says_it_moves_with_the_camer
     assert object_shift(flat_prev, current, patch, (5.0, 0.0), (-30.0, 0.0)) is None
 
 
+def test_object_shift_prefers_the_near_placement_of_two_that_match_about_equally() -> None:
+    """A look-alike far away (an exact copy of the object's texture) against the object itself
+    where constant velocity puts it, a little changed (noise): the near one is where it went,
+    unless the far one matches clearly better."""
+    rng = np.random.default_rng(0)
+    obj = _grey(textured_background(40, 60, seed=11, cell=4)).astype(np.float32)
+    scene = np.full((H, W), 128.0, np.float32) + rng.normal(0.0, 1.0, (H, W)).astype(np.float32)
+    previous = scene.copy()
+    previous[120:160, 200:260] = obj
+    mask = np.zeros((H, W), bool)
+    mask[120:160, 200:260] = True
+
+    def current_with(noise: float) -> np.ndarray:
+        current = scene.copy()
+        near = obj + np.random.default_rng(1).normal(0.0, noise, obj.shape).astype(np.float32)
+        current[124:164, 210:270] = near  # moved by (+10, +4), as predicted
+        current[60:100, 270:330] = obj  # the exact copy: (+70, −60) away
+        return np.clip(current, 0, 255).astype(np.uint8)
+
+    prev8 = np.clip(previous, 0, 255).astype(np.uint8)
+    slight = object_shift(prev8, current_with(12.0), mask, (10.0, 4.0), (0.0, 0.0))
+    assert slight is not None and np.hypot(slight[0] - 10, slight[1] - 4) < 3.0
+    # the near copy ruined (it no longer looks like the object): the far one wins
+    ruined = object_shift(prev8, current_with(80.0), mask, (10.0, 4.0), (0.0, 0.0))
+    assert ruined is not None and np.hypot(ruined[0] - 70, ruined[1] + 60) < 3.0
+
+
 def test_search_reach_covers_fast_objects_at_512_px() -> None:
     assert search_reach(512, 288, 40.0) >= 40
     assert search_reach(512, 288, 300.0) >= 150  # a large object: half its size
