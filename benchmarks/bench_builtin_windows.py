@@ -13,6 +13,7 @@ were chosen on.
     python benchmarks/bench_builtin_windows.py                               # the defaults
     python benchmarks/bench_builtin_windows.py --config motion_strength=1 --config ""
     python benchmarks/bench_builtin_windows.py --config init_motion_frames=0 --config "" --kinds box,click
+    python benchmarks/bench_builtin_windows.py --strides 1,2,3          # also 2× / 3× as fast
 
 Each ``--config`` is a comma-separated list of tracker options NAME=VALUE ("" = the defaults).
 Held-out DAVIS sequences are never run here: settings are chosen on the tuning split only.
@@ -44,17 +45,36 @@ from bench_builtin_memory import run_windows  # noqa: E402
 WINDOW, STEP = 24, 8
 
 
+#: window length (frames) when every 2nd or 3rd frame is kept: a sequence of 40–50 frames
+#: then has 13–25 per phase, too few for 24-frame windows
+FAST_WINDOW = 16
+
+
+def window_starts(frames: int, stride: int) -> list[list[int]]:
+    """The frame indices of every window: ``WINDOW``-frame runs started every ``STEP``
+    frames (stride 1), or with every ``stride``-th frame kept (motion ``stride`` × as fast),
+    ``FAST_WINDOW``-frame runs started every ``STEP`` kept frames in each of the ``stride``
+    phases (frames 0, s, 2s, … then 1, 1 + s, …)."""
+    length = WINDOW if stride == 1 else FAST_WINDOW
+    out = []
+    for phase in range(stride):
+        kept = list(range(phase, frames, stride))
+        out += [kept[s : s + length] for s in range(0, len(kept) - length + 1, STEP)]
+    return out
+
+
 def run_prompt_windows(
-    data: Path, options: dict[str, Any], kind: str = "box"
+    data: Path, options: dict[str, Any], kind: str = "box", stride: int = 1
 ) -> dict[str, dict[str, float]]:
-    """Per tuning sequence: mean first-frame J and mean J&F over ``WINDOW``-frame runs started
-    every ``STEP`` frames (start frames excluded) from the true mask's bounding box
-    (``kind`` "box") or one click at its most interior point ("click")."""
+    """Per tuning sequence: mean first-frame J and mean J&F over the windows of
+    :func:`window_starts` (start frames excluded) started from the true mask's bounding box
+    (``kind`` "box"), one click at its most interior point ("click") or the true mask
+    ("mask", first J 1 by construction)."""
     from sam2matting.eval.datasets import read_davis
     from sam2matting.eval.metrics import boundary_f, jaccard
     from sam2matting.io.readers import ArraySource
     from sam2matting.trackers.builtin import build
-    from sam2matting.types import Box, Points
+    from sam2matting.types import Box, MaskPrompt, Points
 
     out: dict[str, dict[str, float]] = {}
     for clip in read_davis(data / "davis", list(TUNE)):
@@ -62,25 +82,30 @@ def run_prompt_windows(
             frames = [im for _, im in src.iter_frames(0, None)]
         truth = [clip.read_ground_truth(i)[1][1] for i in range(len(frames))]
         first, values = [], []
-        for start in range(0, len(frames) - WINDOW + 1, STEP):
-            session = build(**options).open(ArraySource(frames[start : start + WINDOW]))
-            session.add_prompt(
-                Box(*_box_of(truth[start]), frame=0, object_id=1)
-                if kind == "box"
-                else Points((interior_point(truth[start]),), (1,), frame=0, object_id=1)
-            )
+        for kept in window_starts(len(frames), stride):
+            session = build(**options).open(ArraySource([frames[i] for i in kept]))
+            start = truth[kept[0]]
+            if kind == "box":
+                prompt: Box | Points | MaskPrompt = Box(*_box_of(start), frame=0, object_id=1)
+            elif kind == "click":
+                prompt = Points((interior_point(start),), (1,), frame=0, object_id=1)
+            else:
+                prompt = MaskPrompt(start, frame=0, object_id=1)
+            session.add_prompt(prompt)
             for tf in session.propagate(0):
-                gt = truth[start + tf.index]
+                gt = truth[kept[tf.index]]
                 pred = tf.objects[1].mask(*gt.shape)
                 if tf.index == 0:
                     first.append(jaccard(pred, gt))
                 else:
                     values.append((jaccard(pred, gt) + boundary_f(pred, gt)) / 2)
             session.close()
+        if not first:  # too short for one window at this stride
+            continue
         out[clip.name] = {"first_j": float(np.mean(first)), "jf": float(np.mean(values))}
         print(
-            f"  {kind} windows {clip.name:12s} first J {out[clip.name]['first_j']:.3f} "
-            f"J&F {out[clip.name]['jf']:.3f}",
+            f"  {kind} windows {clip.name:12s} (every {stride}) first J "
+            f"{out[clip.name]['first_j']:.3f} J&F {out[clip.name]['jf']:.3f}",
             flush=True,
         )
     return out
@@ -115,21 +140,32 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|" + "---:|" * (len(header) - 1),
     ]
     for label, row in result["rows"].items():
-        cells = [f"`{label}`" if label else "defaults"]
+        config = row.get("config", label)
+        cells = [f"`{config}`" if config else "defaults"]
+        if row.get("stride", 1) > 1:
+            cells[0] += f", every {row['stride']}th frame".replace("2th", "2nd").replace(
+                "3th", "3rd"
+            )
         for _, kind, key in GROUPS:
             found = row.get(kind)
             if not found:
                 cells += ["–"] * (len(seqs) + 1)
                 continue
-            values = [found[s] if key is None else found[s][key] for s in seqs]
-            cells += [f"{v:.3f}" for v in values] + [f"**{np.mean(values):.3f}**"]
+            values = [
+                (found[s] if key is None else found[s][key]) if s in found else None for s in seqs
+            ]
+            present = [v for v in values if v is not None]
+            cells += ["–" if v is None else f"{v:.3f}" for v in values]
+            cells += [f"**{np.mean(present):.3f}**"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Windows: {WINDOW}-frame runs started every {STEP} frames, from the true mask (mask), "
         "its bounding box (box) or one click at its most interior point (click); J&F averaged "
         "over the windows' frames, start frames excluded; first J averaged over the windows' "
-        "first frames. Tuning sequences only.",
+        "first frames. With every 2nd / 3rd frame kept (motion 2× / 3× as fast): "
+        f"{FAST_WINDOW}-frame runs every {STEP} kept frames, in every phase; a sequence too "
+        "short for one is '–' and left out of the mean. Tuning sequences only.",
         "",
         *run_footer(result),
     ]
@@ -150,8 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         default="mask,box,click",
         help="comma-separated window kinds: mask, box, click (default: all three)",
     )
+    ap.add_argument(
+        "--strides",
+        default="1",
+        help="comma-separated: keep every Nth frame (1 = as filmed; 2, 3: motion 2× / 3× as "
+        "fast, the unseen-fast-footage check); one row per configuration and stride",
+    )
     ap.add_argument("--out", type=Path, help="write <out>.json/.md")
     args = ap.parse_args(argv)
+    try:
+        strides = [int(x) for x in args.strides.split(",")]
+    except ValueError:
+        strides = []
+    if not strides or min(strides) < 1:
+        print(f"error: --strides must be positive integers, got {args.strides!r}")
+        return 2
     data = davis_data_root(args.data)
     if data is None:
         return 0
@@ -159,18 +208,24 @@ def main(argv: list[str] | None = None) -> int:
     parsed = [(label, parse_config(label)) for label in configs]
     result = run_header("bench_builtin_windows.py", argv)
     result["rows"] = {}
+    kinds = args.kinds.split(",")
+    unknown = [k for k in kinds if k not in ("mask", "box", "click")]
+    if unknown:
+        print(f"error: unknown window kind {unknown[0]!r} (mask, box, click)")
+        return 2
     for label, options in parsed:
-        print(f"configuration: {label or 'defaults'}", flush=True)
-        row: dict[str, Any] = {"options": options}
-        for kind in args.kinds.split(","):
-            if kind == "mask":
-                row["mask"] = run_windows(data, options)
-            elif kind in ("box", "click"):
-                row[kind] = run_prompt_windows(data, options, kind)
-            else:
-                print(f"error: unknown window kind {kind!r} (mask, box, click)")
-                return 2
-        result["rows"][label] = row
+        for stride in strides:
+            print(f"configuration: {label or 'defaults'}, every {stride} frame(s)", flush=True)
+            row: dict[str, Any] = {"options": options, "config": label, "stride": stride}
+            for kind in kinds:
+                if kind == "mask" and stride == 1:
+                    row["mask"] = run_windows(data, options)
+                elif kind == "mask":
+                    found = run_prompt_windows(data, options, "mask", stride)
+                    row["mask"] = {name: v["jf"] for name, v in found.items()}
+                else:
+                    row[kind] = run_prompt_windows(data, options, kind, stride)
+            result["rows"][label if stride == 1 else f"{label}@{stride}"] = row
     md = markdown(result)
     print(md)
     out = args.out or HERE / "results" / "builtin_tracker_windows"

@@ -3,6 +3,7 @@ formats."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -55,3 +56,36 @@ def test_the_table_has_a_row_per_configuration_and_dashes_for_kinds_not_run(benc
     assert "**0.800**" in defaults and "**0.700**" in defaults and "**0.600**" in defaults
     assert defaults.rstrip(" |").endswith("–")  # no click windows for the defaults
     assert "`motion_strength=1`" in other and "**0.500**" in other
+
+
+def test_faster_windows_keep_every_nth_frame_in_every_phase(bench) -> None:
+    assert bench.window_starts(40, 1) == [list(range(s, s + 24)) for s in (0, 8, 16)]
+    fast = bench.window_starts(50, 2)
+    assert all(len(w) == bench.FAST_WINDOW for w in fast)
+    assert all(b - a == 2 for w in fast for a, b in itertools.pairwise(w))
+    assert {w[0] % 2 for w in fast} == {0, 1}  # both phases
+    assert bench.window_starts(40, 3) == []  # 13–14 frames a phase: too short
+
+
+def test_a_faster_row_names_its_stride_and_skips_sequences_too_short(bench) -> None:
+    seqs = bench.TUNE
+    result = {
+        "when": "now",
+        "machine": "here",
+        "command": "python benchmarks/bench_builtin_windows.py --strides 3",
+        "rows": {
+            "@3": {
+                "config": "",
+                "stride": 3,
+                "box": {s: {"first_j": 0.5, "jf": 0.4} for s in seqs[:-1]},
+            },
+        },
+    }
+    md = bench.markdown(result)
+    row = next(line for line in md.splitlines() if line.startswith("| defaults"))
+    assert "every 3rd frame" in row and "**0.500**" in row and "| – |" in row
+
+
+def test_bad_strides_are_a_usage_error(bench, capsys) -> None:
+    assert bench.main(["--strides", "0,x"]) == 2
+    assert "--strides" in capsys.readouterr().out

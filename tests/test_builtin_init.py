@@ -264,6 +264,54 @@ def test_a_click_on_a_camouflaged_moving_object_finds_it_by_its_motion(seed: int
     assert found[1] > 0.9
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_box_finds_a_camouflaged_object_the_camera_pans_with(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The camera follows a camouflaged ellipse while the background slides 30 px a frame:
+    from a zero start the optical flow misses the background's motion, so nothing reads as
+    moving against it; started from the camera's shift (phase correlation) it finds it."""
+    from sam2matting.eval.lookalike_clips import panning_camouflage_clip
+    from sam2matting.trackers import builtin
+
+    frames, mask = panning_camouflage_clip(seed)
+
+    def first() -> float:
+        session = build().open(ArraySource(frames))
+        session.add_prompt(_box_around(mask))
+        return jaccard(next(session.propagate(0)).objects[1].mask(*mask.shape), mask)
+
+    assert first() > 0.9
+    monkeypatch.setattr(builtin, "correlated_camera_shift", lambda *args: None)
+    assert first() < 0.5
+
+
+def test_moving_in_box_ignores_a_moving_part() -> None:
+    """Under :func:`~builtin_init.min_moving_share` of the box moving is a part of the
+    object (a head turning), not the object: no answer, so it cannot pull the first mask
+    towards that part. Synthetic flows: still background, one region moving 6 px right."""
+    h, w = 120, 160
+    box = (40, 30, 120, 90)  # 80 × 60 px
+
+    def flows(region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fwd = np.zeros((h, w, 2), np.float32)
+        back = np.zeros((h, w, 2), np.float32)
+        fwd[region, 0] = 6.0
+        landed = np.roll(region, 6, axis=1)
+        back[landed, 0] = -6.0
+        return fwd, back
+
+    part = np.zeros((h, w), bool)
+    part[50:70, 60:84] = True  # 480 px: 10 % of the box
+    assert builtin_init.moving_in_box(*flows(part), box) is None
+    whole = np.zeros((h, w), bool)
+    whole[40:80, 55:100] = True  # 1800 px: 38 % of the box
+    found = builtin_init.moving_in_box(*flows(whole), box)
+    assert found is not None and jaccard(found, whole) > 0.8
+    share = builtin_init.min_moving_share()
+    assert 0.05 < share < 0.38
+
+
 def test_moving_in_box_is_silent_when_motion_says_nothing() -> None:
     """No answer (None) when nothing in the box moves against the background (a still
     clip; a camera pan that moves object and background alike) — the box is then segmented

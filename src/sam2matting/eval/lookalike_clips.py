@@ -12,7 +12,9 @@ of skin and beige.
 :func:`camouflage_clip`: a few frames of an ellipse filled with the same smoothed colour
 noise as the background around it (no colour, edge or texture statistic tells them apart on
 one frame), moving against the still background: what is left to find it by is its motion
-(``trackers.builtin_init.moving_in_box``).
+(``trackers.builtin_init.moving_in_box``). :func:`panning_camouflage_clip`: the same kind of
+ellipse held still in the frame by a camera that pans with it, the background sliding past
+by more than the optical flow finds from a zero start.
 
 Used by ``tests/test_builtin_init.py``. Deterministic for a given seed; no data files.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["camouflage_clip", "lookalike_frame"]
+__all__ = ["camouflage_clip", "lookalike_frame", "panning_camouflage_clip"]
 
 WIDTH, HEIGHT = 512, 288
 
@@ -105,3 +107,29 @@ def camouflage_clip(
         frames.append(frame)
         masks.append(mask)
     return frames, masks
+
+
+def panning_camouflage_clip(
+    seed: int = 0, n: int = 4, pan: int = 30, size: tuple[int, int] = (256, 144)
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(frames, truth mask): ``n`` RGB uint8 frames of ``size`` (w, h) cut from a wider
+    background of smoothed colour noise, each ``pan`` px further along it (a camera panning),
+    with an ellipse of another such noise at the same place in every frame (the object the
+    camera follows); the mask is the same on every frame."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+
+    def noise(width: int) -> np.ndarray:
+        coarse = rng.integers(0, 256, (h // 4 + 2, width // 4 + 2, 3)).astype(np.uint8)
+        return cv2.resize(coarse, (width + 8, h + 8), interpolation=cv2.INTER_CUBIC)[:h, :width]
+
+    background, texture = noise(w + pan * n), noise(w)
+    ellipse = np.zeros((h, w), np.uint8)
+    cv2.ellipse(ellipse, (w // 2, h // 2), (int(0.13 * w), int(0.18 * h)), 0, 0, 360, 1, -1)
+    mask = ellipse.astype(bool)
+    frames = []
+    for i in range(n):
+        frame = background[:, pan * i : pan * i + w].copy()
+        frame[mask] = texture[mask]
+        frames.append(frame)
+    return frames, mask
