@@ -2381,13 +2381,9 @@ class BuiltinSession:
                 exclude = np.zeros(gray.shape, bool)
                 exclude[box[1] : box[3], box[0] : box[2]] = True
             camera = correlated_camera_shift(frame.gray, gray, exclude)
-            init = initial_flows(gray.shape, camera, [])
-            if init is None:
-                fwd = self._flow.calc(frame.gray, gray, None)
-                back = self._flow.calc(gray, frame.gray, None)
-            else:
-                fwd = self._flow.calc(frame.gray, gray, init[0])
-                back = self._flow.calc(gray, frame.gray, init[1])
+            fwd_init, back_init = initial_flows(gray.shape, camera, []) or (None, None)
+            fwd = self._flow.calc(frame.gray, gray, fwd_init)
+            back = self._flow.calc(gray, frame.gray, back_init)
             found = find(fwd, back)
             if found is not None:
                 return found
