@@ -40,7 +40,6 @@ from bench_builtin import (  # noqa: E402
     run_header,
     write_results,
 )
-from bench_builtin_memory import run_windows  # noqa: E402
 
 WINDOW, STEP = 24, 8
 
@@ -218,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"configuration: {label or 'defaults'}, every {stride} frame(s)", flush=True)
             row: dict[str, Any] = {"options": options, "config": label, "stride": stride}
             for kind in kinds:
-                if kind == "mask" and stride == 1:
-                    row["mask"] = run_windows(data, options)
-                elif kind == "mask":
+                if kind == "mask":
                     found = run_prompt_windows(data, options, "mask", stride)
                     row["mask"] = {name: v["jf"] for name, v in found.items()}
                 else:
