@@ -191,3 +191,64 @@ def test_an_object_the_search_cannot_place_keeps_its_own_motion(monkeypatch) -> 
     monkeypatch.setattr(motion, "object_shift", lambda prev, cur, mask, predicted, camera: camera)
     dragged, _ = _track(frames, masks, part_memory=0.0)
     assert min(dragged) < 0.6
+
+
+# -- the boundary's uncertainty from how far the object departs from one affine motion -------
+
+
+def test_articulation_sigma_is_zero_for_one_affine_motion_and_grows_with_deformation() -> None:
+    from sam2matting.trackers.builtin import articulation_sigma
+
+    h, w = 120, 160
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    motion = np.array([[1.02, 0.01, 5.0], [-0.01, 0.98, -3.0]])
+    affine = np.stack(
+        [
+            motion[0, 0] * xs + motion[0, 1] * ys + motion[0, 2] - xs,
+            motion[1, 0] * xs + motion[1, 1] * ys + motion[1, 2] - ys,
+        ],
+        axis=-1,
+    )
+    select = np.zeros((h, w), bool)
+    select[30:90, 40:120] = True
+    assert articulation_sigma(affine, select, motion, 2.0) < 1e-3
+    # every pixel of the object 3 px off the affine motion, in varying directions
+    angle = 0.1 * xs + 0.07 * ys
+    bent = affine + 3.0 * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
+    assert articulation_sigma(bent, select, motion, 2.0) == pytest.approx(6.0, abs=0.05)
+    assert articulation_sigma(bent, select, motion, 1.0) == pytest.approx(3.0, abs=0.03)
+    # a subsample gives the same median, an empty selection nothing
+    assert articulation_sigma(bent, select, motion, 2.0, max_points=300) == pytest.approx(
+        6.0, abs=0.05
+    )
+    assert articulation_sigma(bent, np.zeros((h, w), bool), motion, 2.0) == 0.0
+
+
+def test_a_rigid_object_is_tracked_the_same_with_or_without_articulation_uncertainty() -> None:
+    """A rigid object's flow is one affine motion: its boundary keeps the size-based error."""
+    frames, masks = fast_motion_clip(n=10, seed=1, path="follow")
+    with_it = build(articulation_uncertainty=2.0).open(ArraySource(frames))
+    without = build(articulation_uncertainty=0.0).open(ArraySource(frames))
+    for session in (with_it, without):
+        session.add_prompt(MaskPrompt(masks[0]))
+    for a, b in zip(with_it.propagate(0), without.propagate(0), strict=True):
+        assert np.array_equal(a.objects[1].mask(H, W), b.objects[1].mask(H, W))
+
+
+def test_an_articulated_object_keeps_more_of_its_limbs_with_articulation_uncertainty() -> None:
+    from sam2matting.eval.motion_clips import limbed_clip
+
+    def mean_j(value: float) -> float:
+        scores = []
+        for seed in (0, 1, 2, 3):
+            frames, masks = limbed_clip(seed=seed)
+            session = build(articulation_uncertainty=value).open(ArraySource(frames))
+            session.add_prompt(MaskPrompt(masks[0]))
+            h, w = masks[0].shape
+            scores += [
+                jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in session.propagate(0)
+            ]
+        return float(np.mean(scores))
+
+    on, off = mean_j(2.0), mean_j(0.0)
+    assert on > off + 0.004, (on, off)

@@ -379,6 +379,27 @@ class BuiltinTrackerConfig:
     :func:`~sam2matting.eval.compete_clips.swallow_clip` (seeds 0–3, 40 frames: frames on
     which object 1 covers more than 30 % of object 2: 22 / 22 / 22 / 0 → 0 / 0 / 19 / 0;
     mean J of object 2: 0.30 / 0.30 / 0.30 / 0.83 → 0.84 / 0.82 / 0.61 / 0.83).
+    ``articulation_uncertainty``: the warped boundary's expected error is also at least this
+    many times the median distance between the object's flow and its affine motion
+    (:func:`articulation_sigma`, capped like :func:`boundary_sigma` at
+    :data:`BOUNDARY_SIGMA_MAX`): an object that does not move as one piece (a running dog's
+    gait, a head turning, a small animal whose flow the background drags) gets a softer
+    warped prior, so this frame's colours and motion place its outline, and its background
+    motion is measured further out; a rigid object is tracked exactly as without it
+    (car-shadow's car: 0.8 px on average against its size-based 2.9 px; libby: 5.1 against
+    1.9, raised on 91 % of frames). 0 = off (the size-based error
+    alone, as before). Default 2, chosen on the tuning sequences (issue 14's seventh
+    session, ``benchmarks/bench_builtin_windows.py``): mask windows dog / kite-surf / libby /
+    car-shadow 0.843 / 0.836 / 0.748 / 0.704 (mean 0.783) → 0.852 / 0.836 / 0.783 / 0.704
+    (0.794); one run 0.780 → 0.780; every 3rd frame kept 0.710 → 0.745 (dog 0.671 → 0.756,
+    libby 0.725 → 0.777), every 2nd 0.724 → 0.755; box windows at all three speeds J&F
+    0.564 → 0.607 (first-frame J unchanged). Gain 1 / 1.5 / 3: windows 0.788 / 0.788 /
+    0.782, every 3rd frame 0.638 / 0.722 / 0.754; the 75th or 90th percentile instead of
+    the median 0.779; a cap of 10 px collapsed libby at every 2nd frame (0.337). It costs
+    the synthetic fast-motion clips (``--only motion``, flow errors on a rigid camouflaged
+    ellipse 30–50 px a frame) 0.01–0.03 of their lowest J (0.918 → 0.894 at worst, mean J
+    −0.005 at most) and the texture clip 0.108 → 0.100; the synthetic limbed walker
+    (:func:`~sam2matting.eval.motion_clips.limbed_clip`) gains 0.841 → 0.849 mean J.
     """
 
     max_side: int = 512
@@ -411,6 +432,7 @@ class BuiltinTrackerConfig:
     embed_strength: float = 0.0
     embed_weights: str | None = None
     object_competition: bool = True
+    articulation_uncertainty: float = 2.0
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -455,6 +477,8 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: part_memory must be in [0, 1]")
         if self.embed_strength < 0:
             raise Sam2MattingError("builtin tracker: embed_strength must be >= 0")
+        if self.articulation_uncertainty < 0:
+            raise Sam2MattingError("builtin tracker: articulation_uncertainty must be >= 0")
 
     @property
     def follows_appearance(self) -> bool:
@@ -475,6 +499,11 @@ def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+BOUNDARY_SIGMA_MAX = 6.0
+"""Largest expected error (pixels) of a warped boundary (:func:`boundary_sigma`,
+:func:`articulation_sigma`): big objects still stay anchored to the warp."""
+
+
 def boundary_sigma(area: float, fraction: float) -> float:
     """Expected error (pixels) of a flow-warped boundary for an object of ``area`` pixels.
 
@@ -482,7 +511,40 @@ def boundary_sigma(area: float, fraction: float) -> float:
     [1, 6] px so tiny objects are not dissolved by colour noise and big ones still stay
     anchored to the warp. The warped prior is ``signed distance / sigma`` log-odds.
     """
-    return float(np.clip(fraction * np.sqrt(max(area, 1.0)), 1.0, 6.0))
+    return float(np.clip(fraction * np.sqrt(max(area, 1.0)), 1.0, BOUNDARY_SIGMA_MAX))
+
+
+def articulation_sigma(
+    displacement: np.ndarray,
+    select: np.ndarray,
+    motion: np.ndarray,
+    gain: float,
+    max_points: int = 4000,
+) -> float:
+    """Expected error (pixels) of a flow-warped boundary from how far the object's own flow
+    departs from one affine motion: ``gain`` × the median distance between the forward flow
+    ``displacement`` (h×w×2) of the ``select``-ed pixels (the object on the previous frame)
+    and where the object's affine ``motion`` (2×3) puts them; 0 when none are selected.
+
+    A rigid object (a car) moves as one affine motion, the flow follows it to a pixel, and
+    this stays below :func:`boundary_sigma`'s size-based error. A running animal's legs,
+    ears and tail each move their own way: the flow smooths over them, its warp misplaces
+    them by about as far as they move apart from the body, and a prior as sharp as the body's
+    would keep them there; with this error the warped prior is softer and this frame's
+    colours and motion place them again. A regular subsample of at most ``max_points``.
+    """
+    count = int(np.count_nonzero(select))
+    if count == 0:
+        return 0.0
+    stride = max(1, int(np.sqrt(count / max_points)))
+    ys, xs = np.nonzero(select[::stride, ::stride])
+    if xs.size == 0:
+        return 0.0
+    ys, xs = ys * stride, xs * stride
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    placed = points @ motion[:, :2].T + motion[:, 2]
+    flowed = points + displacement[ys, xs].astype(np.float64)
+    return gain * float(np.median(np.linalg.norm(flowed - placed, axis=1)))
 
 
 def cut_band(band: int, sigma: float, sigmas: float) -> int:
@@ -1680,6 +1742,15 @@ class BuiltinSession:
             )
         # the object's dominant motion, from the forward flow of its interior
         obj_motion = _fit_affine(flow.fwd, prev_sd > sigma)
+        if obj_motion is not None and cfg.articulation_uncertainty > 0:
+            # an articulated object's warp is as uncertain as its parts move apart
+            moving_apart = articulation_sigma(
+                flow.fwd,
+                prev_mask,
+                obj_motion,
+                cfg.articulation_uncertainty,
+            )
+            sigma = min(max(sigma, moving_apart), BOUNDARY_SIGMA_MAX)
         warped = cv2.remap(  # type: ignore[call-overload]
             state.prob,
             flow.back,
