@@ -252,3 +252,36 @@ def test_an_articulated_object_keeps_more_of_its_limbs_with_articulation_uncerta
 
     on, off = mean_j(2.0), mean_j(0.0)
     assert on > off + 0.004, (on, off)
+
+
+def test_articulation_trust_follows_how_well_the_anchor_colours_separate_the_object() -> None:
+    from sam2matting.trackers.builtin import articulation_trust
+
+    assert articulation_trust(0.2) == 0.0
+    assert articulation_trust(1.0) == 0.0
+    assert articulation_trust(1.5) == pytest.approx(0.5)
+    assert articulation_trust(2.0) == 1.0
+    assert articulation_trust(3.2) == 1.0
+
+
+def test_without_colour_trust_an_articulated_object_keeps_its_size_based_uncertainty(
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """The gain reaches the boundary only through ``articulation_trust``: with no trust the
+    track is the one without ``articulation_uncertainty``."""
+    import sam2matting.trackers.builtin as builtin
+    from sam2matting.eval.motion_clips import limbed_clip
+
+    frames, masks = limbed_clip(seed=0)
+    h, w = masks[0].shape
+
+    def track(value: float) -> list[np.ndarray]:
+        session = build(articulation_uncertainty=value).open(ArraySource(frames))
+        session.add_prompt(MaskPrompt(masks[0]))
+        return [f.objects[1].mask(h, w) for f in session.propagate(0)]
+
+    trusted = track(2.0)
+    monkeypatch.setattr(builtin, "articulation_trust", lambda ref_colour: 0.0)
+    untrusted, off = track(2.0), track(0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(untrusted, off, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(trusted, off, strict=True))
