@@ -393,8 +393,8 @@ class BuiltinTrackerConfig:
     session, ``benchmarks/bench_builtin_windows.py``): mask windows dog / kite-surf / libby /
     car-shadow 0.843 / 0.836 / 0.748 / 0.704 (mean 0.783) → 0.852 / 0.836 / 0.783 / 0.704
     (0.794); one run 0.780 → 0.780; every 3rd frame kept 0.710 → 0.745 (dog 0.671 → 0.756,
-    libby 0.725 → 0.777), every 2nd 0.724 → 0.755; box windows at all three speeds J&F
-    0.564 → 0.607 (first-frame J unchanged). Gain 1 / 1.5 / 3: windows 0.788 / 0.788 /
+    libby 0.725 → 0.777), every 2nd 0.724 → 0.755; 16-frame box windows at all three
+    speeds J&F 0.564 → 0.607 (first-frame J unchanged). Gain 1 / 1.5 / 3: windows 0.788 / 0.788 /
     0.782, every 3rd frame 0.638 / 0.722 / 0.754; the 75th or 90th percentile instead of
     the median 0.779; a cap of 10 px collapsed libby at every 2nd frame (0.337). It costs
     the synthetic fast-motion clips (``--only motion``, flow errors on a rigid camouflaged
@@ -528,11 +528,13 @@ def articulation_sigma(
     and where the object's affine ``motion`` (2×3) puts them; 0 when none are selected.
 
     A rigid object (a car) moves as one affine motion, the flow follows it to a pixel, and
-    this stays below :func:`boundary_sigma`'s size-based error. A running animal's legs,
-    ears and tail each move their own way: the flow smooths over them, its warp misplaces
-    them by about as far as they move apart from the body, and a prior as sharp as the body's
-    would keep them there; with this error the warped prior is softer and this frame's
-    colours and motion place them again. A regular subsample of at most ``max_points``.
+    this stays below :func:`boundary_sigma`'s size-based error. A small running animal bends,
+    bobs and turns while its legs, ears and tail swing, and the flow over it (smoothed with
+    the background it crosses) departs from one affine motion over most of it, not just at a
+    few parts (the median is over the whole object): its warp misplaces the outline by about
+    that much, and a prior as sharp as a rigid object's would keep it there; with this error
+    the warped prior is softer and this frame's colours and motion place the outline again.
+    A regular subsample of at most ``max_points``.
     """
     count = int(np.count_nonzero(select))
     if count == 0:
