@@ -34,21 +34,21 @@ def test_a_configuration_is_tracker_options(bench) -> None:
         bench.parse_config("motion_strength")
 
 
+def _result(command: str, rows: dict) -> dict:  # type: ignore[type-arg]
+    """A bench result as ``bench_builtin_windows.main`` writes it, around ``rows``."""
+    return {"when": "now", "machine": "here", "command": command, "rows": rows}
+
+
 def test_the_table_has_a_row_per_configuration_and_dashes_for_kinds_not_run(bench) -> None:
     seqs = bench.TUNE
-    result = {
-        "when": "now",
-        "machine": "here",
-        "command": "python benchmarks/bench_builtin_windows.py",
-        "rows": {
-            "": {
-                "mask": {s: 0.8 for s in seqs},
-                "box": {s: {"first_j": 0.7, "jf": 0.6} for s in seqs},
-            },
-            "motion_strength=1": {"click": {s: {"first_j": 0.5, "jf": 0.4} for s in seqs}},
+    rows = {
+        "": {
+            "mask": {s: 0.8 for s in seqs},
+            "box": {s: {"first_j": 0.7, "jf": 0.6} for s in seqs},
         },
+        "motion_strength=1": {"click": {s: {"first_j": 0.5, "jf": 0.4} for s in seqs}},
     }
-    md = bench.markdown(result)
+    md = bench.markdown(_result("python benchmarks/bench_builtin_windows.py", rows))
     rows = [line for line in md.splitlines() if line.startswith("| ")]
     assert len(rows) == 3  # header + two configurations
     header, defaults, other = rows
@@ -69,18 +69,14 @@ def test_faster_windows_keep_every_nth_frame_in_every_phase(bench) -> None:
 
 def test_a_faster_row_names_its_stride_and_skips_sequences_too_short(bench) -> None:
     seqs = bench.TUNE
-    result = {
-        "when": "now",
-        "machine": "here",
-        "command": "python benchmarks/bench_builtin_windows.py --strides 3",
-        "rows": {
-            "@3": {
-                "config": "",
-                "stride": 3,
-                "box": {s: {"first_j": 0.5, "jf": 0.4} for s in seqs[:-1]},
-            },
+    rows = {
+        "@3": {
+            "config": "",
+            "stride": 3,
+            "box": {s: {"first_j": 0.5, "jf": 0.4} for s in seqs[:-1]},
         },
     }
+    result = _result("python benchmarks/bench_builtin_windows.py --strides 3", rows)
     md = bench.markdown(result)
     row = next(line for line in md.splitlines() if line.startswith("| defaults"))
     assert "every 3rd frame" in row and "**0.500**" in row and "| – |" in row
