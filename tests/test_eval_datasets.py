@@ -139,6 +139,37 @@ def test_davis_binary_and_palette(tmp_path: Path) -> None:
         D.read_davis(tmp_path, sequences=["nope"])
 
 
+def _davis_sequence(root: Path, res: str, seq: str, frames: int = 2) -> None:
+    for i in range(frames):
+        _write(root / "JPEGImages" / res / seq / f"{i:05d}.jpg", _frame(i))
+        _write(root / "Annotations" / res / seq / f"{i:05d}.png", _alpha(i))
+
+
+def test_davis_resolution_folder_of_another_name_is_found(tmp_path: Path) -> None:
+    # the full-resolution DAVIS download keeps its sequences in JPEGImages/Full-Resolution/
+    _davis_sequence(tmp_path, "Full-Resolution", "bear")
+    bench = D.open_benchmark(tmp_path)
+    assert bench.layout == "davis"
+    assert [c.name for c in bench.clips] == ["bear"] and len(bench.clips[0]) == 2
+    # 480p is preferred when both are there
+    _davis_sequence(tmp_path, "480p", "cows", frames=3)
+    assert [c.name for c in D.read_davis(tmp_path).clips] == ["cows"]
+
+
+def test_davis_with_several_resolutions_and_no_480p_is_refused_by_name(tmp_path: Path) -> None:
+    _davis_sequence(tmp_path, "1080p", "bear")
+    _davis_sequence(tmp_path, "Full-Resolution", "bear")
+    with pytest.raises(InputError, match="1080p, Full-Resolution"):
+        D.read_davis(tmp_path)
+
+
+def test_davis_sequence_without_frames_is_a_clear_error(tmp_path: Path) -> None:
+    _davis_sequence(tmp_path, "480p", "bear")
+    (tmp_path / "JPEGImages" / "480p" / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no frames"):
+        D.read_davis(tmp_path)
+
+
 def test_plain_folder(tmp_path: Path) -> None:
     for i in range(4):
         _write(tmp_path / "frames" / f"f{i}.png", _frame(i))

@@ -404,6 +404,33 @@ def read_vhim(
 # -- DAVIS ---------------------------------------------------------------------------------------
 
 
+def _davis_roots(root: Path, resolution: str) -> tuple[Path, Path]:
+    """(frames, annotations) folders of a DAVIS release: ``JPEGImages/<seq>`` or, in the
+    official downloads, one level deeper in a resolution folder (``480p``; the full-resolution
+    release's ``Full-Resolution``; ``1080p``). ``resolution`` is preferred; a single resolution
+    folder of another name is used as it is; several without ``resolution`` are refused with
+    their names."""
+    img_root, ann_root = root / "JPEGImages", root / "Annotations"
+    if not img_root.is_dir() or not ann_root.is_dir():
+        raise InputError(f"{root}: not a DAVIS folder (needs JPEGImages/ and Annotations/)")
+    if (img_root / resolution).is_dir():
+        return img_root / resolution, ann_root / resolution
+    subs = _subdirs(img_root)
+    # sequence folders hold frames; resolution folders hold sequence folders
+    nested = [d for d in subs if not list_images(d) and _subdirs(d)]
+    if not subs or len(nested) < len(subs):
+        return img_root, ann_root
+    with_masks = [d for d in nested if (ann_root / d.name).is_dir()]
+    if len(with_masks) == 1:
+        return with_masks[0], ann_root / with_masks[0].name
+    names = ", ".join(d.name for d in (with_masks or nested))
+    raise InputError(
+        f"{root}: JPEGImages/ holds resolution folders ({names}) "
+        f"{'without matching Annotations/ folders' if not with_masks else 'and none is ' + resolution}"
+        "; keep one resolution's JPEGImages/<res> and Annotations/<res>"
+    )
+
+
 def read_davis(
     root: str | Path, sequences: Sequence[str] | None = None, resolution: str = "480p"
 ) -> Benchmark:
@@ -412,11 +439,7 @@ def read_davis(
     Every annotated object of frame 0 becomes an object id (DAVIS-2016: one object, id 1).
     """
     root = Path(root)
-    img_root, ann_root = root / "JPEGImages", root / "Annotations"
-    if (img_root / resolution).is_dir():
-        img_root, ann_root = img_root / resolution, ann_root / resolution
-    if not img_root.is_dir() or not ann_root.is_dir():
-        raise InputError(f"{root}: not a DAVIS folder (needs JPEGImages/ and Annotations/)")
+    img_root, ann_root = _davis_roots(root, resolution)
     seq_dirs = _subdirs(img_root)
     if sequences:
         known = {d.name for d in seq_dirs}
@@ -427,6 +450,8 @@ def read_davis(
     clips: list[Clip] = []
     for sdir in seq_dirs:
         images = list_images(sdir)
+        if not images:
+            raise InputError(f"{sdir}: no frames (JPEGImages/<sequence>/*.jpg)")
         anns = _match_by_stem(images, list_images(ann_root / sdir.name), ann_root / sdir.name)
         labels0 = _read_label_png(anns[0])
         ids = sorted(int(v) for v in np.unique(labels0) if v not in (0, 255))
