@@ -170,6 +170,31 @@ def test_davis_sequence_without_frames_is_a_clear_error(tmp_path: Path) -> None:
         D.read_davis(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "written", ["grey 0/1", "grey labels with void", "rgb palette", "rgb 0/255"]
+)
+def test_davis_annotations_written_in_other_ways_keep_their_objects(
+    tmp_path: Path, written: str
+) -> None:
+    lab = np.zeros((12, 16), np.uint8)
+    lab[0:3, 0:3] = 1
+    if written != "grey 0/1" and written != "rgb 0/255":
+        lab[6:9, 6:9] = 2
+    if written == "grey labels with void":
+        lab[11, 15] = 255
+    path = tmp_path / "a.png"
+    if written.startswith("rgb"):
+        colours = D._davis_palette() if written == "rgb palette" else None
+        rgb = colours[lab] if colours is not None else np.repeat((lab * 255)[..., None], 3, 2)
+        Image.fromarray(rgb.astype(np.uint8), mode="RGB").save(path)
+    else:
+        Image.fromarray(lab, mode="L").save(path)
+    out = D._read_label_png(path)
+    assert (out == 1).sum() == 9
+    assert (out == 2).sum() == (9 if written in ("grey labels with void", "rgb palette") else 0)
+    assert (out == 255).sum() == (1 if written == "grey labels with void" else 0)
+
+
 def test_plain_folder(tmp_path: Path) -> None:
     for i in range(4):
         _write(tmp_path / "frames" / f"f{i}.png", _frame(i))

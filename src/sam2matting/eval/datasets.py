@@ -107,9 +107,55 @@ def _read_label_png(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         if im.mode == "P":
             return np.asarray(im).astype(np.int32)
-        grey = np.asarray(im.convert("L"))
+        rgb = np.asarray(im.convert("RGB"))
+    if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+        # a palette annotation saved as colours: object ids by the DAVIS palette
+        labels = _davis_palette_ids(rgb)
+        if labels is not None:
+            return labels
+    grey = rgb[..., 0]
+    values = np.unique(grey)
+    ids = values[(values != 0) & (values != 255)]
+    if ids.size and int(ids.max()) <= MAX_PLAIN_LABEL:
+        # a label map written as plain grey values (0 background, 1, 2, … objects, 255 void)
+        return grey.astype(np.int32)
     # binary 0/255 annotations (DAVIS-2016): object 1
     return (grey > 127).astype(np.int32)
+
+
+#: a grey annotation whose values all stay at or under this is a label map (object ids), not a
+#: 0/255 mask
+MAX_PLAIN_LABEL = 32
+
+
+def _davis_palette() -> np.ndarray:
+    """The DAVIS / PASCAL VOC colour palette: 256 × 3 uint8, index = object id."""
+    out = np.zeros((256, 3), np.uint8)
+    for i in range(256):
+        c, r, g, b = i, 0, 0, 0
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        out[i] = (r, g, b)
+    return out
+
+
+def _davis_palette_ids(rgb: np.ndarray) -> np.ndarray | None:
+    """Object ids of an RGB annotation whose colours are all DAVIS palette colours; None when
+    one is not."""
+    palette = _davis_palette().astype(np.int64)
+    code = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    lookup = {
+        int(k): i
+        for i, k in enumerate((palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2])
+    }
+    colours, inverse = np.unique(code, return_inverse=True)
+    ids = [lookup.get(int(c)) for c in colours]
+    if any(i is None for i in ids):
+        return None
+    return np.asarray(ids, np.int32)[inverse].reshape(code.shape)
 
 
 @dataclass
