@@ -149,6 +149,40 @@ def test_tracking_jf_on_a_davis_folder(tiny_bench: Path, tmp_path: Path) -> None
     assert "| s0 |" in md and "**mean**" in md
 
 
+def test_tracking_on_davis_annotated_every_few_frames_with_a_late_object(
+    tiny_bench: Path, tmp_path: Path
+) -> None:
+    # YouTube-VOS style: annotations on frames 0, 2 and 4 only; object 2 first annotated on 2
+    from PIL import Image
+
+    davis = tmp_path / "davis"
+    (davis / "JPEGImages" / "s0").mkdir(parents=True)
+    (davis / "Annotations" / "s0").mkdir(parents=True)
+    for t in range(5):
+        src_img = tiny_bench / "s0" / "com" / f"{min(t, 4):04d}.png"
+        cv2.imwrite(str(davis / "JPEGImages" / "s0" / f"{t:05d}.jpg"), cv2.imread(str(src_img)))
+        if t % 2:
+            continue
+        a8 = cv2.imread(str(tiny_bench / "s0" / "pha" / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        lab = np.where(a8 > 127, 1, 0).astype(np.uint8)
+        if t >= 2:
+            lab[60:70, 2:12] = 2
+        im = Image.fromarray(lab, mode="P")
+        im.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (253 * 3))
+        im.save(davis / "Annotations" / "s0" / f"{t:05d}.png")
+    b = open_benchmark(davis)
+    assert b.clips[0].object_ids == [1, 2]
+    report = bench.evaluate_tracking(b, ["oracle"], skip_first_last=False)
+    r = report.results["oracle"]["s0"]
+    # frames 1 and 3 are tracked but not scored; the oracle prompted object 2 on frame 2
+    assert [f["frame"] for f in r["frames"]] == [0, 2, 4]
+    assert report.means["oracle"]["jf"] == pytest.approx(1.0)
+    # the first frame must be annotated: it is the prompt
+    (davis / "Annotations" / "s0" / "00000.png").unlink()
+    with pytest.raises(InputError, match="first frame"):
+        open_benchmark(davis)
+
+
 def test_oracle_tracker_follows_ground_truth(tiny_bench: Path) -> None:
     pytest.importorskip("sam2matting.trackers.oracle")
     b = read_rvm(tiny_bench).select(["s0"])

@@ -171,7 +171,8 @@ def make_methods(
 
 class _GroundTruthLabels(Sequence[np.ndarray]):
     """Lazy per-frame ground-truth label maps (int32 H×W: object id where α > 0.5, else 0),
-    what the oracle tracker follows; read one frame at a time."""
+    what the oracle tracker follows; read one frame at a time (a frame without annotation
+    gets the last annotated frame's)."""
 
     def __init__(self, clip: Clip) -> None:
         self.clip = clip
@@ -184,7 +185,12 @@ class _GroundTruthLabels(Sequence[np.ndarray]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
+        # a frame without annotation (annotated every few frames): the last annotated one's
         _, masks = self.clip.read_ground_truth(index)
+        back = index
+        while not masks and back > 0:
+            back -= 1
+            _, masks = self.clip.read_ground_truth(back)
         shape = next(iter(masks.values())).shape
         labels = np.zeros(shape, np.int32)
         for obj in self.clip.object_ids:
@@ -202,7 +208,7 @@ def _prompt_frames(clip: Clip) -> dict[int, tuple[int, np.ndarray]]:
             break
         _, masks = clip.read_ground_truth(i)
         for o in list(missing):
-            if masks[o].any():
+            if o in masks and masks[o].any():
                 out[o] = (i, masks[o])
                 missing.remove(o)
     return out
@@ -705,6 +711,8 @@ def evaluate_tracking(
                         if tracked is None:
                             break
                         _, gt_masks = clip.read_ground_truth(tracked.index)
+                        if not gt_masks:
+                            continue  # not annotated: tracked, not scored
                         h, w = next(iter(gt_masks.values())).shape
                         js, fs = [], []
                         for obj in clip.object_ids:

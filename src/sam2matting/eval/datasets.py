@@ -220,6 +220,8 @@ class Clip:
         alphas: dict[int, np.ndarray] = {}
         masks: dict[int, np.ndarray] = {}
         if self.ground_truth == "mask":
+            if not paths:  # a frame without annotation (annotated every few frames)
+                return alphas, masks
             labels = _read_label_png(paths[0])
             for obj in self.object_ids:
                 m = labels == obj
@@ -477,12 +479,25 @@ def _davis_roots(root: Path, resolution: str) -> tuple[Path, Path]:
     )
 
 
+def _davis_annotations(images: list[Path], folder: Path) -> list[Path | None]:
+    """Each frame's annotation file by stem, None where the frame has none (annotated every
+    few frames, as in YouTube-VOS: those frames are tracked but not scored). The first frame
+    must have one: it is the prompt."""
+    by_stem = {p.stem: p for p in list_images(folder)}
+    out: list[Path | None] = [by_stem.get(p.stem) for p in images]
+    if out[0] is None:
+        raise InputError(f"{folder}: no annotation for the first frame {images[0].name}")
+    return out
+
+
 def read_davis(
     root: str | Path, sequences: Sequence[str] | None = None, resolution: str = "480p"
 ) -> Benchmark:
     """Read DAVIS: ``JPEGImages[/<resolution>]/<seq>`` with ``Annotations[/<resolution>]/<seq>``.
 
-    Every annotated object of frame 0 becomes an object id (DAVIS-2016: one object, id 1).
+    Every annotated object becomes an object id (DAVIS-2016: one object, id 1); one that
+    first appears after frame 0 is prompted on the first frame it is annotated on. Frames may
+    be annotated every few frames (the first one must be): the others are tracked, not scored.
     """
     root = Path(root)
     img_root, ann_root = _davis_roots(root, resolution)
@@ -498,14 +513,17 @@ def read_davis(
         images = list_images(sdir)
         if not images:
             raise InputError(f"{sdir}: no frames (JPEGImages/<sequence>/*.jpg)")
-        anns = _match_by_stem(images, list_images(ann_root / sdir.name), ann_root / sdir.name)
-        labels0 = _read_label_png(anns[0])
-        ids = sorted(int(v) for v in np.unique(labels0) if v not in (0, 255))
+        anns = _davis_annotations(images, ann_root / sdir.name)
+        found: set[int] = set()
+        for a in anns:
+            if a is not None:
+                found.update(int(v) for v in np.unique(_read_label_png(a)) if v not in (0, 255))
+        ids = sorted(found)
         clips.append(
             Clip(
                 name=sdir.name,
                 image_paths=images,
-                gt_paths=[{0: a} for a in anns],
+                gt_paths=[{} if a is None else {0: a} for a in anns],
                 ground_truth="mask",
                 object_ids=ids or [1],
                 frames_dir=sdir,
