@@ -49,21 +49,21 @@ WINDOW, STEP = 24, 8
 FAST_WINDOW = 16
 
 
-def window_starts(frames: int, stride: int) -> list[list[int]]:
-    """The frame indices of every window: ``WINDOW``-frame runs started every ``STEP``
+def window_starts(frames: int, stride: int, step: int = STEP) -> list[list[int]]:
+    """The frame indices of every window: ``WINDOW``-frame runs started every ``step``
     frames (stride 1), or with every ``stride``-th frame kept (motion ``stride`` × as fast),
-    ``FAST_WINDOW``-frame runs started every ``STEP`` kept frames in each of the ``stride``
+    ``FAST_WINDOW``-frame runs started every ``step`` kept frames in each of the ``stride``
     phases (frames 0, s, 2s, … then 1, 1 + s, …)."""
     length = WINDOW if stride == 1 else FAST_WINDOW
     out = []
     for phase in range(stride):
         kept = list(range(phase, frames, stride))
-        out += [kept[s : s + length] for s in range(0, len(kept) - length + 1, STEP)]
+        out += [kept[s : s + length] for s in range(0, len(kept) - length + 1, step)]
     return out
 
 
 def run_prompt_windows(
-    data: Path, options: dict[str, Any], kind: str = "box", stride: int = 1
+    data: Path, options: dict[str, Any], kind: str = "box", stride: int = 1, step: int = STEP
 ) -> dict[str, dict[str, float]]:
     """Per tuning sequence: mean first-frame J and mean J&F over the windows of
     :func:`window_starts` (start frames excluded) started from the true mask's bounding box
@@ -81,7 +81,7 @@ def run_prompt_windows(
             frames = [im for _, im in src.iter_frames(0, None)]
         truth = [clip.read_ground_truth(i)[1][1] for i in range(len(frames))]
         first, values = [], []
-        for kept in window_starts(len(frames), stride):
+        for kept in window_starts(len(frames), stride, step):
             session = build(**options).open(ArraySource([frames[i] for i in kept]))
             start = truth[kept[0]]
             if kind == "box":
@@ -129,6 +129,7 @@ GROUPS = (
 
 def markdown(result: dict[str, Any]) -> str:
     seqs = list(TUNE)
+    step = result.get("step", STEP)
     header = ["configuration"]
     for title, _, _ in GROUPS:
         header += [f"{s} {title}" for s in seqs] + ["**mean**"]
@@ -159,11 +160,11 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"Windows: {WINDOW}-frame runs started every {STEP} frames, from the true mask (mask), "
+        f"Windows: {WINDOW}-frame runs started every {step} frames, from the true mask (mask), "
         "its bounding box (box) or one click at its most interior point (click); J&F averaged "
         "over the windows' frames, start frames excluded; first J averaged over the windows' "
         "first frames. With every 2nd / 3rd frame kept (motion 2× / 3× as fast): "
-        f"{FAST_WINDOW}-frame runs every {STEP} kept frames, in every phase; a sequence too "
+        f"{FAST_WINDOW}-frame runs every {step} kept frames, in every phase; a sequence too "
         "short for one is '–' and left out of the mean. Tuning sequences only.",
         "",
         *run_footer(result),
@@ -191,8 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated: keep every Nth frame (1 = as filmed; 2, 3: motion 2× / 3× as "
         "fast, the unseen-fast-footage check); one row per configuration and stride",
     )
+    ap.add_argument(
+        "--step",
+        type=int,
+        default=STEP,
+        help=f"start a window every N (kept) frames (default {STEP}; 4 doubles the windows and "
+        "halves the noise of a sequence with few of them, at twice the time)",
+    )
     ap.add_argument("--out", type=Path, help="write <out>.json/.md")
     args = ap.parse_args(argv)
+    if args.step < 1:
+        print(f"error: --step must be a positive integer, got {args.step}")
+        return 2
     try:
         strides = [int(x) for x in args.strides.split(",")]
     except ValueError:
@@ -207,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parsed = [(label, parse_config(label)) for label in configs]
     result = run_header("bench_builtin_windows.py", argv)
     result["rows"] = {}
+    result["step"] = args.step
     kinds = args.kinds.split(",")
     unknown = [k for k in kinds if k not in ("mask", "box", "click")]
     if unknown:
@@ -218,10 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, Any] = {"options": options, "config": label, "stride": stride}
             for kind in kinds:
                 if kind == "mask":
-                    found = run_prompt_windows(data, options, "mask", stride)
+                    found = run_prompt_windows(data, options, "mask", stride, args.step)
                     row["mask"] = {name: v["jf"] for name, v in found.items()}
                 else:
-                    row[kind] = run_prompt_windows(data, options, kind, stride)
+                    row[kind] = run_prompt_windows(data, options, kind, stride, args.step)
             result["rows"][label if stride == 1 else f"{label}@{stride}"] = row
     md = markdown(result)
     print(md)

@@ -65,6 +65,7 @@ def test_faster_windows_keep_every_nth_frame_in_every_phase(bench) -> None:
     assert all(b - a == 2 for w in fast for a, b in itertools.pairwise(w))
     assert {w[0] % 2 for w in fast} == {0, 1}  # both phases
     assert bench.window_starts(40, 3) == []  # 13–14 frames a phase: too short
+    assert bench.window_starts(40, 1, step=4) == [list(range(s, s + 24)) for s in (0, 4, 8, 12, 16)]
 
 
 def test_a_faster_row_names_its_stride_and_skips_sequences_too_short(bench) -> None:
@@ -85,3 +86,12 @@ def test_a_faster_row_names_its_stride_and_skips_sequences_too_short(bench) -> N
 def test_bad_strides_are_a_usage_error(bench, capsys) -> None:
     assert bench.main(["--strides", "0,x"]) == 2
     assert "--strides" in capsys.readouterr().out
+
+
+def test_the_window_step_is_an_option_and_named_in_the_table(bench, capsys) -> None:
+    assert bench.main(["--step", "0"]) == 2
+    assert "--step" in capsys.readouterr().out
+    result = _result("python benchmarks/bench_builtin_windows.py --step 4", {})
+    assert "started every 8 frames" in bench.markdown(result)
+    result["step"] = 4
+    assert "started every 4 frames" in bench.markdown(result)
