@@ -24,6 +24,7 @@ Alphas come back as float32 k/255 (the 8-bit protocol of the metrics); masks as 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -128,8 +129,10 @@ def _read_label_png(path: Path) -> np.ndarray:
 MAX_PLAIN_LABEL = 32
 
 
+@functools.cache
 def _davis_palette() -> np.ndarray:
-    """The DAVIS / PASCAL VOC colour palette: 256 × 3 uint8, index = object id."""
+    """The DAVIS / PASCAL VOC colour palette: 256 × 3 uint8, index = object id (computed once;
+    do not modify the array)."""
     out = np.zeros((256, 3), np.uint8)
     for i in range(256):
         c, r, g, b = i, 0, 0, 0
