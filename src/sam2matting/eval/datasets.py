@@ -145,15 +145,19 @@ def _davis_palette() -> np.ndarray:
     return out
 
 
+@functools.cache
+def _davis_palette_lookup() -> dict[int, int]:
+    """Packed colour (r << 16 | g << 8 | b) → object id, for :func:`_davis_palette_ids`."""
+    palette = _davis_palette().astype(np.int64)
+    codes = (palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2]
+    return {int(k): i for i, k in enumerate(codes)}
+
+
 def _davis_palette_ids(rgb: np.ndarray) -> np.ndarray | None:
     """Object ids of an RGB annotation whose colours are all DAVIS palette colours; None when
     one is not."""
-    palette = _davis_palette().astype(np.int64)
+    lookup = _davis_palette_lookup()
     code = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-    lookup = {
-        int(k): i
-        for i, k in enumerate((palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2])
-    }
     colours, inverse = np.unique(code, return_inverse=True)
     ids = [lookup.get(int(c)) for c in colours]
     if any(i is None for i in ids):
