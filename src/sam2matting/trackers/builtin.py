@@ -401,6 +401,20 @@ class BuiltinTrackerConfig:
     ellipse 30–50 px a frame) 0.01–0.03 of their lowest J (0.918 → 0.894 at worst, mean J
     −0.005 at most) and the texture clip 0.108 → 0.100; the synthetic limbed walker
     (:func:`~sam2matting.eval.motion_clips.limbed_clip`) gains 0.841 → 0.849 mean J.
+    ``articulated_colour_limit``: on frames where the articulation error exceeds the size-based
+    one (the warped prior is softer there), the colour log-odds in the re-fit may reach this
+    much on the object's side instead of :func:`colour_llr_limit` (4), so clearly object-coloured
+    parts the warp misplaced weigh more; the background side, the colour-shift and
+    re-detection searches keep the cap. 0 = off (default). Measured at 6 (issue 14's ninth
+    session; the lead of the eighth session's random search, where the searches used it too):
+    libby from the mask 0.712 → 0.752, dog / kite-surf / car-shadow identical; mask windows
+    (``bench_builtin_windows.py --step 4``) at 1× / 2× / 3× 0.792 / 0.726 / 0.719 → 0.792 /
+    0.753 / 0.719, box windows 0.616 / 0.580 / 0.579 → 0.622 / 0.582 / 0.511 (libby at 3×
+    0.697 → 0.471, where the camera pans fast); held-out pair from the mask 0.851 → 0.850, every 3rd
+    frame 0.839 → 0.837. Synthetic limbed walker 0.849 → 0.860 mean J (six seeds), texture
+    clip 0.675 → 0.648, fast-motion and look-alike clips unchanged. Off: the held-out pair
+    does not gain, and the fast articulated case it loses is the one unseen footage (dancing,
+    parkour) is most likely to bring.
     """
 
     max_side: int = 512
@@ -434,6 +448,7 @@ class BuiltinTrackerConfig:
     embed_weights: str | None = None
     object_competition: bool = True
     articulation_uncertainty: float = 2.0
+    articulated_colour_limit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -480,6 +495,14 @@ class BuiltinTrackerConfig:
             raise Sam2MattingError("builtin tracker: embed_strength must be >= 0")
         if self.articulation_uncertainty < 0:
             raise Sam2MattingError("builtin tracker: articulation_uncertainty must be >= 0")
+        if (
+            self.articulated_colour_limit != 0
+            and self.articulated_colour_limit < colour_llr_limit()
+        ):
+            raise Sam2MattingError(
+                "builtin tracker: articulated_colour_limit must be 0 (off) or at least "
+                f"{colour_llr_limit():g}, the colour cap it raises"
+            )
 
     @property
     def follows_appearance(self) -> bool:
@@ -1252,6 +1275,8 @@ class _ColourModel:
     fg: np.ndarray
     bg: np.ndarray
     table: np.ndarray = field(init=False)
+    _ratio: np.ndarray = field(init=False, repr=False)
+    _raised: dict[float, np.ndarray] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         weight = unseen_colour_weight()
@@ -1259,7 +1284,8 @@ class _ColourModel:
         fg = (1 - weight) * self.fg + weight * uniform
         bg = (1 - weight) * self.bg + weight * uniform
         limit = colour_llr_limit()
-        self.table = np.clip(np.log(fg) - np.log(bg), -limit, limit).astype(np.float32)
+        self._ratio = (np.log(fg) - np.log(bg)).astype(np.float32)
+        self.table = np.clip(self._ratio, -limit, limit)
 
     @staticmethod
     def histogram(index: np.ndarray, select: np.ndarray, bins: int) -> np.ndarray | None:
@@ -1301,9 +1327,16 @@ class _ColourModel:
         new_bg = self.bg if bg is None else (1 - rate) * self.bg + rate * bg
         return _ColourModel(new_fg, new_bg)
 
-    def llr(self, index: np.ndarray) -> np.ndarray:
-        """Clipped log p(colour | object) − log p(colour | background), per pixel."""
-        return self.table[index]
+    def llr(self, index: np.ndarray, upper: float | None = None) -> np.ndarray:
+        """Clipped log p(colour | object) − log p(colour | background), per pixel: within
+        ±:func:`colour_llr_limit`, or up to ``upper`` on the object's side when given."""
+        if upper is None:
+            return self.table[index]
+        table = self._raised.get(upper)
+        if table is None:
+            table = np.clip(self._ratio, -colour_llr_limit(), upper)
+            self._raised[upper] = table
+        return table[index]
 
 
 # -- per-frame and per-object state ---------------------------------------------------------------
@@ -1757,6 +1790,7 @@ class BuiltinSession:
             )
         # the object's dominant motion, from the forward flow of its interior
         obj_motion = _fit_affine(flow.fwd, prev_sd > sigma)
+        articulated = False
         if obj_motion is not None and cfg.articulation_uncertainty > 0:
             # an articulated object's warp is as uncertain as its parts move apart
             moving_apart = articulation_sigma(
@@ -1765,6 +1799,7 @@ class BuiltinSession:
                 obj_motion,
                 cfg.articulation_uncertainty * articulation_trust(state.ref_colour),
             )
+            articulated = moving_apart > sigma
             sigma = min(max(sigma, moving_apart), BOUNDARY_SIGMA_MAX)
         warped = cv2.remap(  # type: ignore[call-overload]
             state.prob,
@@ -1822,7 +1857,11 @@ class BuiltinSession:
             predicted = predicted | (memory >= memory_support())
         self._trace("prior", z > 0)
         if colour is not None:
-            z += cfg.refit_strength * colour
+            refit = colour
+            if articulated and cfg.articulated_colour_limit > 0:
+                # a softer prior on an articulated object: clear object colours weigh more
+                refit = state.model.llr(frame.bins, cfg.articulated_colour_limit)
+            z += cfg.refit_strength * refit
         # what the cleanup stages (regrow, graph cut) judge by: colour, plus the learned cue
         appearance = colour
         if self._embedder is not None and state.embed_anchor is not None:
