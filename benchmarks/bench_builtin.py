@@ -139,9 +139,12 @@ def run_davis(
     modes: list[str],
     max_frames: int | None = None,
     stride: int = 1,
+    reverse: bool = False,
 ) -> dict[str, Any]:
     """``stride``: keep every ``stride``-th frame (displacements × ``stride``: DAVIS made
-    fast)."""
+    fast). ``reverse``: play each sequence backwards, prompted on its last frame (after
+    ``max_frames``, before ``stride``): the same scenes with other motion, occlusions and
+    first masks, on which no setting was chosen."""
     from sam2matting.eval.datasets import read_davis
     from sam2matting.eval.metrics import boundary_f, jaccard
     from sam2matting.io.readers import ArraySource
@@ -153,8 +156,10 @@ def run_davis(
     for clip in davis:
         with clip.source() as src:
             frames = [im for _, im in src.iter_frames(0, max_frames)]
-        gts = [clip.read_ground_truth(i)[1][1] for i in range(0, len(frames), stride)]
-        frames = frames[::stride]
+        order = list(range(len(frames)))[::-1] if reverse else list(range(len(frames)))
+        order = order[::stride]
+        gts = [clip.read_ground_truth(i)[1][1] for i in order]
+        frames = [frames[i] for i in order]
         row: dict[str, Any] = {"frames": len(frames)}
         for mode in modes:
             tracker = build(**options)
@@ -475,6 +480,15 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _fmt(value: float) -> str:
+    return "–" if np.isnan(value) else f"{value:.3f}"
+
+
+def _cell(row: dict[str, Any], key: str, digits: int = 3) -> str:
+    """A table cell: the value, or "–" for a prompt mode that was not run."""
+    return f"{row[key]:.{digits}f}" if key in row else "–"
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = ["## Built-in tracker on real footage", ""]
     davis = result.get("davis")
@@ -485,13 +499,17 @@ def markdown(result: dict[str, Any]) -> str:
             "| sequence | split | mask J&F | mask J | mask F | box J&F | box first-frame J | lowest confidence (mask) |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
+        if result.get("reverse"):
+            lines += [
+                "Played backwards: each sequence starts from its last frame's mask / box.",
+                "",
+            ]
         for name, r in davis.items():
             split = "tuning" if name in TUNE else "held-out"
             m, b = r.get("mask", {}), r.get("box", {})
             lines.append(
-                f"| {name} | {split} | {m.get('jf', float('nan')):.3f} | {m.get('j', float('nan')):.3f} | "
-                f"{m.get('f', float('nan')):.3f} | {b.get('jf', float('nan')):.3f} | "
-                f"{b.get('first_j', float('nan')):.3f} | {m.get('min_score', float('nan')):.2f} |"
+                f"| {name} | {split} | {_cell(m, 'jf')} | {_cell(m, 'j')} | {_cell(m, 'f')} | "
+                f"{_cell(b, 'jf')} | {_cell(b, 'first_j')} | {_cell(m, 'min_score', 2)} |"
             )
         for label, names in (
             ("tuning", [n for n in davis if n in TUNE]),
@@ -501,11 +519,11 @@ def markdown(result: dict[str, Any]) -> str:
             if not names:
                 continue
             lines.append(
-                f"| **mean {label}** | | **{_mean([davis[n]['mask']['jf'] for n in names if 'mask' in davis[n]]):.3f}** | "
-                f"{_mean([davis[n]['mask']['j'] for n in names if 'mask' in davis[n]]):.3f} | "
-                f"{_mean([davis[n]['mask']['f'] for n in names if 'mask' in davis[n]]):.3f} | "
-                f"**{_mean([davis[n]['box']['jf'] for n in names if 'box' in davis[n]]):.3f}** | "
-                f"{_mean([davis[n]['box']['first_j'] for n in names if 'box' in davis[n]]):.3f} | |"
+                f"| **mean {label}** | | **{_fmt(_mean([davis[n]['mask']['jf'] for n in names if 'mask' in davis[n]]))}** | "
+                f"{_fmt(_mean([davis[n]['mask']['j'] for n in names if 'mask' in davis[n]]))} | "
+                f"{_fmt(_mean([davis[n]['mask']['f'] for n in names if 'mask' in davis[n]]))} | "
+                f"**{_fmt(_mean([davis[n]['box']['jf'] for n in names if 'box' in davis[n]]))}** | "
+                f"{_fmt(_mean([davis[n]['box']['first_j'] for n in names if 'box' in davis[n]]))} | |"
             )
         lines.append("")
     cut = result.get("cutouts")
@@ -713,6 +731,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--stride", type=int, default=1, help="DAVIS: every Nth frame only (faster motion)"
     )
+    ap.add_argument(
+        "--reverse",
+        action="store_true",
+        help="DAVIS: play every sequence backwards from its last frame's mask / box "
+        "(a check no setting was chosen on)",
+    )
     ap.add_argument("--opt", action="append", default=[], help="tracker option NAME=VALUE")
     ap.add_argument(
         "--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)"
@@ -738,9 +762,10 @@ def main(argv: list[str] | None = None) -> int:
     if "davis" in parts:
         seqs = args.seq.split(",") if args.seq else None
         result["davis"] = run_davis(
-            data, seqs, options, args.modes.split(","), args.frames, args.stride
+            data, seqs, options, args.modes.split(","), args.frames, args.stride, args.reverse
         )
         result["stride"] = args.stride
+        result["reverse"] = args.reverse
     if "cutouts" in parts:
         result["cutouts"] = run_cutouts(data, options)
     if "clicks" in parts:

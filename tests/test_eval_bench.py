@@ -149,6 +149,71 @@ def test_tracking_jf_on_a_davis_folder(tiny_bench: Path, tmp_path: Path) -> None
     assert "| s0 |" in md and "**mean**" in md
 
 
+def _tiny_davis(tiny_bench: Path, root: Path, sequences: tuple[str, ...] = ("s0", "s1")) -> Path:
+    davis = root / "davis"
+    for name in sequences:
+        (davis / "JPEGImages" / name).mkdir(parents=True, exist_ok=True)
+        (davis / "Annotations" / name).mkdir(parents=True, exist_ok=True)
+        for t in range(5):
+            src = tiny_bench / name / "com" / f"{t:04d}.png"
+            a8 = cv2.imread(str(tiny_bench / name / "pha" / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
+            cv2.imwrite(str(davis / "JPEGImages" / name / f"{t:05d}.jpg"), cv2.imread(str(src)))
+            cv2.imwrite(
+                str(davis / "Annotations" / name / f"{t:05d}.png"),
+                np.where(a8 > 127, 255, 0).astype(np.uint8),
+            )
+    return davis
+
+
+def test_a_tracker_failing_on_one_sequence_loses_only_that_sequences_frames(
+    tiny_bench: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A tracker that raises on frame 2 of the first sequence: the others are scored as
+    usual, the failure is named, the failed sequence's frames from 2 on count as empty masks,
+    and the command ends with one error line and status 1 (no traceback)."""
+    import sam2matting.trackers.builtin as builtin
+    from sam2matting.cli import main
+
+    davis = _tiny_davis(tiny_bench, tmp_path)
+    clean = bench.evaluate_tracking(open_benchmark(davis), ["builtin"], skip_first_last=False)
+    step = builtin.BuiltinSession._step
+    opened: list[object] = []
+
+    def failing(self, state, frame, previous, flow):  # type: ignore[no-untyped-def]
+        if self is opened[0] and frame.index == 2:
+            raise RuntimeError("boom\nsecond line")
+        return step(self, state, frame, previous, flow)
+
+    open_session = builtin.BuiltinTracker.open
+
+    def opening(self, source):  # type: ignore[no-untyped-def]
+        session = open_session(self, source)
+        opened.append(session)
+        return session
+
+    monkeypatch.setattr(builtin.BuiltinSession, "_step", failing)
+    monkeypatch.setattr(builtin.BuiltinTracker, "open", opening)
+    report = bench.evaluate_tracking(open_benchmark(davis), ["builtin"], skip_first_last=False)
+    assert report.failures == {"builtin": {"s0": "stopped on frame 2: RuntimeError: boom"}}
+    s0, s1 = report.results["builtin"]["s0"], report.results["builtin"]["s1"]
+    assert [f["frame"] for f in s0["frames"]] == [0, 1, 2, 3, 4]
+    assert s0["frames"][:2] == clean.results["builtin"]["s0"]["frames"][:2]
+    assert all(f["j"] == 0.0 and f["f"] == 0.0 for f in s0["frames"][2:])
+    assert s1 == {**clean.results["builtin"]["s1"], "seconds_per_frame": s1["seconds_per_frame"]}
+    assert "builtin failed on s0" in bench.markdown_tracking(report)
+
+    opened.clear()
+    capsys.readouterr()
+    assert main(["eval", str(davis), "--tracker", "builtin", "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert "| s1 |" in out and "builtin failed on s0" in out
+    assert err.strip().count("\n") == 0 and "tracking failed (builtin on s0)" in err
+    assert "Traceback" not in out + err
+
+
 def test_tracking_on_davis_annotated_every_few_frames_with_a_late_object(
     tiny_bench: Path, tmp_path: Path
 ) -> None:

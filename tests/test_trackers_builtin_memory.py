@@ -97,6 +97,19 @@ def test_locate_follows_the_object_appearance_past_an_occluding_pole() -> None:
     assert locate(np.zeros((H, W), np.float32), appearance, appearance) == (0.0, 0.0)
 
 
+def test_locate_keeps_a_guess_that_moves_the_object_off_the_frame() -> None:
+    """A fast object's motion may place it beyond the frame's edge: the search window is then
+    empty, and the guess stands (it crashed in the downscaling of a big object's window: DAVIS
+    libby played backwards at every 3rd frame)."""
+    memory = np.zeros((H, W), np.float32)
+    memory[10 : H - 10, 10 : W - 10] = 1.0  # big: matched on downscaled copies
+    appearance = _scene(0, None)
+    for guess in ((2.0 * W, 0.0), (-2.0 * W, 0.0), (0.0, 2.0 * H), (0.0, -2.0 * H)):
+        assert locate(memory, appearance, appearance, guess) == guess
+    moved, seen = follow(memory, appearance, appearance, np.array([[1.0, 0, 3 * W], [0, 1, 0]]))
+    assert not (moved > 0.5).any() and seen.shape == appearance.shape
+
+
 def test_remember_blends_and_forgets_a_dropped_part_in_a_few_frames() -> None:
     memory = _blob(100, 100).astype(np.float32)
     mask = _blob(100, 100)

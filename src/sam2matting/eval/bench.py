@@ -630,7 +630,9 @@ def markdown_report(report: EvalReport, *, per_clip: bool = True, title: str | N
 @dataclass
 class TrackingReport:
     """J&F per sequence and tracker. ``results[tracker][sequence]`` = ``{"j", "f", "jf",
-    "frames": [{"frame", "j", "f"}], "seconds_per_frame"}``; ``means[tracker]`` = mean over sequences."""
+    "frames": [{"frame", "j", "f"}], "seconds_per_frame"}``; ``means[tracker]`` = mean over sequences.
+    ``failures[tracker][sequence]``: why a tracker stopped on a sequence (its frames from there
+    on are scored as empty masks)."""
 
     benchmark: dict[str, Any]
     trackers: list[str]
@@ -639,6 +641,7 @@ class TrackingReport:
     skip_first_last: bool
     info: dict[str, Any]
     skipped: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -647,6 +650,7 @@ class TrackingReport:
             "skip_first_last": self.skip_first_last,
             "means": self.means,
             "skipped": self.skipped,
+            "failures": self.failures,
             "info": self.info,
             "results": self.results,
         }
@@ -677,6 +681,7 @@ def evaluate_tracking(
     results: dict[str, dict[str, dict[str, Any]]] = {}
     means: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
+    failures: dict[str, dict[str, str]] = {}
     for name in trackers:
         opts_base = dict((tracker_options or {}).get(name, {}))
         try:
@@ -695,40 +700,47 @@ def evaluate_tracking(
                 else build_tracker("oracle", **_oracle_options(clip, opts_base))
             )
             prompts = _prompt_frames(clip)
+            start = min(f for f, _ in prompts.values())
             frames: list[dict[str, Any]] = []
             seconds = 0.0
-            with clip.source() as source:
-                session = trk.open(source)
-                try:
-                    for obj, (frame, mask) in sorted(prompts.items()):
-                        session.add_prompt(MaskPrompt(mask, frame=frame, object_id=obj))
-                    start = min(f for f, _ in prompts.values())
-                    it = session.propagate(start)
-                    while True:
-                        t0 = time.perf_counter()
-                        tracked = next(it, None)
-                        seconds += time.perf_counter() - t0
-                        if tracked is None:
-                            break
-                        _, gt_masks = clip.read_ground_truth(tracked.index)
-                        if not gt_masks:
-                            continue  # not annotated: tracked, not scored
-                        h, w = next(iter(gt_masks.values())).shape
-                        js, fs = [], []
-                        for obj in clip.object_ids:
-                            track = tracked.objects.get(obj)
-                            pred = track.mask(h, w) if track is not None else np.zeros((h, w), bool)
-                            js.append(jaccard(pred, gt_masks[obj]))
-                            fs.append(boundary_f(pred, gt_masks[obj]))
-                        frames.append(
-                            {
-                                "frame": int(tracked.index),
-                                "j": float(np.mean(js)),
-                                "f": float(np.mean(fs)),
-                            }
-                        )
-                finally:
-                    session.close()
+            reached = start - 1
+            try:
+                with clip.source() as source:
+                    session = trk.open(source)
+                    try:
+                        for obj, (frame, mask) in sorted(prompts.items()):
+                            session.add_prompt(MaskPrompt(mask, frame=frame, object_id=obj))
+                        it = session.propagate(start)
+                        while True:
+                            t0 = time.perf_counter()
+                            tracked = next(it, None)
+                            seconds += time.perf_counter() - t0
+                            if tracked is None:
+                                break
+                            reached = tracked.index
+                            scored_frame = _score_tracked(clip, tracked.index, tracked.objects)
+                            if scored_frame is not None:  # None: not annotated, not scored
+                                frames.append(scored_frame)
+                    finally:
+                        session.close()
+            except Exception as exc:
+                # one sequence's failure (a tracker bug, an unreadable frame) must not lose the
+                # others' scores: it is reported, and its frames from there on count as empty
+                # masks, as an evaluation of saved masks would count missing ones
+                where = f"on frame {reached + 1}" if reached >= start else "before its first frame"
+                failures.setdefault(name, {})[clip.name] = (
+                    f"stopped {where}: {type(exc).__name__}: {one_line(exc)}"
+                )
+                log.debug("%s failed on %s", name, clip.name, exc_info=True)
+                if progress is not None:
+                    progress(
+                        f"warning: {name} {clip.name}: {failures[name][clip.name]} "
+                        "(the remaining frames are scored as empty masks)"
+                    )
+                for index in range(max(reached + 1, start), clip.num_frames):
+                    scored_frame = _score_tracked(clip, index, {})
+                    if scored_frame is not None:
+                        frames.append(scored_frame)
             scored = frames[1:-1] if skip_first_last and len(frames) > 2 else frames
             j = float(np.mean([f["j"] for f in scored]))
             f_ = float(np.mean([f["f"] for f in scored]))
@@ -762,7 +774,25 @@ def evaluate_tracking(
         skip_first_last=skip_first_last,
         info=run_info(),
         skipped=skipped,
+        failures=failures,
     )
+
+
+def _score_tracked(clip: Clip, index: int, objects: dict[int, Any]) -> dict[str, Any] | None:
+    """J and F of frame ``index``, averaged over the clip's objects (``objects``: id →
+    :class:`~sam2matting.types.ObjectTrack`; a missing one is an empty mask); None when the
+    frame has no annotation."""
+    _, gt_masks = clip.read_ground_truth(index)
+    if not gt_masks:
+        return None
+    h, w = next(iter(gt_masks.values())).shape
+    js, fs = [], []
+    for obj in clip.object_ids:
+        track = objects.get(obj)
+        pred = track.mask(h, w) if track is not None else np.zeros((h, w), bool)
+        js.append(jaccard(pred, gt_masks[obj]))
+        fs.append(boundary_f(pred, gt_masks[obj]))
+    return {"frame": int(index), "j": float(np.mean(js)), "f": float(np.mean(fs))}
 
 
 def markdown_tracking(report: TrackingReport) -> str:
@@ -799,6 +829,11 @@ def markdown_tracking(report: TrackingReport) -> str:
     )
     for t, why in report.skipped.items():
         lines.append(f"\n*{t}* skipped: {why}")
+    for t, failed in report.failures.items():
+        for seq, why in failed.items():
+            lines.append(
+                f"\n**{t} failed on {seq}**: {why}; its remaining frames are scored as empty masks."
+            )
     info = report.info
     lines += [
         "",

@@ -161,6 +161,14 @@ def run(args: argparse.Namespace) -> int:
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             args.markdown.write_text(text)
             say(f"wrote {args.markdown}")
+        if treport.failures:
+            failed = [f"{t} on {seq}" for t, seqs in treport.failures.items() for seq in seqs]
+            print(
+                f"sam2matting: error: tracking failed ({', '.join(failed)}); those sequences' "
+                "frames after the failure are scored as empty masks",
+                file=sys.stderr,
+            )
+            return 1
         return 0 if treport.results else 1
 
     if benchmark.clips and benchmark.clips[0].ground_truth == "mask":

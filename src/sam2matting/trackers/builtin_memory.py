@@ -133,6 +133,9 @@ def locate(
     gx, gy = round(guess[0]), round(guess[1])
     wx0, wy0 = max(0, x0 + gx - reach), max(0, y0 + gy - reach)
     wx1, wy1 = min(w, x1 + gx + reach), min(h, y1 + gy + reach)
+    if wx1 <= wx0 or wy1 <= wy0:
+        # the guess puts the object off the frame: nothing to match it on
+        return guess
     template = np.asarray(appearance[y0:y1, x0:x1], np.float32)
     weight = np.asarray(core[y0:y1, x0:x1], np.float32)
     window = np.asarray(gray[wy0:wy1, wx0:wx1], np.float32)

@@ -1,0 +1,84 @@
+"""benchmarks/bench_builtin.py on a tiny DAVIS folder written here: sequences played
+backwards start from their last frame, and prompt modes not run show as dashes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture()
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_builtin
+
+    yield bench_builtin
+    sys.modules.pop("bench_builtin", None)
+
+
+def _square_davis(root: Path, n: int = 6) -> list[np.ndarray]:
+    """A grey square sliding right over a textured background, DAVIS layout; its masks."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 120, (96, 128, 3), dtype=np.uint8)
+    frames_dir = root / "davis" / "JPEGImages" / "480p" / "sq"
+    masks_dir = root / "davis" / "Annotations" / "480p" / "sq"
+    frames_dir.mkdir(parents=True)
+    masks_dir.mkdir(parents=True)
+    masks = []
+    for i in range(n):
+        image = background.copy()
+        mask = np.zeros((96, 128), bool)
+        mask[30:66, 10 + 8 * i : 46 + 8 * i] = True
+        image[mask] = (230, 200, 60)
+        Image.fromarray(image).save(frames_dir / f"{i:05d}.jpg", quality=95)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(masks_dir / f"{i:05d}.png")
+        masks.append(mask)
+    return masks
+
+
+def test_a_sequence_played_backwards_starts_from_its_last_frame(
+    bench, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import sam2matting.trackers.builtin as builtin
+
+    masks = _square_davis(tmp_path)
+    prompts = []
+    session_type = builtin.BuiltinSession
+    add_prompt = session_type.add_prompt
+
+    def recording(self, prompt):  # type: ignore[no-untyped-def]
+        prompts.append(prompt)
+        return add_prompt(self, prompt)
+
+    monkeypatch.setattr(session_type, "add_prompt", recording)
+    forward = bench.run_davis(tmp_path, None, {}, ["mask"])["sq"]["mask"]
+    backward = bench.run_davis(tmp_path, None, {}, ["mask"], reverse=True)["sq"]["mask"]
+    assert np.array_equal(prompts[0].mask, masks[0])
+    assert np.array_equal(prompts[1].mask, masks[-1])
+    assert forward["first_j"] == backward["first_j"] == 1.0
+    assert len(backward["j_curve"]) == len(forward["j_curve"]) == 6
+    assert min(backward["j_curve"]) > 0.8  # the square is tracked leftwards
+    # every 2nd frame of the reversed order: frames 5, 3, 1
+    short = bench.run_davis(tmp_path, None, {}, ["mask"], stride=2, reverse=True)
+    assert len(short["sq"]["mask"]["j_curve"]) == 3
+
+
+def test_the_table_says_backwards_and_dashes_modes_not_run(bench, tmp_path) -> None:
+    _square_davis(tmp_path)
+    result = {
+        "when": "now",
+        "machine": "here",
+        "command": "python benchmarks/bench_builtin.py --only davis --modes mask --reverse",
+        "davis": bench.run_davis(tmp_path, None, {}, ["mask"], reverse=True),
+        "reverse": True,
+    }
+    md = bench.markdown(result)
+    assert "Played backwards" in md
+    row = next(line for line in md.splitlines() if line.startswith("| sq |"))
+    assert "nan" not in md and row.count("–") == 2  # box J&F and box first-frame J
