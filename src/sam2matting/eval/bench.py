@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..errors import InputError, Sam2MattingError, one_line
@@ -741,25 +742,25 @@ def evaluate_tracking(
                     scored_frame = _score_tracked(clip, index, {})
                     if scored_frame is not None:
                         frames.append(scored_frame)
-            scored = frames[1:-1] if skip_first_last and len(frames) > 2 else frames
-            j = float(np.mean([f["j"] for f in scored]))
-            f_ = float(np.mean([f["f"] for f in scored]))
+            scores = sequence_scores(frames, skip_first_last)
             per_seq[clip.name] = {
-                "j": j,
-                "f": f_,
-                "jf": (j + f_) / 2,
+                **scores,
                 "frames": frames,
                 "seconds_per_frame": seconds / max(len(frames), 1),
             }
             if progress is not None:
                 progress(
-                    f"{name} {clip.name}: J {j:.3f} F {f_:.3f} in {time.perf_counter() - t_clip:.0f} s"
+                    f"{name} {clip.name}: J {scores['j']:.3f} F {scores['f']:.3f} "
+                    f"in {time.perf_counter() - t_clip:.0f} s"
                 )
         results[name] = per_seq
         if per_seq:
             means[name] = {
-                k: float(np.mean([s[k] for s in per_seq.values()]))
-                for k in ("j", "f", "jf", "seconds_per_frame")
+                **object_means(per_seq),
+                "sequences_jf": float(np.mean([s["jf"] for s in per_seq.values()])),
+                "seconds_per_frame": float(
+                    np.mean([s["seconds_per_frame"] for s in per_seq.values()])
+                ),
             }
     return TrackingReport(
         benchmark={
@@ -779,20 +780,69 @@ def evaluate_tracking(
 
 
 def _score_tracked(clip: Clip, index: int, objects: dict[int, Any]) -> dict[str, Any] | None:
-    """J and F of frame ``index``, averaged over the clip's objects (``objects``: id →
-    :class:`~sam2matting.types.ObjectTrack`; a missing one is an empty mask); None when the
-    frame has no annotation."""
+    return score_masks(clip, index, objects)
+
+
+def score_masks(clip: Clip, index: int, masks: dict[int, Any]) -> dict[str, Any] | None:
+    """J and F of frame ``index`` for each of the clip's objects and their means: ``{"frame",
+    "j", "f", "objects": {id: {"j", "f"}}}``; None when the frame has no annotation.
+    ``masks``: object id → an H×W mask (resized to the annotation's size if it differs) or a
+    tracked :class:`~sam2matting.types.ObjectTrack`; a missing object is an empty mask."""
     _, gt_masks = clip.read_ground_truth(index)
     if not gt_masks:
         return None
     h, w = next(iter(gt_masks.values())).shape
-    js, fs = [], []
+    per_object: dict[str, dict[str, float]] = {}
     for obj in clip.object_ids:
-        track = objects.get(obj)
-        pred = track.mask(h, w) if track is not None else np.zeros((h, w), bool)
-        js.append(jaccard(pred, gt_masks[obj]))
-        fs.append(boundary_f(pred, gt_masks[obj]))
-    return {"frame": int(index), "j": float(np.mean(js)), "f": float(np.mean(fs))}
+        pred = masks.get(obj)
+        if pred is None:
+            pred = np.zeros((h, w), bool)
+        elif not isinstance(pred, np.ndarray):
+            pred = pred.mask(h, w)
+        elif pred.shape != (h, w):
+            pred = _resize_mask(pred, w, h)
+        per_object[str(obj)] = {
+            "j": jaccard(pred, gt_masks[obj]),
+            "f": boundary_f(pred, gt_masks[obj]),
+        }
+    return {
+        "frame": int(index),
+        "j": float(np.mean([o["j"] for o in per_object.values()])),
+        "f": float(np.mean([o["f"] for o in per_object.values()])),
+        "objects": per_object,
+    }
+
+
+def _resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(resized > 0)
+
+
+def sequence_scores(frames: list[dict[str, Any]], skip_first_last: bool = True) -> dict[str, Any]:
+    """A sequence's J, F and J&F from its frames' :func:`score_masks` (the first and last
+    dropped with ``skip_first_last``, as the DAVIS evaluation does), over frames and objects,
+    and per object (``objects``: id → {"j", "f", "jf"})."""
+    scored = frames[1:-1] if skip_first_last and len(frames) > 2 else frames
+    j = float(np.mean([f["j"] for f in scored]))
+    f_ = float(np.mean([f["f"] for f in scored]))
+    objects: dict[str, dict[str, float]] = {}
+    for obj in scored[0]["objects"] if scored else ():
+        oj = float(np.mean([f["objects"][obj]["j"] for f in scored]))
+        of = float(np.mean([f["objects"][obj]["f"] for f in scored]))
+        objects[obj] = {"j": oj, "f": of, "jf": (oj + of) / 2}
+    return {"j": j, "f": f_, "jf": (j + f_) / 2, "objects": objects}
+
+
+def object_means(sequences: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """J, F and J&F over every object of every sequence (:func:`sequence_scores`' ``objects``),
+    each object weighing the same: the DAVIS 2017 evaluation's global means (for single-object
+    sets the mean over sequences)."""
+    objects = [o for seq in sequences.values() for o in seq["objects"].values()]
+    if not objects:
+        return {}
+    j = float(np.mean([o["j"] for o in objects]))
+    f_ = float(np.mean([o["f"] for o in objects]))
+    return {"j": j, "f": f_, "jf": (j + f_) / 2, "objects": float(len(objects))}
 
 
 def markdown_tracking(report: TrackingReport) -> str:
@@ -801,24 +851,44 @@ def markdown_tracking(report: TrackingReport) -> str:
     lines.append(
         "J = IoU, F = DAVIS boundary F-measure (tolerance ceil(0.008 × diagonal) px); "
         + ("first and last frames excluded (DAVIS protocol); " if report.skip_first_last else "")
-        + "J&F = (J + F) / 2; mean over sequences."
+        + "J&F = (J + F) / 2; the mean is over objects, each weighing the same (the DAVIS "
+        "evaluation's global mean; over sequences when each has one object)."
     )
     lines.append("")
     names = [t for t in report.trackers if t in report.results]
     head = "| sequence | " + " | ".join(f"{t} J&F | {t} J | {t} F" for t in names) + " |"
     lines += [head, "|---|" + "---:|" * (3 * len(names))]
     seqs = report.benchmark["sequences"]
+    multi = False
     for s in seqs:
         cells = []
         for t in names:
             r = report.results[t].get(s)
             cells += [_fmt(r["jf"], 3), _fmt(r["j"], 3), _fmt(r["f"], 3)] if r else ["–"] * 3
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        ids = sorted(
+            {o for t in names for o in report.results[t].get(s, {}).get("objects", {})}, key=int
+        )
+        if len(ids) > 1:
+            multi = True
+            for obj in ids:
+                cells = []
+                for t in names:
+                    o = report.results[t].get(s, {}).get("objects", {}).get(obj)
+                    cells += (
+                        [_fmt(o["jf"], 3), _fmt(o["j"], 3), _fmt(o["f"], 3)] if o else ["–"] * 3
+                    )
+                lines.append(f"| {s} · object {obj} | " + " | ".join(cells) + " |")
     cells = []
     for t in names:
         m = report.means.get(t, {})
         cells += [f"**{_fmt(m.get('jf'), 3)}**", _fmt(m.get("j"), 3), _fmt(m.get("f"), 3)]
     lines.append("| **mean** | " + " | ".join(cells) + " |")
+    if multi:
+        cells = []
+        for t in names:
+            cells += [_fmt(report.means.get(t, {}).get("sequences_jf"), 3), "", ""]
+        lines.append("| mean over sequences | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
         "ms/frame (tracker only): "
