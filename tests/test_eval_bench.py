@@ -242,6 +242,10 @@ def test_tracking_on_davis_annotated_every_few_frames_with_a_late_object(
     # frames 1 and 3 are tracked but not scored; the oracle prompted object 2 on frame 2
     assert [f["frame"] for f in r["frames"]] == [0, 2, 4]
     assert report.means["oracle"]["jf"] == pytest.approx(1.0)
+    assert report.means["oracle"]["objects"] == 2 and sorted(r["objects"]) == ["1", "2"]
+    md = bench.markdown_tracking(report)
+    assert "| s0 · object 1 |" in md and "| s0 · object 2 |" in md
+    assert "| mean over sequences |" in md
     # the first frame must be annotated: it is the prompt
     (davis / "Annotations" / "s0" / "00000.png").unlink()
     with pytest.raises(InputError, match="first frame"):
