@@ -197,7 +197,7 @@ def test_a_tracker_failing_on_one_sequence_loses_only_that_sequences_frames(
     monkeypatch.setattr(builtin.BuiltinSession, "_step", failing)
     monkeypatch.setattr(builtin.BuiltinTracker, "open", opening)
     report = bench.evaluate_tracking(open_benchmark(davis), ["builtin"], skip_first_last=False)
-    assert report.failures == {"builtin": {"s0": "stopped on frame 2: RuntimeError: boom"}}
+    assert report.failed == {"builtin": {"s0": "stopped on frame 2: RuntimeError: boom"}}
     s0, s1 = report.results["builtin"]["s0"], report.results["builtin"]["s1"]
     assert [f["frame"] for f in s0["frames"]] == [0, 1, 2, 3, 4]
     assert s0["frames"][:2] == clean.results["builtin"]["s0"]["frames"][:2]

@@ -632,8 +632,9 @@ def markdown_report(report: EvalReport, *, per_clip: bool = True, title: str | N
 class TrackingReport:
     """J&F per sequence and tracker. ``results[tracker][sequence]`` = ``{"j", "f", "jf",
     "frames": [{"frame", "j", "f"}], "seconds_per_frame"}``; ``means[tracker]`` = mean over sequences.
-    ``failures[tracker][sequence]``: why a tracker stopped on a sequence (its frames from there
-    on are scored as empty masks)."""
+    ``failed[tracker][sequence]``: why a tracker stopped on a sequence (its frames from there
+    on are scored as empty masks, as the DAVIS evaluation scores missing masks; the matting
+    evaluation's :class:`EvalReport` leaves a failed clip out instead)."""
 
     benchmark: dict[str, Any]
     trackers: list[str]
@@ -642,7 +643,7 @@ class TrackingReport:
     skip_first_last: bool
     info: dict[str, Any]
     skipped: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -651,7 +652,7 @@ class TrackingReport:
             "skip_first_last": self.skip_first_last,
             "means": self.means,
             "skipped": self.skipped,
-            "failures": self.failures,
+            "failed": self.failed,
             "info": self.info,
             "results": self.results,
         }
@@ -682,7 +683,7 @@ def evaluate_tracking(
     results: dict[str, dict[str, dict[str, Any]]] = {}
     means: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
-    failures: dict[str, dict[str, str]] = {}
+    failed: dict[str, dict[str, str]] = {}
     for name in trackers:
         opts_base = dict((tracker_options or {}).get(name, {}))
         try:
@@ -729,13 +730,13 @@ def evaluate_tracking(
                 # others' scores: it is reported, and its frames from there on count as empty
                 # masks, as an evaluation of saved masks would count missing ones
                 where = f"on frame {reached + 1}" if reached >= start else "before its first frame"
-                failures.setdefault(name, {})[clip.name] = (
+                failed.setdefault(name, {})[clip.name] = (
                     f"stopped {where}: {type(exc).__name__}: {one_line(exc)}"
                 )
                 log.debug("%s failed on %s", name, clip.name, exc_info=True)
                 if progress is not None:
                     progress(
-                        f"warning: {name} {clip.name}: {failures[name][clip.name]} "
+                        f"warning: {name} {clip.name}: {failed[name][clip.name]} "
                         "(the remaining frames are scored as empty masks)"
                     )
                 for index in range(max(reached + 1, start), clip.num_frames):
@@ -775,7 +776,7 @@ def evaluate_tracking(
         skip_first_last=skip_first_last,
         info=run_info(),
         skipped=skipped,
-        failures=failures,
+        failed=failed,
     )
 
 
@@ -899,8 +900,8 @@ def markdown_tracking(report: TrackingReport) -> str:
     )
     for t, why in report.skipped.items():
         lines.append(f"\n*{t}* skipped: {why}")
-    for t, failed in report.failures.items():
-        for seq, why in failed.items():
+    for t, failures in report.failed.items():
+        for seq, why in failures.items():
             lines.append(
                 f"\n**{t} failed on {seq}**: {why}; its remaining frames are scored as empty masks."
             )

@@ -161,8 +161,8 @@ def run(args: argparse.Namespace) -> int:
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             args.markdown.write_text(text)
             say(f"wrote {args.markdown}")
-        if treport.failures:
-            failed = [f"{t} on {seq}" for t, seqs in treport.failures.items() for seq in seqs]
+        if treport.failed:
+            failed = [f"{t} on {seq}" for t, seqs in treport.failed.items() for seq in seqs]
             print(
                 f"sam2matting: error: tracking failed ({', '.join(failed)}); those sequences' "
                 "frames after the failure are scored as empty masks",
