@@ -293,3 +293,17 @@ def test_auto_tracker_rows_name_the_tracker_that_runs() -> None:
     assert chosen != "auto"
     assert [m.label for m in methods] == [f"ours[sam2matting]/{chosen}", f"mask-only/{chosen}"]
     assert all(m.tracker == chosen for m in methods)
+
+
+def test_cli_eval_of_a_davis_image_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from davis2017_reference import write_dataset
+    from sam2matting.cli import main
+
+    root = write_dataset(tmp_path)
+    (root / "ImageSets" / "2017" / "pair.txt").write_text("two\none\n")
+    assert main(["eval", str(root), "--set", "pair", "--tracker", "oracle", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "| one |" in out and "| two |" in out and "| three |" not in out
+    assert main(["eval", str(root), "--set", "test", "--tracker", "oracle"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no image set 'test'; ImageSets has: 2017/pair, 2017/val" in err

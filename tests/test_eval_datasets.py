@@ -163,6 +163,47 @@ def test_davis_with_several_resolutions_and_no_480p_is_refused_by_name(tmp_path:
         D.read_davis(tmp_path)
 
 
+def test_davis_image_sets_select_sequences_as_the_official_lists_name_them(
+    tmp_path: Path,
+) -> None:
+    # the DAVIS 2017 download: all sequences in one folder, ImageSets/2016 and 2017 lists
+    for seq in ("bear", "bmx-trees", "dog", "dogs-jump"):
+        _davis_sequence(tmp_path, "480p", seq)
+    sets = tmp_path / "ImageSets"
+    (sets / "2017").mkdir(parents=True)
+    (sets / "2017" / "val.txt").write_text("dog\nbmx-trees\n")
+    (sets / "2017" / "train.txt").write_text("bear\ndogs-jump\n")
+    # the 2016 lists name frames, not sequences
+    (sets / "2016").mkdir()
+    (sets / "2016" / "val.txt").write_text(
+        "".join(
+            f"/JPEGImages/480p/dog/{i:05d}.jpg /Annotations/480p/dog/{i:05d}.png\n"
+            for i in range(2)
+        )
+    )
+    assert D.davis_image_set(tmp_path, "2017/val") == ["dog", "bmx-trees"]
+    assert D.davis_image_set(tmp_path, "2016/val") == ["dog"]
+    assert D.davis_image_set(tmp_path, "train") == ["bear", "dogs-jump"]  # only one is called so
+    bench = D.open_benchmark(tmp_path, image_set="2017/val")
+    assert [c.name for c in bench.clips] == ["dog", "bmx-trees"]  # exact names: not dogs-jump
+    listed = tmp_path / "mine.txt"
+    listed.write_text("bear\n\n")
+    assert [c.name for c in D.open_benchmark(tmp_path, image_set=str(listed)).clips] == ["bear"]
+    with pytest.raises(InputError, match=r"several image sets .*2016/val, 2017/val"):
+        D.davis_image_set(tmp_path, "val")
+    with pytest.raises(InputError, match="no image set 'test'; ImageSets has: 2016/val"):
+        D.davis_image_set(tmp_path, "test")
+    (sets / "2017" / "extra.txt").write_text("cows\n")
+    with pytest.raises(InputError, match="no DAVIS sequence"):
+        D.open_benchmark(tmp_path, image_set="extra")
+
+
+def test_an_image_set_outside_davis_is_refused(tmp_path: Path) -> None:
+    _rvm_clip(tmp_path / "clip")
+    with pytest.raises(InputError, match="for DAVIS folders"):
+        D.open_benchmark(tmp_path, image_set="val")
+
+
 def test_davis_sequence_without_frames_is_a_clear_error(tmp_path: Path) -> None:
     _davis_sequence(tmp_path, "480p", "bear")
     (tmp_path / "JPEGImages" / "480p" / "empty").mkdir()

@@ -84,6 +84,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="TEXT",
         help="only clips whose name contains TEXT (repeatable)",
     )
+    p.add_argument(
+        "--set",
+        dest="image_set",
+        metavar="NAME",
+        help="DAVIS: only the sequences of an ImageSets list, e.g. val, 2017/val or a .txt file",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="only the first N clips")
     p.add_argument("--no-conn", action="store_true", help="skip the Conn metric (the slowest)")
     p.add_argument(
@@ -134,7 +140,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    kwargs: dict[str, Any] = {"masks_root": args.masks_root, "mask_dir": args.mask_dir}
+    kwargs: dict[str, Any] = {
+        "masks_root": args.masks_root,
+        "mask_dir": args.mask_dir,
+        "image_set": args.image_set,
+    }
     benchmark = open_benchmark(
         args.benchmark, args.layout, **{k: v for k, v in kwargs.items() if v is not None}
     )

@@ -44,6 +44,7 @@ __all__ = [
     "Benchmark",
     "Clip",
     "GroundTruthFrame",
+    "davis_image_set",
     "default_data_root",
     "list_images",
     "open_benchmark",
@@ -569,17 +570,63 @@ def read_folder(
 LAYOUTS = ("auto", "rvm", "vhim", "davis")
 
 
+def davis_image_set(root: str | Path, name: str) -> list[str]:
+    """The sequences a DAVIS ``ImageSets`` list names, in its order.
+
+    ``name``: a list under ``root/ImageSets`` by its path without ``.txt`` (``2017/val``), by
+    its bare name when only one list has it (``val``), or a ``.txt`` file. Lines are sequence
+    names (DAVIS 2017) or frame paths (DAVIS 2016: ``/JPEGImages/480p/bear/00000.jpg …``, the
+    sequence is the frame's folder).
+    """
+    root = Path(root)
+    sets = root / "ImageSets"
+    path = Path(name)
+    if path.suffix == ".txt" and path.is_file():
+        listed = path
+    elif (sets / f"{name}.txt").is_file():
+        listed = sets / f"{name}.txt"
+    else:
+        found = sorted(sets.rglob(f"{path.name}.txt")) if sets.is_dir() else []
+        if not found:
+            have = sorted(str(p.relative_to(sets).with_suffix("")) for p in sets.rglob("*.txt"))
+            raise InputError(
+                f"{root}: no image set {name!r}"
+                + (f"; ImageSets has: {', '.join(have)}" if have else " (no ImageSets folder)")
+            )
+        if len(found) > 1:
+            options = [str(p.relative_to(sets).with_suffix("")) for p in found]
+            raise InputError(
+                f"{root}: several image sets are called {name!r} ({', '.join(options)}); "
+                f"name one, e.g. --set {options[-1]}"
+            )
+        listed = found[0]
+    names: list[str] = []
+    for line in listed.read_text().splitlines():
+        token = line.strip().split()[0] if line.strip() else ""
+        if not token:
+            continue
+        seq = Path(token).parent.name if "/" in token else token
+        if seq and seq not in names:
+            names.append(seq)
+    if not names:
+        raise InputError(f"{listed}: lists no sequence")
+    return names
+
+
 def open_benchmark(
     path: str | Path,
     layout: str = "auto",
     *,
     masks_root: str | Path | None = None,
     mask_dir: str | None = None,
+    image_set: str | None = None,
 ) -> Benchmark:
     """Open the benchmark at ``path``, detecting its layout unless ``layout`` names one.
 
     Detection: ``JPEGImages/`` + ``Annotations/`` → DAVIS; ``fgr/<video>/`` with per-frame
     instance folders under ``pha/`` → V-HIM60; ``com/`` + ``pha/`` somewhere below → RVM.
+    ``image_set`` (DAVIS only): just the sequences that list names (:func:`davis_image_set`),
+    and only theirs are read.
     """
     root = Path(path)
     if not root.is_dir():
@@ -590,8 +637,10 @@ def open_benchmark(
         )
     if layout == "auto":
         layout = _detect_layout(root)
+    if image_set is not None and layout != "davis":
+        raise InputError(f"an image set (--set) is for DAVIS folders; {root} is {layout}")
     if layout == "davis":
-        return read_davis(root)
+        return read_davis(root, davis_image_set(root, image_set) if image_set else None)
     if layout == "vhim":
         return read_vhim(root, mask_dir=mask_dir)
     return read_rvm(root, masks_root=masks_root)
