@@ -181,6 +181,10 @@ def test_davis_image_sets_select_sequences_as_the_official_lists_name_them(
             for i in range(2)
         )
     )
+    every = D.open_benchmark(tmp_path)
+    assert [c.name for c in every.select(["dog"]).clips] == ["dog"]  # a whole name: exactly
+    assert [c.name for c in every.select(["dog", "jump"]).clips] == ["dog", "dogs-jump"]
+    assert [c.name for c in every.select(["do"]).clips] == ["dog", "dogs-jump"]
     assert D.davis_image_set(tmp_path, "2017/val") == ["dog", "bmx-trees"]
     assert D.davis_image_set(tmp_path, "2016/val") == ["dog"]
     assert D.davis_image_set(tmp_path, "train") == ["bear", "dogs-jump"]  # only one is called so

@@ -82,7 +82,7 @@ def add_parser(subparsers: Any) -> None:
         "--clip",
         action="append",
         metavar="TEXT",
-        help="only clips whose name contains TEXT (repeatable)",
+        help="only the clip called TEXT, or else the clips whose name contains it (repeatable)",
     )
     p.add_argument(
         "--set",

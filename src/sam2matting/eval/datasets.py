@@ -293,10 +293,17 @@ class Benchmark:
         return len(self.clips)
 
     def select(self, names: Sequence[str] | None = None, limit: int | None = None) -> Benchmark:
-        """A benchmark with only the clips named (substring match) and/or the first ``limit``."""
+        """A benchmark with only the clips named and/or the first ``limit``. A name that is a
+        clip's whole name takes that clip (``dog``, not ``dogs-jump`` too); any other takes
+        every clip whose name contains it."""
         clips = self.clips
         if names:
-            clips = [c for c in clips if any(n in c.name for n in names)]
+            whole = {c.name for c in clips}
+
+            def wanted(clip: Clip) -> bool:
+                return any(clip.name == n if n in whole else n in clip.name for n in names)
+
+            clips = [c for c in clips if wanted(c)]
             if not clips:
                 raise InputError(f"no clip of {self.root} matches {list(names)}")
         if limit is not None:
