@@ -235,22 +235,23 @@ def test_a_rigid_object_is_tracked_the_same_with_or_without_articulation_uncerta
         assert np.array_equal(a.objects[1].mask(H, W), b.objects[1].mask(H, W))
 
 
-def test_an_articulated_object_keeps_more_of_its_limbs_with_articulation_uncertainty() -> None:
+def _limbed_mean_j(**options: float) -> float:
+    """Mean J over the synthetic limbed walker's seeds 0–3 with these tracker options."""
     from sam2matting.eval.motion_clips import limbed_clip
 
-    def mean_j(value: float) -> float:
-        scores = []
-        for seed in (0, 1, 2, 3):
-            frames, masks = limbed_clip(seed=seed)
-            session = build(articulation_uncertainty=value).open(ArraySource(frames))
-            session.add_prompt(MaskPrompt(masks[0]))
-            h, w = masks[0].shape
-            scores += [
-                jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in session.propagate(0)
-            ]
-        return float(np.mean(scores))
+    scores = []
+    for seed in (0, 1, 2, 3):
+        frames, masks = limbed_clip(seed=seed)
+        session = build(**options).open(ArraySource(frames))
+        session.add_prompt(MaskPrompt(masks[0]))
+        h, w = masks[0].shape
+        scores += [jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in session.propagate(0)]
+    return float(np.mean(scores))
 
-    on, off = mean_j(2.0), mean_j(0.0)
+
+def test_an_articulated_object_keeps_more_of_its_limbs_with_articulation_uncertainty() -> None:
+    on = _limbed_mean_j(articulation_uncertainty=2.0)
+    off = _limbed_mean_j(articulation_uncertainty=0.0)
     assert on > off + 0.004, (on, off)
 
 
@@ -329,21 +330,8 @@ def test_a_rigid_object_is_tracked_the_same_with_or_without_the_raised_colour_ca
 def test_an_articulated_object_keeps_more_of_its_limbs_with_the_raised_colour_cap() -> None:
     """The synthetic limbed walker (never tuned on): mean J 0.849 → 0.860 over six seeds at 6
     (off by default: see ``BuiltinTrackerConfig``)."""
-    from sam2matting.eval.motion_clips import limbed_clip
-
-    def mean_j(limit: float) -> float:
-        scores = []
-        for seed in (0, 1, 2, 3):
-            frames, masks = limbed_clip(seed=seed)
-            session = build(articulated_colour_limit=limit).open(ArraySource(frames))
-            session.add_prompt(MaskPrompt(masks[0]))
-            h, w = masks[0].shape
-            scores += [
-                jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in session.propagate(0)
-            ]
-        return float(np.mean(scores))
-
-    on, off = mean_j(6.0), mean_j(0.0)
+    on = _limbed_mean_j(articulated_colour_limit=6.0)
+    off = _limbed_mean_j(articulated_colour_limit=0.0)
     assert on > off + 0.005, (on, off)
 
 

@@ -720,7 +720,7 @@ def evaluate_tracking(
                             if tracked is None:
                                 break
                             reached = tracked.index
-                            scored_frame = _score_tracked(clip, tracked.index, tracked.objects)
+                            scored_frame = score_masks(clip, tracked.index, tracked.objects)
                             if scored_frame is not None:  # None: not annotated, not scored
                                 frames.append(scored_frame)
                     finally:
@@ -740,7 +740,7 @@ def evaluate_tracking(
                         "(the remaining frames are scored as empty masks)"
                     )
                 for index in range(max(reached + 1, start), clip.num_frames):
-                    scored_frame = _score_tracked(clip, index, {})
+                    scored_frame = score_masks(clip, index, {})
                     if scored_frame is not None:
                         frames.append(scored_frame)
             scores = sequence_scores(frames, skip_first_last)
@@ -778,10 +778,6 @@ def evaluate_tracking(
         skipped=skipped,
         failed=failed,
     )
-
-
-def _score_tracked(clip: Clip, index: int, objects: dict[int, Any]) -> dict[str, Any] | None:
-    return score_masks(clip, index, objects)
 
 
 def score_masks(clip: Clip, index: int, masks: dict[int, Any]) -> dict[str, Any] | None:
