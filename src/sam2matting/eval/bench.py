@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..errors import InputError, Sam2MattingError, one_line
@@ -631,7 +630,10 @@ def markdown_report(report: EvalReport, *, per_clip: bool = True, title: str | N
 @dataclass
 class TrackingReport:
     """J&F per sequence and tracker. ``results[tracker][sequence]`` = ``{"j", "f", "jf",
-    "frames": [{"frame", "j", "f"}], "seconds_per_frame"}``; ``means[tracker]`` = mean over sequences.
+    "objects": {id: {"j", "f", "jf"}}, "frames": [{"frame", "j", "f", "objects"}],
+    "seconds_per_frame"}`` (:func:`sequence_scores`); ``means[tracker]``: ``j``, ``f``, ``jf``
+    over objects (:func:`object_means`), ``objects``, ``sequences_jf`` (over sequences) and
+    ``seconds_per_frame``.
     ``failed[tracker][sequence]``: why a tracker stopped on a sequence (its frames from there
     on are scored as empty masks, as the DAVIS evaluation scores missing masks; the matting
     evaluation's :class:`EvalReport` leaves a failed clip out instead)."""
@@ -783,8 +785,8 @@ def evaluate_tracking(
 def score_masks(clip: Clip, index: int, masks: dict[int, Any]) -> dict[str, Any] | None:
     """J and F of frame ``index`` for each of the clip's objects and their means: ``{"frame",
     "j", "f", "objects": {id: {"j", "f"}}}``; None when the frame has no annotation.
-    ``masks``: object id → an H×W mask (resized to the annotation's size if it differs) or a
-    tracked :class:`~sam2matting.types.ObjectTrack`; a missing object is an empty mask."""
+    ``masks``: object id → a mask of the annotation's size or a tracked
+    :class:`~sam2matting.types.ObjectTrack`; a missing object is an empty mask."""
     _, gt_masks = clip.read_ground_truth(index)
     if not gt_masks:
         return None
@@ -796,8 +798,6 @@ def score_masks(clip: Clip, index: int, masks: dict[int, Any]) -> dict[str, Any]
             pred = np.zeros((h, w), bool)
         elif not isinstance(pred, np.ndarray):
             pred = pred.mask(h, w)
-        elif pred.shape != (h, w):
-            pred = _resize_mask(pred, w, h)
         per_object[str(obj)] = {
             "j": jaccard(pred, gt_masks[obj]),
             "f": boundary_f(pred, gt_masks[obj]),
@@ -808,11 +808,6 @@ def score_masks(clip: Clip, index: int, masks: dict[int, Any]) -> dict[str, Any]
         "f": float(np.mean([o["f"] for o in per_object.values()])),
         "objects": per_object,
     }
-
-
-def _resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
-    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-    return np.asarray(resized > 0)
 
 
 def sequence_scores(frames: list[dict[str, Any]], skip_first_last: bool = True) -> dict[str, Any]:
