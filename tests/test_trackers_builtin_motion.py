@@ -224,15 +224,21 @@ def test_articulation_sigma_is_zero_for_one_affine_motion_and_grows_with_deforma
     assert articulation_sigma(bent, np.zeros((h, w), bool), motion, 2.0) == 0.0
 
 
+def _assert_rigid_track_unchanged(name: str, on: float, off: float) -> None:
+    """A rigid object under a panning camera is tracked to the same masks with option
+    ``name`` at ``on`` and at ``off``."""
+    frames, masks = fast_motion_clip(n=10, seed=1, path="follow")
+    first = build(**{name: on}).open(ArraySource(frames))
+    second = build(**{name: off}).open(ArraySource(frames))
+    for session in (first, second):
+        session.add_prompt(MaskPrompt(masks[0]))
+    for a, b in zip(first.propagate(0), second.propagate(0), strict=True):
+        assert np.array_equal(a.objects[1].mask(H, W), b.objects[1].mask(H, W))
+
+
 def test_a_rigid_object_is_tracked_the_same_with_or_without_articulation_uncertainty() -> None:
     """A rigid object's flow is one affine motion: its boundary keeps the size-based error."""
-    frames, masks = fast_motion_clip(n=10, seed=1, path="follow")
-    with_it = build(articulation_uncertainty=2.0).open(ArraySource(frames))
-    without = build(articulation_uncertainty=0.0).open(ArraySource(frames))
-    for session in (with_it, without):
-        session.add_prompt(MaskPrompt(masks[0]))
-    for a, b in zip(with_it.propagate(0), without.propagate(0), strict=True):
-        assert np.array_equal(a.objects[1].mask(H, W), b.objects[1].mask(H, W))
+    _assert_rigid_track_unchanged("articulation_uncertainty", 2.0, 0.0)
 
 
 def _limbed_mean_j(**options: float) -> float:
@@ -318,13 +324,7 @@ def test_the_raised_colour_cap_lifts_only_the_object_side() -> None:
 
 def test_a_rigid_object_is_tracked_the_same_with_or_without_the_raised_colour_cap() -> None:
     """The cap is raised only where the articulation error exceeds the size-based one."""
-    frames, masks = fast_motion_clip(n=10, seed=1, path="follow")
-    raised = build(articulated_colour_limit=6.0).open(ArraySource(frames))
-    plain = build(articulated_colour_limit=0.0).open(ArraySource(frames))
-    for session in (raised, plain):
-        session.add_prompt(MaskPrompt(masks[0]))
-    for a, b in zip(raised.propagate(0), plain.propagate(0), strict=True):
-        assert np.array_equal(a.objects[1].mask(H, W), b.objects[1].mask(H, W))
+    _assert_rigid_track_unchanged("articulated_colour_limit", 6.0, 0.0)
 
 
 def test_an_articulated_object_keeps_more_of_its_limbs_with_the_raised_colour_cap() -> None:
