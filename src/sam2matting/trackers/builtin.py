@@ -140,17 +140,36 @@ from .builtin_compete import (
 )
 from .builtin_init import (
     InitFrame,
+    min_moving_share,
     moving_at_clicks,
     moving_in_box,
+    opened,
     segment_box,
     segment_clicks,
     write_clicks,
 )
 from .builtin_init import components_touching as _components_touching
 from .builtin_init import disc_mask as _disc_mask
+from .builtin_init import drop_specks as _drop_specks
+from .builtin_init import overlap as _overlap
 from .builtin_memory import follow, lift_prior, memory_support, remember
 from .builtin_motion import camera_shift as correlated_camera_shift
 from .builtin_motion import initial_flows, search_flows
+from .builtin_plate import (
+    Plate,
+    align,
+    background_change_share,
+    build_plate,
+    camera_still,
+    change_evidence,
+    max_background_change,
+    min_object_change,
+    object_change_share,
+    plate_agreement,
+    plate_llr,
+    plate_samples,
+    region_in_box,
+)
 from .builtin_refine import band_pixels, refine_band
 from .builtin_thin import (
     ThinLine,
@@ -449,6 +468,9 @@ class BuiltinTrackerConfig:
     object_competition: bool = True
     articulation_uncertainty: float = 2.0
     articulated_colour_limit: float = 0.0
+    plate_frames: int = 16
+    plate_span: int = 150
+    plate_strength: float = 2.0
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -503,6 +525,13 @@ class BuiltinTrackerConfig:
                 "builtin tracker: articulated_colour_limit must be 0 (off) or at least "
                 f"{colour_llr_limit():g}, the colour cap it raises"
             )
+
+        if self.plate_frames != 0 and self.plate_frames < 5:
+            raise Sam2MattingError("builtin tracker: plate_frames must be 0 (off) or at least 5")
+        if self.plate_span < 1:
+            raise Sam2MattingError("builtin tracker: plate_span must be >= 1")
+        if self.plate_strength < 0:
+            raise Sam2MattingError("builtin tracker: plate_strength must be >= 0")
 
     @property
     def follows_appearance(self) -> bool:
@@ -1513,6 +1542,14 @@ class BuiltinSession:
             from .builtin_learned import LearnedRefiner, load_refiner
 
             self._refiner = LearnedRefiner(load_refiner(config.refiner_weights))
+        #: the clean plate (:mod:`~sam2matting.trackers.builtin_plate`) by reference frame, and
+        #: this frame's change evidence (index, evidence, valid, background change share)
+        self._plates: dict[int, Plate | None] = {}
+        self._plate_frame: tuple[int, np.ndarray, np.ndarray, float] | None = None
+        #: the last frame of this run found aligned with the plate without any camera motion
+        self._plate_still_at: int | None = None
+        #: where the objects were on the previous frame (the plate's background is elsewhere)
+        self._plate_objects: np.ndarray | None = None
         self._embedder: Any = None
         if config.embed_strength > 0:
             from .builtin_embed import EmbeddingCue, load_embedder
@@ -1633,6 +1670,11 @@ class BuiltinSession:
         for index, image in self._frames(start, end, step):
             frame = self._prepare(index, image)
             previous = cursor.states if cursor is not None else {}
+            self._plate_objects = None
+            if previous and self.config.plate_frames > 0:
+                self._plate_objects = np.logical_or.reduce(
+                    [st.prob > 0.5 for st in previous.values()]
+                )
             flow: _Flow | None = None
             states: dict[int, _ObjectState] = {}
             anchored: list[int] = []
@@ -1733,6 +1775,142 @@ class BuiltinSession:
         if self.config.thin_structures:
             native = image
         return _WorkFrame(index, rgb, gray, gray.astype(np.float32) / 255.0, index_map, native)
+
+    def _plate_ref(self, frame_index: int | None = None) -> int:
+        """The plate's reference frame: the earliest prompted frame (with ``frame_index``, the
+        frame being prompted), so a run's plate depends on its prompts, not on call order."""
+        frames = [f for per in self._prompts.values() for f in per]
+        if frame_index is not None:
+            frames.append(frame_index)
+        return min(frames) if frames else 0
+
+    def _plate(self, ref: int) -> Plate | None:
+        """The clean plate around frame ``ref`` (built once; None: ``plate_frames`` is 0, a
+        single frame, or too few frames align)."""
+        if ref in self._plates:
+            return self._plates[ref]
+        plate = None
+        count = self.config.plate_frames
+        if count > 0 and self._num_frames > 1:
+            wanted = set(plate_samples(ref, self._num_frames, self.config.plate_span, count))
+            frames: dict[int, np.ndarray] = {}
+            source = self._require_open()
+            try:
+                for index, image in source.iter_frames(min(wanted), max(wanted) + 1):
+                    if index in wanted:
+                        frames[index] = self._working_rgb(image)
+            except InputError:
+                frames = {}  # an unreadable frame costs the plate, not the run
+            if ref in frames:
+                plate = build_plate(ref, frames)
+        self._plates = {ref: plate}  # one reference at a time
+        self._plate_frame = None
+        self._plate_still_at = None
+        return plate
+
+    def _working_rgb(self, image: np.ndarray) -> np.ndarray:
+        """A frame at the working resolution (RGB uint8)."""
+        if (self._work_w, self._work_h) != (self._width, self._height):
+            return cv2.resize(image, (self._work_w, self._work_h), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(image)
+
+    def _plate_change(
+        self, frame: _WorkFrame, ref: int | None = None, flow: _Flow | None = None, step: int = 0
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(change evidence, valid) of ``frame`` against the clean plate
+        (:func:`~sam2matting.trackers.builtin_plate.change_evidence`), or None when there is
+        no plate or ``frame`` does not align with it. Computed once a frame. ``flow`` (from the
+        previous frame of a run going ``step``): where the camera did not move since a frame
+        that needed no alignment, none is needed now either."""
+        cached = self._plate_frame
+        if cached is not None and cached[0] == frame.index:
+            return cached[1], cached[2]
+        plate = self._plate(self._plate_ref() if ref is None else ref)
+        if plate is None:
+            return None
+        homography: np.ndarray | None = np.eye(3)
+        carried = (
+            flow is not None
+            and self._plate_still_at == frame.index - step
+            and camera_still(flow.fwd)
+        )
+        if frame.index != plate.ref and not carried:
+            homography = align(plate.features, frame.gray)
+        if homography is None:
+            return None
+        lab, texture, valid = plate.at(homography)
+        still = lab is plate.lab
+        self._plate_still_at = frame.index if still else None
+        evidence = change_evidence(frame.rgb, lab, texture)
+        self._plate_frame = (frame.index, evidence, valid, -1.0)
+        return evidence, valid
+
+    def _plate_term(
+        self, frame: _WorkFrame, predicted: np.ndarray, flow: _Flow, step: int
+    ) -> np.ndarray | None:
+        """Log-odds from the clean plate for an object predicted on ``predicted`` (bool), or
+        None where the plate does not hold (see :mod:`~sam2matting.trackers.builtin_plate`):
+        too much of the scene away from the objects differs from it (the camera moved in a
+        way one homography does not explain, the light changed), or the plate holds the
+        object itself."""
+        if self.config.plate_frames <= 0 or self.config.plate_strength <= 0:
+            return None
+        change = self._plate_change(frame, flow=flow, step=step)
+        if change is None:
+            return None
+        evidence, valid = change
+        assert self._plate_frame is not None
+        share = self._plate_frame[3]
+        if share < 0:
+            objects = self._plate_objects if self._plate_objects is not None else predicted
+            share = background_change_share(evidence, valid, objects)
+            self._plate_frame = (frame.index, evidence, valid, share)
+        if share > max_background_change():
+            return None
+        if object_change_share(evidence, valid, predicted) < min_object_change():
+            return None
+        return plate_llr(evidence, valid, self.config.plate_strength)
+
+    def _plate_moving(self, frame: _WorkFrame, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The pixels of ``box`` that differ from the clean plate (what moved there), or None
+        when the plate says nothing: no plate, the scene around differs from it, or too
+        little or too much of the box differs (as :func:`~.builtin_init.moving_in_box`)."""
+        if self.config.plate_frames <= 0:
+            return None
+        change = self._plate_change(frame, self._plate_ref(frame.index))
+        if change is None:
+            return None
+        evidence, valid = change
+        inside = np.zeros(evidence.shape, bool)
+        inside[box[1] : box[3], box[0] : box[2]] = True
+        if background_change_share(evidence, valid, inside) > max_background_change():
+            return None
+        moving = _drop_specks(opened(inside & valid & (evidence > 0)), 0.05)
+        share = float(np.count_nonzero(moving)) / max(float(np.count_nonzero(inside)), 1.0)
+        if not min_moving_share() <= share <= 0.95:
+            return None
+        return moving
+
+    def _plate_at_clicks(self, frame: _WorkFrame, pos: list[tuple[int, int]]) -> np.ndarray | None:
+        """The region that differs from the clean plate under the positive clicks ``pos``, or
+        None (as :func:`~.builtin_init.moving_at_clicks`: 0.2 %–50 % of the frame)."""
+        if self.config.plate_frames <= 0 or not pos:
+            return None
+        change = self._plate_change(frame, self._plate_ref(frame.index))
+        if change is None:
+            return None
+        evidence, valid = change
+        changed = opened(valid & (evidence > 0))
+        near = _disc_mask(changed.shape, pos, 3)
+        if not (near & changed).any():
+            return None
+        region = _components_touching(changed, near & changed)
+        if background_change_share(evidence, valid, region) > max_background_change():
+            return None
+        share = float(np.count_nonzero(region)) / float(region.size)
+        if not 0.002 <= share <= 0.5:
+            return None
+        return region
 
     def _flow_map(
         self,
@@ -1873,6 +2051,11 @@ class BuiltinSession:
                 appearance = colour + cfg.embed_strength * cue
         if z_motion is not None:
             z += z_motion
+        plate = self._plate_term(frame, in_flow | in_affine, flow, frame.index - previous.index)
+        if plate is not None:
+            # what the still camera saw behind the object: the empty scene is background
+            z += plate
+            appearance = plate if appearance is None else appearance + plate
         self._trace("refit", z > 0)
         if cfg.edge_refine:
             p = _guided_filter(
@@ -2454,20 +2637,35 @@ class BuiltinSession:
         bx1, by1 = min(self._work_w, int(np.ceil(x1))), min(self._work_h, int(np.ceil(y1)))
         pos, neg = prompts.clicks(self._sx, self._sy)
         pixel_box = (bx0, by0, bx1, by1)
-        return segment_box(
+        moving = None
+        region = None
+        if self.config.box_motion_weight > 0:
+            # what moved in the box: what differs from the clean plate when one holds (a still
+            # camera sees the whole object, legs and head, and not its shadow), else what the
+            # flow over the next few frames moves against the background
+            moving = self._plate_moving(frame, pixel_box)
+            if moving is not None and not pos and not neg:
+                region = region_in_box(moving, pixel_box)
+            if moving is None:
+                moving = self._moving(
+                    frame, lambda fwd, back: moving_in_box(fwd, back, pixel_box), pixel_box
+                )
+        best = segment_box(
             self._init_frame(frame),
             pixel_box,
             pos,
             neg,
             self.config.box_texture_core,
             self.config.box_whole_margin,
-            None
-            if self.config.box_motion_weight <= 0
-            else self._moving(
-                frame, lambda fwd, back: moving_in_box(fwd, back, pixel_box), pixel_box
-            ),
+            moving,
             self.config.box_motion_weight,
         )
+        if region is not None and _overlap(best, region) < plate_agreement():
+            # the colours' best guess is not what the still camera saw move (a white dog on a
+            # light pavement: a blob over its patches and the pavement between its legs); the
+            # plate is the scene without the object, so what differs from it is the object
+            return region
+        return best
 
     def _moving(
         self,
@@ -2519,11 +2717,11 @@ class BuiltinSession:
         :func:`~sam2matting.trackers.builtin_init.segment_clicks` at the working resolution."""
         pos, neg = prompts.clicks(self._sx, self._sy)
         weight = self.config.click_motion_weight
-        moving = (
-            None
-            if weight <= 0 or not pos
-            else self._moving(frame, lambda fwd, back: moving_at_clicks(fwd, back, pos))
-        )
+        moving = None
+        if weight > 0 and pos:
+            moving = self._plate_at_clicks(frame, pos)
+            if moving is None:
+                moving = self._moving(frame, lambda fwd, back: moving_at_clicks(fwd, back, pos))
         return segment_clicks(self._init_frame(frame), pos, neg, moving, weight)
 
     def _correct(self, base: np.ndarray, prompts: _FramePrompts, frame: _WorkFrame) -> np.ndarray:

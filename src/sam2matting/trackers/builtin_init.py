@@ -48,11 +48,13 @@ __all__ = [
     "box_fit_score",
     "click_fit_score",
     "click_seed_fractions",
+    "drop_specks",
     "min_click_growth",
     "min_moving_share",
     "moving_at_clicks",
     "moving_in_box",
     "negative_colour_margin",
+    "opened",
     "pick_whole",
     "segment_box",
     "segment_clicks",
@@ -268,7 +270,7 @@ def moving_in_box(fwd: np.ndarray, back: np.ndarray, box: PixelBox) -> np.ndarra
     moving = _moving(fwd, back, inside, float(np.hypot(bx1 - bx0, by1 - by0)))
     if moving is None:
         return None
-    moving = drop_specks(_opened(moving & inside), 0.05)
+    moving = drop_specks(opened(moving & inside), 0.05)
     share = float(np.count_nonzero(moving)) / float(np.count_nonzero(inside))
     if not min_moving_share() <= share <= 0.95:
         return None
@@ -288,7 +290,7 @@ def moving_at_clicks(fwd: np.ndarray, back: np.ndarray, pos: Sequence[XY]) -> np
     moving = _moving(fwd, back, np.zeros((h, w), bool), float(np.hypot(w, h)) / 4)
     if moving is None:
         return None
-    moving = _opened(moving)
+    moving = opened(moving)
     near = disc_mask((h, w), pos, 3)
     region = components_touching(moving, near & moving) if (near & moving).any() else None
     if region is None:
@@ -352,7 +354,7 @@ def _moving_core(moving: np.ndarray) -> np.ndarray:
     return core
 
 
-def _opened(mask: np.ndarray) -> np.ndarray:
+def opened(mask: np.ndarray) -> np.ndarray:
     """``mask`` after a 3×3 morphological opening (isolated flow outliers removed)."""
     kernel = np.ones((3, 3), np.uint8)
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
