@@ -9,6 +9,7 @@ motion under a panning camera and on synthetic appearance changes, and tracking 
     python benchmarks/bench_builtin.py --only motion    # synthetic, no data needed beyond the check
     python benchmarks/bench_builtin.py --only light     # synthetic light / exposure / turning clips
     python benchmarks/bench_builtin.py --only texture --opt embed_strength=1   # synthetic, same colours
+    python benchmarks/bench_builtin.py --only still     # still cameras: the clean plate off / on
 
 DAVIS is evaluation-only. Settings are chosen on the *tuning* sequences (``TUNE``) and on the
 synthetic checks in the tests; the other DAVIS sequences are reported as held-out, separately.
@@ -476,6 +477,114 @@ def run_texture(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> 
     return out
 
 
+#: ``--only still``: composite walkers (AM-2k animals) and passers-by (P3M people), split
+#: into those the clean plate's settings were chosen on and those never looked at
+STILL_WALKERS = {
+    "tuning": ("am2k_sample1", "am2k_sample2", "am2k_sample3", "am2k_sample4", "am2k_sample5"),
+    "held-out": (
+        "am2k_sample10",
+        "am2k_sample11",
+        "am2k_sample12",
+        "am2k_sample13",
+        "am2k_sample14",
+    ),
+}
+STILL_PASSERS = {
+    "tuning": ("p3m_p_07141906", "p3m_p_09ba26b4"),
+    "held-out": ("p3m_p_818e689d", "p3m_p_a09f6d7a"),
+}
+#: synthetic still-camera clips: seeds the settings were chosen on, and seeds never looked at
+STILL_SEEDS = {"tuning": (0, 1), "held-out": (3, 4, 5)}
+
+
+def _mean_j_run(
+    frames: list[Any], masks: list[Any], prompt: Any, options: dict[str, Any]
+) -> tuple[float, float]:
+    """(mean J over the clip, first-frame J) of one built-in tracker run."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+
+    session = build(**options).open(ArraySource(frames))
+    session.add_prompt(prompt)
+    js = [jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]) for f in session.propagate(0)]
+    return float(np.mean(js)), float(js[0])
+
+
+def _still_prompts(mask: Any) -> dict[str, Any]:
+    from sam2matting.types import Box, MaskPrompt
+
+    ys, xs = np.nonzero(mask)
+    box = Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, frame=0)
+    return {"mask": MaskPrompt(mask, frame=0), "box": box}
+
+
+def run_still(data: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Still cameras, the clean plate off (``plate_frames=0``) and on (``options``): the
+    synthetic white animal on a light pavement (``eval.static_clips.still_camera_clip``, four
+    cases) and matting cutouts walking over the clean plate of ``01_dog.mp4``, alone and with
+    a person passing behind (``composite_still_clip``); mean J over 48 / 40 frames and
+    first-frame J, from the true first mask and from its box."""
+    import cv2
+
+    from sam2matting.eval.static_clips import STILL_CASES, composite_still_clip, still_camera_clip
+    from sam2matting.io.readers import open_source
+    from sam2matting.trackers.builtin_plate import build_plate
+
+    variants = {"off": {**options, "plate_frames": 0}, "on": options}
+    rows: list[dict[str, Any]] = []
+
+    def record(kind: str, split: str, name: str, frames: list[Any], masks: list[Any]) -> None:
+        for mode, prompt in _still_prompts(masks[0]).items():
+            row: dict[str, Any] = {"kind": kind, "split": split, "clip": name, "mode": mode}
+            for label, opts in variants.items():
+                row[f"{label}_j"], row[f"{label}_first_j"] = _mean_j_run(
+                    frames, masks, prompt, opts
+                )
+            rows.append(row)
+            print(
+                f"{kind:9s} {split:8s} {name:28s} {mode:4s} mean J {row['off_j']:.3f} -> "
+                f"{row['on_j']:.3f}, first J {row['off_first_j']:.3f} -> {row['on_first_j']:.3f}",
+                flush=True,
+            )
+
+    for split, seeds in STILL_SEEDS.items():
+        for case in STILL_CASES:
+            for seed in seeds:
+                frames, masks = still_camera_clip(case, n=48, seed=seed)
+                record("synthetic", split, f"{case} (seed {seed})", frames, masks)
+    with open_source(data / "videos" / "01_dog.mp4") as src:
+        samples = {
+            i: cv2.resize(im, (512, 288), interpolation=cv2.INTER_AREA)
+            for i, im in src.iter_frames(0, None)
+            if i % 18 == 0
+        }
+    plate = build_plate(0, samples)
+    if plate is None:
+        raise RuntimeError("no clean plate of 01_dog.mp4")
+
+    def cutout(name: str) -> tuple[Any, Any]:
+        folder = data / "matting" / name
+        image = next(iter(sorted(folder.glob("image.*"))))
+        rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+        return rgb, cv2.imread(str(folder / "alpha.png"), cv2.IMREAD_GRAYSCALE)
+
+    for split, walkers in STILL_WALKERS.items():
+        passers = STILL_PASSERS[split]
+        for k, walker in enumerate(walkers):
+            for passer in (None, passers[k % len(passers)]):
+                frames, masks = composite_still_clip(
+                    plate.image,
+                    cutout(walker),
+                    None if passer is None else cutout(passer),
+                    n=40,
+                    seed=k,
+                )
+                name = walker if passer is None else f"{walker} + passer-by"
+                record("composite", split, name, frames, masks)
+    return {"rows": rows}
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -487,6 +596,35 @@ def _fmt(value: float) -> str:
 def _cell(row: dict[str, Any], key: str, digits: int = 3) -> str:
     """A table cell: the value, or "–" for a prompt mode that was not run."""
     return f"{row[key]:.{digits}f}" if key in row else "–"
+
+
+def _still_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The ``--only still`` tables: means by kind, split and prompt, then every clip."""
+    lines = [
+        "### Still cameras: the clean plate off → on (mean J over the clip; first-frame J)",
+        "",
+        "| clips | split | prompt | clips | mean J | first-frame J |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for kind in ("synthetic", "composite"):
+        for split in ("tuning", "held-out"):
+            for mode in ("mask", "box"):
+                sel = [r for r in rows if (r["kind"], r["split"], r["mode"]) == (kind, split, mode)]
+                if not sel:
+                    continue
+                lines.append(
+                    f"| {kind} | {split} | {mode} | {len(sel)} | "
+                    f"{_mean([r['off_j'] for r in sel]):.3f} → **{_mean([r['on_j'] for r in sel]):.3f}** | "
+                    f"{_mean([r['off_first_j'] for r in sel]):.3f} → "
+                    f"{_mean([r['on_first_j'] for r in sel]):.3f} |"
+                )
+    lines += ["", "| clip | split | prompt | mean J | first-frame J |", "|---|---|---|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['clip']} | {r['split']} | {r['mode']} | {r['off_j']:.3f} → {r['on_j']:.3f} | "
+            f"{r['off_first_j']:.3f} → {r['on_first_j']:.3f} |"
+        )
+    return [*lines, ""]
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -639,6 +777,9 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for label, r in texture.items():
             lines.append(f"| {label} | {r['min_j']:.3f} | {r['mean_j']:.3f} |")
+    still = result.get("still")
+    if still:
+        lines += _still_markdown(still["rows"])
     light = result.get("light")
     if light:
         lines += [
@@ -722,7 +863,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
     ap.add_argument(
         "--only",
-        choices=["davis", "cutouts", "clicks", "small", "motion", "light", "texture", "speed"],
+        choices=[
+            "davis",
+            "cutouts",
+            "clicks",
+            "small",
+            "motion",
+            "light",
+            "texture",
+            "still",
+            "speed",
+        ],
         action="append",
     )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
@@ -756,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
         "motion",
         "light",
         "texture",
+        "still",
         "speed",
     ]
     result = run_header("bench_builtin.py", argv, options=options)
@@ -779,6 +931,8 @@ def main(argv: list[str] | None = None) -> int:
         result["light"] = run_light(options)
     if "texture" in parts:
         result["texture"] = run_texture(options)
+    if "still" in parts:
+        result["still"] = run_still(data, options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)

@@ -36,8 +36,12 @@ def _plate_of(frames: list[np.ndarray], ref: int = 0, count: int = 16):
     return build_plate(ref, {i: frames[i] for i in picks})
 
 
+#: the clean plate on (it is off by default)
+ON = {"plate_frames": 16}
+
+
 def _run(frames, prompt, **options) -> list[np.ndarray]:
-    session = build(**options).open(ArraySource(frames))
+    session = build(**{**ON, **options}).open(ArraySource(frames))
     session.add_prompt(prompt)
     h, w = frames[0].shape[:2]
     return [tf.objects[1].mask(h, w) for tf in session.propagate(0)]

@@ -8,7 +8,7 @@ Why: on ``01_dog.mp4`` (a white dog with tan patches on a light-grey pavement, a
 dog's whites are the pavement's greys, so the colour model keeps only the tan patches, and the
 dog's cast shadow moves with it, so the motion evidence takes the shadow in; from a box the
 first mask was a blob over the dog's rear and the pavement between its legs, and the dog was
-reported lost on 110 of 289 frames while in full view. But the camera saw that pavement empty
+reported lost on 104 of 289 frames while in full view. But the camera saw that pavement empty
 a second later: the per-pixel median of frames spread over the clip, each aligned to one
 reference frame by a similarity (:func:`align`), is the empty scene — the *clean plate*
 (:func:`build_plate`) — wherever the object moved on within the sampled frames.
@@ -20,7 +20,7 @@ this into log-odds (:func:`plate_llr`): "the plate" pushes towards background fi
 pavement between the dog's legs, its shadow), "changed" does not pull towards the object at
 all (another person walking by is changed too). It is used only where it holds:
 
-- the camera must be still or shaking (one homography explains the scene): on a frame where
+- the camera must be still or shaking (one similarity explains the scene): on a frame where
   more than :func:`max_background_change` of the pixels away from every object differ from
   the plate (a panning camera with parallax, water, leaves, a lighting change) the cue is
   silent for that frame;
@@ -29,6 +29,10 @@ all (another person walking by is changed too). It is used only where it holds:
   predicted on differ from the plate, the cue is silent for that object on that frame.
 
 On the DAVIS sequences (panning cameras) it stays silent: their figures are unchanged.
+
+The tracker uses it only with ``plate_frames`` > 0 (off by default): on ``01_dog.mp4`` itself
+the woman playing with the dog moved too, her hand and the ball are in the dog's box, and the
+tracker ended on her (see :class:`~sam2matting.trackers.builtin.BuiltinTrackerConfig`).
 """
 
 from __future__ import annotations
