@@ -82,3 +82,35 @@ def test_the_table_says_backwards_and_dashes_modes_not_run(bench, tmp_path) -> N
     assert "Played backwards" in md
     row = next(line for line in md.splitlines() if line.startswith("| sq |"))
     assert "nan" not in md and row.count("–") == 2  # box J&F and box first-frame J
+
+
+def test_still_tables_average_by_kind_split_and_prompt(bench):
+    rows = [
+        {
+            "kind": "composite",
+            "split": "held-out",
+            "clip": c,
+            "mode": "box",
+            "off_j": off,
+            "on_j": on,
+            "off_first_j": 0.5,
+            "on_first_j": 0.7,
+        }
+        for c, off, on in (("a", 0.6, 0.8), ("b", 0.4, 0.5))
+    ] + [
+        {
+            "kind": "synthetic",
+            "split": "tuning",
+            "clip": "walk (seed 0)",
+            "mode": "mask",
+            "off_j": 0.3,
+            "on_j": 0.3,
+            "off_first_j": 1.0,
+            "on_first_j": 1.0,
+        }
+    ]
+    md = "\n".join(bench._still_markdown(rows))
+    assert "| composite | held-out | box | 2 | 0.500 → **0.650** | 0.500 → 0.700 |" in md
+    assert "| synthetic | tuning | mask | 1 | 0.300 → **0.300** | 1.000 → 1.000 |" in md
+    assert "| b | held-out | box | 0.400 → 0.500 | 0.500 → 0.700 |" in md
+    assert "| composite | tuning |" not in md  # no rows, no line
