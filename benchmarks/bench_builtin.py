@@ -857,23 +857,17 @@ def davis_data_root(data: Path | None) -> Path | None:
     return root
 
 
+#: the benchmark's parts (``--only``), in the order a full run takes them
+PARTS = ("davis", "cutouts", "clicks", "small", "motion", "light", "texture", "still", "speed")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, help="shared data folder (default: ../shared/data)")
     ap.add_argument(
         "--only",
-        choices=[
-            "davis",
-            "cutouts",
-            "clicks",
-            "small",
-            "motion",
-            "light",
-            "texture",
-            "still",
-            "speed",
-        ],
+        choices=PARTS,
         action="append",
     )
     ap.add_argument("--seq", help="comma-separated DAVIS sequences (default: all)")
@@ -899,17 +893,7 @@ def main(argv: list[str] | None = None) -> int:
     from sam2matting.cli import parse_key_values
 
     options = parse_key_values(args.opt, "--opt")
-    parts = args.only or [
-        "davis",
-        "cutouts",
-        "clicks",
-        "small",
-        "motion",
-        "light",
-        "texture",
-        "still",
-        "speed",
-    ]
+    parts = args.only or list(PARTS)
     result = run_header("bench_builtin.py", argv, options=options)
     if "davis" in parts:
         seqs = args.seq.split(",") if args.seq else None
