@@ -1788,10 +1788,7 @@ class BuiltinSession:
             raise InputError(
                 f"frame {index} is {image.shape[1]}×{image.shape[0]} but the clip is {self._width}×{self._height}"
             )
-        if (self._work_w, self._work_h) != (self._width, self._height):
-            rgb = cv2.resize(image, (self._work_w, self._work_h), interpolation=cv2.INTER_AREA)
-        else:
-            rgb = np.ascontiguousarray(image)
+        rgb = self._working_rgb(image)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         bins = self.config.histogram_bins
         shift = 8 - int(np.log2(bins))
@@ -2699,11 +2696,7 @@ class BuiltinSession:
             except InputError:
                 # an unreadable neighbour frame costs the motion cue, not the prompt
                 return None
-            if (self._work_w, self._work_h) != (self._width, self._height):
-                image = cv2.resize(
-                    image, (self._work_w, self._work_h), interpolation=cv2.INTER_AREA
-                )
-            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+            gray = cv2.cvtColor(self._working_rgb(image), cv2.COLOR_RGB2GRAY)
             exclude = None
             if box is not None:
                 exclude = np.zeros(gray.shape, bool)
