@@ -602,10 +602,15 @@ def test_train_defaults_to_the_shipped_model() -> None:
     assert TrainConfig().model == shipped == "compact-guided"
 
 
-def test_eval_marks_a_method_that_fails_on_a_clip_and_goes_on(tmp_path: Path, monkeypatch) -> None:
+def test_eval_marks_a_method_that_fails_on_a_clip_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``eval``: one method failing on one clip (here: a head raising on the second clip, as
     pymatting did on a trimap with no foreground) is recorded for that clip; the other clips
-    and methods are still scored and the report is written."""
+    and methods are still scored and the report is written. The failed clip's frames count as
+    empty mattes, so the failing method is averaged over the same frames as the others and
+    pays for them (leaving the clip out gave a method that fails on the hardest clip the
+    best mean)."""
     from sam2matting.eval import bench
     from sam2matting.eval.datasets import read_rvm
     from sam2matting.matting import classical
@@ -646,11 +651,39 @@ def test_eval_marks_a_method_that_fails_on_a_clip_and_goes_on(tmp_path: Path, mo
         "s1": "frame 0: ValueError: Trimap did not contain foreground values"
     }
     assert "mad" in report.results[cf]["s0"]["mean"]
-    assert all(
-        "mad" in c["mean"] for c in report.results[next(iter(set(report.means) - {cf}))].values()
+    other = next(iter(set(report.means) - {cf}))
+    assert all("mad" in c["mean"] for c in report.results[other].values())
+    # s1 is scored for the failed method too: three empty mattes against the truth
+    failed_clip = report.results[cf]["s1"]
+    assert failed_clip["failed"].startswith("frame 0: ValueError")
+    assert [f["frame"] for f in failed_clip["frames"]] == [0, 1, 2]
+    assert all(f.get("empty") for f in failed_clip["frames"])
+    truth_mean = float(
+        np.mean(
+            [cv2.imread(str(root / "s1" / "pha" / f"{t:04d}.png"), 0) / 255.0 for t in range(3)]
+        )
     )
-    assert "could not run on s1" in bench.markdown_report(report)
+    assert failed_clip["mean"]["mad"] == pytest.approx(truth_mean * 1e3, rel=0.02)
+    pooled = [f["objects"]["1"]["mad"] for c in report.results[cf].values() for f in c["frames"]]
+    assert report.means[cf]["mad"] == pytest.approx(float(np.mean(pooled)))
+    assert report.means[cf]["mad"] > report.results[cf]["s0"]["mean"]["mad"]
+    assert "failed on s1" in bench.markdown_report(report)
+    assert "scored as empty mattes" in bench.markdown_report(report)
     report.write_json(tmp_path / "r.json")
+
+    # the command line: the table is printed, then one error line and status 1
+    from sam2matting.cli import main
+
+    calls["n"] = 0
+    capsys.readouterr()
+    code = main(
+        ["eval", str(root), "--method", "trimap+cf", "--tracker", "oracle", "--no-conn", "-q"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "failed on s1" in out and "| trimap+cf" in out
+    assert err.strip().count("\n") == 0 and "matting failed (trimap+cf/oracle on s1)" in err
+    assert "Traceback" not in out + err
 
 
 def test_nested_cancel_requests_never_block() -> None:

@@ -267,7 +267,9 @@ class EvalReport:
     objects of all clips (equal to the mean of clip means when clips are equally long);
     ``metric_seconds``: seconds spent per metric over the whole run; ``skipped``: method label →
     reason (e.g. RVM without its ONNX file); ``failed``: method label → clip → the error that
-    stopped the method on that clip (the clip is left out of that method's means).
+    stopped the method on that clip (its frames from there on are scored as empty mattes,
+    marked ``"empty": true``, as the tracking evaluation scores a failed tracker's frames as
+    empty masks: every method is averaged over the same frames).
     """
 
     benchmark: dict[str, Any]
@@ -302,8 +304,8 @@ class EvalReport:
                     out[cat][label] = _mean_of(recs, self.metrics)
         return out
 
-    #: method label → clip → why the method could not run on that clip (it is left out of the
-    #: method's means; the run goes on)
+    #: method label → clip → why the method stopped on that clip (its frames from there on are
+    #: scored as empty mattes; the run goes on)
     failed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -441,20 +443,25 @@ def evaluate(
                         metric_seconds.get("flow", 0.0) + time.perf_counter() - t0
                     )
                 for m, runner in zip(active, runners, strict=True):
-                    if m.label in broken:
-                        continue
                     t0 = time.perf_counter()
-                    try:
-                        alphas = next(runner)
-                    except StopIteration:
-                        raise Sam2MattingError(
-                            f"{m.label} stopped after {gt.index} of {len(clip)} frames on {clip.name}"
-                        ) from None
-                    except Exception as exc:  # one method failing on one clip ends neither
-                        broken[m.label] = f"frame {gt.index}: {type(exc).__name__}: {one_line(exc)}"
-                        log.warning("%s failed on %s (%s)", m.label, clip.name, broken[m.label])
-                        continue
-                    dt = time.perf_counter() - t0
+                    alphas: dict[int, np.ndarray] = {}
+                    if m.label not in broken:
+                        try:
+                            alphas = next(runner)
+                        except StopIteration:
+                            raise Sam2MattingError(
+                                f"{m.label} stopped after {gt.index} of {len(clip)} frames on {clip.name}"
+                            ) from None
+                        except Exception as exc:  # one method failing on one clip ends neither
+                            broken[m.label] = (
+                                f"frame {gt.index}: {type(exc).__name__}: {one_line(exc)}"
+                            )
+                            log.warning("%s failed on %s (%s)", m.label, clip.name, broken[m.label])
+                    # a failed method's frames from the failure on count as empty mattes, as
+                    # missing masks do in the tracking evaluation: leaving them out would give
+                    # a method that fails on the hardest clip the best mean
+                    empty = m.label in broken
+                    dt = 0.0 if empty else time.perf_counter() - t0
                     method_seconds[m.label] += dt
                     objs: dict[str, dict[str, float]] = {}
                     for o in clip.object_ids:
@@ -464,29 +471,26 @@ def evaluate(
                         objs[str(o)] = states[(m.label, o)].update(
                             pred, gt.alphas[o], gt.image if wants_flow else None, flow=flow
                         )
-                    frames[m.label].append({"frame": gt.index, "seconds": dt, "objects": objs})
+                    record: dict[str, Any] = {"frame": gt.index, "seconds": dt, "objects": objs}
+                    if empty:
+                        record["empty"] = True
+                    frames[m.label].append(record)
                 prev_image = gt.image
                 frames_done += 1
             for (_, _), st in states.items():
                 for k, v in st.seconds.items():
                     metric_seconds[k] = metric_seconds.get(k, 0.0) + v
         for m in active:
-            if m.label in broken:
-                failed.setdefault(m.label, {})[clip.name] = broken[m.label]
-                results[m.label][clip.name] = {
-                    "failed": broken[m.label],
-                    "frames": [],
-                    "mean": {},
-                    "seconds_per_frame": 0.0,
-                }
-                continue
             recs = [r for f in frames[m.label] for r in f["objects"].values()]
-            secs = [f["seconds"] for f in frames[m.label]]
+            secs = [f["seconds"] for f in frames[m.label] if not f.get("empty")]
             results[m.label][clip.name] = {
                 "frames": frames[m.label],
                 "mean": _mean_of(recs, metrics),
                 "seconds_per_frame": float(np.mean(secs)) if secs else 0.0,
             }
+            if m.label in broken:
+                failed.setdefault(m.label, {})[clip.name] = broken[m.label]
+                results[m.label][clip.name]["failed"] = broken[m.label]
         if progress is not None:
             shown = ", ".join(
                 f"{m.label} MAD {results[m.label][clip.name]['mean'].get('mad', float('nan')):.2f}"
@@ -502,7 +506,7 @@ def evaluate(
             r for c in results[m.label].values() for f in c["frames"] for r in f["objects"].values()
         ]
         means[m.label] = _mean_of(recs, metrics)
-        n = sum(len(c["frames"]) for c in results[m.label].values())
+        n = sum(1 for c in results[m.label].values() for f in c["frames"] if not f.get("empty"))
         spf[m.label] = method_seconds[m.label] / max(n, 1)
     w, h = benchmark.clips[0].size if benchmark.clips else (0, 0)
     return EvalReport(
@@ -595,7 +599,8 @@ def markdown_report(report: EvalReport, *, per_clip: bool = True, title: str | N
         for name, why in failures.items():
             lines.append("")
             lines.append(
-                f"*{label}* could not run on {name} ({why}); its means leave that clip out."
+                f"**{label} failed on {name}** ({why}); its frames from there on are scored as "
+                "empty mattes."
             )
     if per_clip:
         for label, clips in report.results.items():
@@ -636,7 +641,7 @@ class TrackingReport:
     ``seconds_per_frame``.
     ``failed[tracker][sequence]``: why a tracker stopped on a sequence (its frames from there
     on are scored as empty masks, as the DAVIS evaluation scores missing masks; the matting
-    evaluation's :class:`EvalReport` leaves a failed clip out instead)."""
+    evaluation's :class:`EvalReport` scores them as empty mattes)."""
 
     benchmark: dict[str, Any]
     trackers: list[str]

@@ -203,4 +203,12 @@ def run(args: argparse.Namespace) -> int:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(bench.markdown_report(report, per_clip=True))
         say(f"wrote {args.markdown}")
+    if report.failed:
+        failed = [f"{label} on {clip}" for label, clips in report.failed.items() for clip in clips]
+        print(
+            f"sam2matting: error: matting failed ({', '.join(failed)}); those clips' frames "
+            "after the failure are scored as empty mattes",
+            file=sys.stderr,
+        )
+        return 1
     return 0 if report.means else 1
