@@ -7,6 +7,7 @@ Importing this module is cheap: the evaluation code loads in :func:`run`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,6 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``sam2matting eval`` with parsed ``args``; returns the exit status."""
-    import sys
 
     from ..errors import InputError
     from . import bench
@@ -172,13 +172,7 @@ def run(args: argparse.Namespace) -> int:
             args.markdown.write_text(text)
             say(f"wrote {args.markdown}")
         if treport.failed:
-            failed = [f"{t} on {seq}" for t, seqs in treport.failed.items() for seq in seqs]
-            print(
-                f"sam2matting: error: tracking failed ({', '.join(failed)}); those sequences' "
-                "frames after the failure are scored as empty masks",
-                file=sys.stderr,
-            )
-            return 1
+            return _failed("tracking", treport.failed, "sequences'", "masks")
         return 0 if treport.results else 1
 
     if benchmark.clips and benchmark.clips[0].ground_truth == "mask":
@@ -204,11 +198,17 @@ def run(args: argparse.Namespace) -> int:
         args.markdown.write_text(bench.markdown_report(report, per_clip=True))
         say(f"wrote {args.markdown}")
     if report.failed:
-        failed = [f"{label} on {clip}" for label, clips in report.failed.items() for clip in clips]
-        print(
-            f"sam2matting: error: matting failed ({', '.join(failed)}); those clips' frames "
-            "after the failure are scored as empty mattes",
-            file=sys.stderr,
-        )
-        return 1
+        return _failed("matting", report.failed, "clips'", "mattes")
     return 0 if report.means else 1
+
+
+def _failed(task: str, failed: dict[str, dict[str, str]], whose: str, empty: str) -> int:
+    """One error line naming every method that failed on a clip (``failed``: method → clip →
+    why); status 1. Those clips' frames after the failure were scored as empty ``empty``."""
+    names = [f"{method} on {clip}" for method, clips in failed.items() for clip in clips]
+    print(
+        f"sam2matting: error: {task} failed ({', '.join(names)}); those {whose} frames after "
+        f"the failure are scored as empty {empty}",
+        file=sys.stderr,
+    )
+    return 1
