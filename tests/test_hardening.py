@@ -535,6 +535,23 @@ def test_frame_range_option_parses(tmp_path: Path, capsys) -> None:
     assert parse_frame_range(":50") == (0, 50)
     with pytest.raises(InputError, match="START:END"):
         parse_frame_range("10-20")
+    # a range that holds no frame is refused as such, not as "the prompt is outside 10:5"
+    for empty in ("10:5", "5:5", "-3:10"):
+        with pytest.raises(InputError, match=r"needs 0 <= START < END"):
+            parse_frame_range(empty)
+    from sam2matting.cli import main
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t in range(3):
+        cv2.imwrite(str(frames / f"{t:03d}.png"), np.full((16, 16, 3), 40 * t, np.uint8))
+    capsys.readouterr()
+    code = main(
+        ["matte", str(frames), "-o", str(tmp_path / "out"), "--box", "2,2,9,9", "--frames", "2:1"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "bad frame range '2:1': needs 0 <= START < END" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
 def test_named_tracker_fails_fast_when_the_hub_is_unreachable(monkeypatch) -> None:

@@ -376,14 +376,9 @@ def _check_options(options: Mapping[str, Any], base: Path) -> dict[str, Any]:
             else:
                 text = str(value)
             try:
-                start, stop = parse_frame_range(text)
+                out[key] = parse_frame_range(text)
             except Sam2MattingError as exc:
                 raise ValueError(str(exc)) from None
-            if start < 0 or (stop is not None and stop <= start):
-                raise ValueError(
-                    f"bad frame range {text!r}: needs 0 <= START < END (END exclusive)"
-                )
-            out[key] = (start, stop)
         else:  # pragma: no cover - OPTION_KEYS and this function change together
             raise ValueError(f"unknown option {key!r}")
     return out

@@ -158,7 +158,8 @@ class FrameSource(ABC):
 
 def parse_frame_range(text: str) -> tuple[int, int | None]:
     """``"START:END"`` → (start, end) with END exclusive (Python slice style); either side may
-    be empty (``"100:"``, ``":50"``). Raises InputError for anything else."""
+    be empty (``"100:"``, ``":50"``). Raises InputError for anything else, and for a range
+    that holds no frame (``"10:5"``, a negative START)."""
     parts = text.strip().split(":")
     try:
         if len(parts) != 2:
@@ -169,6 +170,8 @@ def parse_frame_range(text: str) -> tuple[int, int | None]:
         raise InputError(
             f"bad frame range {text!r}: expected START:END (END exclusive), e.g. 100:250"
         ) from None
+    if start < 0 or (end is not None and end <= start):
+        raise InputError(f"bad frame range {text!r}: needs 0 <= START < END (END exclusive)")
     return start, end
 
 
