@@ -215,6 +215,34 @@ def test_davis_sequence_without_frames_is_a_clear_error(tmp_path: Path) -> None:
         D.read_davis(tmp_path)
 
 
+def test_an_unreadable_davis_annotation_or_frame_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt annotation PNG stopped ``sam2matting eval`` with PIL's traceback."""
+    from sam2matting.cli import main
+
+    _davis_sequence(tmp_path, "480p", "bear", frames=3)
+    first = tmp_path / "Annotations" / "480p" / "bear" / "00000.png"
+    first.write_bytes(b"not a png")
+    with pytest.raises(InputError, match=r"cannot read annotation .*00000\.png"):
+        D.read_davis(tmp_path)
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read annotation" in err and "Traceback" not in err
+    # a later annotation is read while scoring: the same one line
+    _davis_sequence(tmp_path, "480p", "bear", frames=3)
+    (tmp_path / "Annotations" / "480p" / "bear" / "00001.png").write_bytes(b"")
+    assert main(["eval", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read annotation" in err and "00001.png" in err and "Traceback" not in err
+    # the first frame's header (the clip's size)
+    _davis_sequence(tmp_path, "480p", "bear", frames=3)
+    (tmp_path / "JPEGImages" / "480p" / "bear" / "00000.jpg").write_bytes(b"junk")
+    with pytest.raises(InputError, match=r"cannot read frame .*00000\.jpg"):
+        _ = D.read_davis(tmp_path).clips[0].size
+
+
 @pytest.mark.parametrize(
     "written", ["grey 0/1", "grey labels with void", "rgb palette", "rgb 0/255"]
 )

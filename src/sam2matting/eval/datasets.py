@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..io.readers import list_images as _list_images
 from ..io.readers import natural_key
 
@@ -106,10 +106,13 @@ def _read_label_png(path: Path) -> np.ndarray:
     """A DAVIS annotation as an integer H×W label map (0 = background, 255 = void)."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        if im.mode == "P":
-            return np.asarray(im).astype(np.int32)
-        rgb = np.asarray(im.convert("RGB"))
+    try:
+        with Image.open(path) as im:
+            if im.mode == "P":
+                return np.asarray(im).astype(np.int32)
+            rgb = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise InputError(f"cannot read annotation {path}: {one_line(exc)}") from None
     if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
         # a palette annotation saved as colours: object ids by the DAVIS palette
         labels = _davis_palette_ids(rgb)
@@ -219,8 +222,11 @@ class Clip:
         """(width, height) of the frames (reads the first frame's header)."""
         from PIL import Image
 
-        with Image.open(self.image_paths[0]) as im:
-            return im.size
+        try:
+            with Image.open(self.image_paths[0]) as im:
+                return im.size
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read frame {self.image_paths[0]}: {one_line(exc)}") from None
 
     def read_ground_truth(self, index: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """(alphas, masks) of frame ``index`` for every object id of the clip."""
