@@ -10,6 +10,7 @@ motion under a panning camera and on synthetic appearance changes, and tracking 
     python benchmarks/bench_builtin.py --only light     # synthetic light / exposure / turning clips
     python benchmarks/bench_builtin.py --only texture --opt embed_strength=1   # synthetic, same colours
     python benchmarks/bench_builtin.py --only still     # still cameras: the clean plate off / on
+    python benchmarks/bench_builtin.py --only occluders # thin poles sweeping across a cutout, and without
 
 DAVIS is evaluation-only. Settings are chosen on the *tuning* sequences (``TUNE``) and on the
 synthetic checks in the tests; the other DAVIS sequences are reported as held-out, separately.
@@ -585,6 +586,99 @@ def run_still(data: Path, options: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def park_panorama(data: Path) -> Any:
+    """A 288-px-high background for :func:`~sam2matting.eval.occluder_clips.cutout_pole_clip`:
+    the lawn and trees of ``05_default_juggle.mp4``'s first frame, without the man juggling in
+    its middle (its left and right thirds, mirrored into a strip 2048 px wide)."""
+    import cv2
+
+    from sam2matting.io.readers import open_source
+
+    with open_source(data / "videos" / "05_default_juggle.mp4") as src:
+        _, first = next(iter(src.iter_frames(0, 1)))
+    image = cv2.resize(first, (512, 288), interpolation=cv2.INTER_AREA)
+    left, right = image[:, :190], image[:, 330:]
+    strip = np.hstack([left, right, left[:, ::-1], right[:, ::-1]])
+    return np.hstack([strip, strip[:, ::-1]])
+
+
+def run_occluders(data: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Thin foreground poles sweeping across a matting cutout the camera pans with
+    (``eval.occluder_clips.cutout_pole_clip``, 48 frames, the walkers of ``--only still``),
+    from the true first mask; and the same clips without the poles (the control): mean J
+    (first frame excluded) and lowest J of each."""
+    import cv2
+
+    from sam2matting.eval.occluder_clips import cutout_pole_clip
+
+    panorama = park_panorama(data)
+    rows: list[dict[str, Any]] = []
+    for split, walkers in STILL_WALKERS.items():
+        for seed, walker in enumerate(walkers):
+            folder = data / "matting" / walker
+            image = next(iter(sorted(folder.glob("image.*"))))
+            cutout = (
+                cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB),
+                cv2.imread(str(folder / "alpha.png"), cv2.IMREAD_GRAYSCALE),
+            )
+            row: dict[str, Any] = {"split": split, "clip": walker, "seed": seed}
+            for label, poles in (("poles", 3), ("control", 0)):
+                frames, masks = cutout_pole_clip(panorama, cutout, n=48, seed=seed, poles=poles)
+                js = _j_curve(frames, masks, options)
+                row[f"{label}_j"], row[f"{label}_min_j"] = float(np.mean(js[1:])), min(js[1:])
+            rows.append(row)
+            print(
+                f"occluders {split:8s} {walker:16s} mean J {row['poles_j']:.3f} "
+                f"(without the poles {row['control_j']:.3f}), lowest {row['poles_min_j']:.3f}",
+                flush=True,
+            )
+    return {"rows": rows}
+
+
+def _j_curve(frames: list[Any], masks: list[Any], options: dict[str, Any]) -> list[float]:
+    """J of every frame of one built-in tracker run from the true first mask."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    session = build(**options).open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1))
+    return [
+        jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]) for f in session.propagate(0)
+    ]
+
+
+def _occluders_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The ``--only occluders`` tables: means by split, then every clip."""
+    lines = [
+        "### Thin occluders: poles sweeping across a cutout the camera pans with (mean J; lowest J)",
+        "",
+        "| split | clips | with the poles | without (control) | lost to the poles | lowest J with the poles |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for split in ("tuning", "held-out"):
+        sel = [r for r in rows if r["split"] == split]
+        if not sel:
+            continue
+        with_poles, control = (
+            _mean([r["poles_j"] for r in sel]),
+            _mean([r["control_j"] for r in sel]),
+        )
+        lines.append(
+            f"| {split} | {len(sel)} | **{with_poles:.3f}** | {control:.3f} | "
+            f"{control - with_poles:.3f} | {_mean([r['poles_min_j'] for r in sel]):.3f} |"
+        )
+    lines += ["", "| clip | split | with the poles | without | lowest J with the poles |"]
+    lines.append("|---|---|---:|---:|---:|")
+    for r in rows:
+        lines.append(
+            f"| {r['clip']} (seed {r['seed']}) | {r['split']} | {r['poles_j']:.3f} | "
+            f"{r['control_j']:.3f} | {r['poles_min_j']:.3f} |"
+        )
+    return [*lines, ""]
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
@@ -780,6 +874,9 @@ def markdown(result: dict[str, Any]) -> str:
     still = result.get("still")
     if still:
         lines += _still_markdown(still["rows"])
+    occluders = result.get("occluders")
+    if occluders:
+        lines += _occluders_markdown(occluders["rows"])
     light = result.get("light")
     if light:
         lines += [
@@ -858,7 +955,18 @@ def davis_data_root(data: Path | None) -> Path | None:
 
 
 #: the benchmark's parts (``--only``), in the order a full run takes them
-PARTS = ("davis", "cutouts", "clicks", "small", "motion", "light", "texture", "still", "speed")
+PARTS = (
+    "davis",
+    "cutouts",
+    "clicks",
+    "small",
+    "motion",
+    "light",
+    "texture",
+    "still",
+    "occluders",
+    "speed",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -917,6 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
         result["texture"] = run_texture(options)
     if "still" in parts:
         result["still"] = run_still(data, options)
+    if "occluders" in parts:
+        result["occluders"] = run_occluders(data, options)
     if "speed" in parts:
         result["speed"] = run_speed(data, options)
     md = markdown(result)

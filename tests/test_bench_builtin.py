@@ -114,3 +114,14 @@ def test_still_tables_average_by_kind_split_and_prompt(bench):
     assert "| synthetic | tuning | mask | 1 | 0.300 → **0.300** | 1.000 → 1.000 |" in md
     assert "| b | held-out | box | 0.400 → 0.500 | 0.500 → 0.700 |" in md
     assert "| composite | tuning |" not in md  # no rows, no line
+
+
+def test_occluder_tables_say_what_the_poles_cost(bench):
+    rows = [
+        {"split": "held-out", "clip": c, "seed": k, "poles_j": p, "control_j": 0.9, "poles_min_j": m}
+        for k, (c, p, m) in enumerate((("a", 0.6, 0.3), ("b", 0.8, 0.5)))
+    ]
+    md = "\n".join(bench._occluders_markdown(rows))
+    assert "| held-out | 2 | **0.700** | 0.900 | 0.200 | 0.400 |" in md
+    assert "| b (seed 1) | held-out | 0.800 | 0.900 | 0.500 |" in md
+    assert "| tuning |" not in md  # no rows, no line

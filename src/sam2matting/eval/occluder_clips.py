@@ -8,7 +8,14 @@ pixels it uncovers were pole on the previous frame. Half of the object's texture
 warm colours, half is drawn from the background's range (like a dog's dark flank against
 dark ground), so colour alone does not find every part. ``masks`` are the object's visible
 pixels (poles excluded). Used by ``tests/test_trackers_builtin_memory.py`` and
-``benchmarks/bench_builtin.py --only occluders``. Deterministic for a given seed; 512×288.
+``benchmarks/bench_builtin_memory.py``. Deterministic for a given seed; 512×288.
+
+:func:`cutout_pole_clip` is the harder, more realistic variant: a real matting cutout (an
+animal with its soft alpha) followed by a camera panning over a real background, while poles of
+bark, painted metal or concrete (shaded like cylinders; a concrete pole is the grey of a grey
+cat's fur) sweep across it with parallax. ``poles=0`` gives the same clip without the poles,
+the control that says how much of the loss the poles cause
+(``benchmarks/bench_builtin.py --only occluders``).
 """
 
 from __future__ import annotations
@@ -17,8 +24,16 @@ import cv2
 import numpy as np
 
 from .motion_clips import HEIGHT, WIDTH, textured_background
+from .static_clips import _paste, _scaled_cutout
 
-__all__ = ["animal_shape", "pole_clip"]
+__all__ = ["POLE_KINDS", "animal_shape", "cutout_pole_clip", "pole_clip"]
+
+#: :func:`cutout_pole_clip`'s pole materials: (base RGB, streak amplitude, grain amplitude)
+POLE_KINDS: dict[str, tuple[tuple[float, float, float], float, float]] = {
+    "bark": ((92.0, 72.0, 54.0), 14.0, 9.0),
+    "metal": ((38.0, 104.0, 84.0), 3.0, 1.5),
+    "concrete": ((152.0, 150.0, 142.0), 6.0, 7.0),
+}
 
 
 def animal_shape(width: int = 220, height: int = 130) -> np.ndarray:
@@ -110,4 +125,94 @@ def pole_clip(
         image[poles] = shade[poles]
         frames.append(image)
         masks.append(mask & ~poles)
+    return frames, masks
+
+
+def _pole(kind: str, width: int, rng: np.random.Generator) -> np.ndarray:
+    """HEIGHT×``width``×3 float32: a vertical pole of ``kind`` (see :data:`POLE_KINDS`), shaded
+    like a cylinder lit from the front, with vertical streaks and a fine grain."""
+    base, streaks, grain = POLE_KINDS[kind]
+    across = np.linspace(-1.0, 1.0, width, dtype=np.float32)
+    shade = 0.55 + 0.45 * np.sqrt(np.clip(1.0 - across**2, 0.0, 1.0))
+    along = rng.normal(0.0, streaks, (HEIGHT // 6 + 2, max(2, width // 3))).astype(np.float32)
+    along_img = np.asarray(cv2.resize(along, (width, HEIGHT), interpolation=cv2.INTER_CUBIC))
+    fine = rng.normal(0.0, grain, (HEIGHT, width)).astype(np.float32)
+    rgb = np.asarray(base, np.float32)[None, None, :] * shade[None, :, None]
+    return np.asarray(rgb + (along_img + fine)[..., None], np.float32)
+
+
+def cutout_pole_clip(
+    panorama: np.ndarray,
+    walker: tuple[np.ndarray, np.ndarray],
+    n: int = 48,
+    seed: int = 0,
+    poles: int = 3,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(frames, truth masks) of ``walker`` (RGB uint8, alpha uint8 of a matting cutout) followed
+    by a camera panning over ``panorama`` (RGB uint8, resized to HEIGHT rows; at least
+    WIDTH + 6·``n`` px wide at that height) while up to three thin poles nearer to the camera
+    sweep across it one after another (``poles``: how many are drawn; 0 = the control).
+
+    Per seed: the pan (3–6 px a frame, leftwards), the poles' parallax (1.8–2.6× the pan), the
+    walker's height (90–130 px), slow drift, bob and ground line, and each pole's material and
+    width (6–18 px). The random draws do not depend on ``poles``, so the control is the same
+    clip without them. The truth is the walker's alpha > 0.5 where no pole covers it."""
+    if n < 2:
+        raise ValueError("a pole clip needs at least 2 frames")
+    if not 0 <= poles <= 3:
+        raise ValueError(f"poles must be 0..3, got {poles}")
+    rng = np.random.default_rng(seed)
+    ph, pw = panorama.shape[:2]
+    pano = np.asarray(
+        cv2.resize(panorama, (round(pw * HEIGHT / ph), HEIGHT), interpolation=cv2.INTER_AREA),
+        np.float32,
+    )
+    rgb, alpha = _scaled_cutout(*walker, height=int(rng.integers(90, 131)))
+    aw = alpha.shape[1]
+    pan = float(rng.uniform(3.0, 6.0))
+    if pano.shape[1] < WIDTH + pan * (n - 1) + 1:
+        raise ValueError(
+            f"panorama too narrow: {pano.shape[1]} px at {HEIGHT} rows, "
+            f"{WIDTH + round(pan * (n - 1)) + 1} needed"
+        )
+    parallax = float(rng.uniform(1.8, 2.6))
+    drift = float(rng.uniform(-0.6, 0.6))
+    ground = int(rng.integers(int(0.8 * HEIGHT), HEIGHT - 6))
+    x0 = float(rng.uniform(0.3, 0.45)) * WIDTH
+    # the poles start right of the walker and cross it in turn over the clip
+    sweep = pan * parallax * n
+    drawn = []
+    for k in range(3):
+        kind = tuple(POLE_KINDS)[int(rng.integers(len(POLE_KINDS)))]
+        width = int(rng.integers(6, 19))
+        start = x0 + aw + 20 + (k + float(rng.uniform(-0.2, 0.2))) * sweep / 3
+        drawn.append((start, _pole(kind, width, rng)))
+    noise = np.random.default_rng(seed + 1000)
+    frames: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    for i in range(n):
+        shift = pan * i
+        # a sub-pixel pan: the background is resampled, not rolled
+        view = np.asarray(
+            cv2.warpAffine(
+                pano,
+                np.array([[1.0, 0.0, -shift], [0.0, 1.0, 0.0]]),
+                (WIDTH, HEIGHT),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REFLECT,
+            ),
+            np.float32,
+        )
+        top = ground - alpha.shape[0] + 2.0 * np.sin(0.7 * i)
+        cover = _paste(view, rgb, alpha, round(x0 + drift * i), round(top))
+        hidden = np.zeros((HEIGHT, WIDTH), bool)
+        for start, texture in drawn[:poles]:
+            left = round(start - parallax * shift)
+            a0, a1 = max(0, left), min(WIDTH, left + texture.shape[1])
+            if a1 > a0:
+                view[:, a0:a1] = texture[:, a0 - left : a1 - left]
+                hidden[:, a0:a1] = True
+        view += noise.normal(0.0, 1.5, view.shape).astype(np.float32)
+        frames.append(np.clip(view + 0.5, 0, 255).astype(np.uint8))
+        masks.append((cover > 0.5) & ~hidden)
     return frames, masks
