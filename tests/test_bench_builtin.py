@@ -118,7 +118,14 @@ def test_still_tables_average_by_kind_split_and_prompt(bench):
 
 def test_occluder_tables_say_what_the_poles_cost(bench):
     rows = [
-        {"split": "held-out", "clip": c, "seed": k, "poles_j": p, "control_j": 0.9, "poles_min_j": m}
+        {
+            "split": "held-out",
+            "clip": c,
+            "seed": k,
+            "poles_j": p,
+            "control_j": 0.9,
+            "poles_min_j": m,
+        }
         for k, (c, p, m) in enumerate((("a", 0.6, 0.3), ("b", 0.8, 0.5)))
     ]
     md = "\n".join(bench._occluders_markdown(rows))
