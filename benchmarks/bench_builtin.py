@@ -502,14 +502,35 @@ def _mean_j_run(
     frames: list[Any], masks: list[Any], prompt: Any, options: dict[str, Any]
 ) -> tuple[float, float]:
     """(mean J over the clip, first-frame J) of one built-in tracker run."""
+    js = _j_curve(frames, masks, options, prompt)
+    return float(np.mean(js)), float(js[0])
+
+
+def _j_curve(
+    frames: list[Any], masks: list[Any], options: dict[str, Any], prompt: Any = None
+) -> list[float]:
+    """J of every frame of one built-in tracker run from ``prompt`` (default: the true first
+    mask) on frame 0."""
     from sam2matting.eval.metrics import jaccard
     from sam2matting.io.readers import ArraySource
     from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
 
     session = build(**options).open(ArraySource(frames))
-    session.add_prompt(prompt)
-    js = [jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]) for f in session.propagate(0)]
-    return float(np.mean(js)), float(js[0])
+    session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1) if prompt is None else prompt)
+    return [
+        jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]) for f in session.propagate(0)
+    ]
+
+
+def _cutout(data: Path, name: str) -> tuple[Any, Any]:
+    """(RGB uint8, alpha uint8) of the shared matting cutout ``name``."""
+    import cv2
+
+    folder = data / "matting" / name
+    image = next(iter(sorted(folder.glob("image.*"))))
+    rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+    return rgb, cv2.imread(str(folder / "alpha.png"), cv2.IMREAD_GRAYSCALE)
 
 
 def _still_prompts(mask: Any) -> dict[str, Any]:
@@ -564,20 +585,14 @@ def run_still(data: Path, options: dict[str, Any]) -> dict[str, Any]:
     if plate is None:
         raise RuntimeError("no clean plate of 01_dog.mp4")
 
-    def cutout(name: str) -> tuple[Any, Any]:
-        folder = data / "matting" / name
-        image = next(iter(sorted(folder.glob("image.*"))))
-        rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
-        return rgb, cv2.imread(str(folder / "alpha.png"), cv2.IMREAD_GRAYSCALE)
-
     for split, walkers in STILL_WALKERS.items():
         passers = STILL_PASSERS[split]
         for k, walker in enumerate(walkers):
             for passer in (None, passers[k % len(passers)]):
                 frames, masks = composite_still_clip(
                     plate.image,
-                    cutout(walker),
-                    None if passer is None else cutout(passer),
+                    _cutout(data, walker),
+                    None if passer is None else _cutout(data, passer),
                     n=40,
                     seed=k,
                 )
@@ -607,7 +622,6 @@ def run_occluders(data: Path, options: dict[str, Any]) -> dict[str, Any]:
     (``eval.occluder_clips.cutout_pole_clip``, 48 frames, the walkers of ``--only still``),
     from the true first mask; and the same clips without the poles (the control): mean J
     (first frame excluded) and lowest J of each."""
-    import cv2
 
     from sam2matting.eval.occluder_clips import cutout_pole_clip
 
@@ -615,12 +629,7 @@ def run_occluders(data: Path, options: dict[str, Any]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for split, walkers in STILL_WALKERS.items():
         for seed, walker in enumerate(walkers):
-            folder = data / "matting" / walker
-            image = next(iter(sorted(folder.glob("image.*"))))
-            cutout = (
-                cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB),
-                cv2.imread(str(folder / "alpha.png"), cv2.IMREAD_GRAYSCALE),
-            )
+            cutout = _cutout(data, walker)
             row: dict[str, Any] = {"split": split, "clip": walker, "seed": seed}
             for label, poles in (("poles", 3), ("control", 0)):
                 frames, masks = cutout_pole_clip(panorama, cutout, n=48, seed=seed, poles=poles)
@@ -633,20 +642,6 @@ def run_occluders(data: Path, options: dict[str, Any]) -> dict[str, Any]:
                 flush=True,
             )
     return {"rows": rows}
-
-
-def _j_curve(frames: list[Any], masks: list[Any], options: dict[str, Any]) -> list[float]:
-    """J of every frame of one built-in tracker run from the true first mask."""
-    from sam2matting.eval.metrics import jaccard
-    from sam2matting.io.readers import ArraySource
-    from sam2matting.trackers.builtin import build
-    from sam2matting.types import MaskPrompt
-
-    session = build(**options).open(ArraySource(frames))
-    session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1))
-    return [
-        jaccard(f.objects[1].mask(*masks[0].shape), masks[f.index]) for f in session.propagate(0)
-    ]
 
 
 def _occluders_markdown(rows: list[dict[str, Any]]) -> list[str]:
