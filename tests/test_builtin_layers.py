@@ -57,7 +57,7 @@ def _layer(x: int, dx: float) -> MotionLayer:
     region = np.zeros((H, W), bool)
     region[:, x : x + 12] = True
     motion = np.array([[1.0, 0.0, dx], [0.0, 1.0, 0.0]])
-    return MotionLayer(region, motion, (x + 6.0, H / 2), (dx, 0.0))
+    return MotionLayer(region, motion, (dx, 0.0))
 
 
 def test_a_layer_continues_the_one_that_moved_onto_it_alike() -> None:
@@ -99,9 +99,7 @@ def test_the_pole_explains_its_own_pixels_in_the_motion_evidence() -> None:
     camera = np.array([[1.0, 0.0, -4.0], [0.0, 1.0, 0.0]])
     pole = np.zeros((H, W), bool)
     pole[:, 215:229] = True
-    layer = MotionLayer(
-        pole, np.array([[1.0, 0.0, -10.0], [0.0, 1.0, 0.0]]), (222.0, 100.0), (-10.0, 0.0)
-    )
+    layer = MotionLayer(pole, np.array([[1.0, 0.0, -10.0], [0.0, 1.0, 0.0]]), (-10.0, 0.0))
     without = B._motion_llr(current, previous, IDENTITY, camera)
     with_layer = B._motion_llr(current, previous, IDENTITY, camera, layers=[layer])
     # neither the object's nor the camera's motion explains the pole: no evidence either way

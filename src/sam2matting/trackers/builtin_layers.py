@@ -56,12 +56,12 @@ AffineFit = Callable[[np.ndarray, np.ndarray], "np.ndarray | None"]
 @dataclass(frozen=True, eq=False)
 class MotionLayer:
     """A layer found on the previous frame: its pixels ``region`` (bool h×w, previous frame),
-    its affine ``motion`` (2×3, previous → current pixels), and its centre (x, y) and
-    displacement (dx, dy) there, which :func:`continued` compares across steps."""
+    its affine ``motion`` (2×3, previous → current pixels), and the displacement (dx, dy) it
+    gives the centre of its pixels away from the object, which :func:`continued` compares
+    across steps."""
 
     region: np.ndarray
     motion: np.ndarray
-    centre: tuple[float, float]
     shift: tuple[float, float]
 
 
@@ -195,7 +195,7 @@ def find_layers(
             float(motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2] - cx),
             float(motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2] - cy),
         )
-        layers.append(MotionLayer(region, motion, (cx, cy), shift))
+        layers.append(MotionLayer(region, motion, shift))
     return layers
 
 
