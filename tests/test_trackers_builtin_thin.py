@@ -316,3 +316,16 @@ def test_a_hidden_line_is_found_again() -> None:
     # measured: on 0.87-0.93, off 0.01
     assert min(back_on) > 0.75, back_on
     assert max(back_off) < 0.1, back_off
+
+
+def test_walking_a_line_whose_parallels_round_to_another_sample_count_does_not_crash() -> None:
+    """The faint-line check samples the line and four parallels of the same length; their
+    float lengths can round to different sample counts (1 in ~250 random lines), which
+    crashed a run with "operands could not be broadcast" (found by
+    ``bench_builtin_windows.py`` on DAVIS). The parallels now take the line's count."""
+    from sam2matting.trackers.builtin_thin import _far_end
+
+    gray = np.random.default_rng(1).uniform(0, 255, (120, 200)).astype(np.float32)
+    a, b = np.array([83.0, 108.0]), np.array([75.70309531424422, 112.28401857408322])
+    end = _far_end(gray, ThinLine(tuple(a), tuple(b), 3.0, 1.0, 20.0), a, b, 5.0, True)
+    assert end.shape == (2,) and np.isfinite(end).all()

@@ -196,12 +196,13 @@ def native_planes(image: np.ndarray) -> NativePlanes:
 
 
 def _samples(
-    a: np.ndarray, b: np.ndarray, step: float = 1.5
+    a: np.ndarray, b: np.ndarray, step: float = 1.5, count: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Points along segments a→b (arrays k×2), their unit normals; shape (k, n, 2) / (k, 2)."""
+    """Points along segments a→b (arrays k×2), their unit normals; shape (k, n, 2) / (k, 2).
+    ``count``: n (default: one sample every ``step`` px of the longest segment)."""
     d = b - a
     length = np.hypot(d[:, 0], d[:, 1])
-    n = max(2, int(np.max(length) / step))
+    n = max(2, int(np.max(length) / step)) if count is None else count
     t = np.linspace(0.0, 1.0, n, dtype=np.float32)
     pts = a[:, None, :] + t[None, :, None] * d[:, None, :]
     unit = d / np.maximum(length, 1e-6)[:, None]
@@ -231,11 +232,12 @@ def line_contrast(
     width: float,
     polarity: float,
     step: float = 1.5,
+    count: int | None = None,
 ) -> np.ndarray:
     """Per-sample contrast (k×n, grey levels, NaN outside the frame) of the matched line
-    profile along segments a→b, a sample every ``step`` px: the smaller of polarity ×
-    (centre − side) over both sides at ± (width/2 + 2) px."""
-    pts, normal, _ = _samples(a, b, step)
+    profile along segments a→b, a sample every ``step`` px (or ``count`` samples): the
+    smaller of polarity × (centre − side) over both sides at ± (width/2 + 2) px."""
+    pts, normal, _ = _samples(a, b, step, count)
     off = (0.5 * width + 2.0) * normal[:, None, :]
     centre = _sample(gray, pts)
     # both sides must differ: a line along an edge (one side only) is not a line
@@ -339,6 +341,9 @@ def _far_end(
             far[None] + offsets * normal[None],
             line.width,
             line.polarity,
+            # as many samples as along the line itself: the parallel segments are as long,
+            # but their float lengths may round to one sample more or fewer
+            count=len(values),
         )
         noise = np.array(
             [np.convolve(np.nan_to_num(v, nan=0.0), kernel, mode="same") for v in beside]
