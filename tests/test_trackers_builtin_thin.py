@@ -320,7 +320,8 @@ def test_a_hidden_line_is_found_again() -> None:
 
 def test_walking_a_line_whose_parallels_round_to_another_sample_count_does_not_crash() -> None:
     """The faint-line check samples the line and four parallels of the same length; their
-    float lengths can round to different sample counts (1 in ~250 random lines), which
+    float lengths can round to different sample counts (83 of 20 000 random lines whose walk
+    is a whole number of samples long), which
     crashed a run with "operands could not be broadcast" (found by
     ``bench_builtin_windows.py`` on DAVIS). The parallels now take the line's count."""
     from sam2matting.trackers.builtin_thin import _far_end
