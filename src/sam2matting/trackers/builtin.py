@@ -742,25 +742,6 @@ def colour_shift_gain() -> float:
     return 0.25
 
 
-def shift_min_score() -> float:
-    """Confidence (the previous frame's) below which the colour-shift search
-    (:func:`_colour_shift`) is not tried: the threshold at which an object is reported lost
-    (:data:`sam2matting.lost.LOST_SCORE`), not tuned. The search moves a confident track whose
-    flow fell behind a fast object onto the object's colours; a track already in doubt (after
-    an occlusion, or following an unconfirmed re-detection) has no position worth correcting,
-    and its best colour placement is as likely a look-alike: DAVIS libby's dog, at 0.34, was
-    moved 40 px onto the concrete post it was passing (frame 44); car-shadow with every 3rd
-    frame kept, at 0.44, onto the road below the car (frame 12). Of the shifts on the tuning
-    sequences, every one that brought the mask clearly closer to the truth started at 0.68 or
-    above. Issue 14's twelfth session, one run from the mask: as filmed, every sequence
-    identical; every 3rd frame car-shadow 0.630 → 0.649, the rest identical; backwards libby
-    0.493 → 0.571, the rest identical; from the box identical. Windows
-    (``bench_builtin_windows.py``, mask / box at 1× 2× 3×): 0.794 / 0.743 / 0.732 → 0.793 /
-    0.743 / 0.732 and 0.610 / 0.625 / 0.599 → 0.610 / 0.620 / 0.601 (libby's box windows at
-    2× 0.662 → 0.643). The synthetic suites' default figures identical."""
-    return 0.5
-
-
 def colour_shift_cost() -> float:
     """Log-odds per mask pixel charged for each pixel a colour-matched placement moves the
     flow's prediction: among equally good placements the nearest wins (20 px cost 0.2)."""
@@ -2045,11 +2026,7 @@ class BuiltinSession:
         colour = state.model.llr(frame.bins) if cfg.refit_strength > 0 else None
         if obj_motion is not None:
             warped_a = _warp_affine(state.prob, obj_motion, size, fill=0.0)
-            shift = (
-                None
-                if colour is None or state.score < shift_min_score()
-                else _colour_shift(colour, warped_a > 0.5)
-            )
+            shift = None if colour is None else _colour_shift(colour, warped_a > 0.5)
             if shift is not None:
                 # the flow missed the object's motion (fast or textureless); its colours
                 # did not: move the object model there and stop trusting the flow field
