@@ -316,6 +316,60 @@ def run_speed(data: Path, options: dict[str, Any], frames: int = 120) -> dict[st
     return res
 
 
+def run_speed_against(
+    data: Path, options: dict[str, Any], base: Path, repeats: int = 3
+) -> dict[str, Any]:
+    """:func:`run_speed` for this checkout and for the ``src`` folder ``base`` of another,
+    alternated ``repeats`` times in fresh processes (a shared CPU's load drifts; alternating
+    spreads it over both); medians and their ratio (this / base)."""
+    import re
+    import subprocess
+
+    here = HERE.parent / "src"
+    runs: dict[str, list[tuple[float, float]]] = {"ours": [], "base": []}
+    opts = [a for k, v in options.items() for a in ("--opt", f"{k}={v}")]
+    for _ in range(repeats):
+        for name, src in (("base", base), ("ours", here)):
+            env = {**os.environ, "PYTHONPATH": str(src)}
+            out = subprocess.run(
+                [sys.executable, __file__, "--data", str(data), "--only", "speed", *opts],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            found = re.search(r"speed 512x288: ([0-9.]+) frames/s wall, ([0-9.]+) frames/s", out)
+            if found is None:
+                raise RuntimeError(f"no speed line from the {name} run:\n{out[-2000:]}")
+            runs[name].append((float(found.group(1)), float(found.group(2))))
+            print(f"  {name}: {runs[name][-1][0]:.1f} frames/s wall", flush=True)
+    med = {
+        name: (
+            float(np.median([r[0] for r in rs])),
+            float(np.median([r[1] for r in rs])),
+        )
+        for name, rs in runs.items()
+    }
+    res = {
+        "base": str(base),
+        "repeats": repeats,
+        "runs": runs,
+        "fps_wall": med["ours"][0],
+        "fps_cpu": med["ours"][1],
+        "base_fps_wall": med["base"][0],
+        "base_fps_cpu": med["base"][1],
+        "ratio_wall": med["ours"][0] / med["base"][0],
+        "ratio_cpu": med["ours"][1] / med["base"][1],
+    }
+    print(
+        f"speed against {base}: {res['fps_wall']:.1f} vs {res['base_fps_wall']:.1f} frames/s wall "
+        f"(×{res['ratio_wall']:.2f}), {res['fps_cpu']:.1f} vs {res['base_fps_cpu']:.1f} per "
+        f"CPU-second (×{res['ratio_cpu']:.2f}), medians of {repeats} alternated runs",
+        flush=True,
+    )
+    return res
+
+
 #: synthetic fast-motion cases (``--only motion``): name → fast_motion_clip arguments
 MOTION_CASES: dict[str, dict[str, Any]] = {
     "orbit 30-50 px, warm colours": {"path": "ellipse"},
@@ -888,6 +942,22 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{a['lost_frames']} → {b['lost_frames']} |"
             )
         lines.append("")
+    against = result.get("speed_against")
+    if against:
+        lines += [
+            f"### Speed against another checkout: ×{against['ratio_wall']:.2f} wall, "
+            f"×{against['ratio_cpu']:.2f} per CPU-second",
+            "",
+            f"Tracking alone, 512×288, 120 frames of 01_dog, one object; medians of "
+            f"{against['repeats']} runs each, alternated in fresh processes, base "
+            f"`{against['base']}`.",
+            "",
+            "| checkout | frames/s wall | frames/s of CPU time |",
+            "|---|---:|---:|",
+            f"| this one | {against['fps_wall']:.1f} | {against['fps_cpu']:.1f} |",
+            f"| base | {against['base_fps_wall']:.1f} | {against['base_fps_cpu']:.1f} |",
+            "",
+        ]
     speed = result.get("speed")
     if speed:
         lines += [
@@ -987,6 +1057,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--opt", action="append", default=[], help="tracker option NAME=VALUE")
     ap.add_argument(
+        "--base",
+        type=Path,
+        help="with --only speed: the src folder of another checkout (e.g. a git worktree of "
+        "main) to time side by side, alternated in fresh processes; reports the ratio",
+    )
+    ap.add_argument(
         "--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)"
     )
     args = ap.parse_args(argv)
@@ -1023,7 +1099,10 @@ def main(argv: list[str] | None = None) -> int:
     if "occluders" in parts:
         result["occluders"] = run_occluders(data, options)
     if "speed" in parts:
-        result["speed"] = run_speed(data, options)
+        if args.base is not None:
+            result["speed_against"] = run_speed_against(data, options, args.base)
+        else:
+            result["speed"] = run_speed(data, options)
     md = markdown(result)
     print(md)
     out = args.out or (HERE / "results" / "builtin_tracker" if args.only is None else None)

@@ -132,3 +132,33 @@ def test_occluder_tables_say_what_the_poles_cost(bench):
     assert "| held-out | 2 | **0.700** | 0.900 | 0.200 | 0.400 |" in md
     assert "| b (seed 1) | held-out | 0.800 | 0.900 | 0.500 |" in md
     assert "| tuning |" not in md  # no rows, no line
+
+
+def test_speed_against_a_base_alternates_fresh_processes_and_reports_the_ratio(
+    bench, monkeypatch, tmp_path
+):
+    """``--only speed --base SRC``: each repeat runs the base, then this checkout, each in a
+    fresh process whose PYTHONPATH is that checkout's ``src``; medians and their ratio."""
+    import subprocess
+
+    seen: list[str] = []
+    fps = {"base": iter([10.0, 12.0, 11.0]), "ours": iter([13.0, 12.0, 14.0])}
+
+    class Done:
+        def __init__(self, stdout: str) -> None:
+            self.stdout = stdout
+
+    def fake_run(cmd, env, **kwargs):  # type: ignore[no-untyped-def]
+        name = "base" if env["PYTHONPATH"] == str(tmp_path) else "ours"
+        seen.append(name)
+        assert "--only" in cmd and "speed" in cmd and "--opt" in cmd
+        wall = next(fps[name])
+        return Done(f"speed 512x288: {wall:.1f} frames/s wall, {wall / 2:.1f} frames/s of CPU\n")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    res = bench.run_speed_against(tmp_path, {"motion_layers": 0}, tmp_path, repeats=3)
+    assert seen == ["base", "ours"] * 3
+    assert res["base_fps_wall"] == 11.0 and res["fps_wall"] == 13.0
+    assert res["ratio_wall"] == pytest.approx(13.0 / 11.0)
+    md = bench.markdown({**bench.run_header("bench_builtin.py", []), "speed_against": res})
+    assert "×1.18 wall" in md and "| base | 11.0 | 5.5 |" in md

@@ -167,6 +167,7 @@ from .builtin_init import disc_mask as _disc_mask
 from .builtin_init import drop_specks as _drop_specks
 from .builtin_init import overlap as _overlap
 from .builtin_layers import LayerTrace, MotionLayer, continued, find_layers, layer_region
+from .builtin_masks import mask_bounds, mask_centre
 from .builtin_memory import follow, lift_prior, memory_support, remember
 from .builtin_motion import camera_shift as correlated_camera_shift
 from .builtin_motion import initial_flows, search_flows
@@ -1095,11 +1096,11 @@ def _colour_shift(colour: np.ndarray, predicted: np.ndarray) -> np.ndarray | Non
     beats the prediction clearly (:func:`colour_shift_gain` log-odds per mask pixel): with
     ambiguous colours the flow stays in charge.
     """
-    ys, xs = np.nonzero(predicted)
-    if xs.size < 16:
+    bounds = mask_bounds(predicted)
+    if bounds is None or np.count_nonzero(predicted) < 16:
         return None
     h, w = predicted.shape
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    x0, y0, x1, y1 = bounds
     reach = max(4, (max(x1 - x0, y1 - y0) + 1) // 2)
     scale = max(1.0, max(x1 - x0, y1 - y0) / 32.0)
     wx0, wy0 = max(0, x0 - reach), max(0, y0 - reach)
@@ -1130,8 +1131,10 @@ def _colour_shift(colour: np.ndarray, predicted: np.ndarray) -> np.ndarray | Non
 
 def _displacement(motion: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
     """(dx, dy) px by which the affine ``motion`` moves the centre of ``mask`` (bool)."""
-    ys, xs = np.nonzero(mask)
-    cx, cy = float(xs.mean()), float(ys.mean())
+    centre = mask_centre(mask)
+    if centre is None:
+        raise ValueError("_displacement: empty mask")
+    cx, cy = centre
     nx = motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2]
     ny = motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2]
     return float(nx - cx), float(ny - cy)
@@ -2284,8 +2287,7 @@ class BuiltinSession:
         score = confidence(
             area, state.ref_area, mean_colour, state.ref_colour, state.anchor_area
         ) * swallow_cue(taken)
-        ys, xs = np.nonzero(mask)
-        centre = (float(xs.mean()), float(ys.mean()))
+        centre = mask_centre(mask) or (0.0, 0.0)
         if state.doubt:
             consistent = self._consistency(state, frame, mask, area, centre)
             score = min(score, consistent)
@@ -2474,8 +2476,8 @@ class BuiltinSession:
             sigma = boundary_sigma(float(np.count_nonzero(mask)), self.config.boundary_uncertainty)
             inner, outer = background_ring(sigma)
             # distances on the crop around the object and its background ring only
-            ys, xs = np.nonzero(mask)
-            x0, y0, x1, y1 = self._roi(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, outer + 2)
+            bx0, by0, bx1, by1 = mask_bounds(mask) or (0, 0, 1, 1)
+            x0, y0, x1, y1 = self._roi(bx0, by0, bx1, by1, outer + 2)
             sd = _signed_distance(mask[y0:y1, x0:x1])
             crop_bins = frame.bins[y0:y1, x0:x1]
             bins = self.config.histogram_bins

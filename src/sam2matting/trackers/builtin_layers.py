@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_centre
+
 __all__ = [
     "LayerTrace",
     "MotionLayer",
@@ -189,8 +191,7 @@ def find_layers(
             continue
         if float(np.median(_deviation(fwd, motion, away_part))) > layer_coherence():
             continue
-        ys, xs = np.nonzero(away_part)
-        cx, cy = float(xs.mean()), float(ys.mean())
+        cx, cy = mask_centre(away_part) or (0.0, 0.0)
         shift = (
             float(motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2] - cx),
             float(motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2] - cy),

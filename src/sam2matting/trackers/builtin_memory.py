@@ -33,6 +33,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_bounds, mask_centre
+
 __all__ = [
     "align_reach",
     "follow",
@@ -72,10 +74,10 @@ def motion_shift(memory: np.ndarray, motion: np.ndarray | None) -> tuple[float, 
     then corrects the placement."""
     if motion is None:
         return 0.0, 0.0
-    ys, xs = np.nonzero(memory >= memory_support())
-    if xs.size == 0:
+    centre = mask_centre(memory >= memory_support())
+    if centre is None:
         return 0.0, 0.0
-    cx, cy = float(xs.mean()), float(ys.mean())
+    cx, cy = centre
     dx = motion[0, 0] * cx + motion[0, 1] * cy + motion[0, 2] - cx
     dy = motion[1, 0] * cx + motion[1, 1] * cy + motion[1, 2] - cy
     return float(dx), float(dy)
@@ -126,9 +128,8 @@ def locate(
     if not core.any():
         return guess
     h, w = memory.shape
-    ys, xs = np.nonzero(core)
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
-    reach = align_reach(float(xs.size))
+    x0, y0, x1, y1 = mask_bounds(core) or (0, 0, 1, 1)
+    reach = align_reach(float(np.count_nonzero(core)))
     scale = max(1.0, max(x1 - x0, y1 - y0) / 48.0)
     gx, gy = round(guess[0]), round(guess[1])
     wx0, wy0 = max(0, x0 + gx - reach), max(0, y0 + gy - reach)
@@ -246,11 +247,11 @@ def lift_prior(prior: np.ndarray, memory: np.ndarray, sigma: float) -> np.ndarra
         return prior
     # the lift reaches at most (|floor| / 1.6 − depth) sigmas beyond the core (a prior is
     # never below −12 log-odds): work on the crop around it, the rest stays as it is
-    ys, xs = np.nonzero(whole)
+    bx0, by0, bx1, by1 = mask_bounds(whole) or (0, 0, 1, 1)
     margin = int(np.ceil(8.0 * sigma)) + 2
     h, w = whole.shape
-    x0, x1 = max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin)
-    y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
+    x0, x1 = max(0, bx0 - margin), min(w, bx1 + margin)
+    y0, y1 = max(0, by0 - margin), min(h, by1 + margin)
     out = prior.astype(np.float32, copy=True)
     out[y0:y1, x0:x1] = _lift_crop(prior[y0:y1, x0:x1], whole[y0:y1, x0:x1], sigma)
     return out

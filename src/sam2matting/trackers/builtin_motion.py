@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_bounds
+
 __all__ = [
     "ObjectMotion",
     "camera_shift",
@@ -174,11 +176,11 @@ def object_shift(
     matches well but not clearly better than there (it moves with the camera); None when it
     cannot be told apart (no texture, a poor best match: motion blur, turning, occlusion).
     """
-    ys, xs = np.nonzero(mask)
-    if xs.size < 16:
+    bounds = mask_bounds(mask)
+    if bounds is None or np.count_nonzero(mask) < 16:
         return None
     h, w = mask.shape
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    x0, y0, x1, y1 = bounds
     size = float(max(x1 - x0, y1 - y0))
     reach = search_reach(w, h, size)
     factor = max(1.0, size / template_side())

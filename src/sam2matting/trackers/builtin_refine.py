@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_bounds
+
 __all__ = ["band_pixels", "cut_addition_floor", "graph_cut_band", "merge_cut", "refine_band"]
 
 
@@ -61,10 +63,10 @@ def graph_cut_band(
     if not mask.any():
         return None
     h, w = mask.shape
-    ys, xs = np.nonzero(mask)
+    bx0, by0, bx1, by1 = mask_bounds(mask) or (0, 0, 1, 1)
     pad = 2 * band + 2
-    x0, x1 = max(0, int(xs.min()) - pad), min(w, int(xs.max()) + 1 + pad)
-    y0, y1 = max(0, int(ys.min()) - pad), min(h, int(ys.max()) + 1 + pad)
+    x0, x1 = max(0, bx0 - pad), min(w, bx1 + pad)
+    y0, y1 = max(0, by0 - pad), min(h, by1 + pad)
     crop = mask[y0:y1, x0:x1].astype(np.uint8)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     inner = cv2.erode(crop, disc, borderType=cv2.BORDER_REPLICATE) > 0

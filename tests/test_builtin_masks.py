@@ -1,0 +1,41 @@
+"""Mask boxes and centres (:mod:`sam2matting.trackers.builtin_masks`): the same numbers as
+listing the pixels with ``np.nonzero``, which the tracker's per-frame steps used before."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sam2matting.trackers.builtin_masks import mask_bounds, mask_centre
+
+
+def _random_masks(n: int = 60) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n):
+        m = np.zeros((288, 512), np.uint8)
+        for _ in range(int(rng.integers(1, 4))):
+            centre = (int(rng.integers(0, 512)), int(rng.integers(0, 288)))
+            axes = (int(rng.integers(1, 200)), int(rng.integers(1, 120)))
+            cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        out.append(m > 0)
+    return out
+
+
+def test_bounds_and_centre_equal_those_of_the_listed_pixels_exactly() -> None:
+    for m in [*_random_masks(), np.ones((288, 512), bool)]:
+        ys, xs = np.nonzero(m)
+        assert mask_bounds(m) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        # exact (integer sums), so the tracker's results do not move by a bit
+        assert mask_centre(m) == (float(xs.mean()), float(ys.mean()))
+
+
+def test_views_and_single_pixels_and_empty_masks() -> None:
+    m = np.zeros((50, 80), bool)
+    m[7, 11] = True
+    assert mask_bounds(m) == (11, 7, 12, 8) and mask_centre(m) == (11.0, 7.0)
+    strided = np.zeros((100, 160), bool)
+    strided[14, 22] = True
+    assert mask_bounds(strided[::2, ::2]) == (11, 7, 12, 8)
+    assert mask_bounds(np.zeros((5, 5), bool)) is None
+    assert mask_centre(np.zeros((5, 5), bool)) is None
