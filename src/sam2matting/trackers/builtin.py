@@ -74,6 +74,10 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    line segments on the frame's native resolution (:mod:`~sam2matting.trackers.builtin_thin`:
    a matched line profile searched around the body's motion, the far end re-found along the
    line, a line gone for three frames dropped); the seen ones are drawn into the output.
+3c. **Parts beyond an occluder** (``part_recovery``): while the mask is clearly smaller than
+   the object, object-coloured pieces that come out beyond an occluder the object passes
+   behind (ahead of it along its motion relative to the scene, beside it across that motion)
+   are added back (:mod:`~sam2matting.trackers.builtin_parts`).
 
 4. **Confidence and re-detection**: each frame gets a confidence per object
    (:func:`confidence`: its size against a reference size followed on confident frames, and
@@ -171,6 +175,7 @@ from .builtin_masks import mask_bounds, mask_centre
 from .builtin_memory import follow, lift_prior, memory_support, remember
 from .builtin_motion import camera_shift as correlated_camera_shift
 from .builtin_motion import initial_flows, search_flows
+from .builtin_parts import recover_parts
 from .builtin_plate import (
     Plate,
     align,
@@ -387,6 +392,14 @@ class BuiltinTrackerConfig:
     0.714, one run 0.809 / 0.784 / 0.695 → 0.803 / 0.787 / 0.714, from the box 0.776 /
     0.597 / 0.654 → 0.771 / 0.594 / 0.694; pole clips 0.836 → 0.847 mean J;
     ``benchmarks/results/builtin_tracker_memory.md``. ~1.7 ms of CPU a frame per object.
+    ``part_recovery``: find again the part of an object that comes out beyond an occluder
+    it passes behind (a trunk, a post; :mod:`~sam2matting.trackers.builtin_parts`). The
+    components step keeps only what touches the warped prior, and no prior reaches beyond
+    an occluder wider than its ramp, so the mask used to shrink to the near side and collapse.
+    While the mask is below 80 % of its reference size, object-coloured pieces near it that
+    do not move with the background, lying ahead of it along the object's motion relative to
+    the background and beside it across that motion, are added. Issue 14's thirteenth
+    session, on by default; figures in ``benchmarks/results/builtin_tracker_parts.md``.
     ``embed_strength``: weight of a learned appearance cue
     (:mod:`~sam2matting.trackers.builtin_embed`): per-pixel embeddings of a small network
     (32 k parameters, trained on still images only) matched by attention against the
@@ -517,6 +530,7 @@ class BuiltinTrackerConfig:
     plate_span: int = 150
     plate_strength: float = 2.0
     motion_layers: int = 3
+    part_recovery: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -2027,6 +2041,7 @@ class BuiltinSession:
         z_motion = None
         layers: list[MotionLayer] = []
         colour = state.model.llr(frame.bins) if cfg.refit_strength > 0 else None
+        bg_motion: np.ndarray | None = None
         if obj_motion is not None:
             warped_a = _warp_affine(state.prob, obj_motion, size, fill=0.0)
             shift = None if colour is None else _colour_shift(colour, warped_a > 0.5)
@@ -2127,6 +2142,28 @@ class BuiltinSession:
             logits = refine_band(frame.rgb, logits, appearance, band)
         self._trace("graphcut", logits > 0)
         mask = _components_touching(logits > 0, predicted)
+        if (
+            cfg.part_recovery
+            and colour is not None
+            and appearance is not None
+            and z_motion is not None
+            and obj_motion is not None
+            and bg_motion is not None
+            and not state.doubt
+        ):
+            # a part beyond an occluder the object passes behind: cut off from the prior
+            recovered = recover_parts(
+                mask,
+                colour,
+                appearance + z_motion,
+                z_motion,
+                state.ref_area,
+                obj_motion,
+                bg_motion,
+            )
+            if recovered.any():
+                logits = np.where(recovered, np.maximum(logits, 1.0), logits).astype(np.float32)
+                mask = mask | recovered
         self._trace("components", mask)
         logits = np.where(mask, logits, np.minimum(logits, LOST_PIXEL_LOGIT)).astype(np.float32)
         # thin lines: tracked on their own and drawn into the output only; the state's

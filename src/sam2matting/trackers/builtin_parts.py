@@ -1,0 +1,209 @@
+"""Parts of an object found again beyond an occluder it passes behind (built-in tracker).
+
+Kept apart from :mod:`sam2matting.trackers.builtin` (the session, prompts, confidence) so the
+step is one function with a known answer on synthetic evidence maps. Everything works at the
+tracker's working resolution.
+
+Why: the per-frame step keeps only the pieces of the re-fitted mask that touch the warped
+prior (``components_touching``). When the object passes behind an occluder wider than the
+prior's ramp (DAVIS ``libby``: the dog runs behind a pear tree's trunk, then a post, while
+the camera pans with it), the part that comes out on the far side is cut off from the mask by
+the occluder: its colours are the object's, but no prior reaches it, and the mask shrinks to
+the part still on the near side until the whole object is behind or beyond the occluder and
+the mask collapses (libby frames 33–38: J 0.47 → 0).
+
+What comes back: pieces of clearly object-coloured evidence that do not move with the
+background, near the mask, large enough to be a part, ahead of the mask along the object's
+motion *relative to the background* (the side an occluder moving with the scene uncovers)
+and beside it (within its span across that motion), and only while the mask is clearly
+smaller than the object's reference size. The geometry is what keeps out a region of the
+object's colours near it: on DAVIS ``kite-surf`` a patch of the town on the horizon, above
+the surfer's head while he moves right, was taken in by versions without the direction and
+span tests (J&F 0.838 → 0.742). And a part must be at least as much the object's colours as
+the mask itself: a first mask from a box that took in a band of trees behind a horse (DAVIS
+``horsejump-high``, every 3rd frame) was otherwise extended along more of them (0.528 → 0.479).
+
+Measured (issue 14, thirteenth session; ``part_recovery`` off → on): see the CHANGELOG and
+``benchmarks/results/builtin_tracker_parts.md``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .builtin_masks import mask_bounds, mask_centre
+
+__all__ = [
+    "recover_parts",
+    "recovery_beside",
+    "recovery_colour",
+    "recovery_direction",
+    "recovery_evidence",
+    "recovery_motion",
+    "recovery_part_share",
+    "recovery_reach",
+    "recovery_speed",
+    "recovery_trigger",
+]
+
+
+def recovery_trigger() -> float:
+    """Fraction of the object's reference size below which its mask counts as missing a part
+    (and :func:`recover_parts` looks for it): an object passing behind an occluder loses a
+    third to a half of its area before the part beyond it shows (libby 0.45–0.66)."""
+    return 0.8
+
+
+def recovery_speed() -> float:
+    """Relative motion (px per frame, object minus background at the mask's centre) from
+    which an occluder moving with the scene uncovers parts on one side of the object: below
+    it the side is undefined and nothing is recovered."""
+    return 1.0
+
+
+def recovery_reach() -> float:
+    """How far from the mask (in object sizes, the square root of the reference area) a
+    recovered part may lie: a trunk or post is narrower than the object behind it."""
+    return 1.0
+
+
+def recovery_colour() -> float:
+    """Colour log-odds (the cap is 4) a pixel of a recovered part must exceed: the object's
+    colours, not merely compatible ones."""
+    return 1.0
+
+
+def recovery_evidence() -> float:
+    """Colour plus motion log-odds a pixel of a recovered part must exceed: the motion may
+    weaken the colours' case, not overturn it."""
+    return 0.0
+
+
+def recovery_motion() -> float:
+    """Mean motion log-odds (object vs background, in [−4, 4]) a recovered part must exceed:
+    not clearly moving with the background. Not "clearly with the object": the object's
+    motion is fitted on the part left on the near side of the occluder, and its error shows
+    on the far part (a bar crossing at 3 px a frame fitted at 5–9 px)."""
+    return -1.0
+
+
+def recovery_beside() -> float:
+    """Share of a recovered part's pixels that must lie within the mask's span across the
+    relative motion: a part beyond an occluder lies beside the mask along the motion, a
+    region of the object's colours above or below it (a town on the horizon above a kite
+    surfer moving right) does not."""
+    return 0.5
+
+
+def recovery_part_share() -> float:
+    """Smallest recovered part, as a share of the reference area: a head or a forequarter,
+    not speckle of the object's colours in the background."""
+    return 0.05
+
+
+def recovery_direction() -> float:
+    """Smallest cosine between a part's offset from the mask's centre and the object's motion
+    relative to the background (0.7: within 45°)."""
+    return 0.7
+
+
+def recover_parts(
+    mask: np.ndarray,
+    colour: np.ndarray,
+    evidence: np.ndarray,
+    motion: np.ndarray,
+    ref_area: float,
+    obj_motion: np.ndarray,
+    bg_motion: np.ndarray,
+) -> np.ndarray:
+    """bool h×w: the pixels of the parts to add to ``mask`` (all False when none).
+
+    ``mask``: bool h×w, this frame's mask (after the components step); ``colour``: float32 h×w
+    colour log-odds; ``evidence``: float32 h×w, the object's appearance (colour and any learned
+    or plate cue) plus ``motion``; ``motion``: float32 h×w motion log-odds (object vs
+    background, see ``_motion_llr``); ``ref_area``: the object's reference size (px);
+    ``obj_motion`` / ``bg_motion``: 2×3 affine motions (previous → current pixels) of the object
+    and of the background around it.
+
+    A part is a connected piece (8-connected, after a 3×3 opening) of pixels with ``colour``
+    > :func:`recovery_colour` and ``evidence`` > :func:`recovery_evidence`, not in the mask,
+    that starts within :func:`recovery_reach` sizes of the mask (it may extend beyond), is at
+    least :func:`recovery_part_share` of the reference area, has a mean ``motion`` above
+    :func:`recovery_motion` and a mean ``colour`` at least the mask's own, lies ahead of the mask along the object's motion relative to the
+    background (its centre within 45° of it, :func:`recovery_direction`) and beside it (at
+    least :func:`recovery_beside` of its pixels within the mask's span across that motion).
+    Nothing is recovered while the mask holds :func:`recovery_trigger` of the reference area
+    or the relative motion is below :func:`recovery_speed`. Parts are taken largest first
+    while the mask stays within its reference size.
+    """
+    added = np.zeros(mask.shape, bool)
+    area = float(np.count_nonzero(mask))
+    if area == 0 or ref_area <= 0 or area >= recovery_trigger() * ref_area:
+        return added
+    centre = mask_centre(mask)
+    bounds = mask_bounds(mask)
+    if centre is None or bounds is None:
+        return added
+    point = np.array([centre[0], centre[1], 1.0])
+    relative = obj_motion @ point - bg_motion @ point
+    speed = float(np.hypot(relative[0], relative[1]))
+    if speed < recovery_speed():
+        return added
+    reach = max(2, round(recovery_reach() * float(np.sqrt(ref_area))))
+    # parts start within the reach and may extend beyond it (an elongated object)
+    margin = 2 * reach
+    h, w = mask.shape
+    x0, y0 = max(0, bounds[0] - margin), max(0, bounds[1] - margin)
+    x1, y1 = min(w, bounds[2] + margin), min(h, bounds[3] + margin)
+    inside = mask[y0:y1, x0:x1]
+    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+    candidate = (
+        (colour[y0:y1, x0:x1] > recovery_colour())
+        & (evidence[y0:y1, x0:x1] > recovery_evidence())
+        & ~inside
+    ).astype(np.uint8)
+    candidate = cv2.morphologyEx(candidate, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not candidate.any():
+        return added
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+    flat = np.asarray(labels, np.intp).ravel()
+    nearest = np.full(count, np.inf)
+    np.minimum.at(nearest, flat, distance.ravel())
+    sizes = np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    moving_with = np.bincount(flat, motion[y0:y1, x0:x1].ravel(), count) / sizes
+    coloured = np.bincount(flat, colour[y0:y1, x0:x1].ravel(), count) / sizes
+    # as much the object's colours as the mask itself: a mask that already took in some
+    # background (a first mask from a box) is not extended along more of it
+    own = float(colour[mask].mean())
+    # across the motion: where the mask spans (a part beyond an occluder the object passes
+    # behind lies beside it along the motion, not above or below it)
+    across = np.array([-relative[1], relative[0]]) / speed
+    ys, xs = np.nonzero(inside)
+    span = xs * across[0] + ys * across[1]
+    low, high = float(span.min()), float(span.max())
+    budget = ref_area - area
+    smallest = recovery_part_share() * ref_area
+    keep = np.zeros(count, bool)
+    for label in np.argsort(-stats[1:, cv2.CC_STAT_AREA]) + 1:
+        part = float(stats[label, cv2.CC_STAT_AREA])
+        if part < smallest or part > budget or nearest[label] > reach:
+            continue
+        if moving_with[label] <= recovery_motion() or coloured[label] < own:
+            continue
+        dx = float(centres[label][0]) + x0 - centre[0]
+        dy = float(centres[label][1]) + y0 - centre[1]
+        offset = float(np.hypot(dx, dy))
+        if offset == 0 or (dx * relative[0] + dy * relative[1]) / (offset * speed) < (
+            recovery_direction()
+        ):
+            continue
+        py, px = np.nonzero(labels == label)
+        position = px * across[0] + py * across[1]
+        beside = float(np.mean((position >= low) & (position <= high)))
+        if beside < recovery_beside():
+            continue
+        keep[label] = True
+        budget -= part
+    added[y0:y1, x0:x1] = keep[labels]
+    return added
