@@ -63,6 +63,12 @@ def test_a_region_of_the_object_colours_off_its_path_or_behind_it_stays_out() ->
 
 def test_nothing_is_recovered_without_relative_motion_or_a_missing_part() -> None:
     mask, colour, evidence, motion = scene()
+    # the part is held by another, trusted object: one pixel, one owner
+    held = np.zeros((H, W), bool)
+    held[30:90, 90:130] = True
+    args = (mask, colour, evidence, motion, 4400.0, moving(4.0), STILL)
+    assert not recover_parts(*args, blocked=held).any()
+    assert recover_parts(*args, blocked=~held).any()
     # object and background move alike: no occluder sweeps a side of it
     assert not recover_parts(mask, colour, evidence, motion, 4400.0, moving(3.0), moving(2.5)).any()
     # the mask already holds most of the object

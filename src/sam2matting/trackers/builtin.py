@@ -2160,6 +2160,7 @@ class BuiltinSession:
                 state.ref_area,
                 obj_motion,
                 bg_motion,
+                self._held_by_others,
             )
             if recovered.any():
                 logits = np.where(recovered, np.maximum(logits, 1.0), logits).astype(np.float32)

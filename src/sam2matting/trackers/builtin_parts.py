@@ -116,6 +116,7 @@ def recover_parts(
     ref_area: float,
     obj_motion: np.ndarray,
     bg_motion: np.ndarray,
+    blocked: np.ndarray | None = None,
 ) -> np.ndarray:
     """bool h×w: the pixels of the parts to add to ``mask`` (all False when none).
 
@@ -124,7 +125,8 @@ def recover_parts(
     or plate cue) plus ``motion``; ``motion``: float32 h×w motion log-odds (object vs
     background, see ``_motion_llr``); ``ref_area``: the object's reference size (px);
     ``obj_motion`` / ``bg_motion``: 2×3 affine motions (previous → current pixels) of the object
-    and of the background around it.
+    and of the background around it; ``blocked``: bool h×w or None, pixels a part may not
+    take (held by another, trusted object: one pixel, one owner).
 
     A part is a connected piece (8-connected, after a 3×3 opening) of pixels with ``colour``
     > :func:`recovery_colour` and ``evidence`` > :func:`recovery_evidence`, not in the mask,
@@ -162,7 +164,10 @@ def recover_parts(
         (colour[y0:y1, x0:x1] > recovery_colour())
         & (evidence[y0:y1, x0:x1] > recovery_evidence())
         & ~inside
-    ).astype(np.uint8)
+    )
+    if blocked is not None:
+        candidate &= ~blocked[y0:y1, x0:x1]
+    candidate = candidate.astype(np.uint8)
     candidate = cv2.morphologyEx(candidate, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if not candidate.any():
         return added
