@@ -132,9 +132,10 @@ def recover_parts(
     > :func:`recovery_colour` and ``evidence`` > :func:`recovery_evidence`, not in the mask,
     that starts within :func:`recovery_reach` sizes of the mask (it may extend beyond), is at
     least :func:`recovery_part_share` of the reference area, has a mean ``motion`` above
-    :func:`recovery_motion` and a mean ``colour`` at least the mask's own, lies ahead of the mask along the object's motion relative to the
-    background (its centre within 45° of it, :func:`recovery_direction`) and beside it (at
-    least :func:`recovery_beside` of its pixels within the mask's span across that motion).
+    :func:`recovery_motion` and a mean ``colour`` at least the mask's own, lies ahead of the
+    mask along the object's motion relative to the background (its centre within 45° of it,
+    :func:`recovery_direction`) and beside it (at least :func:`recovery_beside` of its pixels
+    within the mask's span across that motion).
     Nothing is recovered while the mask holds :func:`recovery_trigger` of the reference area
     or the relative motion is below :func:`recovery_speed`. Parts are taken largest first
     while the mask stays within its reference size.
