@@ -770,6 +770,41 @@ def _still_markdown(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def warning_honesty(runs: dict[str, Any]) -> dict[str, int]:
+    """How honest the lost warning is over DAVIS runs (``run_davis``'s result): frames after
+    the first with J < 0.5 that were reported lost (confidence < 0.5, ``caught``) or not
+    (``missed``), and frames with J ≥ 0.5 reported lost (``false``) or not (``kept``)."""
+    out = {"caught": 0, "missed": 0, "false": 0, "kept": 0}
+    for row in runs.values():
+        for mode in ("mask", "box"):
+            if mode not in row:
+                continue
+            for j, score in zip(
+                row[mode]["j_curve"][1:], row[mode]["score_curve"][1:], strict=True
+            ):
+                bad, warned = j < 0.5, score < 0.5
+                out[
+                    "caught"
+                    if bad and warned
+                    else "missed"
+                    if bad
+                    else "false"
+                    if warned
+                    else "kept"
+                ] += 1
+    return out
+
+
+def warning_honesty_lines(runs: dict[str, Any]) -> list[str]:
+    h = warning_honesty(runs)
+    bad, good = h["caught"] + h["missed"], h["false"] + h["kept"]
+    return [
+        f"Lost warning (confidence < 0.5) over these runs, frames after the first: J < 0.5 and "
+        f"reported lost {h['caught']} of {bad}; J ≥ 0.5 and reported lost {h['false']} of {good}.",
+        "",
+    ]
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = ["## Built-in tracker on real footage", ""]
     davis = result.get("davis")
@@ -807,6 +842,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{_fmt(_mean([davis[n]['box']['first_j'] for n in names if 'box' in davis[n]]))} | |"
             )
         lines.append("")
+        lines += warning_honesty_lines(davis)
     cut = result.get("cutouts")
     if cut:
         lines += [

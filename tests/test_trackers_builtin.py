@@ -783,6 +783,93 @@ def test_a_mask_that_swallows_a_lost_neighbour_is_reported_lost() -> None:
     assert min(scores) >= 0.8
 
 
+def _red_texture(h: int, w: int, seed: int) -> np.ndarray:
+    """Red noise, smoothed: an object's texture (the flow follows it)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 255, (h // 4 + 1, w // 4 + 1, 3)).astype(np.uint8)
+    t[..., 0] = np.maximum(t[..., 0], 200)
+    t[..., 1] //= 3
+    t[..., 2] //= 3
+    return cv2.resize(t, (4 * (w // 4 + 1), 4 * (h // 4 + 1)), interpolation=cv2.INTER_CUBIC)[
+        :h, :w
+    ]
+
+
+def test_an_object_approaching_faster_than_the_reference_follows_is_found_again() -> None:
+    """A textured disc approaching the camera fast (area ×1.1 a frame for 14 frames, ×3.8 in
+    all; the reference size follows at most ×1.04 a frame), then steady. The mask follows it
+    exactly; the confidence may dip while the growth outpaces the reference, but the
+    reference is re-based once the mask has been steady, the object's colours and moving as
+    the object for :func:`regrown_frames` frames: before, every frame from the dip to the
+    last read as lost (a frozen reference: DAVIS libby backwards)."""
+    import cv2
+
+    from sam2matting.trackers.builtin import regrown_frames
+
+    h, w = 144, 256
+    texture = _red_texture(96, 96, seed=3)
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames, masks = [], []
+    for i in range(30):
+        r = 14 * 1.1 ** (min(i, 14) / 2)
+        cx, cy = 70 + 1.5 * i, 72
+        image = _textured_background(h, w, seed=8)
+        d = int(np.ceil(2 * r))
+        t = cv2.resize(texture, (d, d), interpolation=cv2.INTER_LINEAR)
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        ys, xs = np.nonzero(mask)
+        image[ys, xs] = t[
+            np.clip((ys - (cy - r)).astype(int), 0, d - 1),
+            np.clip((xs - (cx - r)).astype(int), 0, d - 1),
+        ]
+        frames.append(image)
+        masks.append(mask)
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in out) > 0.9
+    assert masks[-1].sum() > 3.5 * masks[0].sum()
+    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
+    assert lost, "the growth outpaced the reference: the case this test is about"
+    # found again within the re-basing delay, and confident to the end
+    assert len(lost) <= regrown_frames()
+    assert min(scores[max(lost) + 1 :]) >= 0.8
+    assert all(s.end < len(out) - 1 for s in spans)
+
+
+def test_a_textured_mask_ballooning_into_a_still_region_of_its_colours_stays_lost() -> None:
+    """The case the re-basing must not excuse: a textured red square moving right meets, on
+    frame 6, a still region of the same red texture; the mask balloons into it and then holds
+    steady. The region does not move as the object, so the grown mask is never re-based and
+    every frame it holds more than twice the object stays reported lost."""
+    h, w = 144, 256
+    square = _red_texture(40, 40, seed=1)
+    region = _red_texture(110, w, seed=2)
+    frames, masks = [], []
+    for i in range(26):
+        image = _textured_background(h, w, seed=7)
+        x0 = 40 + int(1.5 * i)
+        if i >= 6:
+            image[20:130, x0 + 40 : 220] = region[:, x0 + 40 : 220]
+        image[52:92, x0 : x0 + 40] = square
+        mask = np.zeros((h, w), bool)
+        mask[52:92, x0 : x0 + 40] = True
+        frames.append(image)
+        masks.append(mask)
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(scores[:6]) >= 0.8
+    areas = [int(f.objects[1].mask(h, w).sum()) for f in out]
+    ballooned = [i for i, a in enumerate(areas) if a > 2 * masks[i].sum()]
+    assert len(ballooned) >= 10  # it did balloon, and held the region to the end
+    assert ballooned[-1] == len(out) - 1
+    # reported lost from the growth on, to the last frame: never re-based
+    first_lost = min(i for i, sc in enumerate(scores) if sc < 0.5)
+    assert first_lost <= ballooned[1]
+    assert max(scores[first_lost:]) < 0.5
+    covered = {i for s in spans for i in range(s.start, s.end + 1)}
+    assert set(range(first_lost, len(out))) <= covered
+
+
 def test_growth_and_swallow_cues() -> None:
     from sam2matting.trackers.builtin import confidence, swallow_cue
 

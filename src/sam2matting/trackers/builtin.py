@@ -820,10 +820,42 @@ def confidence(
     growth_ratio = area / max(ref_area, anchor_area)
     growth = float(np.clip(1.0 - (growth_ratio - 1.5) / 0.75, 0.0, 1.0))
     size = min(shrink, growth)
-    # an anchor whose colours barely differ from its background gives no colour evidence
+    return size * colour_cue(mean_colour, ref_colour)
+
+
+def colour_cue(mean_colour: float, ref_colour: float) -> float:
+    """The colour factor ([0, 1]) of :func:`confidence`: the mean colour log-odds inside the
+    mask against the anchor's; 1 when the anchor's colours barely differ from its background
+    (no colour evidence)."""
     informative = ref_colour > 0.25
-    colour = float(np.clip(1.5 * mean_colour / ref_colour, 0.0, 1.0)) if informative else 1.0
-    return size * colour
+    return float(np.clip(1.5 * mean_colour / ref_colour, 0.0, 1.0)) if informative else 1.0
+
+
+def regrown_frames() -> int:
+    """Consecutive frames a mask must hold more than its reference size allows (see
+    :func:`confidence`: ×1.5 of it is free) while keeping its size steady (within ×1.25 of the
+    frame before), the object's colours (:func:`colour_cue` ≥ :func:`confident_score`), its
+    motion (:func:`regrown_motion_share`) and no lost neighbour's place (:func:`swallow_cue` 1)
+    before the reference size is re-based on it.
+
+    Why: the reference size follows the object on confident frames only. A tracker that held
+    only part of an object approaching the camera (DAVIS ``libby`` backwards: the dog's area
+    grows ×5 over 48 frames, the mask held a third of it for 20 frames) and then finds the
+    rest grows past ×2.25 of a reference that followed the part; from then on every frame
+    reads as lost, the reference never follows again, and the object stayed "lost" to the
+    last frame while J was 0.6–0.87. A mask that ballooned into a region of the object's
+    colours is still caught: that region does not move as the object (a uniform or
+    background-moving region gives no object motion evidence), and a mask that took a lost
+    neighbour's place is never re-based."""
+    return 5
+
+
+def regrown_motion_share() -> float:
+    """Share of the mask whose motion evidence must say "moves as the object, not as the
+    background" (motion log-odds > 0) for a grown mask to count towards
+    :func:`regrown_frames`: the grown part moves with the object. DAVIS ``libby`` backwards,
+    the whole dog found again: 0.57–0.85."""
+    return 0.5
 
 
 def swallow_cue(taken: float) -> float:
@@ -1524,6 +1556,14 @@ class _ObjectState:
     #: motion layers found around the object on the last step (``motion_layers``, see
     #: :mod:`.builtin_layers`): this step's layers must continue one of them
     layers: LayerTrace | None = None
+    #: share of this step's mask whose motion evidence says "moves as the object, not as the
+    #: background" (0 without motion evidence), see :func:`regrown_frames`
+    moving: float = 0.0
+    #: the mask's size on the frame before (pixels; 0 on the anchor)
+    last_area: float = 0.0
+    #: consecutive frames the mask held more than the reference size allows, steady, with the
+    #: object's colours and motion (see :func:`regrown_frames`)
+    grown: int = 0
 
 
 @dataclass
@@ -2186,8 +2226,13 @@ class BuiltinSession:
             logits = render_lines(logits, lines, scale)
             self._trace("thin", logits > 0)
         velocity = _displacement(obj_motion, prev_mask) if obj_motion is not None else (0.0, 0.0)
+        moving = 0.0
+        if z_motion is not None and mask.any():
+            moving = float(np.count_nonzero(z_motion[mask] > 0)) / float(np.count_nonzero(mask))
         stepped = dataclasses.replace(
             state,
+            moving=moving,
+            last_area=float(np.count_nonzero(prev_mask)),
             prob=prob,
             logits=logits,
             velocity=velocity,
@@ -2336,8 +2381,19 @@ class BuiltinSession:
                 # warning points the user at the jump (and at every frame of a look-alike)
                 return dataclasses.replace(state, score=min(score, 0.45), trust=trust)
             state = dataclasses.replace(state, doubt=False, trust=0)
+        grown = 0
+        if score < confident_score() and self._grown_steadily(state, area, mean_colour, taken):
+            grown = state.grown + 1
+            if grown >= regrown_frames():
+                # the object is larger than the reference size followed on its confident
+                # frames, and has been for a while: re-base the reference on it
+                state = dataclasses.replace(state, ref_area=area)
+                score = confidence(
+                    area, area, mean_colour, state.ref_colour, state.anchor_area
+                ) * swallow_cue(taken)
+                grown = 0
         if score < confident_score():
-            return dataclasses.replace(state, score=score)
+            return dataclasses.replace(state, score=score, grown=grown)
         rate = size_follow_rate()
         followed = (1 - rate) * state.ref_area + rate * area
         memory, memory_image = state.memory, state.memory_image
@@ -2349,11 +2405,29 @@ class BuiltinSession:
             memory=memory,
             memory_image=memory_image,
             score=score,
+            grown=0,
             ref_area=min(followed, max_growth_rate() * state.ref_area),
             template=mask,
             centre=centre,
             seen_at=frame.index,
             elongation=elongation(mask),
+        )
+
+    def _grown_steadily(
+        self, state: _ObjectState, area: float, mean_colour: float, taken: float
+    ) -> bool:
+        """Whether this frame counts towards re-basing the reference size (see
+        :func:`regrown_frames`): the mask is larger than the reference size allows, steady
+        against the frame before, with the object's colours and motion, and holds no lost
+        neighbour's place."""
+        larger = area > 1.5 * max(state.ref_area, state.anchor_area)
+        steady = state.last_area > 0 and 0.8 <= area / state.last_area <= 1.25
+        return (
+            larger
+            and steady
+            and colour_cue(mean_colour, state.ref_colour) >= confident_score()
+            and state.moving >= regrown_motion_share()
+            and swallow_cue(taken) >= 1.0
         )
 
     def _more_consistent(
