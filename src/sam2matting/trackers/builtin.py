@@ -2365,7 +2365,7 @@ class BuiltinSession:
         mask = state.logits > 0
         area = float(np.count_nonzero(mask))
         if area == 0:
-            return dataclasses.replace(state, score=0.0)
+            return dataclasses.replace(state, score=0.0, grown=0)
         mean_colour = float(state.model.llr(frame.bins)[mask].mean())
         score = confidence(
             area, state.ref_area, mean_colour, state.ref_colour, state.anchor_area
@@ -2379,7 +2379,7 @@ class BuiltinSession:
                 # a re-detection may have found a look-alike: report it as lost until it has
                 # shown itself consistent with the object for a few frames in a row, so the
                 # warning points the user at the jump (and at every frame of a look-alike)
-                return dataclasses.replace(state, score=min(score, 0.45), trust=trust)
+                return dataclasses.replace(state, score=min(score, 0.45), trust=trust, grown=0)
             state = dataclasses.replace(state, doubt=False, trust=0)
         grown = 0
         if score < confident_score() and self._grown_steadily(state, area, mean_colour, taken):
