@@ -837,6 +837,89 @@ def test_an_object_approaching_faster_than_the_reference_follows_is_found_again(
     assert all(s.end < len(out) - 1 for s in spans)
 
 
+def _textured_disc_clip(n: int, radius_at, lost_share: float = 0.0):  # type: ignore[no-untyped-def]
+    """A textured red disc drifting right over the textured background, radius
+    ``radius_at(i)``; with ``lost_share`` > 0, from frame 8 the disc's left ``lost_share`` of
+    its diameter shows the background's texture (the tracker loses that part; the truth is
+    still the whole disc). Returns (frames, masks)."""
+    import cv2
+
+    h, w = 144, 256
+    texture = _red_texture(96, 96, seed=3)
+    behind = _textured_background(h, w, seed=11)
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames, masks = [], []
+    for i in range(n):
+        r = radius_at(i)
+        cx, cy = 70 + 1.5 * i, 72
+        image = _textured_background(h, w, seed=8)
+        d = int(np.ceil(2 * r))
+        t = cv2.resize(texture, (d, d), interpolation=cv2.INTER_LINEAR)
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        ys, xs = np.nonzero(mask)
+        image[ys, xs] = t[
+            np.clip((ys - (cy - r)).astype(int), 0, d - 1),
+            np.clip((xs - (cx - r)).astype(int), 0, d - 1),
+        ]
+        if lost_share > 0 and i >= 8:
+            gone = mask & (xx < cx - r + 2 * r * lost_share)
+            image[gone] = behind[gone]
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks
+
+
+def test_an_object_receding_faster_than_the_reference_follows_is_found_again() -> None:
+    """The receding twin of the approaching disc: area ×0.85 a frame for 14 frames (×0.1 in
+    all), then steady. Before, the reference (an average over confident frames) lagged, the
+    mask fell below half of it, and every frame from there to the last read as lost at
+    J 1.00; now the mask, shrinking steadily in the shape of the last confident mask, re-bases
+    it after :func:`regrown_frames` frames."""
+    from sam2matting.trackers.builtin import regrown_frames
+
+    frames, masks = _textured_disc_clip(30, lambda i: 45 * 0.85 ** (min(i, 14) / 2))
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(jaccard(f.objects[1].mask(144, 256), masks[f.index]) for f in out) > 0.9
+    assert masks[-1].sum() < 0.15 * masks[0].sum()
+    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
+    assert lost, "the shrinking outpaced the reference: the case this test is about"
+    assert len(lost) <= regrown_frames()
+    assert min(scores[max(lost) + 1 :]) >= 0.8
+    assert all(s.end < len(out) - 1 for s in spans)
+
+
+def test_a_mask_that_lost_most_of_its_object_is_not_re_based() -> None:
+    """What the receding rule must not excuse: from frame 8 three quarters of the disc show
+    the background's texture; the mask drops to the quarter left (a part, not the disc made
+    smaller, and a sudden drop), which then moves as the object with its colours. It stays
+    reported lost to the last frame."""
+    from sam2matting.trackers.builtin import scaled_shape_iou
+
+    frames, masks = _textured_disc_clip(26, lambda i: 36.0, lost_share=0.75)
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(scores[:8]) >= 0.8
+    last = out[-1].objects[1].mask(144, 256)
+    assert last.sum() < 0.3 * masks[-1].sum()  # the mask holds the part left
+    assert scaled_shape_iou(masks[-1], last) < 0.7
+    first_lost = min(i for i, sc in enumerate(scores) if sc < 0.5)
+    assert first_lost <= 10
+    assert max(scores[first_lost:]) < 0.5
+    covered = {i for s in spans for i in range(s.start, s.end + 1)}
+    assert set(range(first_lost, len(out))) <= covered
+
+
+def test_scaled_shape_iou() -> None:
+    from sam2matting.trackers.builtin import scaled_shape_iou
+
+    yy, xx = np.mgrid[0:100, 0:160]
+    big = (xx - 50) ** 2 + (yy - 50) ** 2 <= 30**2
+    small = (xx - 110) ** 2 + (yy - 40) ** 2 <= 12**2
+    assert scaled_shape_iou(big, small) > 0.9  # the same shape, smaller, elsewhere
+    half = big & (xx < 50)
+    assert scaled_shape_iou(big, half) < 0.7  # a part of it
+    assert scaled_shape_iou(big, np.zeros_like(big)) == 0.0
+
+
 def test_a_textured_mask_ballooning_into_a_still_region_of_its_colours_stays_lost() -> None:
     """The case the re-basing must not excuse: a textured red square moving right meets, on
     frame 6, a still region of the same red texture; the mask balloons into it and then holds

@@ -850,6 +850,42 @@ def regrown_frames() -> int:
     return 5
 
 
+def shrink_shape_iou() -> float:
+    """IoU with the last confident mask, scaled to its area (:func:`scaled_shape_iou`), from
+    which a mask below the reference size counts as the object receding rather than a part
+    of it (the receding counterpart of :func:`regrown_frames`).
+
+    Why: an object receding faster than the reference size follows it (area ×0.85 a frame:
+    the reference, an average over confident frames, lags; below half of it every frame reads
+    as lost and the reference never follows again) was reported lost to the last frame at
+    J 1.00. A mask that lost part of its object shrinks too, and what is left moves as the
+    object with its colours, but it is a part: not the last confident mask's shape made
+    smaller. A sudden drop (below ×0.8 of the frame before) since the last confident frame
+    rules the re-basing out until the object is confident again."""
+    return 0.7
+
+
+def scaled_shape_iou(template: np.ndarray, mask: np.ndarray) -> float:
+    """IoU of ``mask`` with ``template`` (both bool h×w) scaled about its centroid to the
+    mask's area and moved onto the mask's centroid: 1 for the same shape at any size, low
+    for a part of it. 0 when either is empty."""
+    t_centre, m_centre = mask_centre(template), mask_centre(mask)
+    if t_centre is None or m_centre is None:
+        return 0.0
+    k = float(np.sqrt(np.count_nonzero(mask) / np.count_nonzero(template)))
+    (tx, ty), (mx, my) = t_centre, m_centre
+    h, w = mask.shape
+    moved = _warp_affine(
+        template.astype(np.float32),
+        np.array([[k, 0.0, mx - k * tx], [0.0, k, my - k * ty]]),
+        (w, h),
+        fill=0.0,
+    )
+    placed = moved > 0.5
+    union = np.count_nonzero(placed | mask)
+    return float(np.count_nonzero(placed & mask)) / union if union else 0.0
+
+
 def regrown_motion_share() -> float:
     """Share of the mask whose motion evidence must say "moves as the object, not as the
     background" (motion log-odds > 0) for a grown mask to count towards
@@ -1564,6 +1600,10 @@ class _ObjectState:
     #: consecutive frames the mask held more than the reference size allows, steady, with the
     #: object's colours and motion (see :func:`regrown_frames`)
     grown: int = 0
+    #: the same for a mask below the reference size, shrinking steadily in the shape of the
+    #: last confident mask (see :func:`shrink_shape_iou`); −1 once a frame since the last
+    #: confident one was not, until the next confident frame
+    shrunk: int = 0
 
 
 @dataclass
@@ -2365,7 +2405,7 @@ class BuiltinSession:
         mask = state.logits > 0
         area = float(np.count_nonzero(mask))
         if area == 0:
-            return dataclasses.replace(state, score=0.0, grown=0)
+            return dataclasses.replace(state, score=0.0, grown=0, shrunk=min(state.shrunk, 0))
         mean_colour = float(state.model.llr(frame.bins)[mask].mean())
         score = confidence(
             area, state.ref_area, mean_colour, state.ref_colour, state.anchor_area
@@ -2379,21 +2419,31 @@ class BuiltinSession:
                 # a re-detection may have found a look-alike: report it as lost until it has
                 # shown itself consistent with the object for a few frames in a row, so the
                 # warning points the user at the jump (and at every frame of a look-alike)
-                return dataclasses.replace(state, score=min(score, 0.45), trust=trust, grown=0)
+                return dataclasses.replace(
+                    state, score=min(score, 0.45), trust=trust, grown=0, shrunk=min(state.shrunk, 0)
+                )
             state = dataclasses.replace(state, doubt=False, trust=0)
-        grown = 0
+        grown, shrunk = 0, min(state.shrunk, 0)
+        rebase = False
         if score < confident_score() and self._grown_steadily(state, area, mean_colour, taken):
             grown = state.grown + 1
-            if grown >= regrown_frames():
-                # the object is larger than the reference size followed on its confident
-                # frames, and has been for a while: re-base the reference on it
-                state = dataclasses.replace(state, ref_area=area)
-                score = confidence(
-                    area, area, mean_colour, state.ref_colour, state.anchor_area
-                ) * swallow_cue(taken)
-                grown = 0
+            rebase = grown >= regrown_frames()
+        elif score < confident_score() and area < 0.5 * state.ref_area:
+            if state.shrunk >= 0 and self._shrunk_in_shape(state, mask, area, mean_colour, taken):
+                shrunk = state.shrunk + 1
+                rebase = shrunk >= regrown_frames()
+            else:
+                shrunk = -1
+        if rebase:
+            # the object is larger (smaller) than the reference size followed on its
+            # confident frames, and has been for a while: re-base the reference on it
+            state = dataclasses.replace(state, ref_area=area)
+            score = confidence(
+                area, area, mean_colour, state.ref_colour, state.anchor_area
+            ) * swallow_cue(taken)
+            grown = shrunk = 0
         if score < confident_score():
-            return dataclasses.replace(state, score=score, grown=grown)
+            return dataclasses.replace(state, score=score, grown=grown, shrunk=shrunk)
         rate = size_follow_rate()
         followed = (1 - rate) * state.ref_area + rate * area
         memory, memory_image = state.memory, state.memory_image
@@ -2406,6 +2456,7 @@ class BuiltinSession:
             memory_image=memory_image,
             score=score,
             grown=0,
+            shrunk=0,
             ref_area=min(followed, max_growth_rate() * state.ref_area),
             template=mask,
             centre=centre,
@@ -2428,6 +2479,28 @@ class BuiltinSession:
             and colour_cue(mean_colour, state.ref_colour) >= confident_score()
             and state.moving >= regrown_motion_share()
             and swallow_cue(taken) >= 1.0
+        )
+
+    def _shrunk_in_shape(
+        self,
+        state: _ObjectState,
+        mask: np.ndarray,
+        area: float,
+        mean_colour: float,
+        taken: float,
+    ) -> bool:
+        """Whether this frame counts towards re-basing the reference size of a mask smaller
+        than it allows (see :func:`shrink_shape_iou`): the mask shrank steadily from the frame
+        before (×0.8–1.25), keeps the shape of the last confident mask, the object's colours
+        and motion, and holds no lost neighbour's place."""
+        if state.last_area <= 0 or state.template is None:
+            return False
+        return (
+            0.8 <= area / state.last_area <= 1.25
+            and colour_cue(mean_colour, state.ref_colour) >= confident_score()
+            and state.moving >= regrown_motion_share()
+            and swallow_cue(taken) >= 1.0
+            and scaled_shape_iou(state.template, mask) >= shrink_shape_iou()
         )
 
     def _more_consistent(
