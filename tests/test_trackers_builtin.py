@@ -797,46 +797,6 @@ def _red_texture(h: int, w: int, seed: int) -> np.ndarray:
     ]
 
 
-def test_an_object_approaching_faster_than_the_reference_follows_is_found_again() -> None:
-    """A textured disc approaching the camera fast (area ×1.1 a frame for 14 frames, ×3.8 in
-    all; the reference size follows at most ×1.04 a frame), then steady. The mask follows it
-    exactly; the confidence may dip while the growth outpaces the reference, but the
-    reference is re-based once the mask has been steady, the object's colours and moving as
-    the object for :func:`regrown_frames` frames: before, every frame from the dip to the
-    last read as lost (a frozen reference: DAVIS libby backwards)."""
-    import cv2
-
-    from sam2matting.trackers.builtin import regrown_frames
-
-    h, w = 144, 256
-    texture = _red_texture(96, 96, seed=3)
-    yy, xx = np.mgrid[0:h, 0:w]
-    frames, masks = [], []
-    for i in range(30):
-        r = 14 * 1.1 ** (min(i, 14) / 2)
-        cx, cy = 70 + 1.5 * i, 72
-        image = _textured_background(h, w, seed=8)
-        d = int(np.ceil(2 * r))
-        t = cv2.resize(texture, (d, d), interpolation=cv2.INTER_LINEAR)
-        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
-        ys, xs = np.nonzero(mask)
-        image[ys, xs] = t[
-            np.clip((ys - (cy - r)).astype(int), 0, d - 1),
-            np.clip((xs - (cx - r)).astype(int), 0, d - 1),
-        ]
-        frames.append(image)
-        masks.append(mask)
-    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
-    assert min(jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in out) > 0.9
-    assert masks[-1].sum() > 3.5 * masks[0].sum()
-    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
-    assert lost, "the growth outpaced the reference: the case this test is about"
-    # found again within the re-basing delay, and confident to the end
-    assert len(lost) <= regrown_frames()
-    assert min(scores[max(lost) + 1 :]) >= 0.8
-    assert all(s.end < len(out) - 1 for s in spans)
-
-
 def _textured_disc_clip(n: int, radius_at, lost_share: float = 0.0):  # type: ignore[no-untyped-def]
     """A textured red disc drifting right over the textured background, radius
     ``radius_at(i)``; with ``lost_share`` > 0, from frame 8 the disc's left ``lost_share`` of
@@ -867,6 +827,28 @@ def _textured_disc_clip(n: int, radius_at, lost_share: float = 0.0):  # type: ig
         frames.append(image)
         masks.append(mask)
     return frames, masks
+
+
+def test_an_object_approaching_faster_than_the_reference_follows_is_found_again() -> None:
+    """A textured disc approaching the camera fast (area ×1.1 a frame for 14 frames, ×3.8 in
+    all; the reference size follows at most ×1.04 a frame), then steady. The mask follows it
+    exactly; the confidence may dip while the growth outpaces the reference, but the
+    reference is re-based once the mask has been steady, the object's colours and moving as
+    the object for :func:`regrown_frames` frames: before, every frame from the dip to the
+    last read as lost (a frozen reference: DAVIS libby backwards)."""
+    from sam2matting.trackers.builtin import regrown_frames
+
+    h, w = 144, 256
+    frames, masks = _textured_disc_clip(30, lambda i: 14 * 1.1 ** (min(i, 14) / 2))
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in out) > 0.9
+    assert masks[-1].sum() > 3.5 * masks[0].sum()
+    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
+    assert lost, "the growth outpaced the reference: the case this test is about"
+    # found again within the re-basing delay, and confident to the end
+    assert len(lost) <= regrown_frames()
+    assert min(scores[max(lost) + 1 :]) >= 0.8
+    assert all(s.end < len(out) - 1 for s in spans)
 
 
 def test_an_object_receding_faster_than_the_reference_follows_is_found_again() -> None:
