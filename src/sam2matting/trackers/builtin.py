@@ -2464,22 +2464,28 @@ class BuiltinSession:
             elongation=elongation(mask),
         )
 
-    def _grown_steadily(
+    def _steady_as_object(
         self, state: _ObjectState, area: float, mean_colour: float, taken: float
     ) -> bool:
-        """Whether this frame counts towards re-basing the reference size (see
-        :func:`regrown_frames`): the mask is larger than the reference size allows, steady
-        against the frame before, with the object's colours and motion, and holds no lost
+        """What a frame needs before it counts towards re-basing the reference size, larger
+        (:func:`regrown_frames`) or smaller (:func:`shrink_shape_iou`): the mask's size steady
+        against the frame before (×0.8–1.25), the object's colours and motion, and no lost
         neighbour's place."""
-        larger = area > 1.5 * max(state.ref_area, state.anchor_area)
-        steady = state.last_area > 0 and 0.8 <= area / state.last_area <= 1.25
         return (
-            larger
-            and steady
+            state.last_area > 0
+            and 0.8 <= area / state.last_area <= 1.25
             and colour_cue(mean_colour, state.ref_colour) >= confident_score()
             and state.moving >= regrown_motion_share()
             and swallow_cue(taken) >= 1.0
         )
+
+    def _grown_steadily(
+        self, state: _ObjectState, area: float, mean_colour: float, taken: float
+    ) -> bool:
+        """Whether this frame counts towards re-basing the reference size of a mask larger
+        than it allows (:func:`regrown_frames`)."""
+        larger = area > 1.5 * max(state.ref_area, state.anchor_area)
+        return larger and self._steady_as_object(state, area, mean_colour, taken)
 
     def _shrunk_in_shape(
         self,
@@ -2490,16 +2496,11 @@ class BuiltinSession:
         taken: float,
     ) -> bool:
         """Whether this frame counts towards re-basing the reference size of a mask smaller
-        than it allows (see :func:`shrink_shape_iou`): the mask shrank steadily from the frame
-        before (×0.8–1.25), keeps the shape of the last confident mask, the object's colours
-        and motion, and holds no lost neighbour's place."""
-        if state.last_area <= 0 or state.template is None:
-            return False
+        than it allows (:func:`shrink_shape_iou`): steady as the object, and in the shape of
+        the last confident mask."""
         return (
-            0.8 <= area / state.last_area <= 1.25
-            and colour_cue(mean_colour, state.ref_colour) >= confident_score()
-            and state.moving >= regrown_motion_share()
-            and swallow_cue(taken) >= 1.0
+            state.template is not None
+            and self._steady_as_object(state, area, mean_colour, taken)
             and scaled_shape_iou(state.template, mask) >= shrink_shape_iou()
         )
 
