@@ -829,6 +829,21 @@ def _textured_disc_clip(n: int, radius_at, lost_share: float = 0.0):  # type: ig
     return frames, masks
 
 
+def _assert_found_again(frames: list[np.ndarray], masks: list[np.ndarray], case: str) -> None:
+    """Track a disc clip from its first mask: the mask follows the disc on every frame, some
+    frames are reported lost (``case``: the size change outpaced the reference), and the
+    object is found again within the re-basing delay and confident to the last frame."""
+    from sam2matting.trackers.builtin import regrown_frames
+
+    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
+    assert min(jaccard(f.objects[1].mask(144, 256), masks[f.index]) for f in out) > 0.9
+    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
+    assert lost, f"{case}: the case this test is about"
+    assert len(lost) <= regrown_frames()
+    assert min(scores[max(lost) + 1 :]) >= 0.8
+    assert all(s.end < len(out) - 1 for s in spans)
+
+
 def test_an_object_approaching_faster_than_the_reference_follows_is_found_again() -> None:
     """A textured disc approaching the camera fast (area ×1.1 a frame for 14 frames, ×3.8 in
     all; the reference size follows at most ×1.04 a frame), then steady. The mask follows it
@@ -836,19 +851,9 @@ def test_an_object_approaching_faster_than_the_reference_follows_is_found_again(
     reference is re-based once the mask has been steady, the object's colours and moving as
     the object for :func:`regrown_frames` frames: before, every frame from the dip to the
     last read as lost (a frozen reference: DAVIS libby backwards)."""
-    from sam2matting.trackers.builtin import regrown_frames
-
-    h, w = 144, 256
     frames, masks = _textured_disc_clip(30, lambda i: 14 * 1.1 ** (min(i, 14) / 2))
-    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
-    assert min(jaccard(f.objects[1].mask(h, w), masks[f.index]) for f in out) > 0.9
     assert masks[-1].sum() > 3.5 * masks[0].sum()
-    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
-    assert lost, "the growth outpaced the reference: the case this test is about"
-    # found again within the re-basing delay, and confident to the end
-    assert len(lost) <= regrown_frames()
-    assert min(scores[max(lost) + 1 :]) >= 0.8
-    assert all(s.end < len(out) - 1 for s in spans)
+    _assert_found_again(frames, masks, "the growth outpaced the reference")
 
 
 def test_an_object_receding_faster_than_the_reference_follows_is_found_again() -> None:
@@ -857,17 +862,9 @@ def test_an_object_receding_faster_than_the_reference_follows_is_found_again() -
     mask fell below half of it, and every frame from there to the last read as lost at
     J 1.00; now the mask, shrinking steadily in the shape of the last confident mask, re-bases
     it after :func:`regrown_frames` frames."""
-    from sam2matting.trackers.builtin import regrown_frames
-
     frames, masks = _textured_disc_clip(30, lambda i: 45 * 0.85 ** (min(i, 14) / 2))
-    out, scores, spans = _balloon_scores(frames, [MaskPrompt(masks[0])], 1)
-    assert min(jaccard(f.objects[1].mask(144, 256), masks[f.index]) for f in out) > 0.9
     assert masks[-1].sum() < 0.15 * masks[0].sum()
-    lost = [i for i, sc in enumerate(scores) if sc < 0.5]
-    assert lost, "the shrinking outpaced the reference: the case this test is about"
-    assert len(lost) <= regrown_frames()
-    assert min(scores[max(lost) + 1 :]) >= 0.8
-    assert all(s.end < len(out) - 1 for s in spans)
+    _assert_found_again(frames, masks, "the shrinking outpaced the reference")
 
 
 def test_a_mask_that_lost_most_of_its_object_is_not_re_based() -> None:
