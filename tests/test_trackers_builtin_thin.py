@@ -35,6 +35,15 @@ from sam2matting.trackers.builtin_thin import (
 from sam2matting.types import MaskPrompt, ObjectTrack
 
 
+def _drawn_beyond(mask: np.ndarray, body: np.ndarray) -> int:
+    """Pixels of ``mask`` more than 2 px from ``body`` (a run without thin structures): what
+    was drawn as lines. The two runs' bodies are followed on their own and may differ by a
+    pixel at their outlines (the body's prior, affine fit and attached background see the
+    lines in one run and not in the other)."""
+    near = cv2.dilate(body.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return int((mask & ~near).sum())
+
+
 def _track(clip: ThinClip, **options: object) -> list[np.ndarray]:
     session = build(**options).open(ArraySource(clip.frames))
     session.add_prompt(MaskPrompt(clip.masks[0]))
@@ -112,7 +121,7 @@ def test_cut_lines_are_dropped() -> None:
     off = _track(clip, thin_structures=False)
     assert (on[4] & ~off[4]).sum() > 1000  # the lines, while they are there
     for i in range(5, 10):
-        assert (on[i] & ~off[i]).sum() == 0, i
+        assert _drawn_beyond(on[i], off[i]) == 0, i
 
 
 def test_track_lines_follows_a_swinging_line_and_counts_misses() -> None:
@@ -304,7 +313,7 @@ def test_a_hidden_line_is_found_again() -> None:
     off = _track(clip, thin_refind_lines=False)
     body_only = _track(clip, thin_structures=False)
     for i in range(4, 10):  # nothing drawn while they are hidden
-        assert (on[i] & ~body_only[i]).sum() == 0, i
+        assert _drawn_beyond(on[i], body_only[i]) == 0, i
     back_on = [
         _thin_jaccard(m, t, th)
         for m, t, th in zip(on[10:], clip.masks[10:], clip.thin[10:], strict=True)
