@@ -162,3 +162,35 @@ def test_a_cast_shadow_moving_with_the_object_stays_out() -> None:
 def test_the_strength_is_checked() -> None:
     with pytest.raises(Sam2MattingError, match="attached_background"):
         build(attached_background=-1.0)
+
+
+def test_a_re_detection_ends_the_attached_background(monkeypatch) -> None:
+    # the band follows the object's composed motion: once the object was lost and searched
+    # for over the frame, that motion no longer holds and the band is dropped
+    import sam2matting.trackers.builtin as builtin
+
+    yy, xx = np.mgrid[0:H, 0:W]
+    ground = np.stack([_texture(H, W, 4, 120, 20)] * 3, axis=-1)
+    frames, masks = [], []
+    for i in range(14):
+        x = 20 + i if i < 6 else 190 + (i - 6)  # jumps farther than any flow reaches
+        mask = (xx >= x) & (xx < x + 40) & (yy >= 50) & (yy < 90)
+        image = ground.copy()
+        image[mask] = (210, 30, 30)
+        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append(mask)
+    kept: dict[int, bool] = {}
+    step = builtin.BuiltinSession._step
+
+    def recording(self, state, frame, previous, flow):  # type: ignore[no-untyped-def]
+        out = step(self, state, frame, previous, flow)
+        kept[frame.index] = out.outside is not None
+        return out
+
+    monkeypatch.setattr(builtin.BuiltinSession, "_step", recording)
+    session = build().open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0]))
+    found = [jaccard(t.objects[1].mask(H, W), masks[t.index]) for t in session.propagate(0)]
+    assert found[-1] > 0.8  # found again after the jump
+    assert all(kept[i] for i in range(1, 6))
+    assert not any(kept[i] for i in range(6, 14))

@@ -476,7 +476,7 @@ class BuiltinTrackerConfig:
     not hold for long. Unused on frames the object is articulated (its parts leave the single
     affine motion the band follows). Issue 14's fifteenth session, default 6; strength chosen
     on the tuning sequences only (2 / 4 / 6 / 8 / 12: tuning mean from the mask 0.808 /
-    0.812 / 0.815 / 0.815 / 0.814 against 0.805 off); see the CHANGELOG for the held-out,
+    0.812 / 0.815 / 0.815 / 0.814 against 0.804 off); see the CHANGELOG for the held-out,
     backwards and every-3rd-frame figures.
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
