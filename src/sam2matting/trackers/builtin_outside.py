@@ -64,19 +64,23 @@ def match_tolerance() -> float:
 class AttachedBackground:
     """The background band next to an object on its anchor frame, with its colours.
 
-    ``band``: float32 h×w, 1 on anchor pixels outside the mask within :func:`band_reach`;
-    ``rgb``: float32 h×w×3 (0–255), the anchor frame; ``bounds``: (x0, y0, x1, y1) of the
-    band on the anchor frame; ``centre``: the anchor mask's centroid (x, y px); ``at``: where
-    the object's motions since have moved it; ``scale``: the object's size against the
-    anchor's (see :meth:`moved`).
+    ``planes``: float32 h×w×4, the anchor frame's RGB (0–255) and the band (1 on anchor pixels
+    outside the mask within :func:`band_reach`, 0 elsewhere), warped together;
+    ``bounds``: (x0, y0, x1, y1) of the band on the anchor frame; ``centre``: the anchor
+    mask's centroid (x, y px); ``at``: where the object's motions since have moved it;
+    ``scale``: the object's size against the anchor's (see :meth:`moved`).
     """
 
-    band: np.ndarray
-    rgb: np.ndarray
+    planes: np.ndarray
     bounds: tuple[int, int, int, int]
     centre: tuple[float, float]
     at: tuple[float, float]
     scale: float = 1.0
+
+    @property
+    def band(self) -> np.ndarray:
+        """The band on the anchor frame (float32 h×w, 1 inside, 0 outside)."""
+        return self.planes[..., 3]
 
     @classmethod
     def start(cls, mask: np.ndarray, rgb: np.ndarray, sigma: float) -> AttachedBackground | None:
@@ -94,7 +98,8 @@ class AttachedBackground:
             return None
         ys, xs = np.nonzero(mask)
         centre = (float(xs.mean()), float(ys.mean()))
-        return cls(band.astype(np.float32), rgb.astype(np.float32), bounds, centre, centre)
+        planes = np.dstack([rgb.astype(np.float32), band.astype(np.float32)])
+        return cls(planes, bounds, centre, centre)
 
     def moved(self, motion: np.ndarray) -> AttachedBackground:
         """The band after the object moved by ``motion`` (2×3 affine, previous → current
@@ -145,23 +150,17 @@ class AttachedBackground:
             return out
         to_crop = np.array([[1.0, 0.0, -cx0], [0.0, 1.0, -cy0], [0.0, 0.0, 1.0]]) @ self.motion
         size = (cx1 - cx0, cy1 - cy0)
-        band = cv2.warpAffine(
-            self.band,
+        # outside the anchor frame the band is 0, so the colours there do not matter
+        seen = cv2.warpAffine(
+            self.planes,
             to_crop[:2],
             size,
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0.0,
-        )
-        seen = cv2.warpAffine(
-            self.rgb,
-            to_crop[:2],
-            size,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
+            borderValue=(0.0, 0.0, 0.0, 0.0),
         )
         now = rgb[cy0:cy1, cx0:cx1].astype(np.float32)
-        distance = np.sqrt(((now - seen) ** 2).sum(axis=-1))
+        distance = np.sqrt(((now - seen[..., :3]) ** 2).sum(axis=-1))
         match = np.clip(1.0 - distance / match_tolerance(), 0.0, 1.0)
-        out[cy0:cy1, cx0:cx1] = strength * match * band
+        out[cy0:cy1, cx0:cx1] = strength * match * seen[..., 3]
         return out
