@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from sam2matting.trackers.builtin_masks import mask_bounds, mask_centre
+from sam2matting.trackers.builtin_masks import binary_u8, mask_bounds, mask_centre, mask_pixels
 
 
 def _random_masks(n: int = 60) -> list[np.ndarray]:
@@ -39,3 +40,29 @@ def test_views_and_single_pixels_and_empty_masks() -> None:
     assert mask_bounds(strided[::2, ::2]) == (11, 7, 12, 8)
     assert mask_bounds(np.zeros((5, 5), bool)) is None
     assert mask_centre(np.zeros((5, 5), bool)) is None
+
+
+def test_pixels_are_those_np_nonzero_lists_in_the_same_order() -> None:
+    masks = [*_random_masks(20), np.ones((288, 512), bool), np.zeros((288, 512), bool)]
+    masks.append(masks[0][::3, ::2])  # a strided view
+    masks.append(np.asfortranarray(masks[1]))
+    for m in masks:
+        ys, xs = mask_pixels(m)
+        ry, rx = np.nonzero(m)
+        assert np.array_equal(ys, ry) and np.array_equal(xs, rx)
+        assert ys.dtype == ry.dtype and xs.dtype == rx.dtype
+    with pytest.raises(ValueError, match="2-D"):
+        mask_pixels(np.ones((2, 3, 4), bool))
+
+
+def test_binary_image_gives_opencvs_binary_moments() -> None:
+    rng = np.random.default_rng(1)
+    for m in _random_masks(10):
+        # weights that a uint8 cast keeps (2.7 → 2) or drops (0.4 → 0), as binaryImage reads them
+        weights = (m * rng.uniform(0.0, 3.0, m.shape)).astype(np.float32)
+        for image in (m, weights, m.astype(np.uint8) * 255):
+            u = binary_u8(image)
+            assert u.dtype == np.uint8 and set(np.unique(u)) <= {0, 1}
+            ours = cv2.moments(u)
+            theirs = cv2.moments(np.ascontiguousarray(image, dtype=np.uint8), binaryImage=True)
+            assert all(ours[k] == theirs[k] for k in ("m00", "m10", "m01"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -18,6 +19,7 @@ from sam2matting.samples import make_sample_clip
 from sam2matting.trackers.builtin import (
     BuiltinTracker,
     BuiltinTrackerConfig,
+    _make_flow,
     build,
     finest_flow_level,
     working_size,
@@ -184,6 +186,38 @@ def test_continuing_or_restarting_gives_the_same_frames(sample) -> None:
     for a, b in zip(full, head + tail):
         assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
     for a, b in zip(full[15:], late):
+        assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+
+
+def test_a_run_left_mid_way_continues_or_restarts_as_one_full_run(sample) -> None:
+    """The next frame's flow starts in a worker before a frame is handed out: a consumer that
+    stops there and comes back (where it stopped, elsewhere, or after a new prompt earlier
+    on) gets the frames of one run."""
+    first = MaskPrompt(sample.masks[1][0])
+    later = Points((sample.centre(1, 4),), (1,), frame=4)
+    session = build().open(ArraySource(sample.frames))
+    session.add_prompt(first)
+    for f in session.propagate(0):
+        if f.index == 9:
+            break  # the flow 9 → 10 is under way
+    rest = list(session.propagate(10))
+    full = _track(sample, [first])
+    for a, b in zip(full[10:], rest, strict=True):
+        assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+    for f in session.propagate(0):
+        if f.index == 9:
+            break
+    again = list(session.propagate(5))  # from elsewhere: replayed, that flow is not used
+    for a, b in zip(full[5:], again, strict=True):
+        assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+    for f in session.propagate(0):
+        if f.index == 9:
+            break
+    session.add_prompt(later)  # earlier than the stop: what was under way is stale
+    rest = list(session.propagate(10))
+    session.close()
+    full = _track(sample, [first, later])
+    for a, b in zip(full[10:], rest, strict=True):
         assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
 
 
@@ -1011,3 +1045,23 @@ def test_trace_reports_every_stage_of_each_step() -> None:
     stages = ["warp", "prior", "refit", "edge", "regrow", "graphcut", "components"]
     assert n == 4
     assert seen == [(i, 1, s) for i in range(1, 4) for s in stages]
+
+
+def test_both_flow_directions_at_once_equal_one_after_the_other(sample) -> None:
+    """The forward flow runs in a worker thread beside the backward one (speed only): the
+    flows are those of one DIS object computing both in turn, and closing ends the worker."""
+    session = build().open(ArraySource(sample.frames))
+    session.add_prompt(MaskPrompt(sample.masks[1][0]))
+    list(session.propagate(0, end_frame=3))  # the worker has run
+    first = cv2.cvtColor(sample.frames[3], cv2.COLOR_RGB2GRAY)
+    second = cv2.cvtColor(sample.frames[4], cv2.COLOR_RGB2GRAY)
+    h, w = first.shape
+    init = np.full((h, w, 2), 1.5, np.float32)
+    fwd, back = session._flows(first, second, init.copy(), -init)
+    one = _make_flow("fine", w, h)
+    assert np.array_equal(fwd, one.calc(first, second, init.copy()))
+    assert np.array_equal(back, one.calc(second, first, -init))
+    worker = session._flow_worker
+    assert worker is not None
+    session.close()
+    assert session._flow_worker is None and worker._shutdown

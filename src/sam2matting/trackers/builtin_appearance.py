@@ -53,6 +53,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_pixels
+
 __all__ = [
     "Appearance",
     "channel_gains",
@@ -214,7 +216,7 @@ def _pairs(
     stride = max(1, int(np.sqrt(count / max_samples())))
     sub = np.zeros_like(select)
     sub[::stride, ::stride] = select[::stride, ::stride]
-    ys, xs = np.nonzero(sub)
+    ys, xs = mask_pixels(sub)
     if xs.size == 0:
         empty = np.zeros((0, 3), np.float32)
         return empty, empty

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_pixels
+
 __all__ = [
     "InitFrame",
     "box_fit_score",
@@ -183,7 +185,7 @@ def core_background_llr() -> float:
 def box_iou(mask: np.ndarray, box: PixelBox) -> float:
     """IoU of a non-empty mask's own bounding box with ``box``."""
     x0, y0, x1, y1 = box
-    ys, xs = np.nonzero(mask)
+    ys, xs = mask_pixels(mask)
     mx0, my0, mx1, my1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
     ix = max(0, min(x1, mx1) - max(x0, mx0))
     iy = max(0, min(y1, my1) - max(y0, my0))
@@ -325,7 +327,7 @@ def _moving(
     stride = max(1, int(np.sqrt(count / 3000)))
     sel = np.zeros((h, w), bool)
     sel[::stride, ::stride] = True
-    oy, ox = np.nonzero(outside & sel)
+    oy, ox = mask_pixels(outside & sel)
     src = np.stack([ox, oy], axis=1).astype(np.float32)
     dst = src + fwd[oy, ox]
     affine, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
@@ -345,7 +347,7 @@ def _moving(
 def _moving_core(moving: np.ndarray) -> np.ndarray:
     """The moving region's interior: eroded by 5 % of its bounding box's shorter side (the
     flow smears motion a few pixels past the object's outline), for *sure* object."""
-    ys, xs = np.nonzero(moving)
+    ys, xs = mask_pixels(moving)
     if xs.size == 0:
         return moving
     depth = max(1, round(0.05 * min(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)))

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .builtin_masks import mask_centre
+from .builtin_masks import mask_centre, mask_pixels
 
 __all__ = [
     "LayerTrace",
@@ -129,7 +129,7 @@ def _deviation(
     ``step`` 1) only."""
     a = np.asarray(motion, np.float32)
     if select is not None:
-        ys, xs = np.nonzero(select)
+        ys, xs = mask_pixels(select)
         x, y = xs.astype(np.float32), ys.astype(np.float32)
         f = flow[ys, xs]
         dx = (a[0, 0] - 1.0) * x + a[0, 1] * y + a[0, 2]

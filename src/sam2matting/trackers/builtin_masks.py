@@ -3,7 +3,10 @@
 ``np.nonzero`` lists every pixel of a mask (~1 ms on a 512×288 frame on a shared 2-core
 machine) where the tracker only needs the box or the centre; OpenCV's ``boundingRect`` and
 ``moments`` give the same numbers (integer sums, exact in float64) from the image directly, a
-few tens of µs. A leaf module: it imports nothing from the project.
+few tens of µs. Where the pixels themselves are needed, :func:`mask_pixels` lists them from
+the flattened mask: ``np.nonzero`` of a 2-D array is ~10× slower than of the same array
+flattened (NumPy 2.4: 0.63 ms against 0.05 ms on a 512×288 mask), for the same indices in the
+same order. A leaf module: it imports nothing from the project.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["mask_bounds", "mask_centre"]
+__all__ = ["binary_u8", "mask_bounds", "mask_centre", "mask_pixels"]
 
 
 def _u8(mask: np.ndarray) -> np.ndarray:
@@ -19,6 +22,14 @@ def _u8(mask: np.ndarray) -> np.ndarray:
     if mask.dtype == np.bool_ and mask.flags.c_contiguous:
         return mask.view(np.uint8)
     return np.ascontiguousarray(mask, dtype=np.uint8)
+
+
+def binary_u8(mask: np.ndarray) -> np.ndarray:
+    """The mask as a contiguous 0/1 uint8 image (nonzero after a cast to uint8 = 1, as OpenCV's
+    ``binaryImage`` reads it). On such an image the plain :func:`cv2.moments` are the binary
+    ones, ~4× faster than asking OpenCV to binarise (0.11 against 0.41 ms at 512×288)."""
+    u = _u8(mask)
+    return u if mask.dtype == np.bool_ else (u != 0).view(np.uint8)
 
 
 def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -31,7 +42,16 @@ def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def mask_centre(mask: np.ndarray) -> tuple[float, float] | None:
     """(cx, cy): the mean position of the mask's set pixels; None when empty."""
-    m = cv2.moments(_u8(mask), binaryImage=True)
+    m = cv2.moments(binary_u8(mask))
     if m["m00"] == 0:
         return None
     return float(m["m10"] / m["m00"]), float(m["m01"] / m["m00"])
+
+
+def mask_pixels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs): the rows and columns of a 2-D mask's nonzero pixels, in row-major order
+    (what ``np.nonzero(mask)`` returns, ~10× faster)."""
+    if mask.ndim != 2:
+        raise ValueError(f"mask_pixels: expected a 2-D mask, got shape {mask.shape}")
+    ys, xs = np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return ys, xs

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .builtin_masks import mask_bounds
+from .builtin_masks import mask_bounds, mask_pixels
 
 __all__ = ["AttachedBackground", "band_reach", "match_tolerance"]
 
@@ -96,7 +96,7 @@ class AttachedBackground:
         bounds = mask_bounds(band)
         if bounds is None:
             return None
-        ys, xs = np.nonzero(mask)
+        ys, xs = mask_pixels(mask)
         centre = (float(xs.mean()), float(ys.mean()))
         planes = np.dstack([rgb.astype(np.float32), band.astype(np.float32)])
         return cls(planes, bounds, centre, centre)

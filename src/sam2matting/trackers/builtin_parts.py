@@ -32,7 +32,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .builtin_masks import mask_bounds, mask_centre
+from .builtin_masks import mask_bounds, mask_centre, mask_pixels
 
 __all__ = [
     "recover_parts",
@@ -185,7 +185,7 @@ def recover_parts(
     # across the motion: where the mask spans (a part beyond an occluder the object passes
     # behind lies beside it along the motion, not above or below it)
     across = np.array([-relative[1], relative[0]]) / speed
-    ys, xs = np.nonzero(inside)
+    ys, xs = mask_pixels(inside)
     span = xs * across[0] + ys * across[1]
     low, high = float(span.min()), float(span.max())
     budget = ref_area - area
@@ -204,7 +204,7 @@ def recover_parts(
             recovery_direction()
         ):
             continue
-        py, px = np.nonzero(labels == label)
+        py, px = mask_pixels(labels == label)
         position = px * across[0] + py * across[1]
         beside = float(np.mean((position >= low) & (position <= high)))
         if beside < recovery_beside():

@@ -43,6 +43,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .builtin_masks import mask_pixels
+
 __all__ = [
     "Plate",
     "align",
@@ -355,7 +357,7 @@ def region_in_box(changed: np.ndarray, box: tuple[int, int, int, int]) -> np.nda
         inner = hx > 0 and hy > 0 and hx + hw < w and hy + hh < h
         if inner and area < 0.01 * box_area:
             mask |= holes[1] == k
-    ys, xs = np.nonzero(mask)
+    ys, xs = mask_pixels(mask)
     mx0, my0, mx1, my1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
     inter = max(0, min(x1, mx1) - max(x0, mx0)) * max(0, min(y1, my1) - max(y0, my0))
     union = box_area + (mx1 - mx0) * (my1 - my0) - inter
