@@ -1048,13 +1048,26 @@ def background_ring(sigma: float) -> tuple[float, float]:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT)))).astype(np.float32)
+    # 1 / (1 + exp(-clip(z))) in z's precision, computed in place on one temporary
+    t = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    return t.astype(np.float32, copy=False)
+
+
+#: the smallest probability :func:`_logit` takes: sigmoid(−LOGIT_LIMIT), rounded to float32
+_LOGIT_EPS = float(np.float32(1.0 / (1.0 + np.exp(LOGIT_LIMIT))))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    eps = float(_sigmoid(np.array([-LOGIT_LIMIT]))[0])
-    q = np.clip(p, eps, 1.0 - eps)
-    return np.log(q / (1.0 - q)).astype(np.float32)
+    # log(q / (1 − q)) for q = clip(p) in p's precision, on two temporaries
+    q = np.clip(p, _LOGIT_EPS, 1.0 - _LOGIT_EPS)
+    odds = np.subtract(1.0, q)
+    np.divide(q, odds, out=q)
+    np.log(q, out=q)
+    return q.astype(np.float32, copy=False)
 
 
 def _signed_distance(mask: np.ndarray) -> np.ndarray:
@@ -1371,15 +1384,20 @@ def _surround(colour: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     flat = np.ones((pad, tw), np.float32) / (pad * tw)
     side = np.asarray(cv2.matchTemplate(padded, upright, cv2.TM_CCORR), np.float32)
     cap = np.asarray(cv2.matchTemplate(padded, flat, cv2.TM_CCORR), np.float32)
-    strips = np.stack(
-        [
-            side[pad : pad + n, 0:m],  # left
-            side[pad : pad + n, tw + pad : tw + pad + m],  # right
-            cap[0:n, pad : pad + m],  # above
-            cap[th + pad : th + pad + n, pad : pad + m],  # below
-        ]
-    )
-    return np.sort(strips, axis=0)[2]
+    left = side[pad : pad + n, 0:m]
+    right = side[pad : pad + n, tw + pad : tw + pad + m]
+    above = cap[0:n, pad : pad + m]
+    below = cap[th + pad : th + pad + n, pad : pad + m]
+    return _second_highest(left, right, above, below)
+
+
+def _second_highest(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Element-wise second highest of four arrays: the larger of the two pairs' smaller
+    maxima and larger minima (comparisons only: exactly ``np.sort(np.stack(...), 0)[2]``, at
+    a fraction of the cost of sorting four values per pixel)."""
+    ab_hi, ab_lo = np.maximum(a, b), np.minimum(a, b)
+    cd_hi, cd_lo = np.maximum(c, d), np.minimum(c, d)
+    return np.maximum(np.minimum(ab_hi, cd_hi), np.maximum(ab_lo, cd_lo))
 
 
 def held_by_others(
