@@ -11,6 +11,7 @@ from sam2matting.trackers.builtin import (
     _LOGIT_EPS,
     LOGIT_LIMIT,
     _logit,
+    _median,
     _second_highest,
     _sigmoid,
 )
@@ -50,3 +51,14 @@ def test_second_highest_is_the_sorted_third_of_four() -> None:
     c[5:10] = d[5:10] = a[5:10]
     want = np.sort(np.stack([a, b, c, d]), axis=0)[2]
     assert np.array_equal(_second_highest(a, b, c, d), want)
+
+
+def test_median_is_numpys() -> None:
+    rng = np.random.default_rng(5)
+    for n in [1, 2, 3, 4, 7, 600, 601, 2401]:
+        for _ in range(10):
+            x = rng.normal(size=n) * rng.choice([1e-3, 1.0, 1e5])
+            x[: n // 3] = x[-1]  # ties
+            assert _median(x) == float(np.median(x))
+    assert np.isnan(_median(np.array([1.0, np.nan, 2.0])))
+    assert np.isnan(_median(np.array([])))

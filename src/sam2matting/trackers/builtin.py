@@ -1120,8 +1120,9 @@ def _fit_affine(
         wd = design * weights[:, None]
         normal = wd.T @ design + 1e-6 * np.eye(3)
         params = np.linalg.solve(normal, wd.T @ target)
-        residual = np.linalg.norm(design @ params - target, axis=1)
-        scale = max(1.0, 1.4826 * float(np.median(residual)))
+        miss = design @ params - target
+        residual = np.sqrt(np.add.reduce(miss * miss, axis=1))  # np.linalg.norm's own sum
+        scale = max(1.0, 1.4826 * _median(residual))
         weights = np.minimum(1.0, 1.5 * scale / np.maximum(residual, 1e-9))
     affine = params.T.astype(np.float64)
     singular = np.linalg.svd(affine[:, :2], compute_uv=False)
@@ -1131,6 +1132,24 @@ def _fit_affine(
         shift = np.median(target - design[:, :2], axis=0)
         affine = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
     return affine
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D float64 array (NaN when it holds one), computed as NumPy does
+    (the middle order statistics by partition, two averaged as (a + b) / 2) without its
+    general-purpose bookkeeping, which costs more than the partition on the few hundred
+    values of a motion fit."""
+    n = values.size
+    if n == 0:
+        return float("nan")
+    half = n // 2
+    kth = [half, n - 1] if n % 2 else [half - 1, half, n - 1]
+    part = np.partition(values, kth)
+    if np.isnan(part[-1]):
+        return float("nan")
+    if n % 2:
+        return float(part[half])
+    return float((part[half - 1] + part[half]) / 2)
 
 
 def _make_flow(preset: str, work_w: int, work_h: int) -> Any:

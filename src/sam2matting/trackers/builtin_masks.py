@@ -42,10 +42,15 @@ def mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def mask_centre(mask: np.ndarray) -> tuple[float, float] | None:
     """(cx, cy): the mean position of the mask's set pixels; None when empty."""
-    m = cv2.moments(binary_u8(mask))
-    if m["m00"] == 0:
+    u = binary_u8(mask)
+    x, y, w, h = cv2.boundingRect(u)
+    if w == 0 or h == 0:
         return None
-    return float(m["m10"] / m["m00"]), float(m["m01"] / m["m00"])
+    # on the mask's box only: the sums are integers, exact in float64, so shifting them back
+    # gives the whole image's moments bit for bit
+    m = cv2.moments(u[y : y + h, x : x + w])
+    m00 = m["m00"]
+    return float((m["m10"] + x * m00) / m00), float((m["m01"] + y * m00) / m00)
 
 
 def mask_pixels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
