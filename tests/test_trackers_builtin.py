@@ -5,6 +5,7 @@ Quality on DAVIS and the speed figures are ``slow`` tests (run with ``-m slow -s
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,11 @@ from tracker_factories import make_sample_contract_clip, make_two_disc_clip, pro
 def sample():
     """The synthetic sample clip at 256×144, 24 frames (masks = alpha > 0.5)."""
     return make_sample_contract_clip(256, 144, 24)
+
+
+def _bounds(mask):
+    ys, xs = np.nonzero(mask)
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
 def _track(clip, prompts, start=0, reverse=False, **options):
@@ -219,6 +225,45 @@ def test_a_run_left_mid_way_continues_or_restarts_as_one_full_run(sample) -> Non
     full = _track(sample, [first, later])
     for a, b in zip(full[10:], rest, strict=True):
         assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+
+
+def test_a_prompt_added_while_the_next_flow_is_under_way_changes_nothing_else() -> None:
+    """A box added between two frames computes flows on the caller's thread (its motion cue)
+    while the look-ahead computes the next frame's in a worker: each has its own DIS objects,
+    so both come out as in a run given every prompt from the start."""
+    clip = make_two_disc_clip(num_frames=16)
+    first = MaskPrompt(clip.masks[1][0])
+    box = Box(*_bounds(clip.masks[2][8]), frame=8, object_id=2)
+    session = build().open(ArraySource(clip.frames))
+    threads: dict[str, set[str]] = {"caller": set(), "ahead": set()}
+
+    class Recorded:  # a DIS object that notes the threads it runs on
+        def __init__(self, dis, name):
+            self.dis, self.name = dis, name
+
+        def calc(self, *args):
+            threads[self.name].add(threading.current_thread().name)
+            return self.dis.calc(*args)
+
+    # four distinct DIS objects
+    assert len({id(d) for d in (*session._dis, *session._dis_ahead)}) == 4
+    session._dis = (Recorded(session._dis[0], "caller"), session._dis[1])
+    session._dis_ahead = (Recorded(session._dis_ahead[0], "ahead"), session._dis_ahead[1])
+    session.add_prompt(first)
+    for f in session.propagate(0):
+        if f.index == 4:
+            break  # the flow 4 → 5 is under way
+    session.add_prompt(box)
+    rest = list(session.propagate(5))
+    session.close()
+    # the caller's pair only ever on the caller's thread, the look-ahead's only in its worker
+    assert threads["caller"] == {threading.current_thread().name}
+    assert len(threads["ahead"]) == 1 and threads["ahead"] != threads["caller"]
+    full = _track(clip, [first, box])
+    for a, b in zip(full[5:], rest, strict=True):
+        assert sorted(a.objects) == sorted(b.objects), f"frame {a.index}"
+        for obj in a.objects:
+            assert np.array_equal(a.objects[obj].logits, b.objects[obj].logits), f"frame {a.index}"
 
 
 def test_object_prompted_only_later_is_absent_when_going_backward_past_nothing() -> None:

@@ -1757,13 +1757,20 @@ class BuiltinSession:
         #: standalone anchors (from the frame's prompts alone), computed when a prompt is added
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         self._cursor: _Cursor | None = None
-        self._flow = _make_flow(config.flow_preset, self._work_w, self._work_h)
-        #: the forward flow of each tracked pair runs on its own DIS object in a worker thread,
-        #: beside the backward one (OpenCV releases the GIL; DIS is not thread-safe)
-        self._flow_fwd = _make_flow(config.flow_preset, self._work_w, self._work_h)
-        self._flow_worker: ThreadPoolExecutor | None = None
+        #: DIS objects (backward, forward) for flows asked for on the caller's thread, and
+        #: another pair for the next frame's flow computed ahead (:meth:`_look_ahead`): DIS
+        #: is not thread-safe, and a prompt added between two frames computes flows on the
+        #: caller's thread while the look-ahead may be running
+        self._dis = self._dis_pair()
+        self._dis_ahead = self._dis_pair()
+        #: runs each pair's forward flow beside its backward one (OpenCV releases the GIL)
+        self._flow_worker: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            1, thread_name_prefix="builtin-flow"
+        )
         #: computes the next frame's flow while the current one is scored and consumed
-        self._ahead_worker: ThreadPoolExecutor | None = None
+        self._ahead_worker: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            1, thread_name_prefix="builtin-ahead"
+        )
         grid_y, grid_x = np.mgrid[0 : self._work_h, 0 : self._work_w].astype(np.float32)
         self._grid = np.dstack([grid_x, grid_y])
         #: optional observer of the per-frame stages (benchmarks/bench_builtin_anatomy.py):
@@ -2011,11 +2018,12 @@ class BuiltinSession:
         prompts = [self._prompts[obj].get(upcoming[0]) for obj in states]
         if all(p is not None and p.base is not None for p in prompts):
             return None  # nothing tracked, or every object re-anchored there: no flow needed
+        worker = self._ahead_worker
+        if worker is None:
+            return None
         upcoming_frame = self._prepare(*upcoming)
         objects = _search_objects(states)
-        if self._ahead_worker is None:
-            self._ahead_worker = ThreadPoolExecutor(1, thread_name_prefix="builtin-ahead")
-        flow = self._ahead_worker.submit(self._flow_map, upcoming_frame, frame, objects)
+        flow = worker.submit(self._flow_map, upcoming_frame, frame, objects, self._dis_ahead)
         return _FlowAhead(upcoming_frame, flow)
 
     def _reported(self, state: _ObjectState) -> np.ndarray:
@@ -2171,6 +2179,7 @@ class BuiltinSession:
         frame: _WorkFrame,
         previous: _WorkFrame,
         objects: Sequence[tuple[np.ndarray, tuple[float, float]]] = (),
+        dis: tuple[Any, Any] | None = None,
     ) -> _Flow:
         """Backward and forward DIS flow between the previous and this frame, and where they
         disagree (occlusions, disocclusions, flow failures). With ``motion_search`` the flow
@@ -2178,7 +2187,7 @@ class BuiltinSession:
         (:func:`_initial_flows`) instead of zero."""
         init = self._initial_flows(frame, previous, objects)
         fwd_init, back_init = (None, None) if init is None else init
-        fwd, back = self._flows(previous.gray, frame.gray, fwd_init, back_init)
+        fwd, back = self._flows(previous.gray, frame.gray, fwd_init, back_init, dis)
         back_map = back + self._grid
         # forward flow at the point each current pixel came from: the round trip should be ~0
         fwd_at_source = cv2.remap(  # type: ignore[call-overload]
@@ -2189,23 +2198,35 @@ class BuiltinSession:
         unreliable = (round_trip[..., 0] + round_trip[..., 1]) > flow_consistency_tolerance()
         return _Flow(back_map, fwd, unreliable)
 
+    def _dis_pair(self) -> tuple[Any, Any]:
+        """Two DIS objects (backward, forward) of the configured preset at this size."""
+        cfg = self.config
+        return (
+            _make_flow(cfg.flow_preset, self._work_w, self._work_h),
+            _make_flow(cfg.flow_preset, self._work_w, self._work_h),
+        )
+
     def _flows(
         self,
         first: np.ndarray,
         second: np.ndarray,
         fwd_init: np.ndarray | None,
         back_init: np.ndarray | None,
+        dis: tuple[Any, Any] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(forward, backward) DIS flows between two grey frames (first → second and back),
         each refining its initial flow in place when one is given. The two directions run at
         once, the forward one in a worker thread (OpenCV releases the GIL): on 2 cores
-        0.6–0.75× the time of one after the other, and the same flows, since each direction
-        always runs on its own DIS object (DIS is not thread-safe)."""
-        if self._flow_worker is None:
-            self._flow_worker = ThreadPoolExecutor(1, thread_name_prefix="builtin-flow")
-        forward = self._flow_worker.submit(self._flow_fwd.calc, first, second, fwd_init)
+        0.6–0.75× the time of one after the other. ``dis``: the (backward, forward) DIS
+        objects, default the caller's thread's; a DIS object's flow does not depend on what
+        it computed before, so every pair gives the same flows."""
+        back_dis, fwd_dis = self._dis if dis is None else dis
+        worker = self._flow_worker
+        if worker is None:
+            raise Sam2MattingError("builtin tracker: the session is closed")
+        forward = worker.submit(fwd_dis.calc, first, second, fwd_init)
         try:
-            back = self._flow.calc(second, first, back_init)
+            back = back_dis.calc(second, first, back_init)
         finally:
             fwd = forward.result()
         return fwd, back
