@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sam2matting.errors import PromptError, Sam2MattingError
+from sam2matting.errors import InputError, PromptError, Sam2MattingError
 from sam2matting.eval.metrics import jaccard
 from sam2matting.io.readers import ArraySource
 from sam2matting.samples import make_sample_clip
@@ -225,6 +225,27 @@ def test_a_run_left_mid_way_continues_or_restarts_as_one_full_run(sample) -> Non
     full = _track(sample, [first, later])
     for a, b in zip(full[10:], rest, strict=True):
         assert np.array_equal(a.objects[1].logits, b.objects[1].logits), f"frame {a.index}"
+
+
+def test_a_frame_that_cannot_be_read_fails_where_it_is_due(sample) -> None:
+    """The next frame is read before this one is handed out (to start its flow): when it
+    cannot be read, every frame before it is still handed out, and then the error comes."""
+
+    class Broken(ArraySource):
+        def iter_frames(self, start=0, stop=None):
+            for index, image in super().iter_frames(start, stop):
+                if index == 6:
+                    raise InputError("frame 6 is corrupt")
+                yield index, image
+
+    session = build().open(Broken(sample.frames))
+    session.add_prompt(MaskPrompt(sample.masks[1][0]))
+    seen = []
+    with pytest.raises(InputError, match="frame 6 is corrupt"):
+        for f in session.propagate(0):
+            seen.append(f.index)
+    session.close()
+    assert seen == [0, 1, 2, 3, 4, 5]
 
 
 def test_a_prompt_added_while_the_next_flow_is_under_way_changes_nothing_else() -> None:

@@ -1974,9 +1974,14 @@ class BuiltinSession:
                     and previous[obj].trust > 0
                 }
             self._resolve_overlaps(states, anchored)
-            # the masks are final: the next frame's flow can start
-            upcoming = next(frames, None)
-            look_ahead = self._look_ahead(frame, states, upcoming)
+            # the masks are final: the next frame's flow can start. A next frame that cannot
+            # be read or prepared fails where it is due, after this one is handed out
+            failed: Exception | None = None
+            try:
+                upcoming = next(frames, None)
+                look_ahead = self._look_ahead(frame, states, upcoming)
+            except Exception as error:
+                upcoming, look_ahead, failed = None, None, error
             taken = _taken_from_lost(states, previous)
             if claims:
                 held = contested(
@@ -2003,6 +2008,8 @@ class BuiltinSession:
                     for obj, st in states.items()
                 },
             )
+            if failed is not None:
+                raise failed
 
     def _look_ahead(
         self,
