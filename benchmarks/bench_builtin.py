@@ -134,6 +134,67 @@ def _box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
     return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
+def _jittered(frames: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """The frames with −1, 0 or +1 added to every channel of every pixel (clipped to 0–255),
+    drawn from ``seed`` and the frame's position: an invisible change, as re-encoding or
+    another decoder would make."""
+    out = []
+    for i, im in enumerate(frames):
+        rng = np.random.default_rng([seed, i])
+        noise = rng.integers(-1, 2, im.shape, dtype=np.int16)
+        out.append(np.clip(im.astype(np.int16) + noise, 0, 255).astype(np.uint8))
+    return out
+
+
+def _track_davis(
+    frames: list[np.ndarray], gts: list[np.ndarray], mode: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """One DAVIS run from the first frame's mask or its box: J, F, confidence per frame."""
+    from sam2matting.eval.metrics import boundary_f, jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import Box, MaskPrompt
+
+    tracker = build(**options)
+    session = tracker.open(ArraySource(frames))
+    prompt = (
+        MaskPrompt(gts[0], frame=0, object_id=1)
+        if mode == "mask"
+        else Box(*_box_of(gts[0]), frame=0, object_id=1)
+    )
+    session.add_prompt(prompt)
+    js, fs, scores, lost = [], [], [], []
+    seconds = 0.0
+    it = session.propagate(0)
+    while True:
+        t1 = time.perf_counter()
+        tf = next(it, None)
+        seconds += time.perf_counter() - t1
+        if tf is None:
+            break
+        h, w = gts[tf.index].shape
+        track = tf.objects.get(1)
+        pred = track.mask(h, w) if track is not None else np.zeros((h, w), bool)
+        js.append(jaccard(pred, gts[tf.index]))
+        fs.append(boundary_f(pred, gts[tf.index]))
+        scores.append(track.score if track is not None else 0.0)
+        if scores[-1] < 0.5:
+            lost.append(tf.index)
+    session.close()
+    inner_j, inner_f = (js[1:-1], fs[1:-1]) if len(js) > 2 else (js, fs)
+    return {
+        "first_j": js[0],
+        "j": float(np.mean(inner_j)),
+        "f": float(np.mean(inner_f)),
+        "jf": float((np.mean(inner_j) + np.mean(inner_f)) / 2),
+        "ms_per_frame": 1000 * seconds / len(frames),
+        "min_score": float(np.min(scores)),
+        "j_curve": [round(float(v), 3) for v in js],
+        "score_curve": [round(float(v), 2) for v in scores],
+        "lost_frames": lost,
+    }
+
+
 def run_davis(
     data: Path,
     sequences: list[str] | None,
@@ -142,16 +203,15 @@ def run_davis(
     max_frames: int | None = None,
     stride: int = 1,
     reverse: bool = False,
+    jitter: int = 0,
 ) -> dict[str, Any]:
     """``stride``: keep every ``stride``-th frame (displacements × ``stride``: DAVIS made
     fast). ``reverse``: play each sequence backwards, prompted on its last frame (after
     ``max_frames``, before ``stride``): the same scenes with other motion, occlusions and
-    first masks, on which no setting was chosen."""
+    first masks, on which no setting was chosen. ``jitter``: also run each sequence that many
+    times on frames changed by at most one grey level (:func:`_jittered`), to show how much
+    of a figure is luck (``jitter_jf``: their J&F)."""
     from sam2matting.eval.datasets import read_davis
-    from sam2matting.eval.metrics import boundary_f, jaccard
-    from sam2matting.io.readers import ArraySource
-    from sam2matting.trackers.builtin import build
-    from sam2matting.types import Box, MaskPrompt
 
     davis = read_davis(data / "davis", sequences)
     out: dict[str, Any] = {}
@@ -164,46 +224,13 @@ def run_davis(
         frames = [frames[i] for i in order]
         row: dict[str, Any] = {"frames": len(frames)}
         for mode in modes:
-            tracker = build(**options)
-            session = tracker.open(ArraySource(frames))
-            prompt = (
-                MaskPrompt(gts[0], frame=0, object_id=1)
-                if mode == "mask"
-                else Box(*_box_of(gts[0]), frame=0, object_id=1)
-            )
-            t0 = time.perf_counter()
-            session.add_prompt(prompt)
-            js, fs, scores, lost = [], [], [], []
-            seconds = 0.0
-            it = session.propagate(0)
-            while True:
-                t1 = time.perf_counter()
-                tf = next(it, None)
-                seconds += time.perf_counter() - t1
-                if tf is None:
-                    break
-                h, w = gts[tf.index].shape
-                track = tf.objects.get(1)
-                pred = track.mask(h, w) if track is not None else np.zeros((h, w), bool)
-                js.append(jaccard(pred, gts[tf.index]))
-                fs.append(boundary_f(pred, gts[tf.index]))
-                scores.append(track.score if track is not None else 0.0)
-                if scores[-1] < 0.5:
-                    lost.append(tf.index)
-            session.close()
-            inner_j, inner_f = (js[1:-1], fs[1:-1]) if len(js) > 2 else (js, fs)
-            row[mode] = {
-                "first_j": js[0],
-                "j": float(np.mean(inner_j)),
-                "f": float(np.mean(inner_f)),
-                "jf": float((np.mean(inner_j) + np.mean(inner_f)) / 2),
-                "ms_per_frame": 1000 * seconds / len(frames),
-                "min_score": float(np.min(scores)),
-                "j_curve": [round(float(v), 3) for v in js],
-                "score_curve": [round(float(v), 2) for v in scores],
-                "lost_frames": lost,
-            }
-            del t0
+            row[mode] = _track_davis(frames, gts, mode, options)
+            if jitter > 0:
+                # the same run on frames changed by at most one grey level (seeds 1..jitter)
+                row[mode]["jitter_jf"] = [
+                    _track_davis(_jittered(frames, seed), gts, mode, options)["jf"]
+                    for seed in range(1, jitter + 1)
+                ]
         out[clip.name] = row
         print(
             f"{clip.name:15s} "
@@ -805,6 +832,44 @@ def warning_honesty_lines(runs: dict[str, Any]) -> list[str]:
     ]
 
 
+def jitter_lines(davis: dict[str, Any]) -> list[str]:
+    """The table of ``--jitter``: each sequence's J&F on its frames as they are and the
+    mean, lowest and highest over the runs on frames changed by at most one grey level."""
+    modes = [m for m in ("mask", "box") if any("jitter_jf" in r.get(m, {}) for r in davis.values())]
+    if not modes:
+        return []
+    runs = max(len(r[m]["jitter_jf"]) for r in davis.values() for m in modes if m in r)
+    lines = [
+        f"### The same on frames changed by at most one grey level ({runs} seeds)",
+        "",
+        "| sequence | "
+        + " | ".join(f"{m} J&F | {m}: mean [lowest, highest]" for m in modes)
+        + " |",
+        "|---|" + "---:|---:|" * len(modes),
+    ]
+    means: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in modes}
+    for name, r in davis.items():
+        cells = []
+        for m in modes:
+            runs_m = r.get(m, {}).get("jitter_jf", [])
+            if not runs_m:
+                cells += ["", ""]
+                continue
+            means[m][0].append(r[m]["jf"])
+            means[m][1].append(float(np.mean(runs_m)))
+            cells += [
+                f"{r[m]['jf']:.3f}",
+                f"{np.mean(runs_m):.3f} [{min(runs_m):.3f}, {max(runs_m):.3f}]",
+            ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **mean** | "
+        + " | ".join(f"**{_mean(means[m][0]):.3f}** | **{_mean(means[m][1]):.3f}**" for m in modes)
+        + " |"
+    )
+    return [*lines, ""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = ["## Built-in tracker on real footage", ""]
     davis = result.get("davis")
@@ -842,6 +907,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{_fmt(_mean([davis[n]['box']['first_j'] for n in names if 'box' in davis[n]]))} | |"
             )
         lines.append("")
+        lines += jitter_lines(davis)
         lines += warning_honesty_lines(davis)
     cut = result.get("cutouts")
     if cut:
@@ -1099,6 +1165,14 @@ def main(argv: list[str] | None = None) -> int:
         "main) to time side by side, alternated in fresh processes; reports the ratio",
     )
     ap.add_argument(
+        "--jitter",
+        type=int,
+        default=0,
+        metavar="N",
+        help="DAVIS: also run each sequence N times on frames changed by at most one grey "
+        "level (seeds 1..N) and report the spread of J&F: how much of a figure is luck",
+    )
+    ap.add_argument(
         "--out", type=Path, help="write <out>.json/.md (default: results/builtin_tracker)"
     )
     args = ap.parse_args(argv)
@@ -1113,10 +1187,18 @@ def main(argv: list[str] | None = None) -> int:
     if "davis" in parts:
         seqs = args.seq.split(",") if args.seq else None
         result["davis"] = run_davis(
-            data, seqs, options, args.modes.split(","), args.frames, args.stride, args.reverse
+            data,
+            seqs,
+            options,
+            args.modes.split(","),
+            args.frames,
+            args.stride,
+            args.reverse,
+            args.jitter,
         )
         result["stride"] = args.stride
         result["reverse"] = args.reverse
+        result["jitter"] = args.jitter
     if "cutouts" in parts:
         result["cutouts"] = run_cutouts(data, options)
     if "clicks" in parts:

@@ -84,6 +84,33 @@ def test_the_table_says_backwards_and_dashes_modes_not_run(bench, tmp_path) -> N
     assert "nan" not in md and row.count("–") == 2  # box J&F and box first-frame J
 
 
+def test_jitter_reruns_on_frames_one_grey_level_off_and_tables_the_spread(bench, tmp_path) -> None:
+    _square_davis(tmp_path)
+    frames = [np.full((4, 5, 3), v, np.uint8) for v in (0, 128, 255)]
+    noisy = bench._jittered(frames, 1)
+    for a, b in zip(frames, noisy, strict=True):
+        diff = b.astype(int) - a.astype(int)
+        assert np.abs(diff).max() <= 1 and b.dtype == np.uint8
+    assert (noisy[1] != frames[1]).any()  # it does change the frames
+    assert np.array_equal(noisy[1], bench._jittered(frames, 1)[1])  # reproducibly
+    assert not np.array_equal(noisy[1], bench._jittered(frames, 2)[1])
+    davis = bench.run_davis(tmp_path, None, {}, ["mask"], jitter=2)
+    runs = davis["sq"]["mask"]["jitter_jf"]
+    assert len(runs) == 2 and all(0.5 < v <= 1.0 for v in runs)
+    md = bench.markdown({**bench.run_header("bench_builtin.py", []), "davis": davis})
+    assert "at most one grey level (2 seeds)" in md
+    row = next(line for line in md.splitlines() if line.startswith("| sq | ") and "[" in line)
+    assert f"[{min(runs):.3f}, {max(runs):.3f}]" in row
+    # without --jitter there is no such table
+    plain = bench.markdown(
+        {
+            **bench.run_header("bench_builtin.py", []),
+            "davis": bench.run_davis(tmp_path, None, {}, ["mask"]),
+        }
+    )
+    assert "grey level" not in plain
+
+
 def test_still_tables_average_by_kind_split_and_prompt(bench):
     rows = [
         {
