@@ -1131,3 +1131,68 @@ def test_both_flow_directions_at_once_equal_one_after_the_other(sample) -> None:
     assert worker is not None
     session.close()
     assert session._flow_worker is None and worker._shutdown
+
+
+def test_predicted_search_objects_move_each_mask_by_its_last_displacement() -> None:
+    """The early flow's motion search starts from each object's mask moved by its velocity."""
+    from sam2matting.trackers.builtin import _ObjectState, _predicted_search_objects
+
+    mask = np.zeros((40, 60), bool)
+    mask[10:20, 5:15] = True
+    prob = mask.astype(np.float32)
+    still = _ObjectState(prob=prob, model=None, logits=prob, velocity=(0.0, 0.0))  # type: ignore[arg-type]
+    moving = _ObjectState(prob=prob, model=None, logits=prob, velocity=(7.0, -3.0))  # type: ignore[arg-type]
+    (m1, v1), (m2, v2) = _predicted_search_objects({1: still, 2: moving})
+    assert np.array_equal(m1, mask) and v1 == (0.0, 0.0)
+    expected = np.zeros_like(mask)
+    expected[7:17, 12:22] = True
+    assert np.array_equal(m2, expected) and v2 == (7.0, -3.0)
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_early_flow_starts_beside_the_step_and_searches_from_the_prediction(
+    sample, early, monkeypatch
+) -> None:
+    """With ``early_flow`` each frame's flow is started before the frame before it is
+    stepped, its search from that frame's predicted masks; off (and on the frame after a
+    prompt) once the masks are final, from them. Either way the sample is tracked."""
+    from sam2matting.trackers import builtin as B
+
+    events: list[tuple[str, int]] = []
+    searched: dict[int, list[np.ndarray]] = {}
+    look_ahead, step = B.BuiltinSession._look_ahead, B.BuiltinSession._step
+
+    def recorded_look_ahead(self, frame, search, tracked, upcoming):
+        events.append(("flow", frame.index))
+        searched[frame.index] = [m.copy() for m, _ in search]
+        return look_ahead(self, frame, search, tracked, upcoming)
+
+    def recorded_step(self, state, frame, previous, flow):
+        events.append(("step", frame.index))
+        return step(self, state, frame, previous, flow)
+
+    monkeypatch.setattr(B.BuiltinSession, "_look_ahead", recorded_look_ahead)
+    monkeypatch.setattr(B.BuiltinSession, "_step", recorded_step)
+    session = build(early_flow=early).open(ArraySource(sample.frames))
+    session.add_prompt(MaskPrompt(sample.masks[1][0]))
+    frames, masks, velocities = [], {}, {}
+    for f in session.propagate(0):
+        frames.append(f)
+        state = session._cursor.states[1]  # type: ignore[union-attr]
+        masks[f.index], velocities[f.index] = state.prob > 0.5, state.velocity
+    session.close()
+    # the prompted frame has no step and starts the next flow from its final mask
+    assert events[0] == ("flow", 0)
+    for k in range(1, sample.num_frames - 1):
+        i_flow, i_step = events.index(("flow", k)), events.index(("step", k))
+        assert (i_flow < i_step) == early, f"frame {k}"
+    (dx, dy) = velocities[1]
+    moved = cv2.warpAffine(
+        masks[1].astype(np.uint8),
+        np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
+        masks[1].shape[::-1],
+        flags=cv2.INTER_NEAREST,
+    ).astype(bool)
+    assert (dx, dy) != (0.0, 0.0) and not np.array_equal(moved, masks[2])
+    assert np.array_equal(searched[2][0], moved if early else masks[2])
+    assert min(_ious(frames, sample)) > 0.8

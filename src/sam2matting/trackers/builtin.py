@@ -479,6 +479,14 @@ class BuiltinTrackerConfig:
     on the tuning sequences only (2 / 4 / 6 / 8 / 12: tuning mean from the mask 0.808 /
     0.812 / 0.815 / 0.815 / 0.814 against 0.804 off); see the CHANGELOG for the held-out,
     backwards and every-3rd-frame figures.
+    ``early_flow``: start each frame's optical flow one frame early, beside the step of the
+    frame before, instead of after it: its motion search (:mod:`.builtin_motion`) then starts
+    from the objects' masks of two frames before moved by their last displacement (where
+    constant velocity puts them), not from their final masks of the frame before (which do
+    not exist yet). The flow then costs no wall time on a machine with a core to spare.
+    Frames with a prompt, and the frame after a prompted one, keep the search from the final
+    masks. Off: the frames of versions before it, at ~0.75× the speed. Issue 14's
+    seventeenth session; see ``benchmarks/results/builtin_tracker_session17*.md``.
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
     (:mod:`~sam2matting.trackers.builtin_plate`; 0 = off, the default; 16 when on).
@@ -548,6 +556,7 @@ class BuiltinTrackerConfig:
     motion_layers: int = 3
     part_recovery: bool = True
     attached_background: float = 6.0
+    early_flow: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1457,11 +1466,35 @@ def _regrow(logits: np.ndarray, colour: np.ndarray, reach: int) -> np.ndarray:
     return np.where(added, np.maximum(logits, 1.0), logits).astype(np.float32)
 
 
-def _search_objects(
-    states: dict[int, _ObjectState],
-) -> list[tuple[np.ndarray, tuple[float, float]]]:
+#: what the flow's motion search starts from, per object: a mask and the last displacement
+SearchObjects = list[tuple[np.ndarray, tuple[float, float]]]
+
+
+def _search_objects(states: dict[int, _ObjectState]) -> SearchObjects:
     """What the flow's motion search needs of each object: its mask and last displacement."""
     return [(st.prob > 0.5, st.velocity) for st in states.values()]
+
+
+def _predicted_search_objects(states: dict[int, _ObjectState]) -> SearchObjects:
+    """:func:`_search_objects` one frame on, before that frame is tracked: each object's mask
+    moved by its last displacement (constant velocity), with that displacement."""
+    out: SearchObjects = []
+    for st in states.values():
+        mask = st.prob > 0.5
+        dx, dy = st.velocity
+        if mask.any() and (dx, dy) != (0.0, 0.0):
+            h, w = mask.shape
+            moved = cv2.warpAffine(
+                mask.astype(np.uint8),
+                np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
+                (w, h),
+                flags=cv2.INTER_NEAREST,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            mask = moved > 0
+        out.append((mask, st.velocity))
+    return out
 
 
 def _taken_from_lost(
@@ -1685,11 +1718,13 @@ class _FlowAhead:
 @dataclass
 class _Cursor:
     """Where the last propagation stopped (``step`` +1 forward, −1 backward): enough to
-    continue it without re-running. ``ahead``: the next frame's flow, under way."""
+    continue it without re-running. ``search``: what the next frame's flow starts its motion
+    search from (decided on this frame, see ``early_flow``); ``ahead``: that flow, under way."""
 
     frame: _WorkFrame
     states: dict[int, _ObjectState]
     step: int
+    search: SearchObjects
     ahead: _FlowAhead | None = None
 
 
@@ -1915,9 +1950,12 @@ class BuiltinSession:
     ) -> Iterator[TrackedFrame]:
         """Track from ``start`` to ``end`` (inclusive) continuing ``cursor``; yields every frame.
 
-        Each frame's flow from the one before is started in a worker thread as soon as that
-        one's masks are final (:meth:`_look_ahead`); the frames are the same as computing it
-        when the frame comes up."""
+        Each frame's flow from the one before is started in a worker thread
+        (:meth:`_look_ahead`): with ``early_flow`` as soon as that one's step starts, its motion
+        search from the predicted masks (:func:`_predicted_search_objects`), else (and on and
+        after a prompted frame) as soon as that one's masks are final. What the search starts
+        from is decided on the frame before and kept in the cursor, so a flow computed when the
+        frame comes up (a run continued elsewhere) is the same."""
         frames = iter(self._frames(start, end, step))
         upcoming = next(frames, None)
         while upcoming is not None:
@@ -1929,6 +1967,23 @@ class BuiltinSession:
             # the worker is done before anything else here may use the flow objects
             ahead_flow = ahead.flow.result() if ahead is not None else None
             previous = cursor.states if cursor is not None else {}
+            # the next frame's flow, started now (``early_flow``) or once the masks are final;
+            # a next frame that cannot be read or prepared fails where it is due, after this
+            # one is handed out
+            failed: Exception | None = None
+            look_ahead: _FlowAhead | None = None
+            search: SearchObjects | None = None
+            if (
+                self.config.early_flow
+                and previous
+                and not any(index in self._prompts[obj] for obj in self.object_ids)
+            ):
+                search = _predicted_search_objects(previous)
+                try:
+                    upcoming = next(frames, None)
+                    look_ahead = self._look_ahead(frame, search, list(previous), upcoming)
+                except Exception as error:
+                    upcoming, look_ahead, failed = None, None, error
             self._plate_objects = None
             if previous and self.config.plate_frames > 0:
                 self._plate_objects = np.logical_or.reduce(
@@ -1946,7 +2001,7 @@ class BuiltinSession:
                     if flow is None:
                         flow = ahead_flow
                         if flow is None:
-                            flow = self._flow_map(frame, cursor.frame, _search_objects(previous))
+                            flow = self._flow_map(frame, cursor.frame, cursor.search)
                     self._tracing = (index, obj)
                     self._held_by_others = held_by_others(previous, obj, self.config)
                     stepped = self._step(state, frame, cursor.frame, flow)
@@ -1974,14 +2029,14 @@ class BuiltinSession:
                     and previous[obj].trust > 0
                 }
             self._resolve_overlaps(states, anchored)
-            # the masks are final: the next frame's flow can start. A next frame that cannot
-            # be read or prepared fails where it is due, after this one is handed out
-            failed: Exception | None = None
-            try:
-                upcoming = next(frames, None)
-                look_ahead = self._look_ahead(frame, states, upcoming)
-            except Exception as error:
-                upcoming, look_ahead, failed = None, None, error
+            if search is None:
+                # the masks are final: the next frame's flow can start
+                search = _search_objects(states)
+                try:
+                    upcoming = next(frames, None)
+                    look_ahead = self._look_ahead(frame, search, list(states), upcoming)
+                except Exception as error:
+                    upcoming, look_ahead, failed = None, None, error
             taken = _taken_from_lost(states, previous)
             if claims:
                 held = contested(
@@ -1998,7 +2053,7 @@ class BuiltinSession:
                 if obj not in anchored:
                     scored = self._score(self._update_model(st, frame), frame, taken.get(obj, 0.0))
                     states[obj] = self._remember_embedding(self._remember(scored, frame), frame)
-            cursor = _Cursor(frame, states, step, look_ahead)
+            cursor = _Cursor(frame, states, step, search, look_ahead)
             self._cursor = cursor
             yield TrackedFrame(
                 index=index,
@@ -2014,23 +2069,23 @@ class BuiltinSession:
     def _look_ahead(
         self,
         frame: _WorkFrame,
-        states: dict[int, _ObjectState],
+        search: SearchObjects,
+        tracked: Sequence[int],
         upcoming: tuple[int, np.ndarray] | None,
     ) -> _FlowAhead | None:
         """Prepare the upcoming frame and start its flow from ``frame`` in a worker thread
-        (None at the run's end or with nothing tracked). ``states``: the objects' final states
-        on ``frame`` (their masks and velocities start the flow's search)."""
+        (None at the run's end or with nothing tracked). ``search``: what the flow's motion
+        search starts from; ``tracked``: the objects tracked on ``frame``."""
         if upcoming is None:
             return None
-        prompts = [self._prompts[obj].get(upcoming[0]) for obj in states]
+        prompts = [self._prompts[obj].get(upcoming[0]) for obj in tracked]
         if all(p is not None and p.base is not None for p in prompts):
             return None  # nothing tracked, or every object re-anchored there: no flow needed
         worker = self._ahead_worker
         if worker is None:
             return None
         upcoming_frame = self._prepare(*upcoming)
-        objects = _search_objects(states)
-        flow = worker.submit(self._flow_map, upcoming_frame, frame, objects, self._dis_ahead)
+        flow = worker.submit(self._flow_map, upcoming_frame, frame, search, self._dis_ahead)
         return _FlowAhead(upcoming_frame, flow)
 
     def _reported(self, state: _ObjectState) -> np.ndarray:
