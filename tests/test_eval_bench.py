@@ -182,10 +182,10 @@ def test_a_tracker_failing_on_one_sequence_loses_only_that_sequences_frames(
     step = builtin.BuiltinSession._step
     opened: list[object] = []
 
-    def failing(self, state, frame, previous, flow):  # type: ignore[no-untyped-def]
+    def failing(self, state, frame, previous, flow, fit=None):  # type: ignore[no-untyped-def]
         if self is opened[0] and frame.index == 2:
             raise RuntimeError("boom\nsecond line")
-        return step(self, state, frame, previous, flow)
+        return step(self, state, frame, previous, flow, fit)
 
     open_session = builtin.BuiltinTracker.open
 

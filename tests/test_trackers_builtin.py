@@ -1133,20 +1133,44 @@ def test_both_flow_directions_at_once_equal_one_after_the_other(sample) -> None:
     assert session._flow_worker is None and worker._shutdown
 
 
-def test_predicted_search_objects_move_each_mask_by_its_last_displacement() -> None:
-    """The early flow's motion search starts from each object's mask moved by its velocity."""
-    from sam2matting.trackers.builtin import _ObjectState, _predicted_search_objects
+def test_predicted_search_objects_move_each_mask_to_the_next_frame() -> None:
+    """The early flow's motion search starts from each object's mask moved by its last
+    displacement, or by its motion on the frame's own flow where the two differ by more than
+    a tenth of the object's size (it sped up or turned), and searches around its last
+    displacement."""
+    from sam2matting.trackers.builtin import _Flow, _ObjectState, _predicted_search_objects
 
     mask = np.zeros((40, 60), bool)
-    mask[10:20, 5:15] = True
+    mask[10:20, 5:15] = True  # 10 px: a tenth is 1 px
     prob = mask.astype(np.float32)
-    still = _ObjectState(prob=prob, model=None, logits=prob, velocity=(0.0, 0.0))  # type: ignore[arg-type]
-    moving = _ObjectState(prob=prob, model=None, logits=prob, velocity=(7.0, -3.0))  # type: ignore[arg-type]
-    (m1, v1), (m2, v2) = _predicted_search_objects({1: still, 2: moving})
+
+    def state(velocity):
+        return _ObjectState(prob=prob, model=None, logits=prob, velocity=velocity)  # type: ignore[arg-type]
+
+    def moved(dx, dy):
+        out = np.zeros_like(mask)
+        out[10 + dy : 20 + dy, 5 + dx : 15 + dx] = True
+        return out
+
+    # without a flow: the last displacement
+    (m1, v1), (m2, v2) = _predicted_search_objects(
+        {1: state((0.0, 0.0)), 2: state((7.0, -3.0))}, None, 0.03
+    )[0]
     assert np.array_equal(m1, mask) and v1 == (0.0, 0.0)
-    expected = np.zeros_like(mask)
-    expected[7:17, 12:22] = True
-    assert np.array_equal(m2, expected) and v2 == (7.0, -3.0)
+    assert np.array_equal(m2, moved(7, -3)) and v2 == (7.0, -3.0)
+    # the flow moves the mask by (4, 2): 7 px from (7, -3), 0.5 px from (4.5, 2)
+    fwd = np.zeros((40, 60, 2), np.float32)
+    fwd[..., 0], fwd[..., 1] = 4.0, 2.0
+    flow = _Flow(back=fwd, fwd=fwd, unreliable=np.zeros((40, 60), bool))
+    (m3, v3), (m4, v4) = _predicted_search_objects(
+        {1: state((7.0, -3.0)), 2: state((4.4, 2.0))}, flow, 0.03
+    )[0]
+    assert np.array_equal(m3, moved(4, 2)) and v3 == (7.0, -3.0)
+    assert np.array_equal(m4, moved(4, 2)) and v4 == (4.4, 2.0)
+    (_, _), (m5, _) = _predicted_search_objects(
+        {1: state((0.0, 0.0)), 2: state((4.8, 2.0))}, flow, 0.03
+    )[0]
+    assert np.array_equal(m5, moved(5, 2))  # within a tenth: the last displacement
 
 
 @pytest.mark.parametrize("early", [True, False])
@@ -1154,22 +1178,23 @@ def test_early_flow_starts_beside_the_step_and_searches_from_the_prediction(
     sample, early, monkeypatch
 ) -> None:
     """With ``early_flow`` each frame's flow is started before the frame before it is
-    stepped, its search from that frame's predicted masks; off (and on the frame after a
-    prompt) once the masks are final, from them. Either way the sample is tracked."""
+    stepped, its search from that frame's predicted masks (the masks of the frame before
+    moved by the motion of their flow); off (and on the frame after a prompt) once the masks
+    are final, from them. Either way the sample is tracked."""
     from sam2matting.trackers import builtin as B
 
     events: list[tuple[str, int]] = []
     searched: dict[int, list[np.ndarray]] = {}
     look_ahead, step = B.BuiltinSession._look_ahead, B.BuiltinSession._step
 
-    def recorded_look_ahead(self, frame, search, tracked, upcoming):
+    def recorded_look_ahead(self, frame, search, tracked, upcoming, beside_step=False):
         events.append(("flow", frame.index))
-        searched[frame.index] = [m.copy() for m, _ in search]
-        return look_ahead(self, frame, search, tracked, upcoming)
+        searched[frame.index] = [m.copy() for m, _ in search] + [search[0][1]]
+        return look_ahead(self, frame, search, tracked, upcoming, beside_step)
 
-    def recorded_step(self, state, frame, previous, flow):
+    def recorded_step(self, state, frame, previous, flow, fit=None):
         events.append(("step", frame.index))
-        return step(self, state, frame, previous, flow)
+        return step(self, state, frame, previous, flow, fit)
 
     monkeypatch.setattr(B.BuiltinSession, "_look_ahead", recorded_look_ahead)
     monkeypatch.setattr(B.BuiltinSession, "_step", recorded_step)
@@ -1186,13 +1211,15 @@ def test_early_flow_starts_beside_the_step_and_searches_from_the_prediction(
     for k in range(1, sample.num_frames - 1):
         i_flow, i_step = events.index(("flow", k)), events.index(("step", k))
         assert (i_flow < i_step) == early, f"frame {k}"
-    (dx, dy) = velocities[1]
-    moved = cv2.warpAffine(
-        masks[1].astype(np.uint8),
-        np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
-        masks[1].shape[::-1],
-        flags=cv2.INTER_NEAREST,
-    ).astype(bool)
-    assert (dx, dy) != (0.0, 0.0) and not np.array_equal(moved, masks[2])
-    assert np.array_equal(searched[2][0], moved if early else masks[2])
+    assert velocities[1] != (0.0, 0.0)
+    if not early:
+        assert np.array_equal(searched[2][0], masks[2]) and searched[2][1] == velocities[2]
+    else:
+        # the mask of frame 1 moved (by its last displacement or by its flow's motion, which
+        # the step then finds too), searched around its last displacement
+        assert searched[2][1] == velocities[1] and not np.array_equal(searched[2][0], masks[2])
+        ys, xs = np.nonzero(masks[1])
+        ys2, xs2 = np.nonzero(searched[2][0])
+        shift = (xs2.mean() - xs.mean(), ys2.mean() - ys.mean())
+        assert any(np.allclose(shift, v, atol=1.0) for v in (velocities[1], velocities[2]))
     assert min(_ious(frames, sample)) > 0.8

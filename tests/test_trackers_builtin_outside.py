@@ -182,8 +182,8 @@ def test_a_re_detection_ends_the_attached_background(monkeypatch) -> None:
     kept: dict[int, bool] = {}
     step = builtin.BuiltinSession._step
 
-    def recording(self, state, frame, previous, flow):  # type: ignore[no-untyped-def]
-        out = step(self, state, frame, previous, flow)
+    def recording(self, state, frame, previous, flow, fit=None):  # type: ignore[no-untyped-def]
+        out = step(self, state, frame, previous, flow, fit)
         kept[frame.index] = out.outside is not None
         return out
 
