@@ -66,3 +66,28 @@ def test_binary_image_gives_opencvs_binary_moments() -> None:
             ours = cv2.moments(u)
             theirs = cv2.moments(np.ascontiguousarray(image, dtype=np.uint8), binaryImage=True)
             assert all(ours[k] == theirs[k] for k in ("m00", "m10", "m01"))
+
+
+def test_shifted_moves_a_mask_nearest_or_covering() -> None:
+    from sam2matting.trackers.builtin_masks import shifted
+
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 4:8] = True
+    expected = np.zeros_like(mask)
+    expected[7:12, 7:11] = True
+    assert np.array_equal(shifted(mask, 3.0, 2.0), expected)
+    assert np.array_equal(shifted(mask, 3.0, 2.0, nearest=False), expected)
+    # a sub-pixel move: nearest keeps the size; bilinear is OpenCV's, rounded on uint8
+    assert shifted(mask, 0.5, 0.0).sum() == mask.sum()
+    for dx, dy in ((0.5, 0.0), (0.3, -1.7), (12.25, 3.5)):
+        direct = cv2.warpAffine(
+            mask.astype(np.uint8),
+            np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
+            (30, 20),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        assert np.array_equal(shifted(mask, dx, dy, nearest=False), direct > 0)
+    # moved out of the frame: empty
+    assert not shifted(mask, 40.0, 0.0).any()

@@ -176,7 +176,7 @@ from .builtin_init import disc_mask as _disc_mask
 from .builtin_init import drop_specks as _drop_specks
 from .builtin_init import overlap as _overlap
 from .builtin_layers import LayerTrace, MotionLayer, continued, find_layers, layer_region
-from .builtin_masks import mask_bounds, mask_centre, mask_pixels
+from .builtin_masks import mask_bounds, mask_centre, mask_pixels, shifted
 from .builtin_memory import follow, lift_prior, memory_support, remember
 from .builtin_motion import camera_shift as correlated_camera_shift
 from .builtin_motion import initial_flows, search_flows
@@ -1534,16 +1534,7 @@ def _predicted_search_objects(
                 if np.hypot(fx - dx, fy - dy) > prediction_tolerance() * size:
                     dx, dy = fx, fy
         if mask.any() and (dx, dy) != (0.0, 0.0):
-            h, w = mask.shape
-            moved = cv2.warpAffine(
-                mask.astype(np.uint8),
-                np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
-                (w, h),
-                flags=cv2.INTER_NEAREST,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
-            )
-            mask = moved > 0
+            mask = shifted(mask, dx, dy)
         out.append((mask, st.velocity))
     return out, fits
 

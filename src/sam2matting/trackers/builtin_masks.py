@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["binary_u8", "mask_bounds", "mask_centre", "mask_pixels"]
+__all__ = ["binary_u8", "mask_bounds", "mask_centre", "mask_pixels", "shifted"]
 
 
 def _u8(mask: np.ndarray) -> np.ndarray:
@@ -60,3 +60,21 @@ def mask_pixels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"mask_pixels: expected a 2-D mask, got shape {mask.shape}")
     ys, xs = np.divmod(np.flatnonzero(mask), mask.shape[1])
     return ys, xs
+
+
+def shifted(mask: np.ndarray, dx: float, dy: float, nearest: bool = True) -> np.ndarray:
+    """``mask`` (bool) moved by (``dx``, ``dy``) px, pixels from outside the frame empty.
+    ``nearest``: each pixel takes the one it came from; else bilinear on the 0/1 image,
+    rounded back to 0/1 (a pixel is set where the moved mask covers more than about half
+    of it)."""
+    h, w = mask.shape
+    moved = cv2.warpAffine(
+        mask.astype(np.uint8),
+        np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]]),
+        (w, h),
+        flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    out: np.ndarray = moved > 0
+    return out

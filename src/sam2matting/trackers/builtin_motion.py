@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .builtin_masks import mask_bounds
+from .builtin_masks import mask_bounds, shifted
 
 __all__ = [
     "ObjectMotion",
@@ -312,15 +312,7 @@ def search_flows(
     present = [(m, v) for m, v in objects if m.any()]
     exclude = np.zeros((h, w), bool)
     for m, (vx, vy) in present:
-        moved = cv2.warpAffine(
-            m.astype(np.uint8),
-            np.array([[1.0, 0.0, vx], [0.0, 1.0, vy]]),
-            (w, h),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
-        exclude |= m | (moved > 0)
+        exclude |= m | shifted(m, vx, vy, nearest=False)
     camera = camera_shift(previous, current, exclude)
     cam = camera or (0.0, 0.0)
     motions = []
