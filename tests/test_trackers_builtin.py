@@ -1223,3 +1223,90 @@ def test_early_flow_starts_beside_the_step_and_searches_from_the_prediction(
         shift = (xs2.mean() - xs.mean(), ys2.mean() - ys.mean())
         assert any(np.allclose(shift, v, atol=1.0) for v in (velocities[1], velocities[2]))
     assert min(_ious(frames, sample)) > 0.8
+
+
+def _textured(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth random grey texture (uint8): what a photometric check can tell apart."""
+    noise = np.random.default_rng(seed).random((h, w)).astype(np.float32)
+    return np.asarray(np.clip(cv2.GaussianBlur(noise, (0, 0), 1.5) * 600 - 170, 0, 255), np.uint8)
+
+
+def test_inverted_flow_of_a_smooth_motion_is_its_forward_flow() -> None:
+    """A smooth backward flow (a slight zoom and a shift) inverts to the analytic forward
+    flow, on the frame's grid and on DIS's coarser one (level 1)."""
+    from sam2matting.trackers.builtin import invert_flow
+
+    h, w = 96, 128
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy, s, tx, ty = 64.0, 48.0, 1.05, 3.0, -2.0
+    # forward: p -> c + s (p - c) + t; backward: q -> c + (q - c - t) / s
+    fwd_true = np.dstack([(s - 1) * (xs - cx) + tx, (s - 1) * (ys - cy) + ty])
+    back = np.dstack([cx + (xs - cx - tx) / s - xs, cy + (ys - cy - ty) / s - ys])
+    grey = _textured(h, w, 0)
+    for level in (0, 1):
+        fwd = invert_flow(back.astype(np.float32), (), grey, grey, level)
+        inner = (slice(8, h - 8), slice(8, w - 8))  # away from where p + f leaves the frame
+        err = np.abs(fwd - fwd_true)[inner].max()
+        assert err < (0.02 if level == 0 else 0.1), (level, err)
+
+
+def test_inverted_flow_keeps_a_fast_object_found_by_the_motion_search() -> None:
+    """A textured square jumps 30 px on a still textured background. Started from −back
+    alone, the inversion at the square's old place finds the background's (zero) motion; from
+    the motion search's start it finds the jump there, and the photometric check keeps that
+    on the square and zero on the background around it."""
+    from sam2matting.trackers.builtin import invert_flow
+
+    h, w, jump = 80, 120, 30
+    background = _textured(h, w, 1)
+    square = _textured(20, 20, 2)
+    previous = background.copy()
+    previous[30:50, 20:40] = square
+    current = background.copy()
+    current[30:50, 20 + jump : 40 + jump] = square
+    back = np.zeros((h, w, 2), np.float32)
+    back[30:50, 20 + jump : 40 + jump, 0] = -jump
+    start = np.zeros((h, w, 2), np.float32)
+    start[27:53, 17:43, 0] = jump  # the search's shift on the square dilated by 3 px
+    alone = invert_flow(back, (), previous, current, 0)
+    assert np.abs(alone[32:48, 22:38, 0]).max() < 1.0  # the background's motion
+    fwd = invert_flow(back, (start,), previous, current, 0)
+    assert np.allclose(fwd[32:48, 22:38, 0], jump, atol=0.5)  # the square's jump
+    ring = np.zeros((h, w), bool)
+    ring[27:53, 17:43] = True
+    ring[29:51, 19:41] = False  # the dilated margin, background, 2 px from the square
+    assert np.abs(fwd[ring, 0]).mean() < 0.25 * jump
+
+
+def test_the_forward_flow_is_inverted_or_computed_by_dis(sample) -> None:
+    """With ``inverted_forward`` (the default) one DIS run a frame pair, the backward one;
+    off, both directions by DIS as before (no motion search here: the flows start from
+    zero)."""
+    from sam2matting.trackers import builtin as B
+
+    for inverted, runs in ((True, 1), (False, 2)):
+        options = {"inverted_forward": inverted, "early_flow": False, "motion_search": False}
+        session = build(**options).open(ArraySource(sample.frames))
+        session.add_prompt(MaskPrompt(sample.masks[1][0]))
+        list(session.propagate(0, end_frame=1))
+        calls: list[int] = []
+
+        class Counting:
+            def __init__(self, dis):
+                self.dis = dis
+
+            def calc(self, *args):
+                calls.append(1)
+                return self.dis.calc(*args)
+
+        previous = session._prepare(1, sample.frames[1])
+        frame = session._prepare(2, sample.frames[2])
+        pair = tuple(Counting(d) for d in session._dis)
+        flow = session._flow_map(frame, previous, (), pair)  # type: ignore[arg-type]
+        assert len(calls) == runs
+        assert flow.fwd.shape == flow.back.shape and np.isfinite(flow.fwd).all()
+        if inverted:
+            back = session._dis[0].calc(frame.gray, previous.gray, None)
+            expected = B.invert_flow(back, (), previous.gray, frame.gray, session._flow_level)
+            assert np.array_equal(flow.fwd, expected)
+        session.close()

@@ -488,6 +488,12 @@ class BuiltinTrackerConfig:
     Frames with a prompt, and the frame after a prompted one, keep the search from the final
     masks. Off: the frames of versions before it, at ~0.75× the speed. Issue 14's
     seventeenth session; see ``benchmarks/results/builtin_tracker_session17*.md``.
+    ``inverted_forward``: the forward flow (previous → current: the objects' and the
+    background's motion fits, motion layers, the round-trip check) is the backward DIS flow
+    inverted (:func:`invert_flow`, from the motion search's forward start), not a second DIS
+    run. DIS is ~19 ms of CPU a direction at 512×288, the inversion ~4 ms. Off: both
+    directions by DIS, the frames of versions before it. Issue 14's eighteenth session;
+    see ``benchmarks/results/builtin_tracker_session18*.md``.
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
     (:mod:`~sam2matting.trackers.builtin_plate`; 0 = off, the default; 16 when on).
@@ -558,6 +564,7 @@ class BuiltinTrackerConfig:
     part_recovery: bool = True
     attached_background: float = 6.0
     early_flow: bool = True
+    inverted_forward: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1088,17 +1095,37 @@ def _signed_distance(mask: np.ndarray) -> np.ndarray:
     return inside - outside
 
 
-def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter with a single-channel guide (float32 in [0, 1])."""
+def _guide_box(radius: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The guided filter's box mean over a (2·``radius`` + 1)² window (float32, reflected)."""
     ksize = (2 * radius + 1, 2 * radius + 1)
 
     def box(x: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(x, cv2.CV_32F, ksize, borderType=cv2.BORDER_REFLECT)
 
+    return box
+
+
+def _guide_stats(guide: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's statistics of the guide alone (its local mean and variance), which
+    depend on the frame only: computed once a frame, beside the step (:meth:`_prepare`)."""
+    box = _guide_box(radius)
     mean_i = box(guide)
+    return mean_i, box(guide * guide) - mean_i * mean_i
+
+
+def _guided_filter(
+    guide: np.ndarray,
+    src: np.ndarray,
+    radius: int,
+    eps: float,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """He et al.'s guided filter with a single-channel guide (float32 in [0, 1]). ``stats``:
+    the guide's :func:`_guide_stats` for this ``radius``, when already computed."""
+    box = _guide_box(radius)
+    mean_i, var_i = _guide_stats(guide, radius) if stats is None else stats
     mean_p = box(src)
     cov_ip = box(guide * src) - mean_i * mean_p
-    var_i = box(guide * guide) - mean_i * mean_i
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     return box(a) * guide + box(b)
@@ -1160,6 +1187,78 @@ def _median(values: np.ndarray) -> float:
     if n % 2:
         return float(part[half])
     return float((part[half - 1] + part[half]) / 2)
+
+
+def inversion_iterations() -> int:
+    """Fixed-point iterations of :func:`invert_flow`. Chosen on the flows, not on tracking:
+    against DIS's own forward flow on 30 frames each of four DAVIS sequences (dog, libby,
+    car-shadow, kite-surf at 512×288) the mean end-point error stops falling at 3 (libby
+    0.55 / 0.55 / 0.53 / 0.53 px for 1 / 2 / 3 / 5; medians 0.07–0.20 px throughout); what
+    is left is where the two DIS directions disagree (occlusions), not the inversion."""
+    return 3
+
+
+def invert_flow(
+    back: np.ndarray,
+    starts: Sequence[np.ndarray],
+    previous: np.ndarray,
+    current: np.ndarray,
+    level: int = 0,
+) -> np.ndarray:
+    """The forward flow (h×w×2 float32: each previous pixel's displacement) of the backward
+    flow ``back`` (each current pixel's displacement to the previous frame), by
+    :func:`inversion_iterations` of f(p) = −back(p + f(p)).
+
+    The iteration is started from −back and from each of ``starts`` (forward initial flows,
+    e.g. the motion search's: a fast object's own displacement, which −back at its old place
+    does not hold, but also its shift on a margin of background around it). Each pixel keeps
+    the answer under which ``previous`` (grey h×w) matches ``current`` best, over a 5×5
+    window (the data term a forward flow would have been fitted to). Where no current pixel
+    comes from p (occluded on the current frame) the answer is a neighbour's motion; the
+    round-trip check of the two flows marks it. ``level``: the pyramid level DIS computed
+    ``back`` on (:func:`finest_flow_level`); the inversion runs there, 4^level times
+    cheaper, and is brought up to full size as DIS brings up its own flows.
+    """
+    h, w = back.shape[:2]
+    factor = 2**level
+    size = (max(1, w // factor), max(1, h // factor))
+    if factor > 1:
+        back = cv2.resize(back, size, interpolation=cv2.INTER_AREA) / np.float32(factor)
+        # the starts are piecewise constant: keep their edges
+        starts = [
+            cv2.resize(st, size, interpolation=cv2.INTER_NEAREST) / np.float32(factor)
+            for st in starts
+        ]
+        previous = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
+        current = cv2.resize(current, size, interpolation=cv2.INTER_AREA)
+    gx, gy = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
+    grid = np.dstack([gx, gy])
+    best: np.ndarray | None = None
+    best_error: np.ndarray | None = None
+    for start in (-back, *starts):
+        fwd = start
+        for _ in range(max(1, inversion_iterations())):
+            fwd = cv2.remap(  # type: ignore[call-overload]
+                back, cv2.add(grid, fwd), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            np.negative(fwd, out=fwd)
+        if not starts:
+            best = fwd
+            break
+        seen = cv2.remap(  # type: ignore[call-overload]
+            current, cv2.add(grid, fwd), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        error = cv2.blur(cv2.absdiff(seen, previous).astype(np.float32), (5, 5))
+        if best is None or best_error is None:
+            best, best_error = fwd, error
+        else:
+            better = error < best_error
+            np.copyto(best, fwd, where=better[..., None])
+            np.minimum(best_error, error, out=best_error)
+    assert best is not None
+    if factor > 1:
+        best = cv2.resize(best, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(factor)
+    return np.asarray(best, np.float32)
 
 
 def _make_flow(preset: str, work_w: int, work_h: int) -> Any:
@@ -1660,6 +1759,8 @@ class _WorkFrame:
     native: np.ndarray | None = None
     #: the learned pixel embeddings (``embed_strength``), computed on first use
     embedding: np.ndarray | None = None
+    #: the guided filter's statistics of ``guide`` (:func:`_guide_stats`; ``edge_refine``)
+    guide_stats: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -1749,12 +1850,12 @@ class _ObjectState:
 
 @dataclass(frozen=True)
 class _FlowAhead:
-    """The next frame of a propagation, prepared, and its flow from the cursor's frame being
-    computed in a worker thread while the current frame is scored, handed out and consumed
-    (the flow needs the objects' final masks, so it cannot start earlier)."""
+    """The next frame of a propagation (its ``index``) being prepared, and its flow from the
+    cursor's frame computed, in a worker thread while the current frame is tracked, handed
+    out and consumed."""
 
-    frame: _WorkFrame
-    flow: Future[_Flow]
+    index: int
+    work: Future[tuple[_WorkFrame, _Flow]]
 
 
 @dataclass
@@ -1840,6 +1941,8 @@ class BuiltinSession:
         #: caller's thread while the look-ahead may be running
         self._dis = self._dis_pair()
         self._dis_ahead = self._dis_pair()
+        # the pyramid level DIS computes its flows on (the forward one is inverted there)
+        self._flow_level = int(self._dis[0].getFinestScale())
         #: runs each pair's forward flow beside its backward one (OpenCV releases the GIL)
         self._flow_worker: ThreadPoolExecutor | None = ThreadPoolExecutor(
             1, thread_name_prefix="builtin-flow"
@@ -2003,11 +2106,14 @@ class BuiltinSession:
         while upcoming is not None:
             index, image = upcoming
             ahead = cursor.ahead if cursor is not None else None
-            if ahead is not None and ahead.frame.index != index:
+            if ahead is not None and ahead.index != index:
                 ahead = None
-            frame = ahead.frame if ahead is not None else self._prepare(index, image)
             # the worker is done before anything else here may use the flow objects
-            ahead_flow = ahead.flow.result() if ahead is not None else None
+            ahead_flow: _Flow | None = None
+            if ahead is not None:
+                frame, ahead_flow = ahead.work.result()
+            else:
+                frame = self._prepare(index, image)
             previous = cursor.states if cursor is not None else {}
             # the next frame's flow, started now (``early_flow``) or once the masks are final;
             # a next frame that cannot be read or prepared fails where it is due, after this
@@ -2122,7 +2228,7 @@ class BuiltinSession:
         upcoming: tuple[int, np.ndarray] | None,
         beside_step: bool = False,
     ) -> _FlowAhead | None:
-        """Prepare the upcoming frame and start its flow from ``frame`` in a worker thread
+        """Prepare the upcoming frame and compute its flow from ``frame`` in a worker thread
         (None at the run's end or with nothing tracked). ``search``: what the flow's motion
         search starts from; ``tracked``: the objects tracked on ``frame``. ``beside_step``:
         the flow runs beside ``frame``'s step (``early_flow``), so its two directions run one
@@ -2136,11 +2242,21 @@ class BuiltinSession:
         worker = self._ahead_worker
         if worker is None:
             return None
-        upcoming_frame = self._prepare(*upcoming)
-        flow = worker.submit(
-            self._flow_map, upcoming_frame, frame, search, self._dis_ahead, beside_step
+        return _FlowAhead(
+            upcoming[0], worker.submit(self._prepared_flow, upcoming, frame, search, beside_step)
         )
-        return _FlowAhead(upcoming_frame, flow)
+
+    def _prepared_flow(
+        self,
+        upcoming: tuple[int, np.ndarray],
+        frame: _WorkFrame,
+        search: SearchObjects,
+        beside_step: bool,
+    ) -> tuple[_WorkFrame, _Flow]:
+        """The look-ahead worker's job: the upcoming frame prepared, and its flow from
+        ``frame`` (see :meth:`_look_ahead`)."""
+        prepared = self._prepare(*upcoming)
+        return prepared, self._flow_map(prepared, frame, search, self._dis_ahead, beside_step)
 
     def _reported(self, state: _ObjectState) -> np.ndarray:
         """The logits reported for an object: empty while it follows an unconfirmed
@@ -2173,7 +2289,11 @@ class BuiltinSession:
         native = None
         if self.config.thin_structures:
             native = image
-        return _WorkFrame(index, rgb, gray, gray.astype(np.float32) / 255.0, index_map, native)
+        guide = gray.astype(np.float32) / 255.0
+        stats = None
+        if self.config.edge_refine:
+            stats = _guide_stats(guide, guided_filter_radius(self._work_w, self._work_h))
+        return _WorkFrame(index, rgb, gray, guide, index_map, native, guide_stats=stats)
 
     def _plate_ref(self, frame_index: int | None = None) -> int:
         """The plate's reference frame: the earliest prompted frame (with ``frame_index``, the
@@ -2301,11 +2421,23 @@ class BuiltinSession:
         """Backward and forward DIS flow between the previous and this frame, and where they
         disagree (occlusions, disocclusions, flow failures). With ``motion_search`` the flow
         starts from the camera's and the objects' large displacements
-        (:func:`_initial_flows`) instead of zero. ``one_thread``: the two directions one after
-        the other on this thread (the same flows), not at once."""
+        (:func:`_initial_flows`) instead of zero. With ``inverted_forward`` the forward flow
+        is the backward one inverted (:func:`invert_flow`), else DIS's too; ``one_thread``:
+        DIS's two directions one after the other on this thread (the same flows), not at
+        once."""
         init = self._initial_flows(frame, previous, objects)
         fwd_init, back_init = (None, None) if init is None else init
-        if one_thread:
+        if self.config.inverted_forward:
+            back_dis = (self._dis if dis is None else dis)[0]
+            back = back_dis.calc(frame.gray, previous.gray, back_init)
+            fwd = invert_flow(
+                back,
+                () if fwd_init is None else (fwd_init,),
+                previous.gray,
+                frame.gray,
+                self._flow_level,
+            )
+        elif one_thread:
             back_dis, fwd_dis = self._dis if dis is None else dis
             fwd = fwd_dis.calc(previous.gray, frame.gray, fwd_init)
             back = back_dis.calc(frame.gray, previous.gray, back_init)
@@ -2431,29 +2563,24 @@ class BuiltinSession:
             in_flow = (
                 in_affine if shift is not None else np.where(flow.unreliable, in_affine, in_flow)
             )
-            inner, outer = background_ring(sigma)
-            bg_motion = _fit_affine(flow.fwd, (prev_sd < -inner) & (prev_sd > -outer))
-            if bg_motion is not None and cfg.motion_strength > 0:
-                gains = (1.0, 1.0)
-                if state.appearance is not None:
-                    gains = (
-                        _appearance.grey_gain(state.appearance.object_step),
-                        _appearance.grey_gain(state.appearance.scene_step),
-                    )
-                if shift is None and cfg.motion_layers > 0:
-                    # occluders moving with a motion of their own (found on the last step
-                    # too: a flow failure is not a layer)
-                    layers = find_layers(
-                        flow.fwd, prev_mask, obj_motion, sigma, cfg.motion_layers, _fit_affine
-                    )
-                z_motion = cfg.motion_strength * _motion_llr(
-                    frame.gray,
-                    previous.gray,
-                    obj_motion,
-                    bg_motion,
-                    gains,
-                    continued(layers, state.layers),
+            gains = (1.0, 1.0)
+            if state.appearance is not None:
+                gains = (
+                    _appearance.grey_gain(state.appearance.object_step),
+                    _appearance.grey_gain(state.appearance.scene_step),
                 )
+            bg_motion, layers, z_motion = self._motion_evidence(
+                flow,
+                prev_mask,
+                prev_sd,
+                obj_motion,
+                sigma,
+                shift is None,
+                frame.gray,
+                previous.gray,
+                gains,
+                state.layers,
+            )
         self._trace("warp", in_flow)
         predicted = in_flow | in_affine
         votes = 0.5 * (in_flow.astype(np.float32) + in_affine.astype(np.float32))
@@ -2508,6 +2635,7 @@ class BuiltinSession:
                 _sigmoid(z),
                 guided_filter_radius(self._work_w, self._work_h),
                 guided_filter_eps(),
+                frame.guide_stats,
             )
             logits = _logit(np.clip(p, 0.0, 1.0))
         else:
@@ -2607,6 +2735,42 @@ class BuiltinSession:
             if float(colour[found_mask].mean()) > mean_colour:
                 return found
         return stepped
+
+    def _motion_evidence(
+        self,
+        flow: _Flow,
+        prev_mask: np.ndarray,
+        prev_sd: np.ndarray,
+        obj_motion: np.ndarray,
+        sigma: float,
+        own_motion: bool,
+        current: np.ndarray,
+        previous: np.ndarray,
+        gains: tuple[float, float],
+        last_layers: LayerTrace | None,
+    ) -> tuple[np.ndarray | None, list[MotionLayer], np.ndarray | None]:
+        """A step's motion evidence: the background's affine motion in the ring around the
+        object (:func:`background_ring`), the other motion layers near it (``own_motion``:
+        its motion is the flow's, not moved by colours; ``motion_layers``), and the log-odds
+        of the object's motion explaining ``current`` better than the background's
+        (:func:`_motion_llr`, times ``motion_strength``; None when it has no background
+        motion or is off)."""
+        cfg = self.config
+        inner, outer = background_ring(sigma)
+        bg_motion = _fit_affine(flow.fwd, (prev_sd < -inner) & (prev_sd > -outer))
+        layers: list[MotionLayer] = []
+        if bg_motion is None or cfg.motion_strength <= 0:
+            return bg_motion, layers, None
+        if own_motion and cfg.motion_layers > 0:
+            # occluders moving with a motion of their own (found on the last step too: a
+            # flow failure is not a layer)
+            layers = find_layers(
+                flow.fwd, prev_mask, obj_motion, sigma, cfg.motion_layers, _fit_affine
+            )
+        z_motion = cfg.motion_strength * _motion_llr(
+            current, previous, obj_motion, bg_motion, gains, continued(layers, last_layers)
+        )
+        return bg_motion, layers, z_motion
 
     def _remember_embedding(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
         """With ``embed_strength``: a confident frame's embeddings and mask become the object's
