@@ -1292,16 +1292,16 @@ def test_the_forward_flow_is_inverted_or_computed_by_dis(sample) -> None:
         calls: list[int] = []
 
         class Counting:
-            def __init__(self, dis):
-                self.dis = dis
+            def __init__(self, dis, calls):
+                self.dis, self.calls = dis, calls
 
             def calc(self, *args):
-                calls.append(1)
+                self.calls.append(1)
                 return self.dis.calc(*args)
 
         previous = session._prepare(1, sample.frames[1])
         frame = session._prepare(2, sample.frames[2])
-        pair = tuple(Counting(d) for d in session._dis)
+        pair = tuple(Counting(d, calls) for d in session._dis)
         flow = session._flow_map(frame, previous, (), pair)  # type: ignore[arg-type]
         assert len(calls) == runs
         assert flow.fwd.shape == flow.back.shape and np.isfinite(flow.fwd).all()
