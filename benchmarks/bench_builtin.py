@@ -344,22 +344,37 @@ def run_speed(data: Path, options: dict[str, Any], frames: int = 120) -> dict[st
 
 
 def run_speed_against(
-    data: Path, options: dict[str, Any], base: Path, repeats: int = 3
+    data: Path,
+    options: dict[str, Any],
+    base: Path,
+    repeats: int = 3,
+    base_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """:func:`run_speed` for this checkout and for the ``src`` folder ``base`` of another,
     alternated ``repeats`` times in fresh processes (a shared CPU's load drifts; alternating
-    spreads it over both); medians and their ratio (this / base)."""
+    spreads it over both); medians and their ratio (this / base). ``base_options``: the
+    base's tracker options (default ``options``; ``{}`` for its defaults, e.g. when
+    ``options`` names one it does not have)."""
     import re
     import subprocess
 
     here = HERE.parent / "src"
     runs: dict[str, list[tuple[float, float]]] = {"ours": [], "base": []}
-    opts = [a for k, v in options.items() for a in ("--opt", f"{k}={v}")]
+
+    def opts(chosen: dict[str, Any]) -> list[str]:
+        # values as --opt parses them back (JSON: true, not Python's True)
+        return [
+            a
+            for k, v in chosen.items()
+            for a in ("--opt", f"{k}={v if isinstance(v, str) else json.dumps(v)}")
+        ]
+
+    args = {"ours": opts(options), "base": opts(options if base_options is None else base_options)}
     for _ in range(repeats):
         for name, src in (("base", base), ("ours", here)):
             env = {**os.environ, "PYTHONPATH": str(src)}
             out = subprocess.run(
-                [sys.executable, __file__, "--data", str(data), "--only", "speed", *opts],
+                [sys.executable, __file__, "--data", str(data), "--only", "speed", *args[name]],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -387,6 +402,7 @@ def run_speed_against(
         "base_fps_cpu": med["base"][1],
         "ratio_wall": med["ours"][0] / med["base"][0],
         "ratio_cpu": med["ours"][1] / med["base"][1],
+        "base_options": options if base_options is None else base_options,
     }
     print(
         f"speed against {base}: {res['fps_wall']:.1f} vs {res['base_fps_wall']:.1f} frames/s wall "
@@ -698,11 +714,13 @@ def park_panorama(data: Path) -> Any:
     return np.hstack([strip, strip[:, ::-1]])
 
 
-def run_occluders(data: Path, options: dict[str, Any]) -> dict[str, Any]:
+def run_occluders(data: Path, options: dict[str, Any], jitter: int = 0) -> dict[str, Any]:
     """Thin foreground poles sweeping across a matting cutout the camera pans with
     (``eval.occluder_clips.cutout_pole_clip``, 48 frames, the walkers of ``--only still``),
     from the true first mask; and the same clips without the poles (the control): mean J
-    (first frame excluded) and lowest J of each."""
+    (first frame excluded) and lowest J of each. ``jitter``: also run each clip with the
+    poles that many times on frames changed by at most one grey level (:func:`_jittered`;
+    ``poles_jitter_j``: their mean J)."""
 
     from sam2matting.eval.occluder_clips import cutout_pole_clip
 
@@ -716,6 +734,11 @@ def run_occluders(data: Path, options: dict[str, Any]) -> dict[str, Any]:
                 frames, masks = cutout_pole_clip(panorama, cutout, n=48, seed=seed, poles=poles)
                 js = _j_curve(frames, masks, options)
                 row[f"{label}_j"], row[f"{label}_min_j"] = float(np.mean(js[1:])), min(js[1:])
+                if poles and jitter > 0:
+                    row["poles_jitter_j"] = [
+                        float(np.mean(_j_curve(_jittered(frames, k), masks, options)[1:]))
+                        for k in range(1, jitter + 1)
+                    ]
             rows.append(row)
             print(
                 f"occluders {split:8s} {walker:16s} mean J {row['poles_j']:.3f} "
@@ -745,11 +768,30 @@ def _occluders_markdown(rows: list[dict[str, Any]]) -> list[str]:
             f"| {split} | {len(sel)} | **{with_poles:.3f}** | {control:.3f} | "
             f"{control - with_poles:.3f} | {_mean([r['poles_min_j'] for r in sel]):.3f} |"
         )
+    jittered = [r for r in rows if r.get("poles_jitter_j")]
+    if jittered:
+        lines += [
+            "",
+            "With the poles, on frames changed by at most one grey level "
+            f"({len(jittered[0]['poles_jitter_j'])} seeds; mean J over the clean run and them):",
+            "",
+            "| split | with the poles, clean | with the poles, clean and jittered |",
+            "|---|---:|---:|",
+        ]
+        for split in ("tuning", "held-out"):
+            sel = [r for r in jittered if r["split"] == split]
+            if sel:
+                every = [j for r in sel for j in (r["poles_j"], *r["poles_jitter_j"])]
+                lines.append(
+                    f"| {split} | {_mean([r['poles_j'] for r in sel]):.3f} | {_mean(every):.3f} |"
+                )
     lines += ["", "| clip | split | with the poles | without | lowest J with the poles |"]
     lines.append("|---|---|---:|---:|---:|")
     for r in rows:
+        runs = r.get("poles_jitter_j")
+        spread = "" if not runs else f" (jittered {', '.join(f'{j:.3f}' for j in runs)})"
         lines.append(
-            f"| {r['clip']} (seed {r['seed']}) | {r['split']} | {r['poles_j']:.3f} | "
+            f"| {r['clip']} (seed {r['seed']}) | {r['split']} | {r['poles_j']:.3f}{spread} | "
             f"{r['control_j']:.3f} | {r['poles_min_j']:.3f} |"
         )
     return [*lines, ""]
@@ -1052,7 +1094,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"Tracking alone, 512×288, 120 frames of 01_dog, one object; medians of "
             f"{against['repeats']} runs each, alternated in fresh processes, base "
-            f"`{against['base']}`.",
+            f"`{against['base']}` (its options: `{against.get('base_options', result.get('options'))}`).",
             "",
             "| checkout | frames/s wall | frames/s of CPU time |",
             "|---|---:|---:|",
@@ -1165,11 +1207,17 @@ def main(argv: list[str] | None = None) -> int:
         "main) to time side by side, alternated in fresh processes; reports the ratio",
     )
     ap.add_argument(
+        "--base-defaults",
+        action="store_true",
+        help="with --base: run the other checkout with its default options, not the --opt ones "
+        "(to time an option this checkout has and the other has not)",
+    )
+    ap.add_argument(
         "--jitter",
         type=int,
         default=0,
         metavar="N",
-        help="DAVIS: also run each sequence N times on frames changed by at most one grey "
+        help="DAVIS and occluders: also run each sequence or clip N times on frames changed by at most one grey "
         "level (seeds 1..N) and report the spread of J&F: how much of a figure is luck",
     )
     ap.add_argument(
@@ -1215,10 +1263,12 @@ def main(argv: list[str] | None = None) -> int:
     if "still" in parts:
         result["still"] = run_still(data, options)
     if "occluders" in parts:
-        result["occluders"] = run_occluders(data, options)
+        result["occluders"] = run_occluders(data, options, jitter=args.jitter)
     if "speed" in parts:
         if args.base is not None:
-            result["speed_against"] = run_speed_against(data, options, args.base)
+            result["speed_against"] = run_speed_against(
+                data, options, args.base, base_options={} if args.base_defaults else None
+            )
         else:
             result["speed"] = run_speed(data, options)
     md = markdown(result)

@@ -189,3 +189,50 @@ def test_speed_against_a_base_alternates_fresh_processes_and_reports_the_ratio(
     assert res["ratio_wall"] == pytest.approx(13.0 / 11.0)
     md = bench.markdown({**bench.run_header("bench_builtin.py", []), "speed_against": res})
     assert "×1.18 wall" in md and "| base | 11.0 | 5.5 |" in md
+
+
+def test_speed_against_a_base_with_its_defaults_passes_options_back_as_parsed(
+    bench, monkeypatch, tmp_path
+):
+    """``--base-defaults``: the base runs without this checkout's options (one it may not
+    have); the options go back to ``--opt`` as it parses them (``true``, not ``True``)."""
+    import subprocess
+
+    commands: dict[str, list[str]] = {}
+
+    class Done:
+        stdout = "speed 512x288: 10.0 frames/s wall, 5.0 frames/s of CPU\n"
+
+    def fake_run(cmd, env, **kwargs):  # type: ignore[no-untyped-def]
+        commands["base" if env["PYTHONPATH"] == str(tmp_path) else "ours"] = list(cmd)
+        return Done()
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    options = {"inverted_forward": True, "motion_layers": 2, "flow_preset": "fast"}
+    res = bench.run_speed_against(tmp_path, options, tmp_path, repeats=1, base_options={})
+    assert "--opt" not in commands["base"]
+    ours = commands["ours"]
+    given = [ours[i + 1] for i, a in enumerate(ours) if a == "--opt"]
+    assert given == ["inverted_forward=true", "motion_layers=2", "flow_preset=fast"]
+    assert res["base_options"] == {}
+    md = bench.markdown({**bench.run_header("bench_builtin.py", []), "speed_against": res})
+    assert "(its options: `{}`)" in md
+
+
+def test_occluder_tables_show_the_jittered_runs(bench):
+    rows = [
+        {
+            "split": "held-out",
+            "clip": c,
+            "seed": k,
+            "poles_j": p,
+            "control_j": 0.9,
+            "poles_min_j": 0.3,
+            "poles_jitter_j": jit,
+        }
+        for k, (c, p, jit) in enumerate((("a", 0.6, [0.5, 0.4]), ("b", 0.8, [0.8, 0.9])))
+    ]
+    md = "\n".join(bench._occluders_markdown(rows))
+    assert "(2 seeds; mean J over the clean run and them)" in md
+    assert "| held-out | 0.700 | 0.667 |" in md  # (0.6 + 0.5 + 0.4 + 0.8 + 0.8 + 0.9) / 6
+    assert "| a (seed 0) | held-out | 0.600 (jittered 0.500, 0.400) | 0.900 | 0.300 |" in md

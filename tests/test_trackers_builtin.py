@@ -1279,8 +1279,8 @@ def test_inverted_flow_keeps_a_fast_object_found_by_the_motion_search() -> None:
 
 
 def test_the_forward_flow_is_inverted_or_computed_by_dis(sample) -> None:
-    """With ``inverted_forward`` (the default) one DIS run a frame pair, the backward one;
-    off, both directions by DIS as before (no motion search here: the flows start from
+    """With ``inverted_forward`` one DIS run a frame pair, the backward one, its inverse the
+    forward flow; off (the default), both directions by DIS (no motion search here: the flows start from
     zero)."""
     from sam2matting.trackers import builtin as B
 
