@@ -143,8 +143,10 @@ def test_still_tables_average_by_kind_split_and_prompt(bench):
     assert "| composite | tuning |" not in md  # no rows, no line
 
 
-def test_occluder_tables_say_what_the_poles_cost(bench):
-    rows = [
+def _occluder_rows(clips, keys=()):
+    """Held-out rows of ``--only occluders`` for (clip, mean J with the poles, lowest J, then
+    the values of ``keys``) tuples; 0.9 without the poles."""
+    return [
         {
             "split": "held-out",
             "clip": c,
@@ -152,9 +154,14 @@ def test_occluder_tables_say_what_the_poles_cost(bench):
             "poles_j": p,
             "control_j": 0.9,
             "poles_min_j": m,
+            **dict(zip(keys, more, strict=True)),
         }
-        for k, (c, p, m) in enumerate((("a", 0.6, 0.3), ("b", 0.8, 0.5)))
+        for k, (c, p, m, *more) in enumerate(clips)
     ]
+
+
+def test_occluder_tables_say_what_the_poles_cost(bench):
+    rows = _occluder_rows((("a", 0.6, 0.3), ("b", 0.8, 0.5)))
     md = "\n".join(bench._occluders_markdown(rows))
     assert "| held-out | 2 | **0.700** | 0.900 | 0.200 | 0.400 |" in md
     assert "| b (seed 1) | held-out | 0.800 | 0.900 | 0.500 |" in md
@@ -220,18 +227,9 @@ def test_speed_against_a_base_with_its_defaults_passes_options_back_as_parsed(
 
 
 def test_occluder_tables_show_the_jittered_runs(bench):
-    rows = [
-        {
-            "split": "held-out",
-            "clip": c,
-            "seed": k,
-            "poles_j": p,
-            "control_j": 0.9,
-            "poles_min_j": 0.3,
-            "poles_jitter_j": jit,
-        }
-        for k, (c, p, jit) in enumerate((("a", 0.6, [0.5, 0.4]), ("b", 0.8, [0.8, 0.9])))
-    ]
+    rows = _occluder_rows(
+        (("a", 0.6, 0.3, [0.5, 0.4]), ("b", 0.8, 0.3, [0.8, 0.9])), keys=("poles_jitter_j",)
+    )
     md = "\n".join(bench._occluders_markdown(rows))
     assert "(2 seeds; mean J over the clean run and them)" in md
     assert "| held-out | 0.700 | 0.667 |" in md  # (0.6 + 0.5 + 0.4 + 0.8 + 0.8 + 0.9) / 6
