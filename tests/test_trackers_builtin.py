@@ -1310,3 +1310,22 @@ def test_the_forward_flow_is_inverted_or_computed_by_dis(sample) -> None:
             expected = B.invert_flow(back, (), previous.gray, frame.gray, session._flow_level)
             assert np.array_equal(flow.fwd, expected)
         session.close()
+
+
+def test_the_forward_flow_refinement_is_set_for_tracking_only(sample) -> None:
+    """``forward_refinement`` sets the forward DIS flow's variational refinement iterations
+    (default null: the preset's 5), in both the step's and the look-ahead worker's pairs; the
+    backward flow, which moves the masks, always keeps the preset's, and so do both
+    directions of the first masks' motion cue. A negative count is refused."""
+    for value, expected in ((None, 5), (0, 0), (2, 2)):
+        options = {} if value is None else {"forward_refinement": value}
+        session = build(**options).open(ArraySource(sample.frames))
+        for back, fwd in (session._dis, session._dis_ahead):
+            assert back.getVariationalRefinementIterations() == 5
+            assert fwd.getVariationalRefinementIterations() == expected
+            assert fwd.getFinestScale() == back.getFinestScale()
+        # the first masks' motion cue reads the forward flow itself: the preset's refinement
+        assert [d.getVariationalRefinementIterations() for d in session._init_dis()] == [5, 5]
+        session.close()
+    with pytest.raises(Sam2MattingError, match="forward_refinement"):
+        build(forward_refinement=-1)

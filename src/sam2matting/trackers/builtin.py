@@ -500,6 +500,18 @@ class BuiltinTrackerConfig:
     DAVIS it is even (jittered means as filmed from the mask / box 0.826 / 0.745 against
     0.830 / 0.744, every 3rd frame 0.778 / 0.616 against 0.772 / 0.590). Issue 14's
     eighteenth session; ``benchmarks/results/builtin_tracker_session18_inverted*.md``.
+    ``forward_refinement``: variational refinement iterations of DIS's forward flow (null,
+    the default: the preset's own, 5). The forward flow feeds the affine motion fits, the
+    motion layers, the articulation spread and the round-trip check; the backward flow, which
+    moves the masks, and the first masks' motion cue keep the preset's refinement. At 512×288
+    the refinement is ~9 of DIS's ~19 ms of CPU a direction: ``forward_refinement=0`` tracks
+    ×1.13 faster (20.3 against 17.9 frames/s; ×1.16 per CPU-second). **Not the default**:
+    even on DAVIS (jittered means as filmed from the mask / box 0.831 / 0.744 against 0.830 /
+    0.744, every 3rd frame 0.774 / 0.610 against 0.772 / 0.590), but the synthetic object
+    moving into a patch of its own colours in another texture loses 0.02–0.03 mean J on
+    each of 6 seeds, and a held-out occluder clip (am2k_sample14) lost the cutout after a
+    pole on 1 of 3 runs (held-out mean J 0.901 against 0.912). Issue 14's nineteenth
+    session; ``benchmarks/results/builtin_tracker_session19*.md``.
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
     (:mod:`~sam2matting.trackers.builtin_plate`; 0 = off, the default; 16 when on).
@@ -571,10 +583,15 @@ class BuiltinTrackerConfig:
     attached_background: float = 6.0
     early_flow: bool = True
     inverted_forward: bool = False
+    forward_refinement: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
             raise Sam2MattingError(f"builtin tracker: max_side must be >= 32, got {self.max_side}")
+        if self.forward_refinement is not None and self.forward_refinement < 0:
+            raise Sam2MattingError(
+                f"builtin tracker: forward_refinement must be >= 0 (or null: the flow preset's own), got {self.forward_refinement}"
+            )
         if self.flow_preset not in FLOW_PRESETS:
             raise Sam2MattingError(
                 f"builtin tracker: unknown flow_preset {self.flow_preset!r}; choose one of: {', '.join(FLOW_PRESETS)}"
@@ -1947,6 +1964,7 @@ class BuiltinSession:
         #: caller's thread while the look-ahead may be running
         self._dis = self._dis_pair()
         self._dis_ahead = self._dis_pair()
+        self._dis_init: tuple[Any, Any] | None = None
         # the pyramid level DIS computes its flows on (the forward one is inverted there)
         self._flow_level = int(self._dis[0].getFinestScale())
         #: runs each pair's forward flow beside its backward one (OpenCV releases the GIL)
@@ -2460,12 +2478,25 @@ class BuiltinSession:
         return _Flow(back_map, fwd, unreliable)
 
     def _dis_pair(self) -> tuple[Any, Any]:
-        """Two DIS objects (backward, forward) of the configured preset at this size."""
+        """Two DIS objects (backward, forward) of the configured preset at this size; the
+        forward one with ``forward_refinement`` variational refinement iterations."""
         cfg = self.config
-        return (
-            _make_flow(cfg.flow_preset, self._work_w, self._work_h),
-            _make_flow(cfg.flow_preset, self._work_w, self._work_h),
-        )
+        forward = _make_flow(cfg.flow_preset, self._work_w, self._work_h)
+        if cfg.forward_refinement is not None:
+            forward.setVariationalRefinementIterations(cfg.forward_refinement)
+        return _make_flow(cfg.flow_preset, self._work_w, self._work_h), forward
+
+    def _init_dis(self) -> tuple[Any, Any]:
+        """The DIS pair of the first masks' motion cue: both directions with the preset's own
+        refinement (``forward_refinement`` is for tracking's flows only: the cue reads the
+        forward flow itself, and it runs once a prompt)."""
+        if self._dis_init is None:
+            cfg = self.config
+            self._dis_init = (
+                _make_flow(cfg.flow_preset, self._work_w, self._work_h),
+                _make_flow(cfg.flow_preset, self._work_w, self._work_h),
+            )
+        return self._dis_init
 
     def _flows(
         self,
@@ -3418,7 +3449,7 @@ class BuiltinSession:
                 exclude[box[1] : box[3], box[0] : box[2]] = True
             camera = correlated_camera_shift(frame.gray, gray, exclude)
             fwd_init, back_init = initial_flows(gray.shape, camera, []) or (None, None)
-            fwd, back = self._flows(frame.gray, gray, fwd_init, back_init)
+            fwd, back = self._flows(frame.gray, gray, fwd_init, back_init, self._init_dis())
             found = find(fwd, back)
             if found is not None:
                 return found
