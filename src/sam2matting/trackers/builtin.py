@@ -2489,7 +2489,10 @@ class BuiltinSession:
     def _init_dis(self) -> tuple[Any, Any]:
         """The DIS pair of the first masks' motion cue: both directions with the preset's own
         refinement (``forward_refinement`` is for tracking's flows only: the cue reads the
-        forward flow itself, and it runs once a prompt)."""
+        forward flow itself, and it runs once a prompt). Without the option, tracking's own
+        pair."""
+        if self.config.forward_refinement is None:
+            return self._dis
         if self._dis_init is None:
             cfg = self.config
             self._dis_init = (
