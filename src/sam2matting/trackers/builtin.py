@@ -2477,12 +2477,13 @@ class BuiltinSession:
         unreliable = (round_trip[..., 0] + round_trip[..., 1]) > flow_consistency_tolerance()
         return _Flow(back_map, fwd, unreliable)
 
-    def _dis_pair(self) -> tuple[Any, Any]:
-        """Two DIS objects (backward, forward) of the configured preset at this size; the
-        forward one with ``forward_refinement`` variational refinement iterations."""
+    def _dis_pair(self, tracking: bool = True) -> tuple[Any, Any]:
+        """Two DIS objects (backward, forward) of the configured preset at this size; with
+        ``tracking`` the forward one with ``forward_refinement`` variational refinement
+        iterations."""
         cfg = self.config
         forward = _make_flow(cfg.flow_preset, self._work_w, self._work_h)
-        if cfg.forward_refinement is not None:
+        if tracking and cfg.forward_refinement is not None:
             forward.setVariationalRefinementIterations(cfg.forward_refinement)
         return _make_flow(cfg.flow_preset, self._work_w, self._work_h), forward
 
@@ -2494,11 +2495,7 @@ class BuiltinSession:
         if self.config.forward_refinement is None:
             return self._dis
         if self._dis_init is None:
-            cfg = self.config
-            self._dis_init = (
-                _make_flow(cfg.flow_preset, self._work_w, self._work_h),
-                _make_flow(cfg.flow_preset, self._work_w, self._work_h),
-            )
+            self._dis_init = self._dis_pair(tracking=False)
         return self._dis_init
 
     def _flows(
