@@ -1312,6 +1312,50 @@ def test_the_forward_flow_is_inverted_or_computed_by_dis(sample) -> None:
         session.close()
 
 
+def test_the_flow_window_pairs_each_tracking_dis_object_with_a_coarser_twin() -> None:
+    """With ``flow_window`` (the default) each of the four tracking DIS objects has a twin one
+    pyramid level coarser with its refinement iterations (``forward_refinement`` included);
+    the first masks' motion cue and frames too small for a coarser level have none, and
+    neither has anything with the option off. On a small object the flow outside the window
+    is the coarse twin's and inside it stays close to the whole frame's fine flow."""
+    from sam2matting.eval.motion_clips import textured_background
+
+    big = textured_background(288 + 20, 512 + 20, seed=5)
+    frames = [big[:288, :512].copy(), big[6:294, 9:521].copy()]
+    for options, refinement in (({}, 5), ({"forward_refinement": 0}, 0)):
+        session = build(**options).open(ArraySource(frames))
+        tracking = (*session._dis, *session._dis_ahead)
+        twins = [session._coarse[id(d)] for d in tracking]
+        assert len({id(t) for t in twins}) == 4
+        for dis, twin in zip(tracking, twins, strict=True):
+            assert twin.getFinestScale() == dis.getFinestScale() + 1
+            assert twin.getVariationalRefinementIterations() == (
+                dis.getVariationalRefinementIterations()
+            )
+        assert twins[1].getVariationalRefinementIterations() == refinement
+        if options:
+            assert not any(id(d) in session._coarse for d in session._init_dis())
+        session.close()
+    small = [cv2.resize(f, (256, 144)) for f in frames]
+    session = build().open(ArraySource(small))
+    assert session._coarse == {}
+    session.close()
+    mask = np.zeros((288, 512), bool)
+    mask[120:170, 200:280] = True
+    flows = {}
+    for window in (True, False):
+        session = build(flow_window=window).open(ArraySource(frames))
+        assert bool(session._coarse) is window
+        previous, frame = (session._prepare(i, f) for i, f in enumerate(frames))
+        flows[window] = session._flow_map(frame, previous, [(mask, (0.0, 0.0))], one_thread=True)
+        session.close()
+    near = flows[True].fwd[100:190, 180:300] - flows[False].fwd[100:190, 180:300]
+    assert np.abs(near).mean() < 0.5
+    assert np.abs(flows[True].fwd[0:60] - flows[False].fwd[0:60]).max() > 0  # coarse there
+    for flow in flows.values():  # the whole frame moves by (−9, −6)
+        assert np.abs(np.median(flow.fwd.reshape(-1, 2), axis=0) - (-9.0, -6.0)).max() < 0.5
+
+
 def test_the_forward_flow_refinement_is_set_for_tracking_only(sample) -> None:
     """``forward_refinement`` sets the forward DIS flow's variational refinement iterations
     (default null: the preset's 5), in both the step's and the look-ahead worker's pairs; the

@@ -178,8 +178,14 @@ from .builtin_init import overlap as _overlap
 from .builtin_layers import LayerTrace, MotionLayer, continued, find_layers, layer_region
 from .builtin_masks import mask_bounds, mask_centre, mask_pixels, shifted
 from .builtin_memory import follow, lift_prior, memory_support, remember
+from .builtin_motion import (
+    ObjectMotion,
+    flow_window,
+    initial_flows,
+    search_motion,
+    windowed_flow,
+)
 from .builtin_motion import camera_shift as correlated_camera_shift
-from .builtin_motion import initial_flows, search_flows
 from .builtin_outside import AttachedBackground
 from .builtin_parts import recover_parts
 from .builtin_plate import (
@@ -512,6 +518,17 @@ class BuiltinTrackerConfig:
     each of 6 seeds, and a held-out occluder clip (am2k_sample14) lost the cutout after a
     pole on 1 of 3 runs (held-out mean J 0.901 against 0.912). Issue 14's nineteenth
     session; ``benchmarks/results/builtin_tracker_session19*.md``.
+    ``flow_window`` (default on): the optical flow is fine (the preset's pyramid level) on a
+    window around the objects only — each object's previous box and where its displacement
+    takes it, grown by 5 % of the frame's long side and by the camera's translation
+    (:func:`~.builtin_motion.flow_window`) — and one level coarser on the rest of the frame,
+    where the tracker reads it in aggregate (the camera's fit, the light's gains); the window
+    starts from the motion search's initial flow as the whole frame does
+    (:func:`~.builtin_motion.windowed_flow`). Where the window would cover over 60 % of the
+    frame, or the frame is too small for a coarser level, the whole frame is flowed finely.
+    DIS's finest level is ~3× its coarser ones together at 512×288, so tracking alone runs
+    faster (see the CHANGELOG). Off: the frames of versions before it. Issue 14's twentieth session;
+    ``benchmarks/results/builtin_tracker_session20*.md``.
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
     (:mod:`~sam2matting.trackers.builtin_plate`; 0 = off, the default; 16 when on).
@@ -584,6 +601,7 @@ class BuiltinTrackerConfig:
     early_flow: bool = True
     inverted_forward: bool = False
     forward_refinement: int | None = None
+    flow_window: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1965,6 +1983,14 @@ class BuiltinSession:
         self._dis = self._dis_pair()
         self._dis_ahead = self._dis_pair()
         self._dis_init: tuple[Any, Any] | None = None
+        #: with ``flow_window``: each tracking DIS object's twin one pyramid level coarser,
+        #: by the object's id (:meth:`_calc`); none where the frame is too small for one
+        self._coarse: dict[int, Any] = {}
+        if config.flow_window:
+            for dis in (*self._dis, *self._dis_ahead):
+                twin = self._coarse_twin(dis)
+                if twin is not None:
+                    self._coarse[id(dis)] = twin
         # the pyramid level DIS computes its flows on (the forward one is inverted there)
         self._flow_level = int(self._dis[0].getFinestScale())
         #: runs each pair's forward flow beside its backward one (OpenCV releases the GIL)
@@ -2445,15 +2471,16 @@ class BuiltinSession:
         """Backward and forward DIS flow between the previous and this frame, and where they
         disagree (occlusions, disocclusions, flow failures). With ``motion_search`` the flow
         starts from the camera's and the objects' large displacements
-        (:func:`_initial_flows`) instead of zero. With ``inverted_forward`` the forward flow
-        is the backward one inverted (:func:`invert_flow`), else DIS's too; ``one_thread``:
-        DIS's two directions one after the other on this thread (the same flows), not at
-        once."""
-        init = self._initial_flows(frame, previous, objects)
+        (:meth:`_flow_start`) instead of zero; with ``flow_window`` it is fine on the window
+        around the objects only (:func:`~.builtin_motion.windowed_flow`). With
+        ``inverted_forward`` the forward flow is the backward one inverted
+        (:func:`invert_flow`), else DIS's too; ``one_thread``: DIS's two directions one after
+        the other on this thread (the same flows), not at once."""
+        init, window = self._flow_start(frame, previous, objects)
         fwd_init, back_init = (None, None) if init is None else init
+        back_dis, fwd_dis = self._dis if dis is None else dis
         if self.config.inverted_forward:
-            back_dis = (self._dis if dis is None else dis)[0]
-            back = back_dis.calc(frame.gray, previous.gray, back_init)
+            back = self._calc(back_dis, frame.gray, previous.gray, back_init, window)
             fwd = invert_flow(
                 back,
                 () if fwd_init is None else (fwd_init,),
@@ -2462,11 +2489,10 @@ class BuiltinSession:
                 self._flow_level,
             )
         elif one_thread:
-            back_dis, fwd_dis = self._dis if dis is None else dis
-            fwd = fwd_dis.calc(previous.gray, frame.gray, fwd_init)
-            back = back_dis.calc(frame.gray, previous.gray, back_init)
+            fwd = self._calc(fwd_dis, previous.gray, frame.gray, fwd_init, window)
+            back = self._calc(back_dis, frame.gray, previous.gray, back_init, window)
         else:
-            fwd, back = self._flows(previous.gray, frame.gray, fwd_init, back_init, dis)
+            fwd, back = self._flows(previous.gray, frame.gray, fwd_init, back_init, dis, window)
         back_map = back + self._grid
         # forward flow at the point each current pixel came from: the round trip should be ~0
         fwd_at_source = cv2.remap(  # type: ignore[call-overload]
@@ -2477,6 +2503,20 @@ class BuiltinSession:
         unreliable = (round_trip[..., 0] + round_trip[..., 1]) > flow_consistency_tolerance()
         return _Flow(back_map, fwd, unreliable)
 
+    def _calc(
+        self,
+        dis: Any,
+        first: np.ndarray,
+        second: np.ndarray,
+        init: np.ndarray | None,
+        window: tuple[int, int, int, int] | None,
+    ) -> np.ndarray:
+        """``dis``'s flow from ``first`` to ``second``: on the whole frame, or with a
+        ``window`` fine there and one level coarser elsewhere (its coarse twin's,
+        :meth:`_coarse_twin`; a DIS object without one flows the whole frame finely)."""
+        coarse = self._coarse.get(id(dis))
+        return windowed_flow(dis, coarse, first, second, init, None if coarse is None else window)
+
     def _dis_pair(self, tracking: bool = True) -> tuple[Any, Any]:
         """Two DIS objects (backward, forward) of the configured preset at this size; with
         ``tracking`` the forward one with ``forward_refinement`` variational refinement
@@ -2486,6 +2526,18 @@ class BuiltinSession:
         if tracking and cfg.forward_refinement is not None:
             forward.setVariationalRefinementIterations(cfg.forward_refinement)
         return _make_flow(cfg.flow_preset, self._work_w, self._work_h), forward
+
+    def _coarse_twin(self, dis: Any) -> Any:
+        """A DIS object like ``dis`` one pyramid level coarser (its refinement iterations
+        kept), or None when that level's flow grid would be too coarse for this frame size
+        (:func:`finest_flow_level`)."""
+        level = int(dis.getFinestScale()) + 1
+        if finest_flow_level(self._work_w, self._work_h, level) < level:
+            return None
+        twin = _make_flow(self.config.flow_preset, self._work_w, self._work_h)
+        twin.setFinestScale(level)
+        twin.setVariationalRefinementIterations(dis.getVariationalRefinementIterations())
+        return twin
 
     def _init_dis(self) -> tuple[Any, Any]:
         """The DIS pair of the first masks' motion cue: both directions with the preset's own
@@ -2505,38 +2557,49 @@ class BuiltinSession:
         fwd_init: np.ndarray | None,
         back_init: np.ndarray | None,
         dis: tuple[Any, Any] | None = None,
+        window: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(forward, backward) DIS flows between two grey frames (first → second and back),
         each refining its initial flow in place when one is given. The two directions run at
         once, the forward one in a worker thread (OpenCV releases the GIL): on 2 cores
         0.6–0.75× the time of one after the other. ``dis``: the (backward, forward) DIS
         objects, default the caller's thread's; a DIS object's flow does not depend on what
-        it computed before, so every pair gives the same flows."""
+        it computed before, so every pair gives the same flows. ``window``: see
+        :meth:`_calc`."""
         back_dis, fwd_dis = self._dis if dis is None else dis
         worker = self._flow_worker
         if worker is None:
             raise Sam2MattingError("builtin tracker: the session is closed")
-        forward = worker.submit(fwd_dis.calc, first, second, fwd_init)
+        forward = worker.submit(self._calc, fwd_dis, first, second, fwd_init, window)
         try:
-            back = back_dis.calc(second, first, back_init)
+            back = self._calc(back_dis, second, first, back_init, window)
         finally:
             fwd = forward.result()
         return fwd, back
 
-    def _initial_flows(
+    def _flow_start(
         self,
         frame: _WorkFrame,
         previous: _WorkFrame,
         objects: Sequence[tuple[np.ndarray, tuple[float, float]]],
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Initial (forward, backward) flows from the camera's translation and each object's
+    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[int, int, int, int] | None]:
+        """Where the flow between ``previous`` and ``frame`` starts from and where it is fine.
+
+        The initial (forward, backward) flows from the camera's translation and each object's
         displacement found by search (:mod:`~sam2matting.trackers.builtin_motion`), or None
-        (``motion_search`` off, or nothing found: the flow starts from zero). ``objects``:
-        each tracked object's mask on ``previous`` and its last displacement
+        (``motion_search`` off, or nothing found: the flow starts from zero); and with
+        ``flow_window`` the window around the objects (:func:`~.builtin_motion.flow_window`;
+        without the search, each object's last displacement stands for its motion), else None.
+        ``objects``: each tracked object's mask on ``previous`` and its last displacement
         (:func:`_search_objects`)."""
-        if not self.config.motion_search:
-            return None
-        return search_flows(previous.gray, frame.gray, objects)
+        shape = previous.gray.shape
+        if self.config.motion_search:
+            camera, motions = search_motion(previous.gray, frame.gray, objects)
+            init = initial_flows(shape, camera, motions)
+        else:
+            camera, motions, init = None, [ObjectMotion(m, v) for m, v in objects], None
+        window = flow_window(shape, camera, motions) if self.config.flow_window else None
+        return init, window
 
     def _step(
         self,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,12 +42,17 @@ from .builtin_masks import mask_bounds, shifted
 __all__ = [
     "ObjectMotion",
     "camera_shift",
+    "flow_window",
+    "flow_window_margin",
+    "flow_window_share",
     "initial_flows",
     "object_jump_cost",
     "object_match_margin",
     "object_shift",
     "search_flows",
+    "search_motion",
     "search_reach",
+    "windowed_flow",
 ]
 
 
@@ -293,12 +299,13 @@ def initial_flows(
     return fwd, back
 
 
-def search_flows(
+def search_motion(
     previous: np.ndarray,
     current: np.ndarray,
     objects: Sequence[tuple[np.ndarray, tuple[float, float]]],
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(forward, backward) initial flows for DIS between two grey uint8 frames (h×w), or None.
+) -> tuple[tuple[float, float] | None, list[ObjectMotion]]:
+    """The camera's translation (None: not found) and each present object's displacement
+    between two grey uint8 frames (h×w): what :func:`search_flows` paints into initial flows.
 
     ``objects``: each tracked object's mask on ``previous`` (h×w bool) and its last
     displacement (dx, dy) px. The camera's translation is found with every object blanked
@@ -306,7 +313,8 @@ def search_flows(
     displacement by :func:`object_shift`. An object whose appearance matches nowhere well
     gets its constant-velocity prediction, not the camera's motion: a dog the camera pans
     with would be sent off with the background (DAVIS libby with every third frame kept:
-    0.54 J&F with the camera's motion there, 0.71 with constant velocity).
+    0.54 J&F with the camera's motion there, 0.71 with constant velocity). Empty masks are
+    left out.
     """
     h, w = previous.shape
     present = [(m, v) for m, v in objects if m.any()]
@@ -319,4 +327,100 @@ def search_flows(
     for m, v in present:
         shift = object_shift(previous, current, m, v, cam)
         motions.append(ObjectMotion(m, v if shift is None else shift))
-    return initial_flows((h, w), camera, motions)
+    return camera, motions
+
+
+def search_flows(
+    previous: np.ndarray,
+    current: np.ndarray,
+    objects: Sequence[tuple[np.ndarray, tuple[float, float]]],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(forward, backward) initial flows for DIS between two grey uint8 frames (h×w), or None:
+    :func:`initial_flows` of :func:`search_motion`."""
+    camera, motions = search_motion(previous, current, objects)
+    return initial_flows(previous.shape, camera, motions)
+
+
+def flow_window_margin() -> float:
+    """The margin of :func:`flow_window` around the objects, as a fraction of the frame's
+    long side (26 px at 512): the flow of the background just around an object (what its
+    boundary is told apart from, the round-trip check around it, nearby motion layers) stays
+    fine. Not tuned on tracking results."""
+    return 0.05
+
+
+def flow_window_share() -> float:
+    """Largest share of the frame :func:`flow_window` covers: past it the window saves little
+    (a coarse whole-frame flow costs ~0.3× a fine one) and the whole frame is flowed finely."""
+    return 0.6
+
+
+def flow_window(
+    shape: tuple[int, int],
+    camera: tuple[float, float] | None,
+    objects: Sequence[ObjectMotion],
+) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1): the rectangle of an h×w frame that holds every object on the previous
+    frame and where its displacement takes it, grown by :func:`flow_window_margin` and by the
+    camera's translation (the background at the window's edge must stay inside it on both
+    frames); the fine flow is computed there only (:func:`windowed_flow`). None (the whole
+    frame, finely) when no object is present or the window covers more than
+    :func:`flow_window_share` of the frame.
+    """
+    h, w = shape
+    cam = camera or (0.0, 0.0)
+    grow = flow_window_margin() * max(h, w)
+    spans: list[tuple[float, float, float, float]] = []
+    for o in objects:
+        bounds = mask_bounds(o.mask)
+        if bounds is None:
+            continue
+        x0, y0, x1, y1 = bounds
+        dx, dy = o.shift if o.shift is not None else cam
+        spans.append((x0 + min(dx, 0.0), y0 + min(dy, 0.0), x1 + max(dx, 0.0), y1 + max(dy, 0.0)))
+    if not spans:
+        return None
+    gx, gy = grow + abs(cam[0]), grow + abs(cam[1])
+    x0 = max(0, int(np.floor(min(s[0] for s in spans) - gx)))
+    y0 = max(0, int(np.floor(min(s[1] for s in spans) - gy)))
+    x1 = min(w, int(np.ceil(max(s[2] for s in spans) + gx)))
+    y1 = min(h, int(np.ceil(max(s[3] for s in spans) + gy)))
+    if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > flow_window_share() * h * w:
+        return None
+    return y0, y1, x0, x1
+
+
+def windowed_flow(
+    fine: Any,
+    coarse: Any,
+    first: np.ndarray,
+    second: np.ndarray,
+    init: np.ndarray | None,
+    window: tuple[int, int, int, int] | None,
+) -> np.ndarray:
+    """DIS flow (h×w×2 float32) from ``first`` to ``second`` (grey uint8): the ``coarse`` DIS
+    object's (one pyramid level coarser) on the whole frame, and the ``fine`` one's on
+    ``window`` (:func:`flow_window`), both from ``init`` (the window from the coarse flow
+    when there is none); ``fine``'s alone on the whole frame when ``window`` is None.
+    ``init``: the initial flow (None: zero); DIS refines it in place.
+
+    Why: DIS's finest level costs ~3× its coarser ones together at 512×288, and what the
+    tracker reads finely is the flow on and around its objects; the rest of the frame (the
+    camera's fit, the light's gains) is read in aggregate, where one level coarser is enough.
+    """
+    if window is None:
+        return np.asarray(fine.calc(first, second, init))
+    y0, y1, x0, x1 = window
+    # the window starts where the whole frame does (the search's displacements), not from the
+    # coarse flow: DIS's coarse levels drift a small fast object's displacement back towards
+    # the background's, which the finest level recovers from the initial flow only
+    start = None if init is None else init[y0:y1, x0:x1].copy()  # DIS writes into init
+    flow = np.asarray(coarse.calc(first, second, init))
+    if start is None:
+        start = np.ascontiguousarray(flow[y0:y1, x0:x1])
+    flow[y0:y1, x0:x1] = fine.calc(
+        np.ascontiguousarray(first[y0:y1, x0:x1]),
+        np.ascontiguousarray(second[y0:y1, x0:x1]),
+        start,
+    )
+    return flow
