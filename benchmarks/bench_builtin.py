@@ -1213,6 +1213,12 @@ def main(argv: list[str] | None = None) -> int:
         "(to time an option this checkout has and the other has not)",
     )
     ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="with --base: how many alternated runs of each checkout (medians are reported)",
+    )
+    ap.add_argument(
         "--jitter",
         type=int,
         default=0,
@@ -1267,7 +1273,11 @@ def main(argv: list[str] | None = None) -> int:
     if "speed" in parts:
         if args.base is not None:
             result["speed_against"] = run_speed_against(
-                data, options, args.base, base_options={} if args.base_defaults else None
+                data,
+                options,
+                args.base,
+                repeats=args.repeats,
+                base_options={} if args.base_defaults else None,
             )
         else:
             result["speed"] = run_speed(data, options)

@@ -16,6 +16,7 @@ from sam2matting.trackers.builtin_motion import (
     ObjectMotion,
     camera_shift,
     flow_window,
+    flow_window_grid,
     flow_window_margin,
     initial_flows,
     object_shift,
@@ -146,22 +147,29 @@ def test_initial_flows_paint_the_camera_and_the_objects() -> None:
 
 def test_the_flow_window_holds_each_object_where_it_was_and_where_it_goes() -> None:
     """The window covers every object's previous box and that box moved by its displacement,
-    grown by the margin and by the camera's translation, clipped to the frame; None with no
-    object, or when it would cover most of the frame."""
+    grown by the margin and by the camera's translation, its edges rounded out to the grid and
+    clipped to the frame; None with no object, or when it would cover most of the frame."""
     grow = flow_window_margin() * W  # 25.6 px
+    grid = flow_window_grid()
+
+    def out(lo: float, hi: float, side: int) -> tuple[int, int]:
+        return max(0, int(np.floor(lo / grid)) * grid), min(side, int(np.ceil(hi / grid)) * grid)
+
     mask = np.zeros((H, W), bool)
     mask[100:140, 200:260] = True
     assert flow_window((H, W), None, []) is None
     assert flow_window((H, W), None, [ObjectMotion(np.zeros((H, W), bool), (5.0, 0.0))]) is None
     y0, y1, x0, x1 = flow_window((H, W), None, [ObjectMotion(mask, (30.0, -10.0))]) or (0,) * 4
-    assert (y0, y1) == (int(np.floor(90 - grow)), int(np.ceil(140 + grow)))
-    assert (x0, x1) == (int(np.floor(200 - grow)), int(np.ceil(290 + grow)))
-    # the camera's translation grows it both ways; the frame's edge clips it
-    y0, y1, x0, x1 = flow_window((H, W), (-12.0, 0.0), [ObjectMotion(mask, None)]) or (0,) * 4
-    assert (x0, x1) == (int(np.floor(200 - 12 - grow - 12)), int(np.ceil(260 + grow + 12)))
+    assert (y0, y1) == out(90 - grow, 140 + grow, H) == (64, 192)
+    assert (x0, x1) == out(200 - grow, 290 + grow, W) == (160, 320)
+    # the camera's translation grows it both ways (an object without a shift moves with it)
+    y0, y1, x0, x1 = flow_window((H, W), (-40.0, 0.0), [ObjectMotion(mask, None)]) or (0,) * 4
+    assert (x0, x1) == out(200 - 40 - grow - 40, 260 + grow + 40, W) == (64, 352)
+    assert (y0, y1) == out(100 - grow, 140 + grow, H)
+    # the frame's edges clip it
     edge = np.zeros((H, W), bool)
-    edge[0:30, 0:40] = True
-    assert flow_window((H, W), None, [ObjectMotion(edge, (0.0, 0.0))])[::2] == (0, 0)  # type: ignore[index]
+    edge[H - 30 :, W - 40 :] = True
+    assert flow_window((H, W), None, [ObjectMotion(edge, (0.0, 0.0))])[1::2] == (H, W)  # type: ignore[index]
     # two objects: one window over both; too large a share of the frame: None
     other = np.zeros((H, W), bool)
     other[200:230, 20:50] = True
@@ -261,13 +269,13 @@ def test_an_object_the_search_cannot_place_keeps_its_own_motion(monkeypatch) -> 
     ious, scores = _track(frames, masks)
     assert min(ious) >= 0.85 and min(scores) >= 0.5
     # what the camera's motion as the fallback does (without the shape memory, whose
-    # appearance match pulls a dragged mask part of the way back: min J 0.76 with it); 0.62
+    # appearance match pulls a dragged mask part of the way back: min J 0.76 with it); 0.61
     # (0.57 with the whole frame's flow fine, ``flow_window`` off)
     monkeypatch.setattr(motion, "object_shift", lambda prev, cur, mask, predicted, camera: camera)
     dragged, _ = _track(frames, masks, part_memory=0.0, early_flow=False)
     assert min(dragged) < 0.65
     # with the early flow the search starts from the mask moved by its own flow's motion,
-    # which pulls a dragged mask part of the way back here or not (0.56; 0.69 with
+    # which pulls a dragged mask part of the way back here or not (0.61; 0.69 with
     # ``flow_window`` off)
     dragged, _ = _track(frames, masks, part_memory=0.0)
     assert min(dragged) < 0.75

@@ -520,15 +520,22 @@ class BuiltinTrackerConfig:
     session; ``benchmarks/results/builtin_tracker_session19*.md``.
     ``flow_window`` (default on): the optical flow is fine (the preset's pyramid level) on a
     window around the objects only — each object's previous box and where its displacement
-    takes it, grown by 5 % of the frame's long side and by the camera's translation
-    (:func:`~.builtin_motion.flow_window`) — and one level coarser on the rest of the frame,
-    where the tracker reads it in aggregate (the camera's fit, the light's gains); the window
-    starts from the motion search's initial flow as the whole frame does
-    (:func:`~.builtin_motion.windowed_flow`). Where the window would cover over 60 % of the
-    frame, or the frame is too small for a coarser level, the whole frame is flowed finely.
-    DIS's finest level is ~3× its coarser ones together at 512×288, so tracking alone runs
-    faster (see the CHANGELOG). Off: the frames of versions before it. Issue 14's twentieth session;
-    ``benchmarks/results/builtin_tracker_session20*.md``.
+    takes it, grown by 5 % of the frame's long side and by the camera's translation, its
+    edges on a 32-px grid (:func:`~.builtin_motion.flow_window`) — and one level coarser on
+    the rest of the frame, where the tracker reads it in aggregate (the camera's fit, the
+    light's gains); the window starts from the motion search's initial flow, as the whole
+    frame does (:func:`~.builtin_motion.windowed_flow`). Where the window would cover over
+    60 % of the frame, or the frame is too small for a coarser level, the whole frame is
+    flowed finely. DIS's finest level is ~3× its coarser ones together at 512×288: tracking
+    alone ×1.24 (24.1 against 19.5 frames/s, medians of 5 alternated runs; ×1.32 per
+    CPU-second). Even on the held-out footage (DAVIS blackswan / horsejump-high 0.913 / 0.827,
+    as before; held-out occluder clips 0.912, as before) and on DAVIS's jittered means (as
+    filmed from the mask / box 0.830 / 0.743 against 0.830 / 0.744); every 3rd frame from
+    the box 0.615 against 0.590, from the mask 0.758 against 0.772 (libby lost on one seed;
+    over 10 runs libby 0.690 against 0.700). Costs: libby as filmed 0.788 against 0.801
+    (jittered 0.792 against 0.803), and the synthetic object moving into a patch of its own
+    colours 0.681 against 0.692. Off: the frames of versions before it. Issue 14's twentieth
+    session; ``benchmarks/results/builtin_tracker_session20*.md`` and the CHANGELOG.
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
     (:mod:`~sam2matting.trackers.builtin_plate`; 0 = off, the default; 16 when on).
