@@ -20,7 +20,6 @@ from sam2matting.trackers.builtin_motion import (
     flow_window_margin,
     initial_flows,
     object_shift,
-    search_flows,
     search_motion,
     search_reach,
     windowed_flow,
@@ -193,11 +192,12 @@ def test_the_windowed_flow_is_the_fine_flow_on_the_window_and_the_coarse_one_els
     coarse = B._make_flow("fine", W, H)
     coarse.setFinestScale(fine.getFinestScale() + 1)
     objects = [(mask, (44.0, -15.0))]
-    window = flow_window((H, W), *search_motion(previous, current, objects))
+    camera, motions = search_motion(previous, current, objects)
+    window = flow_window((H, W), camera, motions)
     assert window is not None
     y0, y1, x0, x1 = window
     assert (y1 - y0) * (x1 - x0) < 0.4 * H * W
-    init = search_flows(previous, current, objects)
+    init = initial_flows((H, W), camera, motions)
     assert init is not None
     whole = fine.calc(previous, current, init[0].copy())
     flow = windowed_flow(fine, coarse, previous, current, init[0].copy(), window)

@@ -25,7 +25,9 @@ displacements are found here, coarsely and robustly, and handed to it:
   camera's translation everywhere, each object's on its previous mask (forward) and on where
   that mask lands (backward). DIS then refines from there; small motions come out as before.
 
-:func:`search_flows` does all three for a frame pair; the tracker calls it once per frame.
+:func:`search_motion` does the first two for a frame pair and :func:`initial_flows` paints
+them; the tracker calls both once per frame, and :func:`flow_window` places the window where
+the flow is fine (:func:`windowed_flow`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ __all__ = [
     "object_jump_cost",
     "object_match_margin",
     "object_shift",
-    "search_flows",
     "search_motion",
     "search_reach",
     "windowed_flow",
@@ -306,7 +307,7 @@ def search_motion(
     objects: Sequence[tuple[np.ndarray, tuple[float, float]]],
 ) -> tuple[tuple[float, float] | None, list[ObjectMotion]]:
     """The camera's translation (None: not found) and each present object's displacement
-    between two grey uint8 frames (h×w): what :func:`search_flows` paints into initial flows.
+    between two grey uint8 frames (h×w): what :func:`initial_flows` paints into initial flows.
 
     ``objects``: each tracked object's mask on ``previous`` (h×w bool) and its last
     displacement (dx, dy) px. The camera's translation is found with every object blanked
@@ -329,17 +330,6 @@ def search_motion(
         shift = object_shift(previous, current, m, v, cam)
         motions.append(ObjectMotion(m, v if shift is None else shift))
     return camera, motions
-
-
-def search_flows(
-    previous: np.ndarray,
-    current: np.ndarray,
-    objects: Sequence[tuple[np.ndarray, tuple[float, float]]],
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(forward, backward) initial flows for DIS between two grey uint8 frames (h×w), or None:
-    :func:`initial_flows` of :func:`search_motion`."""
-    camera, motions = search_motion(previous, current, objects)
-    return initial_flows(previous.shape, camera, motions)
 
 
 def flow_window_margin() -> float:
