@@ -212,6 +212,7 @@ from .builtin_thin import (
     strip_lines,
     track_lines,
 )
+from .builtin_window import StepWindow, step_window
 
 if TYPE_CHECKING:
     from ..io.readers import FrameSource
@@ -536,6 +537,16 @@ class BuiltinTrackerConfig:
     (jittered 0.792 against 0.803), and the synthetic object moving into a patch of its own
     colours 0.681 against 0.692. Off: the frames of versions before it. Issue 14's twentieth
     session; ``benchmarks/results/builtin_tracker_session20*.md`` and the CHANGELOG.
+    ``step_window`` (default on): a step's motion evidence (the background ring's fit, the
+    motion layers, the photometric comparison of the object's and the background's motions),
+    its prior's blur and its edge filter are computed on a window around the object only —
+    its previous mask and its two predictions, grown by 10 % of the frame's long side and at
+    least past the background ring and the layers' near zone
+    (:func:`~.builtin_window.step_window`) — and the object's signed distance near it
+    (:func:`fit_distance_reach`); beyond the window there is no motion evidence and no
+    filtering, where the prior already holds the log-odds at their floor. The ring's fit,
+    the prior and the signed distance's readings are the whole frame's. Off: the frames of
+    versions before it. Issue 14's twenty-first session (see the CHANGELOG).
     ``plate_frames``: how many frames, spread over ``plate_span`` frames either side of the
     earliest prompted frame, the clean plate of a still camera is the median of
     (:mod:`~sam2matting.trackers.builtin_plate`; 0 = off, the default; 16 when on).
@@ -609,6 +620,7 @@ class BuiltinTrackerConfig:
     inverted_forward: bool = False
     forward_refinement: int | None = None
     flow_window: bool = True
+    step_window: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 32:
@@ -1135,12 +1147,37 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return q.astype(np.float32, copy=False)
 
 
-def _signed_distance(mask: np.ndarray) -> np.ndarray:
-    """Signed distance (px) to the mask boundary, positive inside, float32."""
-    m = mask.astype(np.uint8)
-    inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
-    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
-    return inside - outside
+#: :func:`_logit` of probability 0 (−LOGIT_LIMIT in float32 arithmetic)
+_NO_PRIOR = float(_logit(np.zeros(1, np.float32))[0])
+
+
+def _signed_distance(mask: np.ndarray, reach: int | None = None) -> np.ndarray:
+    """Signed distance (px) to the mask boundary, positive inside, float32.
+
+    ``reach``: computed on the mask's box grown by ``reach`` px only, and −``reach`` beyond
+    it, where the distance is at least that (``step_window``: the same as the whole frame's
+    on the box, where a 3×3 chamfer path between two of its pixels stays; 4× cheaper for an
+    object a twentieth of the frame). None, or an empty mask: the whole frame."""
+    bounds = mask_bounds(mask) if reach is not None else None
+    if reach is None or bounds is None:
+        m = mask.astype(np.uint8)
+        inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+        outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
+        return inside - outside
+    h, w = mask.shape
+    x0, y0 = max(0, bounds[0] - reach), max(0, bounds[1] - reach)
+    x1, y1 = min(w, bounds[2] + reach), min(h, bounds[3] + reach)
+    out = np.full((h, w), -float(reach), np.float32)
+    out[y0:y1, x0:x1] = _signed_distance(mask[y0:y1, x0:x1])
+    return out
+
+
+def fit_distance_reach() -> int:
+    """How far (px) outside an object its signed distance is computed for a step
+    (:func:`_object_fit`, ``step_window``): beyond the widest background ring
+    (:func:`background_ring` of :data:`BOUNDARY_SIGMA_MAX`), the farthest anything reads it,
+    by a tenth (OpenCV's 3×3 chamfer counts a straight run of n px as 0.955 n) and 2 px."""
+    return int(np.ceil(1.1 * background_ring(BOUNDARY_SIGMA_MAX)[1])) + 2
 
 
 def _guide_box(radius: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -1180,7 +1217,10 @@ def _guided_filter(
 
 
 def _fit_affine(
-    displacement: np.ndarray, select: np.ndarray, max_points: int = 600
+    displacement: np.ndarray,
+    select: np.ndarray,
+    max_points: int = 600,
+    offset: tuple[int, int] = (0, 0),
 ) -> np.ndarray | None:
     """Robust affine motion (2×3, maps pixel (x, y) to (x, y) + displacement) of the selected pixels.
 
@@ -1188,35 +1228,76 @@ def _fit_affine(
     Iteratively reweighted least squares with Huber weights on a regular subsample of the
     selected pixels: the object's dominant motion, ignoring the minority of pixels whose flow
     follows the background (thin parts, boundaries). None when too few pixels are selected.
+
+    The two coordinates share one 3×3 normal matrix (``[x, y, 1]`` weighted, plus 1e-6 on its
+    diagonal), solved in closed form from its weighted sums: a fit is a few hundred points, on
+    which NumPy's general solvers cost more in their bookkeeping than in the arithmetic (×1.3
+    over ``np.linalg.solve``; the motions agree within 1e-5 px).
+
+    ``offset``: (x, y) of the frame pixel where ``displacement`` and ``select`` start (a
+    window of the frame, :class:`~.builtin_window.StepWindow`): the motion is the frame's,
+    fitted on the frame's subsample, so a window holding every selected pixel gives the whole
+    frame's fit.
     """
     count = int(np.count_nonzero(select))
     if count < 30:
         return None
     stride = max(1, int(np.sqrt(count / max_points)))
-    ys, xs = mask_pixels(select[::stride, ::stride])
+    # the frame's rows and columns 0, stride, 2·stride, … in the window's coordinates
+    sx0, sy0 = -offset[0] % stride, -offset[1] % stride
+    ys, xs = mask_pixels(select[sy0::stride, sx0::stride])
     if xs.size < 30:
         return None
-    ys, xs = ys * stride, xs * stride
-    design = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
-    target = displacement[ys, xs].astype(np.float64) + design[:, :2]  # (n, 2) new positions
+    ys, xs = ys * stride + sy0, xs * stride + sx0
+    flow = displacement.reshape(-1, 2)[ys * displacement.shape[1] + xs]
+    x, y = (xs + offset[0]).astype(np.float64), (ys + offset[1]).astype(np.float64)
+    tx = flow[:, 0].astype(np.float64) + x  # new positions
+    ty = flow[:, 1].astype(np.float64) + y
+    products = (x * x, x * y, y * y, x * tx, y * tx, x * ty, y * ty)
     weights = np.ones(xs.size)
-    params: np.ndarray = np.zeros((3, 2))
+    px = py = (0.0, 0.0, 0.0)
     for _ in range(4):
-        wd = design * weights[:, None]
-        normal = wd.T @ design + 1e-6 * np.eye(3)
-        params = np.linalg.solve(normal, wd.T @ target)
-        miss = design @ params - target
-        residual = np.sqrt(np.add.reduce(miss * miss, axis=1))  # np.linalg.norm's own sum
+        sxx, sxy, syy, sxtx, sytx, sxty, syty = (float(weights @ v) for v in products)
+        sx, sy, sw = float(weights @ x), float(weights @ y), float(weights.sum())
+        sxx, syy, sw = sxx + 1e-6, syy + 1e-6, sw + 1e-6
+        # the symmetric normal matrix's cofactors: inverse = cofactors / determinant
+        c00, c01, c02 = syy * sw - sy * sy, sx * sy - sxy * sw, sxy * sy - syy * sx
+        c11, c12, c22 = sxx * sw - sx * sx, sxy * sx - sxx * sy, sxx * syy - sxy * sxy
+        det = sxx * c00 + sxy * c01 + sx * c02
+        if not det > 0.0:  # NaN in the flow
+            return None
+        stx, sty = float(weights @ tx), float(weights @ ty)
+        px = (
+            (c00 * sxtx + c01 * sytx + c02 * stx) / det,
+            (c01 * sxtx + c11 * sytx + c12 * stx) / det,
+            (c02 * sxtx + c12 * sytx + c22 * stx) / det,
+        )
+        py = (
+            (c00 * sxty + c01 * syty + c02 * sty) / det,
+            (c01 * sxty + c11 * syty + c12 * sty) / det,
+            (c02 * sxty + c12 * syty + c22 * sty) / det,
+        )
+        mx = px[0] * x + px[1] * y + px[2] - tx
+        my = py[0] * x + py[1] * y + py[2] - ty
+        residual = np.sqrt(mx * mx + my * my)
         scale = max(1.0, 1.4826 * _median(residual))
         weights = np.minimum(1.0, 1.5 * scale / np.maximum(residual, 1e-9))
-    affine = params.T.astype(np.float64)
-    singular = np.linalg.svd(affine[:, :2], compute_uv=False)
+    smallest, largest = _singular_values(px[:2], py[:2])
     limit = max_scale_change()
-    if singular.max() > limit or singular.min() < 1.0 / limit:
+    if largest > limit or smallest < 1.0 / limit:
         # implausible deformation: keep a robust translation only
-        shift = np.median(target - design[:, :2], axis=0)
-        affine = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
-    return affine
+        return np.array([[1.0, 0.0, _median(tx - x)], [0.0, 1.0, _median(ty - y)]])
+    return np.array([px, py])
+
+
+def _singular_values(row0: Sequence[float], row1: Sequence[float]) -> tuple[float, float]:
+    """The singular values (smallest, largest) of the 2×2 matrix [``row0``; ``row1``], in
+    closed form."""
+    a, b = row0
+    c, d = row1
+    total = a * a + b * b + c * c + d * d
+    gap = float(np.hypot(a * a + b * b - c * c - d * d, 2.0 * (a * c + b * d)))
+    return float(np.sqrt(max(0.0, (total - gap) / 2.0))), float(np.sqrt((total + gap) / 2.0))
 
 
 def _median(values: np.ndarray) -> float:
@@ -1344,6 +1425,7 @@ def _motion_llr(
     bg_motion: np.ndarray,
     gains: tuple[float, float] = (1.0, 1.0),
     layers: Sequence[MotionLayer] = (),
+    window: StepWindow | None = None,
 ) -> np.ndarray:
     """Log-odds (float32, in [−4, 4]) that each pixel moves with the object, not the background.
 
@@ -1357,11 +1439,18 @@ def _motion_llr(
     background dragged along) hurts most. Within each of ``layers``' regions
     (:func:`~.builtin_layers.layer_region`) the background's error is the smaller of its own
     and the layer's (an occluder moving with a motion of its own).
+
+    ``window``: the log-odds on that window of the frame only (its size; the motions and
+    ``layers`` stay the frame's, and the previous frame is moved onto the window from the
+    whole of it).
     """
-    size = (current.shape[1], current.shape[0])
+    frame_size = (current.shape[1], current.shape[0])
+    size = frame_size if window is None else window.size
+    if window is not None:
+        current = window.crop(current)
 
     def moved(motion: np.ndarray, gain: float) -> np.ndarray:
-        out = _warp_affine(previous, motion, size)
+        out = _warp_affine(previous, motion if window is None else window.onto(motion), size)
         if gain == 1.0:
             return out
         return cv2.convertScaleAbs(out, alpha=gain)
@@ -1370,7 +1459,10 @@ def _motion_llr(
     e_bg = cv2.blur(cv2.absdiff(current, moved(bg_motion, gains[1])), (5, 5))
     for layer in layers:
         e_layer = cv2.blur(cv2.absdiff(current, moved(layer.motion, 1.0)), (5, 5))
-        e_bg = np.where(layer_region(layer, size), np.minimum(e_bg, e_layer), e_bg)
+        region = layer_region(layer, frame_size)
+        if window is not None:
+            region = window.crop(region)
+        e_bg = np.where(region, np.minimum(e_bg, e_layer), e_bg)
     e_obj_f = e_obj.astype(np.float32)
     e_bg_f = e_bg.astype(np.float32)
     noise = 255.0 * motion_noise_level()
@@ -1603,15 +1695,25 @@ def _regrow(logits: np.ndarray, colour: np.ndarray, reach: int) -> np.ndarray:
     errors were mostly missed object pixels (false negatives 3–4× the false positives).
     """
     current = logits > 0
-    if not current.any():
+    bounds = mask_bounds(current)
+    if bounds is None:
         return logits
+    # on the mask's box grown by the reach (+1 for the dilation's edge): nothing beyond it
+    # can be added, so the result is the whole frame's
+    h, w = current.shape
+    x0, y0 = max(0, bounds[0] - reach - 1), max(0, bounds[1] - reach - 1)
+    x1, y1 = min(w, bounds[2] + reach + 1), min(h, bounds[3] + reach + 1)
+    current = current[y0:y1, x0:x1]
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
     near = cv2.dilate(current.astype(np.uint8), disc) > 0
-    candidate = (colour >= regrow_colour()) & near & ~current
+    candidate = (colour[y0:y1, x0:x1] >= regrow_colour()) & near & ~current
     if not candidate.any():
         return logits
     added = _components_touching(candidate | current, current) & candidate
-    return np.where(added, np.maximum(logits, 1.0), logits).astype(np.float32)
+    out = logits.astype(np.float32)  # a copy
+    part = out[y0:y1, x0:x1]
+    part[added] = np.maximum(part[added], 1.0)
+    return out
 
 
 #: what the flow's motion search starts from, per object: a mask and the last displacement
@@ -1635,13 +1737,16 @@ class _ObjectFit:
     motion: np.ndarray | None
 
 
-def _object_fit(prob: np.ndarray, flow: _Flow, boundary_uncertainty: float) -> _ObjectFit:
+def _object_fit(
+    prob: np.ndarray, flow: _Flow, boundary_uncertainty: float, windowed: bool = False
+) -> _ObjectFit:
     """:class:`_ObjectFit` of a non-empty soft mask ``prob`` on ``flow``: the motion of the
     pixels deeper than the boundary's uncertainty (the boundary's own flow mixes in the
-    background's)."""
+    background's). ``windowed`` (``step_window``): the signed distance near the object only
+    (:func:`fit_distance_reach`)."""
     mask = prob > 0.5
     sigma = boundary_sigma(float(np.count_nonzero(mask)), boundary_uncertainty)
-    signed = _signed_distance(mask)
+    signed = _signed_distance(mask, fit_distance_reach() if windowed else None)
     return _ObjectFit(mask, signed, sigma, _fit_affine(flow.fwd, signed > sigma))
 
 
@@ -1659,7 +1764,10 @@ def prediction_tolerance() -> float:
 
 
 def _predicted_search_objects(
-    states: dict[int, _ObjectState], flow: _Flow | None, boundary_uncertainty: float
+    states: dict[int, _ObjectState],
+    flow: _Flow | None,
+    boundary_uncertainty: float,
+    windowed: bool = False,
 ) -> tuple[SearchObjects, dict[int, _ObjectFit]]:
     """:func:`_search_objects` one frame on, before that frame is tracked (``early_flow``):
     each object's mask moved to that frame, with its last displacement (around which the
@@ -1667,14 +1775,15 @@ def _predicted_search_objects(
     same). ``flow``: the flow from the objects' frame to that frame. The mask moves by the
     object's last displacement, or by the motion of its interior on ``flow`` (at the mask's
     centre: what the step will find, unless the object's colours move it) where the two
-    differ by more than :func:`prediction_tolerance` of the object's size."""
+    differ by more than :func:`prediction_tolerance` of the object's size. ``windowed``:
+    see :func:`_object_fit`."""
     out: SearchObjects = []
     fits: dict[int, _ObjectFit] = {}
     for obj, st in states.items():
         mask = st.prob > 0.5
         dx, dy = st.velocity
         if flow is not None and mask.any():
-            fit = fits[obj] = _object_fit(st.prob, flow, boundary_uncertainty)
+            fit = fits[obj] = _object_fit(st.prob, flow, boundary_uncertainty, windowed)
             if fit.motion is not None:
                 fx, fy = _displacement(fit.motion, mask)
                 size = float(np.sqrt(np.count_nonzero(mask)))
@@ -2188,7 +2297,7 @@ class BuiltinSession:
                 if ahead_flow is None:
                     ahead_flow = self._flow_map(frame, cursor.frame, cursor.search)
                 search, fits = _predicted_search_objects(
-                    previous, ahead_flow, self.config.boundary_uncertainty
+                    previous, ahead_flow, self.config.boundary_uncertainty, self.config.step_window
                 )
                 try:
                     upcoming = next(frames, None)
@@ -2623,7 +2732,7 @@ class BuiltinSession:
         if not (state.prob > 0.5).any():
             return self._redetect(state, frame)
         if fit is None:
-            fit = _object_fit(state.prob, flow, cfg.boundary_uncertainty)
+            fit = _object_fit(state.prob, flow, cfg.boundary_uncertainty, cfg.step_window)
         prev_mask, prev_sd, sigma = fit.mask, fit.signed, fit.sigma
         if state.appearance is not None:
             state = self._follow_appearance(
@@ -2656,6 +2765,8 @@ class BuiltinSession:
         layers: list[MotionLayer] = []
         colour = state.model.llr(frame.bins) if cfg.refit_strength > 0 else None
         bg_motion: np.ndarray | None = None
+        # where the motion evidence and the edge filter are computed (``step_window``)
+        window: StepWindow | None = None
         if obj_motion is not None:
             warped_a = _warp_affine(state.prob, obj_motion, size, fill=0.0)
             shift = None if colour is None else _colour_shift(colour, warped_a > 0.5)
@@ -2676,6 +2787,8 @@ class BuiltinSession:
                     _appearance.grey_gain(state.appearance.object_step),
                     _appearance.grey_gain(state.appearance.scene_step),
                 )
+            if cfg.step_window:
+                window = step_window(prev_mask.shape, (prev_mask, in_flow, in_affine), sigma)
             bg_motion, layers, z_motion = self._motion_evidence(
                 flow,
                 prev_mask,
@@ -2687,14 +2800,24 @@ class BuiltinSession:
                 previous.gray,
                 gains,
                 state.layers,
+                window,
             )
         self._trace("warp", in_flow)
         predicted = in_flow | in_affine
-        votes = 0.5 * (in_flow.astype(np.float32) + in_affine.astype(np.float32))
         # blurring the two motion hypotheses' masks gives a prior whose log-odds ramp across
         # the boundary like (signed distance / sigma): logit(Φ(d / s)) ≈ 1.6 d / s
-        prior_p = cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma)
-        z = _logit(prior_p)
+        if window is None:
+            votes = 0.5 * (in_flow.astype(np.float32) + in_affine.astype(np.float32))
+            z = _logit(cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma))
+        else:
+            # the votes lie farther inside the window than the blur reaches (6.4 sigma): the
+            # window's prior is the whole frame's (to float rounding at the frame's right and
+            # bottom edges), and beyond it the prior is 0
+            votes = 0.5 * (
+                window.crop(in_flow).astype(np.float32) + window.crop(in_affine).astype(np.float32)
+            )
+            z = np.full(in_flow.shape, _NO_PRIOR, np.float32)
+            window.crop(z)[...] = _logit(cv2.GaussianBlur(votes, (0, 0), 1.6 * sigma))
         memory = memory_image = None
         if cfg.part_memory > 0:
             # parts the object showed on recent confident frames, moved with its own motion:
@@ -2736,7 +2859,19 @@ class BuiltinSession:
             z += plate
             appearance = plate if appearance is None else appearance + plate
         self._trace("refit", z > 0)
-        if cfg.edge_refine:
+        if cfg.edge_refine and window is not None:
+            # filtered on the window; farther away the log-odds are at their floor
+            stats = frame.guide_stats
+            p = _guided_filter(
+                window.crop(frame.guide),
+                _sigmoid(window.crop(z)),
+                guided_filter_radius(self._work_w, self._work_h),
+                guided_filter_eps(),
+                None if stats is None else (window.crop(stats[0]), window.crop(stats[1])),
+            )
+            logits = np.clip(z, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
+            window.crop(logits)[...] = _logit(np.clip(p, 0.0, 1.0))
+        elif cfg.edge_refine:
             p = _guided_filter(
                 frame.guide,
                 _sigmoid(z),
@@ -2855,28 +2990,57 @@ class BuiltinSession:
         previous: np.ndarray,
         gains: tuple[float, float],
         last_layers: LayerTrace | None,
+        window: StepWindow | None = None,
     ) -> tuple[np.ndarray | None, list[MotionLayer], np.ndarray | None]:
         """A step's motion evidence: the background's affine motion in the ring around the
         object (:func:`background_ring`), the other motion layers near it (``own_motion``:
         its motion is the flow's, not moved by colours; ``motion_layers``), and the log-odds
         of the object's motion explaining ``current`` better than the background's
         (:func:`_motion_llr`, times ``motion_strength``; None when it has no background
-        motion or is off)."""
+        motion or is off). ``window`` (``step_window``): computed on that window of the frame
+        only (the ring's fit is the frame's; the layers are found there; no motion evidence
+        outside it)."""
         cfg = self.config
         inner, outer = background_ring(sigma)
-        bg_motion = _fit_affine(flow.fwd, (prev_sd < -inner) & (prev_sd > -outer))
+        shape = prev_mask.shape
+        fwd = flow.fwd
+        origin = (0, 0)
+        if window is not None:
+            # the ring lies inside the window (:func:`~.builtin_window.step_window_margin`)
+            fwd, prev_mask, prev_sd = window.crop(fwd), window.crop(prev_mask), window.crop(prev_sd)
+            origin = (window.x0, window.y0)
+        bg_motion = _fit_affine(fwd, (prev_sd < -inner) & (prev_sd > -outer), offset=origin)
         layers: list[MotionLayer] = []
         if bg_motion is None or cfg.motion_strength <= 0:
             return bg_motion, layers, None
         if own_motion and cfg.motion_layers > 0:
             # occluders moving with a motion of their own (found on the last step too: a
             # flow failure is not a layer)
-            layers = find_layers(
-                flow.fwd, prev_mask, obj_motion, sigma, cfg.motion_layers, _fit_affine
-            )
+            if window is None:
+                layers = find_layers(
+                    fwd, prev_mask, obj_motion, sigma, cfg.motion_layers, _fit_affine
+                )
+            else:
+                found = find_layers(
+                    fwd, prev_mask, window.into(obj_motion), sigma, cfg.motion_layers, _fit_affine
+                )
+                layers = [
+                    MotionLayer(
+                        window.paste(f.region, shape, False), window.out_of(f.motion), f.shift
+                    )
+                    for f in found
+                ]
         z_motion = cfg.motion_strength * _motion_llr(
-            current, previous, obj_motion, bg_motion, gains, continued(layers, last_layers)
+            current,
+            previous,
+            obj_motion,
+            bg_motion,
+            gains,
+            continued(layers, last_layers),
+            window,
         )
+        if window is not None:
+            z_motion = window.paste(z_motion, shape, 0.0)
         return bg_motion, layers, z_motion
 
     def _remember_embedding(self, state: _ObjectState, frame: _WorkFrame) -> _ObjectState:
@@ -2987,7 +3151,7 @@ class BuiltinSession:
         area = float(np.count_nonzero(mask))
         if area == 0:
             return dataclasses.replace(state, score=0.0, grown=0, shrunk=min(state.shrunk, 0))
-        mean_colour = float(state.model.llr(frame.bins)[mask].mean())
+        mean_colour = float(state.model.llr(frame.bins[mask]).mean())  # the mask's pixels only
         score = confidence(
             area, state.ref_area, mean_colour, state.ref_colour, state.anchor_area
         ) * swallow_cue(taken)

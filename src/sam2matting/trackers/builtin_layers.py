@@ -121,26 +121,37 @@ def layer_reach() -> int:
     return 12
 
 
-def _deviation(
-    flow: np.ndarray, motion: np.ndarray, select: np.ndarray | None = None, step: int = 1
-) -> np.ndarray:
-    """|flow − the displacement ``motion`` gives| (px, float32): per pixel of the flow's grid
-    (``flow`` sampled every ``step`` px of the frame), or for the pixels of ``select`` (bool,
-    ``step`` 1) only."""
+def _deviation(flow: np.ndarray, motion: np.ndarray, select: np.ndarray) -> np.ndarray:
+    """|flow − the displacement ``motion`` gives| (px, float32) at the pixels of ``select``
+    (bool), in row-major order."""
     a = np.asarray(motion, np.float32)
-    if select is not None:
-        ys, xs = mask_pixels(select)
-        x, y = xs.astype(np.float32), ys.astype(np.float32)
-        f = flow[ys, xs]
-        dx = (a[0, 0] - 1.0) * x + a[0, 1] * y + a[0, 2]
-        dy = a[1, 0] * x + (a[1, 1] - 1.0) * y + a[1, 2]
-        return np.asarray(np.hypot(f[:, 0] - dx, f[:, 1] - dy), np.float32)
+    ys, xs = mask_pixels(select)
+    x, y = xs.astype(np.float32), ys.astype(np.float32)
+    f = flow[ys, xs]
+    dx = (a[0, 0] - 1.0) * x + a[0, 1] * y + a[0, 2]
+    dy = a[1, 0] * x + (a[1, 1] - 1.0) * y + a[1, 2]
+    return np.asarray(np.hypot(f[:, 0] - dx, f[:, 1] - dy), np.float32)
+
+
+def _grid_miss(flow: np.ndarray, a: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """flow − the displacement the affine ``a`` (float32 2×3) gives, per pixel of the flow's
+    grid (sampled every ``step`` px): its x and y parts (float32)."""
     h, w = flow.shape[:2]
     x = step * np.arange(w, dtype=np.float32)[None, :]
     y = step * np.arange(h, dtype=np.float32)[:, None]
-    dx = (a[0, 0] - 1.0) * x + a[0, 1] * y + a[0, 2]
-    dy = a[1, 0] * x + (a[1, 1] - 1.0) * y + a[1, 2]
-    return np.asarray(np.hypot(flow[..., 0] - dx, flow[..., 1] - dy), np.float32)
+    ex = flow[..., 0] - ((a[0, 0] - 1.0) * x + a[0, 1] * y + a[0, 2])
+    ey = flow[..., 1] - (a[1, 0] * x + (a[1, 1] - 1.0) * y + a[1, 2])
+    return ex, ey
+
+
+def _deviates(flow: np.ndarray, motion: np.ndarray, tolerance: float, step: int) -> np.ndarray:
+    """bool, per pixel of the flow's grid (every ``step`` px): |flow − the displacement
+    ``motion`` gives| > ``tolerance`` px (compared squared: no root to take)."""
+    ex, ey = _grid_miss(flow, np.asarray(motion, np.float32), step)
+    ex *= ex
+    ey *= ey
+    ex += ey
+    return np.asarray(ex > np.float32(tolerance) ** 2)
 
 
 def find_layers(
@@ -169,8 +180,8 @@ def find_layers(
     step = 2
     coarse = fwd[::step, ::step]
     other = (
-        (_deviation(coarse, obj_motion, step=step) > tolerance)
-        & (_deviation(coarse, camera, step=step) > tolerance)
+        _deviates(coarse, obj_motion, tolerance, step)
+        & _deviates(coarse, camera, tolerance, step)
         & ~prev_mask[::step, ::step]
     )
     n, labels = cv2.connectedComponents(other.astype(np.uint8), connectivity=8)
@@ -183,7 +194,9 @@ def find_layers(
         if away[label] < needed:
             break
         piece = (labels == label).astype(np.uint8)
-        region = np.repeat(np.repeat(piece, step, axis=0), step, axis=1)[:h, :w].astype(bool)
+        region = cv2.resize(  # every grid pixel repeated step × step times
+            piece, (piece.shape[1] * step, piece.shape[0] * step), interpolation=cv2.INTER_NEAREST
+        )[:h, :w].astype(bool)
         region &= ~prev_mask
         away_part = region & ~near
         motion = fit(fwd, away_part)
