@@ -125,6 +125,24 @@ def test_object_shift_prefers_the_near_placement_of_two_that_match_about_equally
     assert ruined is not None and np.hypot(ruined[0] - 70, ruined[1] + 60) < 3.0
 
 
+def test_object_shift_does_not_trust_a_best_match_on_the_edge_its_reach_sets() -> None:
+    """Stripes whose correlation keeps rising towards a displacement beyond the search's reach
+    (100 px, reach 61): the best placement inside the window is on its edge, which is not
+    where the object went (the search used to return (0, 62)); None, and the caller falls
+    back on constant velocity. The same stripes moved within the reach are found."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0 : H + 100, 0:W].astype(np.float32)
+    bump = np.exp(-(((xx - 240) / 30) ** 2))
+    scene = 128 + 60 * np.sin(2 * np.pi * yy / 400) * bump + rng.normal(0, 1, yy.shape)
+    scene = np.clip(scene, 0, 255).astype(np.uint8)
+    mask = np.zeros((H, W), bool)
+    mask[120:160, 200:280] = True
+    previous = scene[100 : 100 + H].copy()
+    assert object_shift(previous, scene[:H].copy(), mask, (0.0, 0.0), (0.0, 0.0)) is None
+    found = object_shift(previous, scene[60 : 60 + H].copy(), mask, (0.0, 0.0), (0.0, 0.0))
+    assert found is not None and np.hypot(found[0], found[1] - 40) < 3.0
+
+
 def test_search_reach_covers_fast_objects_at_512_px() -> None:
     assert search_reach(512, 288, 40.0) >= 40
     assert search_reach(512, 288, 300.0) >= 150  # a large object: half its size
