@@ -3020,19 +3020,14 @@ class BuiltinSession:
         if own_motion and cfg.motion_layers > 0:
             # occluders moving with a motion of their own (found on the last step too: a
             # flow failure is not a layer)
-            if window is None:
-                layers = find_layers(
-                    fwd, prev_mask, obj_motion, sigma, cfg.motion_layers, _fit_affine
-                )
-            else:
-                found = find_layers(
-                    fwd, prev_mask, window.into(obj_motion), sigma, cfg.motion_layers, _fit_affine
-                )
+            motion = obj_motion if window is None else window.into(obj_motion)
+            layers = find_layers(fwd, prev_mask, motion, sigma, cfg.motion_layers, _fit_affine)
+            if window is not None:  # back in the frame's coordinates
                 layers = [
                     MotionLayer(
                         window.paste(f.region, shape, False), window.out_of(f.motion), f.shift
                     )
-                    for f in found
+                    for f in layers
                 ]
         z_motion = cfg.motion_strength * _motion_llr(
             current,

@@ -133,21 +133,16 @@ def _deviation(flow: np.ndarray, motion: np.ndarray, select: np.ndarray) -> np.n
     return np.asarray(np.hypot(f[:, 0] - dx, f[:, 1] - dy), np.float32)
 
 
-def _grid_miss(flow: np.ndarray, a: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """flow − the displacement the affine ``a`` (float32 2×3) gives, per pixel of the flow's
-    grid (sampled every ``step`` px): its x and y parts (float32)."""
+def _deviates(flow: np.ndarray, motion: np.ndarray, tolerance: float, step: int) -> np.ndarray:
+    """bool, per pixel of the flow's grid (``flow`` sampled every ``step`` px of the frame):
+    |flow − the displacement ``motion`` gives| > ``tolerance`` px (compared squared: no root
+    to take)."""
+    a = np.asarray(motion, np.float32)
     h, w = flow.shape[:2]
     x = step * np.arange(w, dtype=np.float32)[None, :]
     y = step * np.arange(h, dtype=np.float32)[:, None]
     ex = flow[..., 0] - ((a[0, 0] - 1.0) * x + a[0, 1] * y + a[0, 2])
     ey = flow[..., 1] - (a[1, 0] * x + (a[1, 1] - 1.0) * y + a[1, 2])
-    return ex, ey
-
-
-def _deviates(flow: np.ndarray, motion: np.ndarray, tolerance: float, step: int) -> np.ndarray:
-    """bool, per pixel of the flow's grid (every ``step`` px): |flow − the displacement
-    ``motion`` gives| > ``tolerance`` px (compared squared: no root to take)."""
-    ex, ey = _grid_miss(flow, np.asarray(motion, np.float32), step)
     ex *= ex
     ey *= ey
     ex += ey
