@@ -5,6 +5,7 @@ unconfirmed (``hide_unconfirmed``), on :func:`sam2matting.eval.motion_clips.reap
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -88,3 +89,54 @@ def test_find_template_prefers_an_object_that_stands_out() -> None:
     found = _find_template(colour, template, 0.5)
     assert found is not None and found[215, 420]
     assert _find_template(colour, template, 3.5) is None  # nothing object-coloured enough
+
+
+def _relit_clip(seed: int) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """An object moving right at 3 px a frame over a still, muted background, its colours
+    turning from warm to cold over frames 10–18 (a light change on the object alone), and a
+    still copy of its first look in the far corner: (frames, masks, the copy's mask)."""
+    rng = np.random.default_rng(seed)
+    grey = rng.integers(60, 140, (H // 6 + 1, W // 6 + 1)).astype(np.float32)
+    grey = cv2.resize(grey, (W, H), interpolation=cv2.INTER_CUBIC)
+    background = np.dstack([grey, grey + 10, grey]).clip(0, 255).astype(np.uint8)
+    blocks = rng.integers(0, 255, (16, 24, 3)).astype(np.float32)
+    warm = np.dstack(
+        [150 + 0.4 * blocks[..., 0], 40 + 0.3 * blocks[..., 1], 20 + 0.2 * blocks[..., 2]]
+    )
+    warm_tex = cv2.resize(warm, (72, 48), interpolation=cv2.INTER_NEAREST).astype(np.uint8)
+    cold_tex = warm_tex[..., ::-1].copy()  # the same texture in blue light
+    shape = np.zeros((48, 72), np.uint8)
+    cv2.ellipse(shape, (36, 24), (35, 23), 0, 0, 360, 1, thickness=-1)
+    body = shape.astype(bool)
+    copy = np.zeros((H, W), bool)
+    copy[230:278, 430:502] = body
+    frames, masks = [], []
+    for i in range(30):
+        image = background.copy()
+        image[copy] = warm_tex[body]
+        x0, y0 = 60 + 3 * i, 60
+        mask = np.zeros((H, W), bool)
+        mask[y0 : y0 + 48, x0 : x0 + 72] = body
+        t = min(max((i - 10) / 8, 0.0), 1.0)
+        look = (1 - t) * warm_tex.astype(np.float32) + t * cold_tex.astype(np.float32)
+        image[mask] = look.astype(np.uint8)[body]
+        frames.append(image)
+        masks.append(mask)
+    return frames, masks, copy
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_moving_object_that_changes_colour_is_kept_not_swapped_for_a_far_look_alike(
+    seed: int,
+) -> None:
+    # the cold colours are off the anchor's model, so the step searches the frame on its
+    # colours and finds the still copy of its warm look, far away; the mask kept its size,
+    # moves against the background and went off its colours gradually, so it stays on the
+    # object (before: it jumped to the copy and followed it to the end of the clip)
+    frames, masks, copy = _relit_clip(seed)
+    session = build().open(ArraySource(frames))
+    session.add_prompt(MaskPrompt(masks[0]))
+    out = [f.objects[1].mask(H, W) for f in session.propagate(0)]
+    session.close()
+    assert not any((p & copy).any() for p in out)
+    assert min(jaccard(p, m) for p, m in zip(out[10:], masks[10:], strict=True)) > 0.8

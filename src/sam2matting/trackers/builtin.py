@@ -93,6 +93,9 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    cost for distance from where the object was lost beyond a reach that widens with the
    frames since, :func:`redetect_reach`) and kept if it holds the object's colours better: an
    object the flow lost (fast motion, occlusion, leaving and re-entering) is found again.
+   Not when only the colours went off and the mask kept its size and moves as an object,
+   and the placement lies away from it (:func:`_holds_on_motion`): light changed the
+   object's colours, and the colours' best placement is something else.
    While the tracker follows an unconfirmed re-detection that was inconsistent on the
    previous frame, the search is repeated and the more consistent placement kept, so a
    look-alike is left when the object comes back; such a candidate away from where the object
@@ -1572,6 +1575,49 @@ def hidden_jump() -> float:
     return 1.0
 
 
+def _holds_on_motion(
+    mask: np.ndarray,
+    found: np.ndarray,
+    ref_area: float,
+    moving: float,
+    colour_change: float,
+    ref_colour: float,
+) -> bool:
+    """Whether a tracked mask that went off its colours is kept against a re-detection
+    ``found`` that holds them better (both bool masks): yes when the mask kept its size
+    (:func:`lost_area_fraction` of ``ref_area`` or more), moves as an object, not as the
+    background (``moving``, the share of its pixels with motion log-odds > 0, at least
+    :func:`regrown_motion_share`), its colours did not go over to the background's at once
+    (``colour_change``, the change of the mask's mean colour log-odds since the frame before,
+    fell by less than the anchor's own mean ``ref_colour``: from the object's to neutral in
+    one frame at most), and ``found`` lies away from it (centres more than
+    :func:`hidden_jump` object sizes apart).
+
+    Why: colours change under light (a car turning into the sun, its silver side gone as
+    white as the walls behind), and then the colour model, learnt on the anchor, calls the
+    object background while its motion still says object. A whole-frame search on those
+    colours finds something else (DAVIS car-shadow from the box: the road's shadow in the
+    frame's corner, 3.8 sizes away, J 0.53 → 0 for the rest of the clip). A mask that drifted
+    onto the background moves with the background and is still given up; so is a collapsed
+    one, and a nearby candidate (the object partly found again) is still taken. So is a mask
+    whose colours went over to the background's at once: an object that vanished leaves its
+    warped mask on the background for a frame, whose motion evidence is noise there (the
+    synthetic reappearance clip on its vanishing frame: mean log-odds from +2.5 to −2.0, a
+    fall of 1.8 references, with 64–76 % "moving"; car-shadow's fall 0.1–0.2 references a
+    frame; the synthetic relit object's at most 0.5). Light that changes that much at once
+    reads as a vanished object, and the object is searched for."""
+    if (
+        np.count_nonzero(mask) < lost_area_fraction() * ref_area
+        or moving < regrown_motion_share()
+        or not -colour_change < ref_colour
+    ):
+        return False
+    ys, xs = mask_pixels(mask)
+    fys, fxs = mask_pixels(found)
+    jump = float(np.hypot(fxs.mean() - xs.mean(), fys.mean() - ys.mean()))
+    return jump > hidden_jump() * float(np.sqrt(max(ref_area, 1.0)))
+
+
 def shown_after() -> int:
     """Consecutive consistent frames after which an unconfirmed re-detection is reported
     again although far from where the object was lost (see :func:`hidden_jump`). 1: a
@@ -1995,6 +2041,9 @@ class _ObjectState:
     #: share of this step's mask whose motion evidence says "moves as the object, not as the
     #: background" (0 without motion evidence), see :func:`regrown_frames`
     moving: float = 0.0
+    #: mean colour log-odds inside this step's mask (NaN where not measured: a state made
+    #: without a step's colour evidence), see :func:`_holds_on_motion`
+    colour_mean: float = float("nan")
     #: the mask's size on the frame before (pixels; 0 on the anchor)
     last_area: float = 0.0
     #: consecutive frames the mask held more than the reference size allows, steady, with the
@@ -2965,6 +3014,7 @@ class BuiltinSession:
             return stepped
         area = np.count_nonzero(mask)
         mean_colour = float(colour[mask].mean()) if area else -np.inf
+        stepped = dataclasses.replace(stepped, colour_mean=mean_colour)
         off_colour = state.ref_colour > 0.25 and mean_colour < 0.5 * state.ref_colour
         searching = state.doubt and state.trust == 0  # following an unconfirmed look-alike
         if area < lost_area_fraction() * state.ref_area or off_colour or searching:
@@ -2978,7 +3028,14 @@ class BuiltinSession:
                 return stepped
             if searching and area:
                 return found if self._more_consistent(state, frame, found_mask, mask) else stepped
-            if float(colour[found_mask].mean()) > mean_colour:
+            if float(colour[found_mask].mean()) > mean_colour and not _holds_on_motion(
+                mask,
+                found_mask,
+                state.ref_area,
+                moving,
+                mean_colour - state.colour_mean,
+                state.ref_colour,
+            ):
                 return found
         return stepped
 
@@ -3103,7 +3160,7 @@ class BuiltinSession:
         empty = np.full((self._work_h, self._work_w), -LOGIT_LIMIT, np.float32)
         # the composed motion the attached background follows ends with the object's track
         lost = dataclasses.replace(
-            state, prob=np.zeros_like(state.prob), logits=empty, outside=None
+            state, prob=np.zeros_like(state.prob), logits=empty, outside=None, colour_mean=np.nan
         )
         if state.template is None or self.config.refit_strength == 0:
             return lost
@@ -3137,6 +3194,7 @@ class BuiltinSession:
             memory=None,
             memory_image=None,
             outside=None,
+            colour_mean=float(colour[mask].mean()) if mask.any() else np.nan,
         )
 
     def _score(self, state: _ObjectState, frame: _WorkFrame, taken: float = 0.0) -> _ObjectState:
@@ -3320,6 +3378,7 @@ class BuiltinSession:
             ref_area=area,
             template=mask if area else None,
             ref_colour=ref_colour,
+            colour_mean=ref_colour,
             anchor_area=area,
             centre=centre,
             seen_at=frame.index,
