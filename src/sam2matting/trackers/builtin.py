@@ -2997,9 +2997,12 @@ class BuiltinSession:
         moving = 0.0
         if z_motion is not None and mask.any():
             moving = float(np.count_nonzero(z_motion[mask] > 0)) / float(np.count_nonzero(mask))
+        area = np.count_nonzero(mask)
+        mean_colour = float(colour[mask].mean()) if colour is not None and area else -np.inf
         stepped = dataclasses.replace(
             state,
             moving=moving,
+            colour_mean=mean_colour if np.isfinite(mean_colour) else np.nan,
             last_area=float(np.count_nonzero(prev_mask)),
             prob=prob,
             logits=logits,
@@ -3012,9 +3015,6 @@ class BuiltinSession:
         )
         if colour is None:
             return stepped
-        area = np.count_nonzero(mask)
-        mean_colour = float(colour[mask].mean()) if area else -np.inf
-        stepped = dataclasses.replace(stepped, colour_mean=mean_colour)
         off_colour = state.ref_colour > 0.25 and mean_colour < 0.5 * state.ref_colour
         searching = state.doubt and state.trust == 0  # following an unconfirmed look-alike
         if area < lost_area_fraction() * state.ref_area or off_colour or searching:
