@@ -93,9 +93,9 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    cost for distance from where the object was lost beyond a reach that widens with the
    frames since, :func:`redetect_reach`) and kept if it holds the object's colours better: an
    object the flow lost (fast motion, occlusion, leaving and re-entering) is found again.
-   Not when only the colours went off and the mask kept its size and moves as an object,
-   and the placement lies away from it (:func:`_holds_on_motion`): light changed the
-   object's colours, and the colours' best placement is something else.
+   Not when only the colours went off, gradually, and the mask kept its size and moves as an
+   object, and the placement lies away from it (:func:`_holds_on_motion`): light changed
+   the object's colours, and the colours' best placement is something else.
    While the tracker follows an unconfirmed re-detection that was inconsistent on the
    previous frame, the search is repeated and the more consistent placement kept, so a
    look-alike is left when the object comes back; such a candidate away from where the object
@@ -1612,9 +1612,10 @@ def _holds_on_motion(
         or not -colour_change < ref_colour
     ):
         return False
-    ys, xs = mask_pixels(mask)
-    fys, fxs = mask_pixels(found)
-    jump = float(np.hypot(fxs.mean() - xs.mean(), fys.mean() - ys.mean()))
+    here, there = mask_centre(mask), mask_centre(found)
+    if here is None or there is None:
+        return False
+    jump = float(np.hypot(there[0] - here[0], there[1] - here[1]))
     return jump > hidden_jump() * float(np.sqrt(max(ref_area, 1.0)))
 
 
