@@ -508,10 +508,11 @@ ANCHOR_ONLY = {"appearance_alignment": False, "appearance_memory": 0.0}
 
 def run_light(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
     """Synthetic appearance changes (``eval.light_clips``: shade into sun, exposure and white
-    balance drift, an object turning to show another colour; 40 frames a clip, from the true
-    first mask): mean and minimum J and the lowest confidence per case, with ``options`` and
+    balance drift, an object turning to show another colour, an object driving out of a
+    shadow whose front turns as white as the wall; 40 frames a clip, from the true first
+    mask): mean and minimum J and the lowest confidence per case, with ``options`` and
     with the colour model kept at the anchor's (:data:`ANCHOR_ONLY`, model_update_rate 0)."""
-    from sam2matting.eval.light_clips import LIGHT_CASES, light_clip
+    from sam2matting.eval.light_clips import LIGHT_CASES, UNEVEN_LIGHT_CASES, light_clip
     from sam2matting.eval.metrics import jaccard
     from sam2matting.io.readers import ArraySource
     from sam2matting.trackers.builtin import build
@@ -519,7 +520,7 @@ def run_light(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> di
 
     out: dict[str, Any] = {}
     anchor_only = {**options, **ANCHOR_ONLY, "model_update_rate": 0.0}
-    for name in LIGHT_CASES:
+    for name in LIGHT_CASES + UNEVEN_LIGHT_CASES:
         row: dict[str, Any] = {}
         for label, opts in (("on", options), ("off", anchor_only)):
             js, scores = [], []
@@ -538,7 +539,7 @@ def run_light(options: dict[str, Any], seeds: tuple[int, ...] = (0, 1, 2)) -> di
             }
         out[name] = row
         print(
-            f"{name:15s} mean J {row['off']['mean_j']:.3f} -> {row['on']['mean_j']:.3f}, "
+            f"{name:17s} mean J {row['off']['mean_j']:.3f} -> {row['on']['mean_j']:.3f}, "
             f"min J {row['off']['min_j']:.3f} -> {row['on']['min_j']:.3f}, lowest confidence "
             f"{row['off']['min_score']:.2f} -> {row['on']['min_score']:.2f}",
             flush=True,

@@ -15,12 +15,14 @@ from sam2matting.eval.occluder_clips import animal_shape, pole_clip
 from sam2matting.io.readers import ArraySource
 from sam2matting.trackers.builtin import BuiltinTrackerConfig, build
 from sam2matting.trackers.builtin_memory import (
+    floor_colour,
     follow,
     lift_prior,
     locate,
     memory_depth,
     memory_prior,
     motion_shift,
+    relit_colour_floor,
     remember,
     shift,
 )
@@ -53,6 +55,23 @@ def test_lift_prior_lifts_the_thick_interior_only_and_never_lowers() -> None:
         and (lift_prior(prior, np.zeros((H, W), np.float32), sigma) == prior).all()
     )
     assert memory_depth() > 0
+
+
+def test_floor_colour_limits_colour_against_remembered_pixels_as_far_as_colours_fail() -> None:
+    memory = np.zeros((H, W), np.float32)
+    memory[100:150, 100:200] = 0.8  # remembered (≥ support)
+    memory[100:150, 200:240] = 0.3  # fading: not remembered
+    colour = np.full((H, W), -4.0, np.float32)
+    colour[0:10] = 2.5
+    # the anchor's colours explain the object: nothing changes
+    assert floor_colour(colour, memory, 0.0, 4.0) is colour
+    full = floor_colour(colour, memory, 1.0, 4.0)
+    assert (full[100:150, 100:200] == -relit_colour_floor()).all()
+    assert (full[100:150, 200:240] == -4.0).all()  # beyond the memory: as it was
+    assert (full[0:10] == 2.5).all()  # evidence for the object is never lowered
+    half = floor_colour(colour, memory, 0.5, 4.0)
+    assert half[120, 150] == pytest.approx(-(4.0 + relit_colour_floor()) / 2)
+    assert (floor_colour(colour, memory, 3.0, 4.0) == full).all()  # need is a share
 
 
 def test_follow_moves_by_the_motion_translation_where_appearance_is_flat() -> None:

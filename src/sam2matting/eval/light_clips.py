@@ -13,6 +13,13 @@ background, so a tracker that judges colours by its first frame's histograms los
 - :func:`turning_clip`: the object turns (its texture scrolls like a rotating drum) and shows
   a side of another colour, one the background around it also has.
 
+And one where the light changes the object unevenly (:data:`UNEVEN_LIGHT_CASES`):
+
+- :func:`out_of_the_shadow_clip`: a grey object drives out of a shadow in front of a white
+  wall; its front, in the sun first, turns as white as the wall, the rest brightens a
+  little, and a still look-alike of its shaded look stands below its path (DAVIS
+  ``car-shadow`` in miniature).
+
 Used by ``tests/test_trackers_builtin_appearance.py`` and ``benchmarks/bench_builtin.py --only
 light``. Deterministic for a given seed; no data files.
 """
@@ -22,12 +29,22 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["LIGHT_CASES", "exposure_drift_clip", "light_clip", "shade_to_sun_clip", "turning_clip"]
+__all__ = [
+    "LIGHT_CASES",
+    "UNEVEN_LIGHT_CASES",
+    "exposure_drift_clip",
+    "light_clip",
+    "out_of_the_shadow_clip",
+    "shade_to_sun_clip",
+    "turning_clip",
+]
 
 WIDTH, HEIGHT = 512, 288
 
 #: clip names of :func:`light_clip`
 LIGHT_CASES = ("shade-to-sun", "exposure-drift", "turning")
+#: clip names of :func:`light_clip` where the light reaches part of the object first
+UNEVEN_LIGHT_CASES = ("out-of-the-shadow",)
 
 
 def _albedo_background(h: int, w: int, seed: int) -> np.ndarray:
@@ -179,13 +196,59 @@ def turning_clip(n: int = 40, seed: int = 0) -> tuple[list[np.ndarray], list[np.
     return frames, masks
 
 
+def out_of_the_shadow_clip(
+    n: int = 40, seed: int = 0, look_alike: tuple[int, int] | None = (172, 170)
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(frames, masks): a grey object driving out of a shadow in front of a white wall, ``n``
+    RGB uint8 frames.
+
+    Fixed camera, in encoded values. A white wall (~215, fine grain) above y = 150, a dark
+    road (~80) below. A 90×60 ellipse of blocky grey-blue texture (140–180, like silver in
+    the shade) moves right 3 px a frame along the wall's foot. Right of x = 200 the sun
+    reaches it: that part is ×1.45 (as white as the wall); the rest brightens ×1 → ×1.15
+    over frames 8–20 (light scattered from the sunlit street). ``look_alike``: (y, x) of a
+    still copy of its shaded look below its path (None: none), where a tracker that trusts
+    the object's anchor colours more than its motion goes once the object's own colours
+    are gone.
+    """
+    rng = np.random.default_rng(seed)
+    grain = rng.normal(0.0, 1.0, (HEIGHT // 4, WIDTH // 4)).astype(np.float32)
+    grain = np.asarray(cv2.resize(grain, (WIDTH, HEIGHT)), np.float32)
+    rows = np.arange(HEIGHT, dtype=np.float32)[:, None]
+    grey = np.where(rows < 150, 215.0 + 8.0 * grain, 80.0 + 8.0 * grain)
+    background = np.dstack([grey, grey, grey + 4.0])
+    blocks = rng.integers(0, 40, (12, 18)).astype(np.float32)
+    texture = cv2.resize(blocks, (90, 60), interpolation=cv2.INTER_NEAREST) + 140.0
+    albedo = np.dstack([texture, texture + 3.0, texture + 12.0])
+    shape = _ellipse((90, 60))
+    copy = np.zeros((HEIGHT, WIDTH), bool)
+    if look_alike is not None:
+        cy, cx = look_alike
+        copy[cy : cy + 60, cx : cx + 90] = shape
+    frames, masks = [], []
+    for i in range(n):
+        scene = background.copy()
+        if look_alike is not None:
+            scene[copy] = albedo[shape]
+        x0, y0 = 60 + 3 * i, 110
+        lit = (np.arange(90)[None, :, None] + x0) > 200
+        glow = 1.0 + 0.15 * min(max((i - 8) / 12, 0.0), 1.0)
+        look = np.where(lit, 1.45 * albedo, glow * albedo)
+        masks.append(_paste(scene, look, shape, x0, y0))
+        frames.append(np.asarray(np.clip(scene + 0.5, 0, 255), np.uint8))
+    return frames, masks
+
+
 def light_clip(name: str, n: int = 40, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The clip named ``name`` (one of :data:`LIGHT_CASES`)."""
+    """The clip named ``name`` (one of :data:`LIGHT_CASES` or :data:`UNEVEN_LIGHT_CASES`)."""
     makers = {
         "shade-to-sun": shade_to_sun_clip,
         "exposure-drift": exposure_drift_clip,
         "turning": turning_clip,
+        "out-of-the-shadow": out_of_the_shadow_clip,
     }
     if name not in makers:
-        raise ValueError(f"light clip must be one of {LIGHT_CASES}, got {name!r}")
+        raise ValueError(
+            f"light clip must be one of {LIGHT_CASES + UNEVEN_LIGHT_CASES}, got {name!r}"
+        )
     return makers[name](n, seed)
