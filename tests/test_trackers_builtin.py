@@ -20,8 +20,13 @@ from sam2matting.samples import make_sample_clip
 from sam2matting.trackers.builtin import (
     BuiltinTracker,
     BuiltinTrackerConfig,
+    _ColourModel,
     _make_flow,
+    _signed_distance,
+    background_ring,
+    boundary_sigma,
     build,
+    enclosed_background,
     finest_flow_level,
     working_size,
 )
@@ -1373,3 +1378,58 @@ def test_the_forward_flow_refinement_is_set_for_tracking_only(sample) -> None:
         session.close()
     with pytest.raises(Sam2MattingError, match="forward_refinement"):
         build(forward_refinement=-1)
+
+
+def _parked_car() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(frame, mask, its wheels, the shadow under it): a light body on two dark wheels over a
+    grey road, a shallow dark shadow under the body between the wheels (not the object's),
+    all of it within a few pixels of the mask."""
+    h, w = 288, 512
+    rng = np.random.default_rng(3)
+    frame = np.clip(105 + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+    frame[:120] = (200, 190, 170)
+    body = np.zeros((h, w), bool)
+    body[130:170, 200:320] = True
+    wheels = np.zeros((h, w), np.uint8)
+    for cx in (222, 298):
+        cv2.circle(wheels, (cx, 172), 12, 1, -1)
+    shadow = np.zeros((h, w), bool)
+    shadow[170:176, 236:284] = True
+    shadow &= wheels == 0
+    frame[shadow] = (42, 42, 44)
+    frame[wheels > 0] = (36, 36, 38)
+    frame[body] = (170, 172, 180)
+    mask = body | (wheels > 0)
+    return frame, mask, wheels > 0, shadow
+
+
+def test_enclosed_background_lies_in_the_hull_away_from_the_mask() -> None:
+    _, mask, _, shadow = _parked_car()
+    signed = _signed_distance(mask)
+    enclosed = enclosed_background(mask, signed)
+    assert enclosed[shadow & (signed < -1.0)].all()  # under the body, between the wheels
+    assert not (enclosed & mask).any()
+    assert not enclosed[:, :195].any() and not enclosed[:, 325:].any()  # beyond the hull
+    assert not enclosed[100:128].any()  # above a straight roof: nothing enclosed
+    empty = np.zeros_like(mask)
+    assert not enclosed_background(empty, _signed_distance(empty)).any()
+
+
+def test_the_anchor_learns_the_background_its_mask_encloses_as_background() -> None:
+    # the shadow under the car lies closer to the mask than the background ring starts, and is
+    # dark like the wheels: a model learnt on the ring alone calls it the object
+    frame, mask, wheels, shadow = _parked_car()
+    session = build().open(ArraySource([frame, frame]))
+    work = session._prepare(0, frame)
+    state = session._anchor_state(mask.astype(np.float32), work)
+    llr = state.model.llr(work.bins)
+    assert llr[shadow].mean() < -0.5
+    assert llr[wheels].mean() > 1.0 and llr[mask & ~wheels].mean() > 1.0
+    signed = _signed_distance(mask)
+    sigma = boundary_sigma(float(mask.sum()), BuiltinTrackerConfig().boundary_uncertainty)
+    inner, outer = background_ring(sigma)
+    ring_only = _ColourModel.learn(
+        work.bins, signed > sigma, (signed < -inner) & (signed > -outer), 32
+    )
+    assert ring_only.llr(work.bins)[shadow].mean() > 1.0
+    session.close()
