@@ -6,6 +6,7 @@ import numpy as np
 
 from sam2matting.trackers.builtin_parts import (
     recover_parts,
+    recovery_gap,
     recovery_part_share,
     recovery_trigger,
 )
@@ -103,6 +104,35 @@ def test_parts_need_colour_motion_size_and_nearness() -> None:
     assert not recover_parts(mask, colour, evidence, motion, 4400.0, moving(4.0), STILL).any()
     # farther than an object size (66 px) from the mask
     mask, colour, evidence, motion = scene(part=(40, 80, 150, 190))
+    assert not recover_parts(mask, colour, evidence, motion, 4400.0, moving(4.0), STILL).any()
+
+
+def test_a_part_broken_up_by_leaves_in_front_of_it_is_one_part() -> None:
+    """The far side seen through foliage: pieces each smaller than a part, separated by
+    background at most 2 × ``recovery_gap`` px wide, come back together; the background
+    between them stays out."""
+    gap = 2 * recovery_gap()
+    mask, colour, evidence, motion = scene()
+    leaves = np.zeros((H, W), bool)
+    leaves[40:80, 95:125] = True
+    # horizontal and vertical strands every 10 px, ``gap`` px wide: 9 pieces of ~6 % of a part
+    for y in range(48, 80, 10):
+        leaves[y : y + gap] = False
+    for x in range(103, 125, 10):
+        leaves[:, x : x + gap] = False
+    strands = np.zeros((H, W), bool)
+    strands[40:80, 95:125] = ~leaves[40:80, 95:125]
+    for term in (colour, evidence, motion):
+        term[strands] = -3.0
+    added = recover_parts(mask, colour, evidence, motion, 4400.0, moving(4.0), STILL)
+    assert np.array_equal(added, leaves)
+    # strands one pixel wider than the gap: the pieces stay apart, each too small
+    for y in range(48, 80, 10):
+        strands[y : y + gap + 1, 95:125] = True
+    for x in range(103, 125, 10):
+        strands[40:80, x : x + gap + 1] = True
+    for term in (colour, evidence, motion):
+        term[strands] = -3.0
     assert not recover_parts(mask, colour, evidence, motion, 4400.0, moving(4.0), STILL).any()
 
 
