@@ -9,6 +9,7 @@ from sam2matting.trackers.builtin_parts import (
     recovery_gap,
     recovery_part_share,
     recovery_trigger,
+    relative_motion,
 )
 
 H, W = 120, 200
@@ -134,6 +135,23 @@ def test_a_part_broken_up_by_leaves_in_front_of_it_is_one_part() -> None:
     for term in (colour, evidence, motion):
         term[strands] = -3.0
     assert not recover_parts(mask, colour, evidence, motion, 4400.0, moving(4.0), STILL).any()
+
+
+def test_one_frame_s_wrong_motion_fit_does_not_turn_the_search_away() -> None:
+    """The relative motion is the median with the last frames': one fit that says "up" while
+    the object has been moving right does not stop the part on its right coming back, and
+    a lasting turn does."""
+    mask, colour, evidence, motion = scene()
+    args = (mask, colour, evidence, motion, 4400.0)
+    assert not recover_parts(*args, moving(0.0, -4.0), STILL).any()
+    right = ((4.0, 0.0), (4.5, 0.5))
+    added = recover_parts(*args, moving(0.0, -4.0), STILL, recent=right)
+    expected = np.zeros((H, W), bool)
+    expected[40:80, 95:125] = True
+    assert np.array_equal(added, expected)
+    up = ((0.0, -4.0), (0.5, -4.5))
+    assert not recover_parts(*args, moving(4.0), STILL, recent=up).any()
+    assert relative_motion(moving(4.0), moving(1.0, 2.0), (10.0, 20.0)).tolist() == [3.0, -2.0]
 
 
 def test_recovered_parts_never_grow_the_object_past_its_reference_size() -> None:

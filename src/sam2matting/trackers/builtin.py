@@ -194,7 +194,7 @@ from .builtin_motion import (
 )
 from .builtin_motion import camera_shift as correlated_camera_shift
 from .builtin_outside import AttachedBackground
-from .builtin_parts import recover_parts
+from .builtin_parts import recover_parts, recovery_history, relative_motion
 from .builtin_plate import (
     Plate,
     align,
@@ -2136,6 +2136,9 @@ class _ObjectState:
     #: the background band next to the anchor mask, moved with the object
     #: (``attached_background``; None: off, or ended by a re-detection or an empty mask)
     outside: AttachedBackground | None = None
+    #: the object's motion relative to the background on the last steps, (dx, dy) px,
+    #: oldest first (:func:`~.builtin_parts.recovery_history` of them)
+    relative: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -3058,6 +3061,7 @@ class BuiltinSession:
                 obj_motion,
                 bg_motion,
                 self._held_by_others,
+                state.relative,
             )
             if recovered.any():
                 logits = np.where(recovered, np.maximum(logits, 1.0), logits).astype(np.float32)
@@ -3088,8 +3092,14 @@ class BuiltinSession:
             moving = float(np.count_nonzero(z_motion[mask] > 0)) / float(np.count_nonzero(mask))
         area = np.count_nonzero(mask)
         mean_colour = float(colour[mask].mean()) if colour is not None and area else -np.inf
+        relative = state.relative
+        prev_centre = mask_centre(prev_mask)
+        if obj_motion is not None and bg_motion is not None and prev_centre is not None:
+            dx, dy = relative_motion(obj_motion, bg_motion, prev_centre)
+            relative = (*relative, (float(dx), float(dy)))[-recovery_history() :]
         stepped = dataclasses.replace(
             state,
+            relative=relative,
             moving=moving,
             colour_mean=mean_colour if np.isfinite(mean_colour) else np.nan,
             last_area=float(np.count_nonzero(prev_mask)),
