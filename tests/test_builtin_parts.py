@@ -9,7 +9,9 @@ from sam2matting.trackers.builtin_parts import (
     recovery_gap,
     recovery_part_share,
     recovery_trigger,
+    recovery_unchanged,
     relative_motion,
+    unchanged_residual,
 )
 
 H, W = 120, 200
@@ -152,6 +154,41 @@ def test_one_frame_s_wrong_motion_fit_does_not_turn_the_search_away() -> None:
     up = ((0.0, -4.0), (0.5, -4.5))
     assert not recover_parts(*args, moving(4.0), STILL, recent=up).any()
     assert relative_motion(moving(4.0), moving(1.0, 2.0), (10.0, 20.0)).tolist() == [3.0, -2.0]
+
+
+def test_the_background_the_last_frame_already_showed_is_not_a_part() -> None:
+    """A post of the object's colours that the object runs behind (DAVIS ``libby``, frame
+    42): textureless, so its motion evidence is undecided, but the previous frame moved by
+    the background's motion shows it there already, outside the mask. A part that came into
+    view beyond the occluder changed what that spot shows."""
+    mask, colour, evidence, motion = scene()
+    rng = np.random.default_rng(3)
+    previous = rng.integers(0, 256, (H, W, 3)).astype(np.uint8)
+    previous_mask = np.zeros((H, W), bool)
+    previous_mask[40:80, 38:78] = True
+    pan = moving(-4.0)  # the camera pans with the object: the scene moves 4 px left
+    import cv2
+
+    current = cv2.warpAffine(previous, pan, (W, H), borderMode=cv2.BORDER_REPLICATE)
+    args = (mask, colour, evidence, motion, 4400.0, STILL, pan)
+    expected = np.zeros((H, W), bool)
+    expected[40:80, 95:125] = True
+    # unchanged up to noise below the level (a post): nothing comes back
+    noisy = np.clip(current.astype(int) + rng.integers(-6, 7, current.shape), 0, 255)
+    post = current.copy()
+    post[40:80, 95:125] = noisy.astype(np.uint8)[40:80, 95:125]
+    assert not recover_parts(*args, previous=(post, previous, previous_mask)).any()
+    # the same spot now shows something else (the head beyond the trunk): it comes back
+    head = current.copy()
+    head[40:80, 95:125] = 255 - current[40:80, 95:125] // 2
+    assert np.array_equal(recover_parts(*args, previous=(head, previous, previous_mask)), expected)
+    # and what the previous mask held there does not count as background shown before
+    held = previous_mask.copy()
+    held[40:80, 99:129] = True  # 4 px right of the part's spot: the scene moves 4 px left
+    assert np.array_equal(recover_parts(*args, previous=(post, previous, held)), expected)
+    change = unchanged_residual(post, previous, held, pan)
+    assert np.isinf(change[40:80, 95:125]).all()
+    assert np.median(change[10:30, 10:190]) < recovery_unchanged()
 
 
 def test_recovered_parts_never_grow_the_object_past_its_reference_size() -> None:

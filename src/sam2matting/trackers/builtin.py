@@ -3062,6 +3062,7 @@ class BuiltinSession:
                 bg_motion,
                 self._held_by_others,
                 state.relative,
+                (frame.rgb, previous.rgb, prev_mask),
             )
             if recovered.any():
                 logits = np.where(recovered, np.maximum(logits, 1.0), logits).astype(np.float32)
