@@ -9,10 +9,9 @@ from sam2matting.trackers.builtin_parts import (
     recovery_gap,
     recovery_part_share,
     recovery_trigger,
-    recovery_unchanged,
     relative_motion,
-    unchanged_residual,
 )
+from sam2matting.trackers.builtin_unchanged import unchanged_level, unchanged_residual
 
 H, W = 120, 200
 STILL = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -188,7 +187,7 @@ def test_the_background_the_last_frame_already_showed_is_not_a_part() -> None:
     assert np.array_equal(recover_parts(*args, previous=(post, previous, held)), expected)
     change = unchanged_residual(post, previous, held, pan)
     assert np.isinf(change[40:80, 95:125]).all()
-    assert np.median(change[10:30, 10:190]) < recovery_unchanged()
+    assert np.median(change[10:30, 10:190]) < unchanged_level()
 
 
 def test_recovered_parts_never_grow_the_object_past_its_reference_size() -> None:

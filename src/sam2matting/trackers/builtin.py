@@ -82,6 +82,12 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
    the anchor mask is remembered with its colours and moves with the object; where the frame
    shows the same colours there (a cast shadow, a reflection, the road under a car), the
    pixel gets evidence against the object (:mod:`~sam2matting.trackers.builtin_outside`).
+3e. **The background already seen, unchanged** (``unchanged_background``): while the object
+   moves against the background, a piece the step added outside the predicted object (the
+   re-fit, the regrowth, the cut) that the previous frame showed there, outside the previous
+   mask, and that the background's motion carries here unchanged is dropped: a textureless
+   post or patch of soil of the object's colours, which the motion evidence cannot decide
+   (:mod:`~sam2matting.trackers.builtin_unchanged`).
 
 4. **Confidence and re-detection**: each frame gets a confidence per object
    (:func:`confidence`: its size against a reference size followed on confident frames, and
@@ -194,7 +200,7 @@ from .builtin_motion import (
 )
 from .builtin_motion import camera_shift as correlated_camera_shift
 from .builtin_outside import AttachedBackground
-from .builtin_parts import recover_parts, recovery_history, relative_motion
+from .builtin_parts import recover_parts, recovery_history, recovery_speed, relative_motion
 from .builtin_plate import (
     Plate,
     align,
@@ -219,6 +225,7 @@ from .builtin_thin import (
     strip_lines,
     track_lines,
 )
+from .builtin_unchanged import drop_unchanged
 from .builtin_window import StepWindow, step_window
 
 if TYPE_CHECKING:
@@ -420,6 +427,13 @@ class BuiltinTrackerConfig:
     do not move with the background, lying ahead of it along the object's motion relative to
     the background and beside it across that motion, are added. Issue 14's thirteenth
     session, on by default; figures in ``benchmarks/results/builtin_tracker_parts.md``.
+    ``unchanged_background``: while the object moves against the background (relative
+    motion ≥ 1 px a frame), drop the pieces of this frame's mask outside the predicted object
+    whose median colour change from the previous frame, moved with the background's motion,
+    is under 10 grey levels where the previous mask did not hold them
+    (:mod:`~sam2matting.trackers.builtin_unchanged`): the scene that was already there, which
+    the colour stages took in. Issue 14's twenty-fifth session, on by default; figures in
+    ``benchmarks/results/builtin_tracker_session25_unchanged_*.md``.
     ``embed_strength``: weight of a learned appearance cue
     (:mod:`~sam2matting.trackers.builtin_embed`): per-pixel embeddings of a small network
     (32 k parameters, trained on still images only) matched by attention against the
@@ -626,6 +640,7 @@ class BuiltinTrackerConfig:
     plate_strength: float = 2.0
     motion_layers: int = 3
     part_recovery: bool = True
+    unchanged_background: bool = True
     attached_background: float = 6.0
     early_flow: bool = True
     inverted_forward: bool = False
@@ -3042,6 +3057,19 @@ class BuiltinSession:
             logits = refine_band(frame.rgb, logits, cleanup, band)
         self._trace("graphcut", logits > 0)
         mask = _components_touching(logits > 0, predicted)
+        prev_centre = mask_centre(prev_mask)
+        relative = None
+        if obj_motion is not None and bg_motion is not None and prev_centre is not None:
+            relative = relative_motion(obj_motion, bg_motion, prev_centre)
+        if (
+            cfg.unchanged_background
+            and relative is not None
+            and bg_motion is not None
+            and float(np.hypot(relative[0], relative[1])) >= recovery_speed()
+        ):
+            # what the colour stages took in that the previous frame already showed there as
+            # background, unchanged: the scene, not the object moving onto it
+            mask = drop_unchanged(mask, predicted, frame.rgb, previous.rgb, prev_mask, bg_motion)
         if (
             cfg.part_recovery
             and colour is not None
@@ -3093,14 +3121,12 @@ class BuiltinSession:
             moving = float(np.count_nonzero(z_motion[mask] > 0)) / float(np.count_nonzero(mask))
         area = np.count_nonzero(mask)
         mean_colour = float(colour[mask].mean()) if colour is not None and area else -np.inf
-        relative = state.relative
-        prev_centre = mask_centre(prev_mask)
-        if obj_motion is not None and bg_motion is not None and prev_centre is not None:
-            dx, dy = relative_motion(obj_motion, bg_motion, prev_centre)
-            relative = (*relative, (float(dx), float(dy)))[-recovery_history() :]
+        recent = state.relative
+        if relative is not None:
+            recent = (*recent, (float(relative[0]), float(relative[1])))[-recovery_history() :]
         stepped = dataclasses.replace(
             state,
-            relative=relative,
+            relative=recent,
             moving=moving,
             colour_mean=mean_colour if np.isfinite(mean_colour) else np.nan,
             last_area=float(np.count_nonzero(prev_mask)),

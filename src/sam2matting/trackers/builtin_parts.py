@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from .builtin_masks import mask_bounds, mask_centre, mask_pixels
+from .builtin_unchanged import unchanged_level, unchanged_residual
 
 __all__ = [
     "recover_parts",
@@ -47,9 +48,7 @@ __all__ = [
     "recovery_reach",
     "recovery_speed",
     "recovery_trigger",
-    "recovery_unchanged",
     "relative_motion",
-    "unchanged_residual",
 ]
 
 
@@ -126,44 +125,6 @@ def recovery_direction() -> float:
     return 0.7
 
 
-def recovery_unchanged() -> float:
-    """Colour change (mean absolute RGB difference, grey levels) under which a pixel counts as
-    the background the previous frame already showed there: moved by the background's
-    motion, the previous frame reproduces it and the previous mask did not hold it. A piece
-    whose median change is below it is left out: it is scene that was there before, not a
-    part the occluder uncovers. DAVIS ``libby`` frame 42: a concrete post the dog runs
-    behind reads as the dog's colours (log-odds +3.2) and, textureless, its motion evidence
-    is undecided (−0.74), so it was taken in as a part (727 px, none of it the dog's) and
-    carried down the post for six frames; its median change is 4.5 grey levels, against
-    17.5–110 for every part taken correctly on the six DAVIS sequences (as filmed and played
-    backwards, from the mask and from the box). 10 is about the geometric middle: above
-    sensor and compression noise, below the contrast of a part against what it uncovers."""
-    return 10.0
-
-
-def unchanged_residual(
-    rgb: np.ndarray, previous_rgb: np.ndarray, previous_mask: np.ndarray, bg_motion: np.ndarray
-) -> np.ndarray:
-    """float32 h×w: how much each pixel of ``rgb`` differs (mean absolute RGB difference) from
-    ``previous_rgb`` moved by the background's affine ``bg_motion`` (previous → current
-    pixels); infinite where the previous mask (``previous_mask``, bool, moved the same way)
-    held the pixel or the motion brings nothing from inside the previous frame."""
-    h, w = previous_mask.shape
-    moved = cv2.warpAffine(
-        previous_rgb, bg_motion, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    held = cv2.warpAffine(
-        previous_mask.astype(np.uint8),
-        bg_motion,
-        (w, h),
-        flags=cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=1,
-    )
-    change = cv2.absdiff(rgb, moved).astype(np.float32).mean(axis=2)
-    return np.where(held > 0, np.float32(np.inf), change).astype(np.float32)
-
-
 def recovery_history() -> int:
     """Frames before this one whose relative motion (object minus background, see
     :func:`relative_motion`) :func:`recover_parts` takes the component-wise median with:
@@ -214,9 +175,12 @@ def recover_parts(
     ``colour`` at least the mask's own, lies ahead of the mask along the object's motion
     relative to the background (its centre within 45° of it, :func:`recovery_direction`)
     and beside it (at least :func:`recovery_beside` of its pixels within the mask's span
-    across that motion), and, with ``previous``, when its median :func:`unchanged_residual`
-    is at least :func:`recovery_unchanged` (not the background the previous frame showed
-    there, unchanged). Qualifying pieces at most 2 × :func:`recovery_gap` px apart are one
+    across that motion), and, with ``previous``, when its median
+    :func:`~.builtin_unchanged.unchanged_residual` is at least
+    :func:`~.builtin_unchanged.unchanged_level` (not the background the previous frame
+    showed there, unchanged: DAVIS ``libby`` frame 42, a textureless post of the dog's
+    colours, undecided by the motion evidence, was taken in and carried down the post for
+    six frames). Qualifying pieces at most 2 × :func:`recovery_gap` px apart are one
     part; a part must start within :func:`recovery_reach` sizes of the mask (it may extend
     beyond) and be at least :func:`recovery_part_share` of the reference area.
     Nothing is recovered while the mask holds :func:`recovery_trigger` of the reference area
@@ -293,9 +257,9 @@ def recover_parts(
         # the background the previous frame already showed there, unchanged, is not a part
         # the occluder uncovers (a textureless post of the object's colours)
         rgb, previous_rgb, previous_mask = previous
-        change = unchanged_residual(rgb, previous_rgb, previous_mask, bg_motion)[y0:y1, x0:x1]
+        change = unchanged_residual(rgb, previous_rgb, previous_mask, bg_motion, (x0, y0, x1, y1))
         for label in np.flatnonzero(qualifies):
-            if float(np.median(change[labels == label])) < recovery_unchanged():
+            if float(np.median(change[labels == label])) < unchanged_level():
                 qualifies[label] = False
         if not qualifies.any():
             return added

@@ -1,0 +1,121 @@
+"""The background the previous frame already showed, unchanged (``trackers/builtin_unchanged.py``)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sam2matting.trackers.builtin_unchanged import (
+    drop_unchanged,
+    unchanged_level,
+    unchanged_residual,
+    unchanged_smallest,
+)
+
+H, W = 120, 200
+
+
+def pan(dx: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, 0.0]])
+
+
+def frames() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(previous frame, this frame, previous mask): a textured scene panned 4 px left; the
+    previous mask is a block at x 40..80."""
+    rng = np.random.default_rng(5)
+    previous = rng.integers(0, 256, (H, W, 3)).astype(np.uint8)
+    current = cv2.warpAffine(previous, pan(-4.0), (W, H), borderMode=cv2.BORDER_REPLICATE)
+    previous_mask = np.zeros((H, W), bool)
+    previous_mask[40:80, 40:80] = True
+    return previous, current, previous_mask
+
+
+def test_pieces_added_on_the_background_already_seen_are_dropped() -> None:
+    previous, current, previous_mask = frames()
+    predicted = np.zeros((H, W), bool)
+    predicted[40:80, 36:76] = True
+    mask = predicted.copy()
+    mask[40:80, 100:120] = True  # added on the scene, unchanged (up to noise under the level)
+    mask[40:80, 130:150] = True  # added where something new came into view
+    mask[10:13, 10:13] = True  # a 9-px sliver on the scene: too small to judge
+    mask[85:100, 50:70] = True  # added, but the previous mask held its spot
+    held = previous_mask.copy()
+    held[85:100, 54:74] = True  # (4 px right: the scene moves 4 px left)
+    rng = np.random.default_rng(6)
+    noise = rng.integers(-6, 7, current.shape)
+    frame = np.clip(current.astype(int) + noise, 0, 255).astype(np.uint8)
+    frame[40:80, 130:150] = 255 - frame[40:80, 130:150] // 2
+    assert unchanged_smallest() > 9
+    out = drop_unchanged(mask, predicted, frame, previous, held, pan(-4.0))
+    expected = mask.copy()
+    expected[40:80, 100:120] = False
+    assert np.array_equal(out, expected)
+    # the predicted object is never judged, however unchanged its pixels
+    kept = drop_unchanged(predicted, predicted, current, current, previous_mask, pan(0.0))
+    assert np.array_equal(kept, predicted)
+    # judged, its strip outside the previous mask alone would go
+    strip = np.zeros((H, W), bool)
+    strip[40:80, 36:40] = True
+    assert not drop_unchanged(strip, ~strip, current, current, previous_mask, pan(0.0)).any()
+
+
+def test_the_residual_is_the_change_under_the_background_s_motion() -> None:
+    previous, current, previous_mask = frames()
+    change = unchanged_residual(current, previous, previous_mask, pan(-4.0))
+    # the scene is reproduced exactly; the previous mask (moved 4 px left) is infinite;
+    # the right edge, brought in from outside the previous frame, too
+    assert np.isinf(change[40:80, 36:76]).all()
+    assert not np.isinf(change[40:80, 76:80]).any()
+    assert np.isinf(change[:, W - 4 :]).all()
+    assert float(change[~np.isinf(change)].max()) == 0.0
+    # a window gives that window of the whole frame's
+    whole = unchanged_residual(current, previous, previous_mask, pan(-2.5))
+    part = unchanged_residual(current, previous, previous_mask, pan(-2.5), (30, 20, 150, 90))
+    assert np.array_equal(part, whole[20:90, 30:150])
+    assert unchanged_level() == 10.0
+
+
+def still_patch_clip(frames: int = 30) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """An orange textured ellipse moving right 3 px a frame over a still, dull background
+    with a flat patch of its colours just below its path (x 120..200, y 78..100): (frames,
+    true masks)."""
+    rng = np.random.default_rng(0)
+    h, w = 144, 256
+    background = cv2.resize(
+        rng.integers(0, 255, (h // 4, w // 4, 3)).astype(np.uint8), (w, h)
+    ).astype(np.float32)
+    background = background * 0.5 + 40
+    background[..., 2] *= 0.5
+    background[78:100, 120:200] = (200, 115, 45)
+    texture = rng.integers(-25, 25, (h, w, 1))
+    yy, xx = np.mgrid[0:h, 0:w]
+    images, masks = [], []
+    for t in range(frames):
+        body = ((xx - 50 - 3 * t) / 36.0) ** 2 + ((yy - 66) / 16.0) ** 2 <= 1
+        image = background.copy()
+        skin = np.array([220, 120, 40]) + np.roll(texture, 3 * t, axis=1)
+        image[body] = skin[body]
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append(body)
+    return images, masks
+
+
+def test_an_object_passing_a_still_patch_of_its_colours_does_not_take_it_in() -> None:
+    """End to end through the tracker: without the test the mask grows into the patch as the
+    object reaches it (J 0.52 by frame 24); with it the patch stays out (lowest J 0.97)."""
+    from sam2matting.eval.metrics import jaccard
+    from sam2matting.io.readers import ArraySource
+    from sam2matting.trackers.builtin import build
+    from sam2matting.types import MaskPrompt
+
+    images, masks = still_patch_clip()
+    h, w = masks[0].shape
+    curves = {}
+    for on in (False, True):
+        session = build(unchanged_background=on).open(ArraySource(images))
+        session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1))
+        curves[on] = [
+            jaccard(tf.objects[1].mask(h, w), masks[tf.index]) for tf in session.propagate(0)
+        ]
+    assert min(curves[True][1:]) > 0.9
+    assert min(curves[False][1:]) < 0.6
