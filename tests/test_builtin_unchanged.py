@@ -50,6 +50,23 @@ def test_pieces_added_on_the_background_already_seen_are_dropped() -> None:
     expected = mask.copy()
     expected[40:80, 100:120] = False
     assert np.array_equal(out, expected)
+    # where the object's motion (here: none) explains the spot better, it is the object's:
+    # an object moving onto a spot of its own colours, its texture moving with it
+    # (a faint texture at x 96..128: the background's motion changes it by a few grey levels,
+    # the object's, none)
+    faint = previous.copy()
+    faint[40:80, 96:128] = 120 + rng.integers(-4, 5, (40, 32, 3))
+    moved_with = cv2.warpAffine(faint, pan(-4.0), (W, H), borderMode=cv2.BORDER_REPLICATE)
+    moved_with[40:80, 100:120] = faint[40:80, 100:120]
+    change = unchanged_residual(moved_with, faint, held, pan(-4.0))
+    assert 0 < np.median(change[40:80, 100:120]) < unchanged_level()
+    assert not drop_unchanged(mask, predicted, moved_with, faint, held, pan(-4.0))[
+        40:80, 100:120
+    ].any()
+    out = drop_unchanged(mask, predicted, moved_with, faint, held, pan(-4.0), pan(0.0))
+    assert out[40:80, 100:120].all()
+    out = drop_unchanged(mask, predicted, frame, previous, held, pan(-4.0), pan(0.0))
+    assert np.array_equal(out, expected)
     # the predicted object is never judged, however unchanged its pixels
     kept = drop_unchanged(predicted, predicted, current, current, previous_mask, pan(0.0))
     assert np.array_equal(kept, predicted)

@@ -85,8 +85,9 @@ Propagation from frame to frame (per object, after one shared pair of optical fl
 3e. **The background already seen, unchanged** (``unchanged_background``): while the object
    moves against the background, a piece the step added outside the predicted object (the
    re-fit, the regrowth, the cut) that the previous frame showed there, outside the previous
-   mask, and that the background's motion carries here unchanged is dropped: a textureless
-   post or patch of soil of the object's colours, which the motion evidence cannot decide
+   mask, and that the background's motion carries here unchanged (and the object's motion
+   does not explain better) is dropped: a textureless post or patch of soil of the object's
+   colours, which the motion evidence cannot decide
    (:mod:`~sam2matting.trackers.builtin_unchanged`).
 
 4. **Confidence and re-detection**: each frame gets a confidence per object
@@ -430,9 +431,9 @@ class BuiltinTrackerConfig:
     ``unchanged_background``: while the object moves against the background (relative
     motion ≥ 1 px a frame), drop the pieces of this frame's mask outside the predicted object
     whose median colour change from the previous frame, moved with the background's motion,
-    is under 10 grey levels where the previous mask did not hold them
-    (:mod:`~sam2matting.trackers.builtin_unchanged`): the scene that was already there, which
-    the colour stages took in. Issue 14's twenty-fifth session, on by default; figures in
+    is under 10 grey levels where the previous mask did not hold them and the object's motion
+    does not explain them better (:mod:`~sam2matting.trackers.builtin_unchanged`): the scene
+    that was already there, which the colour stages took in. Issue 14's twenty-fifth session, on by default; figures in
     ``benchmarks/results/builtin_tracker_session25_unchanged_*.md``.
     ``embed_strength``: weight of a learned appearance cue
     (:mod:`~sam2matting.trackers.builtin_embed`): per-pixel embeddings of a small network
@@ -3069,7 +3070,15 @@ class BuiltinSession:
         ):
             # what the colour stages took in that the previous frame already showed there as
             # background, unchanged: the scene, not the object moving onto it
-            mask = drop_unchanged(mask, predicted, frame.rgb, previous.rgb, prev_mask, bg_motion)
+            mask = drop_unchanged(
+                mask,
+                predicted,
+                frame.rgb,
+                previous.rgb,
+                prev_mask,
+                bg_motion,
+                obj_motion,
+            )
         if (
             cfg.part_recovery
             and colour is not None
