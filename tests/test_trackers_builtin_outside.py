@@ -135,9 +135,9 @@ def _car_with_shadow(n: int = 30) -> tuple[list[np.ndarray], list[np.ndarray], l
     return frames, cars, shadows
 
 
-def _shadow_taken(strength: float) -> tuple[list[float], list[float]]:
+def _shadow_taken(strength: float, **options: object) -> tuple[list[float], list[float]]:
     frames, cars, shadows = _car_with_shadow()
-    session = build(attached_background=strength).open(ArraySource(frames))
+    session = build(attached_background=strength, **options).open(ArraySource(frames))
     session.add_prompt(MaskPrompt(cars[0]))
     taken, ious = [], []
     for tracked in session.propagate(0):
@@ -150,7 +150,8 @@ def _shadow_taken(strength: float) -> tuple[list[float], list[float]]:
 
 def test_a_cast_shadow_moving_with_the_object_stays_out() -> None:
     # without it the mask creeps into the shadow frame after frame until it holds all of it
-    taken, ious = _shadow_taken(0.0)
+    # (the background already seen, unchanged, off too: it alone holds the creep to 16 %)
+    taken, ious = _shadow_taken(0.0, unchanged_background=False)
     assert max(taken[-5:]) > 0.8 and ious[-1] < 0.85
     # with it (the default) the shadow the first mask left out stays out, and the car,
     # dark wheels and windows included, is kept whole
