@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from builtin_clips import ellipse_clip, j_curves
 from sam2matting.trackers.builtin_parts import (
     recover_parts,
     recovery_gap,
@@ -200,49 +201,16 @@ def test_recovered_parts_never_grow_the_object_past_its_reference_size() -> None
 def bar_crossing(
     bar_width: int = 18, frames: int = 40
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """An orange textured ellipse (72×32 px) moving right 3 px a frame over a still, dull
-    background, passing behind a grey bar ``bar_width`` px wide: (frames, true masks)."""
-    import cv2
-
-    rng = np.random.default_rng(0)
-    h, w = 144, 256
-    background = cv2.resize(
-        rng.integers(0, 255, (h // 4, w // 4, 3)).astype(np.uint8), (w, h)
-    ).astype(np.float32)
-    background = background * 0.5 + 40
-    background[..., 2] *= 0.5
-    texture = rng.integers(-25, 25, (h, w, 1))
-    yy, xx = np.mgrid[0:h, 0:w]
-    bar = (xx >= 110) & (xx < 110 + bar_width)
-    images, masks = [], []
-    for t in range(frames):
-        body = ((xx - 50 - 3 * t) / 36.0) ** 2 + ((yy - 75) / 16.0) ** 2 <= 1
-        image = background.copy()
-        skin = np.array([220, 120, 40]) + np.roll(texture, 3 * t, axis=1)
-        image[body] = skin[body]
-        image[bar] = (90, 90, 100)
-        images.append(np.clip(image, 0, 255).astype(np.uint8))
-        masks.append(body & ~bar)
-    return images, masks
+    """The ellipse of :func:`builtin_clips.ellipse_clip` on row 75, passing behind a grey bar
+    ``bar_width`` px wide at x 110: (frames, true masks)."""
+    bar = (slice(None), slice(110, 110 + bar_width))
+    return ellipse_clip(frames, 75, over=(bar, (90, 90, 100)))
 
 
 def test_an_object_passing_behind_a_wide_bar_is_found_again_beyond_it() -> None:
     """End to end through the tracker: without the recovery the mask stays on the near side of
     the bar and shrinks to nothing as the object passes behind it (J 0.01 on frame 31)."""
-    from sam2matting.eval.metrics import jaccard
-    from sam2matting.io.readers import ArraySource
-    from sam2matting.trackers.builtin import build
-    from sam2matting.types import MaskPrompt
-
-    images, masks = bar_crossing()
-    h, w = masks[0].shape
-    curves = {}
-    for on in (False, True):
-        session = build(part_recovery=on).open(ArraySource(images))
-        session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1))
-        curves[on] = [
-            jaccard(tf.objects[1].mask(h, w), masks[tf.index]) for tf in session.propagate(0)
-        ]
+    curves = j_curves(*bar_crossing(), "part_recovery")
     # the part beyond the bar comes back while the object is still half behind it (lowest J
     # 0.94 here), where without it the mask shrinks to nothing (0.01)
     assert min(curves[True][1:]) > 0.75

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from builtin_clips import ellipse_clip, j_curves
 from sam2matting.trackers.builtin_unchanged import (
     drop_unchanged,
     unchanged_level,
@@ -92,48 +93,12 @@ def test_the_residual_is_the_change_under_the_background_s_motion() -> None:
     assert unchanged_level() == 10.0
 
 
-def still_patch_clip(frames: int = 30) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """An orange textured ellipse moving right 3 px a frame over a still, dull background
-    with a flat patch of its colours just below its path (x 120..200, y 78..100): (frames,
-    true masks)."""
-    rng = np.random.default_rng(0)
-    h, w = 144, 256
-    background = cv2.resize(
-        rng.integers(0, 255, (h // 4, w // 4, 3)).astype(np.uint8), (w, h)
-    ).astype(np.float32)
-    background = background * 0.5 + 40
-    background[..., 2] *= 0.5
-    background[78:100, 120:200] = (200, 115, 45)
-    texture = rng.integers(-25, 25, (h, w, 1))
-    yy, xx = np.mgrid[0:h, 0:w]
-    images, masks = [], []
-    for t in range(frames):
-        body = ((xx - 50 - 3 * t) / 36.0) ** 2 + ((yy - 66) / 16.0) ** 2 <= 1
-        image = background.copy()
-        skin = np.array([220, 120, 40]) + np.roll(texture, 3 * t, axis=1)
-        image[body] = skin[body]
-        images.append(np.clip(image, 0, 255).astype(np.uint8))
-        masks.append(body)
-    return images, masks
-
-
 def test_an_object_passing_a_still_patch_of_its_colours_does_not_take_it_in() -> None:
     """End to end through the tracker: without the test the mask grows into the patch as the
-    object reaches it (J 0.52 by frame 24); with it the patch stays out (lowest J 0.97)."""
-    from sam2matting.eval.metrics import jaccard
-    from sam2matting.io.readers import ArraySource
-    from sam2matting.trackers.builtin import build
-    from sam2matting.types import MaskPrompt
-
-    images, masks = still_patch_clip()
-    h, w = masks[0].shape
-    curves = {}
-    for on in (False, True):
-        session = build(unchanged_background=on).open(ArraySource(images))
-        session.add_prompt(MaskPrompt(masks[0], frame=0, object_id=1))
-        curves[on] = [
-            jaccard(tf.objects[1].mask(h, w), masks[tf.index]) for tf in session.propagate(0)
-        ]
+    object reaches it (J 0.52 by frame 24); with it the patch stays out (lowest J 0.97). The
+    clip: :func:`builtin_clips.ellipse_clip` on row 66 with a still patch of its colours."""
+    patch = (slice(78, 100), slice(120, 200))  # flat, of the object's colours, just below its path
+    curves = j_curves(*ellipse_clip(30, 66, under=(patch, (200, 115, 45))), "unchanged_background")
     assert min(curves[True][1:]) > 0.9
     assert min(curves[False][1:]) < 0.6
 
