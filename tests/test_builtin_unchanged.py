@@ -1,4 +1,4 @@
-"""The background the previous frame already showed, unchanged (``trackers/builtin_unchanged.py``)."""
+"""The background already seen, unchanged (``trackers/builtin_unchanged.py``)."""
 
 from __future__ import annotations
 

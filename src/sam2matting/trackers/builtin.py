@@ -433,7 +433,8 @@ class BuiltinTrackerConfig:
     whose median colour change from the previous frame, moved with the background's motion,
     is under 10 grey levels where the previous mask did not hold them and the object's motion
     does not explain them better (:mod:`~sam2matting.trackers.builtin_unchanged`): the scene
-    that was already there, which the colour stages took in. Issue 14's twenty-fifth session, on by default; figures in
+    that was already there, which the colour stages took in. Issue 14's twenty-fifth
+    session, on by default; figures in
     ``benchmarks/results/builtin_tracker_session25_unchanged_*.md``.
     ``embed_strength``: weight of a learned appearance cue
     (:mod:`~sam2matting.trackers.builtin_embed`): per-pixel embeddings of a small network
